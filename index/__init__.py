@@ -1,0 +1,1 @@
+"""Ingestion and indexing: load, clean, chunk, embed, and store a document collection."""

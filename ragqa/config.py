@@ -1,0 +1,95 @@
+"""The one settings object: every path, model choice and limit, read once and passed down.
+
+Values come from `RAGQA_*` environment variables or an optional `.env` file; the CLI and
+`create_app(settings)` receive a `Settings` instance instead of reading the environment again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GeneratorBackend = Literal["auto", "llama_cpp", "transformers", "fake"]
+
+
+class Settings(BaseSettings):
+    """ragqa configuration (env prefix `RAGQA_`, e.g. `RAGQA_PORT=9000`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAGQA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- paths -------------------------------------------------------------------------
+    collection_dir: Path = Field(
+        Path("corpus"), description="Folder of documents; a document's id is its path here."
+    )
+    index_dir: Path = Field(Path("var/index"), description="Where the built index lives.")
+    model_cache_dir: Path = Field(
+        Path.home() / ".cache" / "ragqa" / "models",
+        description="Provisioned models, keyed by content hash (outside the repo).",
+    )
+
+    # --- models ------------------------------------------------------------------------
+    embedder: str = Field(
+        "multilingual-e5-small",
+        description="Embedder: a provisioned name, a Hugging Face id or a local folder.",
+    )
+    generator: str = Field(
+        "qwen2.5-coder-1.5b-instruct-q4_k_m",
+        description="Generator: a provisioned name, a GGUF path or a Hugging Face folder/id.",
+    )
+    generator_backend: GeneratorBackend = Field(
+        "auto", description="auto: llama.cpp for GGUF, transformers otherwise; fake: tests only."
+    )
+    n_threads: int = Field(2, ge=1, le=256, description="CPU threads for llama.cpp.")
+    n_ctx: int = Field(4096, ge=512, le=131072, description="Generator context window.")
+    embed_batch_size: int = Field(32, ge=1, le=1024)
+
+    # --- chunking ----------------------------------------------------------------------
+    chunk_size: int = Field(
+        160, ge=32, le=2048, description="Target chunk size in embedder tokens (~300 CJK chars)."
+    )
+    chunk_overlap: int = Field(
+        1, ge=0, le=8, description="Sentences repeated from the previous chunk."
+    )
+
+    # --- retrieval ---------------------------------------------------------------------
+    top_k: int = Field(5, ge=1, le=50, description="Passages returned by search by default.")
+    context_k: int = Field(4, ge=1, le=20, description="Passages handed to the generator.")
+    candidate_k: int = Field(30, ge=5, le=500, description="Candidates per retriever before fusion.")
+    rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal rank fusion constant.")
+    cross_lingual: bool = Field(
+        True, description="Translate questions into the collection's other languages."
+    )
+    min_dense_score: float = Field(
+        0.80, description="Below this cosine and with no lexical match, nothing is relevant."
+    )
+
+    # --- generation --------------------------------------------------------------------
+    max_tokens: int = Field(256, ge=1, le=4096, description="Default answer length limit.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    max_concurrent_generations: int = Field(1, ge=1, le=64)
+    max_queue: int = Field(4, ge=0, le=1024, description="Requests waiting for a generation slot.")
+    generation_timeout_s: float = Field(120.0, gt=0, description="Per-request time limit.")
+    retry_after_s: int = Field(5, ge=1, description="Retry-After sent with 503 and 429.")
+
+    # --- HTTP --------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    max_question_chars: int = Field(2000, ge=1)
+    max_history_turns: int = Field(20, ge=0)
+    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1)
+    api_key: SecretStr | None = Field(None, description="Bearer key for write endpoints.")
+    allow_unauthenticated_writes: bool = Field(
+        False, description="Open write endpoints when no API key is set (never in production)."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins whose pages may call the API from a browser."
+    )
+    rate_limit_per_minute: int = Field(
+        30, ge=0, description="Per-client /v1/ask and chat requests a minute (0 = off)."
+    )

@@ -1,0 +1,68 @@
+"""Domain errors. They carry no HTTP knowledge: the service maps them to status codes at the edge."""
+
+from __future__ import annotations
+
+
+class RagqaError(Exception):
+    """Base of every error ragqa raises on purpose."""
+
+
+class ConfigError(RagqaError):
+    """A setting names something that does not exist or does not fit."""
+
+
+class ModelError(RagqaError):
+    """A model is missing, corrupt, or of a kind ragqa cannot load."""
+
+
+class ChecksumError(ModelError):
+    """An assembled or cached file does not have the expected SHA-256."""
+
+
+class DocumentError(RagqaError):
+    """A document cannot be read: unsupported type, undecodable, empty, too large."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class UnsupportedDocumentType(DocumentError):
+    """The file's content is of a type ragqa does not load."""
+
+
+class DocumentTooLarge(DocumentError):
+    """The file is over the configured size limit."""
+
+
+class DocumentNotFound(RagqaError):
+    """No document with that id is in the index."""
+
+    def __init__(self, doc_id: str) -> None:
+        super().__init__(f"no document with id {doc_id!r}")
+        self.doc_id = doc_id
+
+
+class IndexStoreError(RagqaError):
+    """The index on disk is missing, corrupt, or was built with other settings."""
+
+
+class IndexMismatch(IndexStoreError):
+    """The index manifest disagrees with the configured models or chunking."""
+
+
+class Busy(RagqaError):
+    """Every generation slot and queue place is taken; retry later."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"server busy, retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class GenerationTimeout(RagqaError):
+    """Generation went past the per-request time limit."""
+
+
+class GenerationFailed(RagqaError):
+    """The generator back end raised while producing an answer."""
