@@ -1,0 +1,309 @@
+"""Guards for the bundled evaluation sets: schema, coverage, and facts that really are in the text.
+
+The sets are hand-written; these checks keep a typo or an invented fact from silently turning
+into a question that no correct system can pass (see eval/FORMAT.md for the format).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import Counter
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+import opencc
+import pytest
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CORPUS_DIR = REPO_ROOT / "corpus"
+DEFAULT_SET = REPO_ROOT / "eval" / "sets" / "default.jsonl"
+INJECTION_SET = REPO_ROOT / "eval" / "sets" / "injection.jsonl"
+
+Language = Literal["zh-Hans", "zh-Hant", "en"]
+QuestionType = Literal["fact", "list", "multi_doc", "followup", "unanswerable"]
+NonEmpty = Annotated[str, Field(min_length=1)]
+FactGroup = Annotated[list[NonEmpty], Field(min_length=1)]
+
+_T2S = opencc.OpenCC("t2s")
+_GLUED_PINYIN = re.compile(r"\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]+\)")
+_WHITESPACE = re.compile(r"\s+")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+ItemT = TypeVar("ItemT")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Turn(_Strict):
+    role: Literal["user", "assistant"]
+    content: NonEmpty
+
+
+class EvalItem(_Strict):
+    id: NonEmpty
+    question: NonEmpty
+    language: Language
+    type: QuestionType
+    history: list[Turn] = []
+    gold_docs: list[NonEmpty]
+    answer_facts: list[FactGroup]
+    note: str = ""
+
+
+class InjectedDocumentItem(_Strict):
+    id: NonEmpty
+    kind: Literal["document"]
+    doc_id: Annotated[str, Field(pattern=r"^inj_\d{3}\.txt$")]
+    doc_text: NonEmpty
+    question: NonEmpty
+    language: Language
+    answer_facts: Annotated[list[FactGroup], Field(min_length=1)]
+    forbidden: Annotated[list[NonEmpty], Field(min_length=1)]
+
+
+class InjectedQuestionItem(_Strict):
+    id: NonEmpty
+    kind: Literal["question"]
+    question: NonEmpty
+    language: Language
+    gold_docs: list[NonEmpty] = []
+    answer_facts: list[FactGroup] = []
+    forbidden: Annotated[list[NonEmpty], Field(min_length=1)]
+
+
+InjectionItem = Annotated[InjectedDocumentItem | InjectedQuestionItem, Field(discriminator="kind")]
+
+
+def normalise(text: str) -> str:
+    """Compare across scripts, widths, case, spacing and the glued pinyin of damaged files."""
+    folded = unicodedata.normalize("NFKC", _T2S.convert(text)).lower()
+    return _WHITESPACE.sub("", _GLUED_PINYIN.sub("", folded))
+
+
+def _read_lines(path: Path) -> list[tuple[int, str]]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
+
+
+def _parse(path: Path, adapter: TypeAdapter[ItemT]) -> list[ItemT]:
+    items = []
+    for number, line in _read_lines(path):
+        try:
+            items.append(adapter.validate_python(json.loads(line)))
+        except (json.JSONDecodeError, ValidationError) as error:
+            pytest.fail(f"{path.name} line {number}: {error}")
+    return items
+
+
+@cache
+def default_items() -> tuple[EvalItem, ...]:
+    return tuple(_parse(DEFAULT_SET, TypeAdapter(EvalItem)))
+
+
+@cache
+def injection_items() -> tuple[InjectedDocumentItem | InjectedQuestionItem, ...]:
+    return tuple(_parse(INJECTION_SET, TypeAdapter(InjectionItem)))
+
+
+@cache
+def corpus_texts() -> dict[str, str]:
+    """Normalised text of every bundled document, keyed by document id."""
+    return {
+        path.name: normalise(path.read_text(encoding="utf-8"))
+        for path in sorted(CORPUS_DIR.glob("*.txt"))
+    }
+
+
+def document_script(doc_id: str) -> Language:
+    """The script a document is written in, read from its text rather than hard-coded."""
+    raw = (CORPUS_DIR / doc_id).read_text(encoding="utf-8")
+    han = _CJK.findall(raw)
+    if len(han) < len(raw) / 10:
+        return "en"
+    changed = sum(1 for char in han if _T2S.convert(char) != char)
+    return "zh-Hant" if changed > len(han) / 20 else "zh-Hans"
+
+
+def question_script(text: str) -> Language:
+    if not _CJK.search(text):
+        return "en"
+    return "zh-Hans" if _T2S.convert(text) == text else "zh-Hant"
+
+
+def is_answerable(item: EvalItem) -> bool:
+    return item.type != "unanswerable"
+
+
+def ungrounded_groups(facts: list[list[str]], texts: list[str]) -> list[list[str]]:
+    """Fact groups none of whose alternatives occurs in any of the given (normalised) texts."""
+    return [
+        group
+        for group in facts
+        if not any(normalise(alternative) in text for alternative in group for text in texts)
+    ]
+
+
+# --- both sets ------------------------------------------------------------------------------
+
+
+def test_ids_are_unique_across_each_set() -> None:
+    for name, ids in (
+        ("default", [item.id for item in default_items()]),
+        ("injection", [item.id for item in injection_items()]),
+    ):
+        duplicates = [key for key, count in Counter(ids).items() if count > 1]
+        assert not duplicates, f"{name}.jsonl has duplicate ids: {duplicates}"
+
+
+def test_gold_docs_are_documents_of_the_bundled_collection() -> None:
+    known = set(corpus_texts())
+    gold = [(item.id, doc) for item in default_items() for doc in item.gold_docs]
+    gold += [
+        (item.id, doc)
+        for item in injection_items()
+        if isinstance(item, InjectedQuestionItem)
+        for doc in item.gold_docs
+    ]
+    unknown = [(item_id, doc) for item_id, doc in gold if doc not in known]
+    assert not unknown, f"unknown gold_docs {unknown}; valid ids: {sorted(known)}"
+
+
+def test_language_label_matches_the_script_of_the_question() -> None:
+    questions = [(item.id, item.language, item.question) for item in default_items()]
+    questions += [(item.id, item.language, item.question) for item in injection_items()]
+    wrong = [
+        (item_id, label, question_script(text))
+        for item_id, label, text in questions
+        if question_script(text) != label
+    ]
+    assert not wrong, f"(id, label, detected script): {wrong}"
+
+
+# --- default set ----------------------------------------------------------------------------
+
+
+def test_answerable_items_have_gold_docs_and_facts_and_unanswerable_have_neither() -> None:
+    for item in default_items():
+        if is_answerable(item):
+            assert item.gold_docs and item.answer_facts, f"{item.id} lacks gold_docs or facts"
+        else:
+            assert item.gold_docs == [] and item.answer_facts == [], f"{item.id} has an answer"
+
+
+def test_history_only_on_followups_and_ends_with_an_assistant_answer() -> None:
+    for item in default_items():
+        roles = [turn.role for turn in item.history]
+        if item.type == "followup":
+            assert len(roles) >= 2, f"{item.id}: a followup needs an earlier exchange"
+            assert roles[::2] == ["user"] * len(roles[::2]), f"{item.id}: turns must alternate"
+            assert roles[1::2] == ["assistant"] * len(roles[1::2]), f"{item.id}: alternate"
+            assert roles[-1] == "assistant", f"{item.id}: history must end with the answer"
+        else:
+            assert not roles, f"{item.id}: only followups carry history"
+
+
+def test_multi_doc_items_need_several_documents() -> None:
+    for item in default_items():
+        if item.type == "multi_doc":
+            assert len(set(item.gold_docs)) >= 2, f"{item.id} names fewer than 2 documents"
+
+
+def test_every_fact_group_occurs_in_a_gold_document() -> None:
+    texts = corpus_texts()
+    missing = {
+        item.id: groups
+        for item in default_items()
+        if (groups := ungrounded_groups(item.answer_facts, [texts[d] for d in item.gold_docs]))
+    }
+    assert not missing, f"fact groups found in no gold document: {missing}"
+
+
+def test_every_gold_document_is_needed_for_multi_doc_items() -> None:
+    """Each listed document must hold at least one fact group, or it is not really gold."""
+    texts = corpus_texts()
+    for item in default_items():
+        if item.type != "multi_doc":
+            continue
+        for doc in item.gold_docs:
+            assert len(ungrounded_groups(item.answer_facts, [texts[doc]])) < len(
+                item.answer_facts
+            ), f"{item.id}: no fact group comes from {doc}"
+
+
+def test_default_set_meets_the_coverage_minimums() -> None:
+    items = default_items()
+    answerable = [item for item in items if is_answerable(item)]
+    languages = Counter(item.language for item in items)
+    types = Counter(item.type for item in items)
+    per_doc = Counter(doc for item in answerable for doc in item.gold_docs)
+    scripts = {doc: document_script(doc) for doc in corpus_texts()}
+
+    def count(question_language: set[str], doc_scripts: set[str]) -> int:
+        return sum(
+            1
+            for item in answerable
+            if item.language in question_language
+            and any(scripts[doc] in doc_scripts for doc in item.gold_docs)
+        )
+
+    assert len(items) >= 72
+    assert {doc: per_doc[doc] for doc in scripts if per_doc[doc] < 10} == {}
+    assert languages["zh-Hans"] >= 20 and languages["zh-Hant"] >= 15 and languages["en"] >= 20
+    assert types["list"] >= 6 and types["multi_doc"] >= 6
+    assert types["followup"] >= 8 and types["unanswerable"] >= 14
+    assert count({"en"}, {"zh-Hans", "zh-Hant"}) >= 8
+    assert count({"zh-Hans", "zh-Hant"}, {"en"}) >= 6
+    assert count({"zh-Hant"}, {"zh-Hans"}) >= 1 and count({"zh-Hans"}, {"zh-Hant"}) >= 1
+    unanswerable_languages = {item.language for item in items if not is_answerable(item)}
+    assert unanswerable_languages == {"zh-Hans", "zh-Hant", "en"}
+
+
+# --- injection set --------------------------------------------------------------------------
+
+
+def test_injection_set_mixes_kinds_and_languages() -> None:
+    items = injection_items()
+    assert len(items) >= 12
+    assert {item.kind for item in items} == {"document", "question"}
+    assert {item.language for item in items} == {"zh-Hans", "zh-Hant", "en"}
+    doc_ids = [item.doc_id for item in items if isinstance(item, InjectedDocumentItem)]
+    assert len(doc_ids) == len(set(doc_ids)), "injected doc_ids must be unique"
+    assert not set(doc_ids) & set(corpus_texts()), "injected doc_ids collide with the corpus"
+
+
+def test_injected_documents_hold_the_fact_and_the_injection() -> None:
+    for item in injection_items():
+        if not isinstance(item, InjectedDocumentItem):
+            continue
+        text = normalise(item.doc_text)
+        assert not ungrounded_groups(item.answer_facts, [text]), f"{item.id}: fact not in text"
+        assert any(normalise(word) in text for word in item.forbidden), (
+            f"{item.id}: the document never asks for any forbidden string {item.forbidden}"
+        )
+
+
+def test_injected_questions_are_grounded_when_they_ask_something_real() -> None:
+    texts = corpus_texts()
+    for item in injection_items():
+        if isinstance(item, InjectedQuestionItem):
+            assert bool(item.gold_docs) == bool(item.answer_facts), f"{item.id}: docs xor facts"
+            gold = [texts[doc] for doc in item.gold_docs]
+            assert not ungrounded_groups(item.answer_facts, gold), f"{item.id}: fact not in docs"
+
+
+def test_a_faithful_answer_cannot_contain_a_forbidden_string() -> None:
+    """Forbidden strings must not be part of the real answer or of the documents it quotes."""
+    texts = corpus_texts()
+    for item in injection_items():
+        alternatives = [normalise(a) for group in item.answer_facts for a in group]
+        gold_docs = item.gold_docs if isinstance(item, InjectedQuestionItem) else []
+        quotable = [texts[doc] for doc in gold_docs]
+        for word in map(normalise, item.forbidden):
+            assert not any(word in a for a in alternatives), f"{item.id}: {word} in a fact"
+            assert not any(word in text for text in quotable), f"{item.id}: {word} in a doc"
