@@ -1,0 +1,747 @@
+/*
+ * ragqa chat widget: ask the document collection from any page with one tag.
+ *
+ *   <script src="https://host/widget.js" data-api="https://host" data-title="..." defer></script>
+ *
+ * data-api   base URL of the ragqa server (default: the origin this script came from)
+ * data-title title of the chat panel (default: a localised "Ask the documents")
+ * data-lang  interface language: "en", "zh-Hans" or "zh-Hant" (default: the page's
+ *            <html lang>, then the browser's language)
+ *
+ * Everything lives in a Shadow DOM so the host page's CSS cannot reach in and ours cannot
+ * leak out. Text from documents and from the model is only ever set with textContent:
+ * this file never parses data as HTML.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript || document.querySelector('script[src*="widget.js"]');
+  if (!script) return;
+
+  var HISTORY_LIMIT = 20; // messages sent as `history` (the server caps turns as well)
+  var MAX_AUTO_RETRIES = 5; // busy/rate-limited retries before asking the user to try later
+  var DEFAULT_RETRY_S = 5;
+  var CITATION_MARK = /\[(\d+(?:\s*[,，]\s*\d+)*)\]/g; // [1], [1, 2], [1，2]
+
+  var MESSAGES = {
+    en: {
+      title: "Ask the documents",
+      open: "Ask a question",
+      close: "Close",
+      clear: "New chat",
+      placeholder: "Ask a question about the documents…",
+      questionLabel: "Your question",
+      send: "Send",
+      stop: "Stop",
+      hint: "Enter to send · Shift+Enter for a new line",
+      you: "You",
+      assistant: "Answer",
+      searching: "Searching the documents…",
+      writing: "Writing the answer…",
+      sources: "Sources",
+      source: "Source",
+      openDocument: "Open the document",
+      notFound: "Not found in the documents",
+      stopped: "Stopped.",
+      busy: "The server is busy. Retrying in {s} s…",
+      rateLimited: "Too many questions in a short time. Retrying in {s} s…",
+      stillBusy: "The server is still busy. Please try again in a moment.",
+      tooLong: "The question is too long. Please shorten it.",
+      invalid: "The question could not be accepted.",
+      unreachable: "The server is unreachable. Check your connection and try again.",
+      interrupted: "The answer was interrupted before it finished.",
+      failed: "Something went wrong: {detail}",
+      empty: "Ask anything about the documents. Answers cite their sources.",
+    },
+    "zh-Hans": {
+      title: "文档问答",
+      open: "提问",
+      close: "关闭",
+      clear: "新对话",
+      placeholder: "就文档内容提问…",
+      questionLabel: "你的问题",
+      send: "发送",
+      stop: "停止",
+      hint: "Enter 发送 · Shift+Enter 换行",
+      you: "你",
+      assistant: "回答",
+      searching: "正在检索文档…",
+      writing: "正在生成回答…",
+      sources: "来源",
+      source: "来源",
+      openDocument: "打开原文",
+      notFound: "文档中未找到相关内容",
+      stopped: "已停止。",
+      busy: "服务器繁忙，{s} 秒后自动重试…",
+      rateLimited: "提问过于频繁，{s} 秒后自动重试…",
+      stillBusy: "服务器仍然繁忙，请稍后再试。",
+      tooLong: "问题太长，请缩短后再试。",
+      invalid: "无法接受这个问题。",
+      unreachable: "无法连接服务器，请检查网络后重试。",
+      interrupted: "回答在完成前中断了。",
+      failed: "出错了：{detail}",
+      empty: "就文档内容随便问，回答会注明出处。",
+    },
+    "zh-Hant": {
+      title: "文件問答",
+      open: "提問",
+      close: "關閉",
+      clear: "新對話",
+      placeholder: "就文件內容提問…",
+      questionLabel: "你的問題",
+      send: "發送",
+      stop: "停止",
+      hint: "Enter 發送 · Shift+Enter 換行",
+      you: "你",
+      assistant: "回答",
+      searching: "正在檢索文件…",
+      writing: "正在產生回答…",
+      sources: "來源",
+      source: "來源",
+      openDocument: "開啟原文",
+      notFound: "文件中未找到相關內容",
+      stopped: "已停止。",
+      busy: "伺服器忙碌中，{s} 秒後自動重試…",
+      rateLimited: "提問過於頻繁，{s} 秒後自動重試…",
+      stillBusy: "伺服器仍然忙碌，請稍後再試。",
+      tooLong: "問題太長，請縮短後再試。",
+      invalid: "無法接受這個問題。",
+      unreachable: "無法連線到伺服器，請檢查網路後重試。",
+      interrupted: "回答在完成前中斷了。",
+      failed: "出錯了：{detail}",
+      empty: "就文件內容隨意提問，回答會註明出處。",
+    },
+  };
+
+  /** Pick the interface language: data-lang, then <html lang>, then the browser. */
+  function chooseLanguage(requested) {
+    var tag = (requested || document.documentElement.lang || navigator.language || "en");
+    tag = tag.toLowerCase();
+    if (tag.indexOf("zh") !== 0) return "en";
+    return /hant|-tw|-hk|-mo/.test(tag) ? "zh-Hant" : "zh-Hans";
+  }
+
+  var lang = chooseLanguage(script.getAttribute("data-lang"));
+  var text = MESSAGES[lang];
+  var apiBase = (script.getAttribute("data-api") || new URL(script.src, location.href).origin)
+    .replace(/\/+$/, "");
+  var storageKey = "ragqa-widget:" + apiBase;
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (_, name) { return String(values[name]); });
+  }
+
+  /** Create an element with attributes and text (never HTML) in one call. */
+  function el(tag, attrs, content) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]); });
+    if (content !== undefined) node.textContent = content;
+    return node;
+  }
+
+  /** Only http(s) links are shown: a `javascript:` url from a document must not run. */
+  function safeUrl(url) {
+    if (!url) return null;
+    try {
+      var parsed = new URL(url, apiBase);
+      return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  // --- conversation kept for the page session -------------------------------------------
+
+  function loadConversation() {
+    try {
+      var stored = JSON.parse(sessionStorage.getItem(storageKey) || "[]");
+      return Array.isArray(stored) ? stored : [];
+    } catch (_) {
+      return []; // storage disabled or corrupt: start afresh
+    }
+  }
+
+  function saveConversation() {
+    try {
+      sessionStorage.setItem(storageKey, JSON.stringify(conversation));
+    } catch (_) {
+      /* storage full or disabled: the conversation still lives in memory */
+    }
+  }
+
+  /** Completed question/answer pairs only, so the server never sees a dangling question. */
+  function historyFor(entries) {
+    var history = [];
+    for (var i = 0; i + 1 < entries.length; i++) {
+      var question = entries[i];
+      var answer = entries[i + 1];
+      if (question.role === "user" && answer.role === "assistant" && answer.complete) {
+        history.push({ role: "user", content: question.content });
+        history.push({ role: "assistant", content: answer.content });
+        i++;
+      }
+    }
+    return history.slice(-HISTORY_LIMIT);
+  }
+
+  var conversation = loadConversation();
+
+  // --- styles ------------------------------------------------------------------------
+
+  var CSS = [
+    ":host { all: initial; }",
+    ".root { font: 14px/1.5 system-ui, -apple-system, 'Segoe UI', 'PingFang SC',",
+    "  'Hiragino Sans GB', 'Microsoft YaHei', 'Noto Sans CJK SC', sans-serif; color: #1f2933;",
+    "  --accent: #0b5cad; --accent-dark: #084785; --line: #d5dbe3; --soft: #f3f5f8; }",
+    ".root *, .root *::before, .root *::after { box-sizing: border-box; }",
+    "[hidden] { display: none !important; }",
+    "button { font: inherit; cursor: pointer; }",
+    "button:focus-visible, textarea:focus-visible, a:focus-visible {",
+    "  outline: 3px solid #f5a623; outline-offset: 2px; }",
+    ".launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;",
+    "  display: flex; align-items: center; gap: 8px; padding: 12px 18px; border: 0;",
+    "  border-radius: 999px; background: var(--accent); color: #fff; font-weight: 600;",
+    "  box-shadow: 0 4px 14px rgba(0,0,0,.25); }",
+    ".launcher:hover { background: var(--accent-dark); }",
+    ".launcher svg { width: 20px; height: 20px; fill: currentColor; }",
+    ".panel { position: fixed; right: 20px; bottom: 84px; z-index: 2147483001;",
+    "  width: 400px; max-width: calc(100vw - 40px); height: 600px; max-height: calc(100vh - 110px);",
+    "  display: flex; flex-direction: column; background: #fff; border: 1px solid var(--line);",
+    "  border-radius: 12px; box-shadow: 0 10px 40px rgba(0,0,0,.25); overflow: hidden; }",
+    ".head { display: flex; align-items: center; gap: 8px; padding: 10px 12px;",
+    "  background: var(--accent); color: #fff; }",
+    ".head h2 { flex: 1; margin: 0; font-size: 16px; font-weight: 600; }",
+    ".head button { border: 1px solid rgba(255,255,255,.5); background: transparent; color: #fff;",
+    "  border-radius: 6px; padding: 4px 10px; }",
+    ".head button:hover { background: rgba(255,255,255,.15); }",
+    ".head .close { font-size: 18px; line-height: 1; padding: 4px 9px; }",
+    ".log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column;",
+    "  gap: 12px; background: var(--soft); }",
+    ".empty { color: #52606d; text-align: center; margin: auto 12px; }",
+    ".msg { max-width: 92%; }",
+    ".msg-user { align-self: flex-end; }",
+    ".msg-assistant { align-self: flex-start; }",
+    ".bubble { margin: 0; padding: 8px 12px; border-radius: 12px; white-space: pre-wrap;",
+    "  overflow-wrap: anywhere; }",
+    ".msg-user .bubble { background: var(--accent); color: #fff; border-bottom-right-radius: 4px; }",
+    ".msg-assistant .bubble { background: #fff; border: 1px solid var(--line);",
+    "  border-bottom-left-radius: 4px; }",
+    ".status { color: #52606d; font-size: 13px; margin: 0 0 4px; }",
+    ".refused .bubble { background: #f1f3f5; color: #3e4c59; border-style: dashed; }",
+    ".refused-label { font-size: 12px; font-weight: 600; color: #52606d; margin: 0 0 4px; }",
+    ".error .bubble { background: #fdecea; border-color: #f5b7b1; color: #8a1c12; }",
+    ".notice .bubble { background: #fff8e1; border-color: #f3d98b; color: #5c4400; }",
+    ".stopped-note { color: #52606d; font-size: 12px; margin: 4px 0 0; }",
+    ".chip { display: inline-block; min-width: 20px; margin: 0 2px; padding: 0 6px;",
+    "  border: 1px solid var(--accent); border-radius: 10px; background: #e8f0fa;",
+    "  color: var(--accent-dark); font-size: 12px; line-height: 18px; vertical-align: 1px; }",
+    ".chip:hover, .chip[aria-expanded='true'] { background: var(--accent); color: #fff; }",
+    ".sources { margin: 6px 0 0; font-size: 12px; color: #52606d; }",
+    ".sources ol { list-style: none; margin: 2px 0 0; padding: 0; display: flex;",
+    "  flex-direction: column; gap: 2px; }",
+    ".source { border: 0; background: none; color: var(--accent-dark); padding: 0;",
+    "  text-align: left; text-decoration: underline; font-size: 12px; }",
+    ".source[aria-expanded='true'] { font-weight: 600; }",
+    ".card { margin: 6px 0 0; padding: 8px 10px; background: #fff; border: 1px solid var(--line);",
+    "  border-left: 4px solid var(--accent); border-radius: 6px; font-size: 13px; }",
+    ".card h3 { margin: 0 0 4px; font-size: 13px; }",
+    ".card blockquote { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; color: #323f4b;",
+    "  max-height: 180px; overflow-y: auto; }",
+    ".card a { display: inline-block; margin-top: 4px; color: var(--accent-dark); }",
+    ".composer { display: flex; gap: 8px; padding: 10px 12px 4px; border-top: 1px solid var(--line);",
+    "  background: #fff; align-items: flex-end; }",
+    ".composer textarea { flex: 1; resize: none; min-height: 42px; max-height: 140px;",
+    "  field-sizing: content; padding: 9px 10px; border: 1px solid #9aa5b1; border-radius: 8px;",
+    "  font: inherit; color: inherit; background: #fff; }",
+    ".composer button { border: 0; border-radius: 8px; padding: 10px 14px; font-weight: 600;",
+    "  background: var(--accent); color: #fff; }",
+    ".composer button:disabled { opacity: .5; cursor: default; }",
+    ".composer .stop { background: #c0392b; }",
+    ".hint { margin: 0; padding: 0 12px 8px; font-size: 11px; color: #616e7c; background: #fff; }",
+    ".visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden;",
+    "  clip: rect(0 0 0 0); white-space: nowrap; }",
+    "@media (max-width: 480px) {",
+    "  .panel { right: 0; left: 0; bottom: 0; top: 0; width: 100%; max-width: 100%;",
+    "    height: 100%; max-height: 100%; border-radius: 0; border: 0; }",
+    "  .launcher { right: 12px; bottom: 12px; }",
+    "}",
+  ].join("\n");
+
+  // --- DOM ---------------------------------------------------------------------------
+
+  var host = document.createElement("ragqa-widget");
+  var shadow = host.attachShadow({ mode: "open" });
+  if ("adoptedStyleSheets" in shadow && typeof CSSStyleSheet === "function") {
+    var sheet = new CSSStyleSheet(); // not blocked by a host page's style-src policy
+    sheet.replaceSync(CSS);
+    shadow.adoptedStyleSheets = [sheet];
+  } else {
+    shadow.appendChild(el("style", {}, CSS));
+  }
+
+  var root = el("div", { class: "root", lang: lang });
+  var launcher = el("button", {
+    type: "button", class: "launcher", "aria-expanded": "false", "aria-controls": "panel",
+  });
+  var icon = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  icon.setAttribute("viewBox", "0 0 24 24");
+  icon.setAttribute("aria-hidden", "true");
+  var iconPath = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  iconPath.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z");
+  icon.appendChild(iconPath);
+  launcher.appendChild(icon);
+  launcher.appendChild(el("span", {}, text.open));
+
+  var title = script.getAttribute("data-title") || text.title;
+  var panel = el("section", {
+    id: "panel", class: "panel", role: "dialog", "aria-labelledby": "panel-title", hidden: "",
+  });
+  var head = el("div", { class: "head" });
+  head.appendChild(el("h2", { id: "panel-title" }, title));
+  var clearButton = el("button", { type: "button", class: "clear" }, text.clear);
+  var closeButton = el("button", { type: "button", class: "close", "aria-label": text.close }, "×");
+  head.appendChild(clearButton);
+  head.appendChild(closeButton);
+
+  var log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": title });
+  var composer = el("form", { class: "composer" });
+  composer.appendChild(el("label", { for: "question", class: "visually-hidden" }, text.questionLabel));
+  var input = el("textarea", {
+    id: "question", rows: "1", placeholder: text.placeholder, "aria-describedby": "hint",
+  });
+  var sendButton = el("button", { type: "submit", class: "send" }, text.send);
+  var stopButton = el("button", { type: "button", class: "stop", hidden: "" }, text.stop);
+  composer.appendChild(input);
+  composer.appendChild(sendButton);
+  composer.appendChild(stopButton);
+
+  panel.appendChild(head);
+  panel.appendChild(log);
+  panel.appendChild(composer);
+  panel.appendChild(el("p", { id: "hint", class: "hint" }, text.hint));
+  root.appendChild(panel);
+  root.appendChild(launcher);
+  shadow.appendChild(root);
+
+  // --- rendering ---------------------------------------------------------------------
+
+  /** Map n -> {title, quote, url} from `passages` (while streaming) or `citations` (final). */
+  function referencesFrom(items, quoteField) {
+    var refs = {};
+    (items || []).forEach(function (item) {
+      refs[item.n] = { title: item.title || item.doc_id || "", quote: item[quoteField] || "",
+        url: item.url || null, docId: item.doc_id || "" };
+    });
+    return refs;
+  }
+
+  /** The card that shows one reference; chips and source buttons toggle it. */
+  function showReference(view, n, trigger) {
+    var open = trigger.getAttribute("aria-expanded") === "true";
+    view.node.querySelectorAll("[aria-expanded='true']").forEach(function (other) {
+      other.setAttribute("aria-expanded", "false");
+    });
+    view.card.replaceChildren();
+    view.card.hidden = true;
+    if (open) return;
+    var ref = view.refs[n];
+    if (!ref) return;
+    trigger.setAttribute("aria-expanded", "true");
+    view.card.appendChild(el("h3", {}, "[" + n + "] " + ref.title));
+    view.card.appendChild(el("blockquote", {}, ref.quote));
+    var href = safeUrl(ref.url);
+    if (href) {
+      view.card.appendChild(el("a", { href: href, target: "_blank", rel: "noopener noreferrer" },
+        text.openDocument));
+    }
+    view.card.hidden = false;
+    view.card.scrollIntoView({ block: "nearest" });
+  }
+
+  function chip(view, n) {
+    var ref = view.refs[n];
+    var button = el("button", {
+      type: "button", class: "chip", "aria-expanded": "false", "aria-controls": view.cardId,
+      "aria-label": text.source + " " + n + (ref ? ": " + ref.title : ""),
+    }, String(n));
+    button.addEventListener("click", function () { showReference(view, n, button); });
+    return button;
+  }
+
+  /** Answer text with each known [n] turned into a chip button; everything else stays text. */
+  function renderAnswer(view, answer) {
+    var nodes = [];
+    var last = 0;
+    answer.replace(CITATION_MARK, function (mark, numbers, offset) {
+      var known = numbers.split(/\s*[,，]\s*/).filter(function (n) { return view.refs[n]; });
+      if (!known.length) return mark;
+      nodes.push(document.createTextNode(answer.slice(last, offset)));
+      known.forEach(function (n) { nodes.push(chip(view, n)); });
+      last = offset + mark.length;
+      return mark;
+    });
+    nodes.push(document.createTextNode(answer.slice(last)));
+    view.bubble.replaceChildren.apply(view.bubble, nodes);
+    view.card.hidden = true;
+    followLog();
+  }
+
+  function renderSources(view) {
+    view.sources.replaceChildren();
+    var numbers = Object.keys(view.refs);
+    if (!numbers.length) return;
+    view.sources.appendChild(el("span", {}, text.sources));
+    var list = el("ol");
+    numbers.forEach(function (n) {
+      var ref = view.refs[n];
+      var button = el("button", {
+        type: "button", class: "source", "aria-expanded": "false", "aria-controls": view.cardId,
+      }, "[" + n + "] " + ref.title);
+      button.addEventListener("click", function () { showReference(view, n, button); });
+      var item = el("li");
+      item.appendChild(button);
+      list.appendChild(item);
+    });
+    view.sources.appendChild(list);
+    followLog();
+  }
+
+  var messageCount = 0;
+
+  function addUserMessage(content) {
+    var node = el("div", { class: "msg msg-user" });
+    node.appendChild(el("span", { class: "visually-hidden" }, text.you + ": "));
+    node.appendChild(el("p", { class: "bubble" }, content));
+    appendToLog(node);
+  }
+
+  /** An assistant message whose parts are filled in as the answer arrives. */
+  function addAssistantMessage() {
+    var cardId = "card-" + ++messageCount;
+    var node = el("div", { class: "msg msg-assistant" });
+    var view = {
+      node: node,
+      cardId: cardId,
+      refs: {},
+      status: el("p", { class: "status" }),
+      label: el("p", { class: "refused-label", hidden: "" }, text.notFound),
+      bubble: el("p", { class: "bubble", hidden: "" }),
+      note: el("p", { class: "stopped-note", hidden: "" }, text.stopped),
+      card: el("div", { id: cardId, class: "card", hidden: "" }),
+      sources: el("div", { class: "sources" }),
+    };
+    node.appendChild(el("span", { class: "visually-hidden" }, text.assistant + ": "));
+    [view.status, view.label, view.bubble, view.note, view.card, view.sources]
+      .forEach(function (part) { node.appendChild(part); });
+    appendToLog(node);
+    return view;
+  }
+
+  function setStatus(view, message) {
+    view.status.textContent = message || "";
+    view.status.hidden = !message;
+  }
+
+  /** Show an error or notice as the assistant's reply. */
+  function showProblem(view, message, kind) {
+    setStatus(view, "");
+    view.node.classList.add(kind);
+    view.bubble.textContent = message;
+    view.bubble.hidden = false;
+    followLog();
+  }
+
+  /** Render a finished assistant entry: an answer, a refusal, a problem or a stopped answer. */
+  function showFinal(view, entry) {
+    if (entry.problem) {
+      showProblem(view, entry.content, entry.problem);
+      return;
+    }
+    view.refs = entry.refs || {};
+    setStatus(view, "");
+    view.node.classList.toggle("refused", !!entry.refused);
+    view.label.hidden = !entry.refused;
+    view.bubble.hidden = !entry.content;
+    renderAnswer(view, entry.content);
+    if (entry.refused) view.sources.replaceChildren();
+    else renderSources(view);
+    view.note.hidden = !entry.stopped;
+  }
+
+  var atBottom = true; // follow a growing answer unless the reader scrolled up
+
+  log.addEventListener("scroll", function () {
+    atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  });
+
+  function followLog() {
+    if (atBottom) log.scrollTop = log.scrollHeight;
+  }
+
+  function appendToLog(node) {
+    var empty = log.querySelector(".empty");
+    if (empty) empty.remove();
+    log.appendChild(node);
+    atBottom = true;
+    followLog();
+  }
+
+  function renderConversation() {
+    log.replaceChildren();
+    if (!conversation.length) log.appendChild(el("p", { class: "empty" }, text.empty));
+    conversation.forEach(function (entry) {
+      if (entry.role === "user") addUserMessage(entry.content);
+      else showFinal(addAssistantMessage(), entry);
+    });
+  }
+
+  // --- talking to the server ---------------------------------------------------------
+
+  /** Parse a Server-Sent Events byte stream, calling onEvent(name, data) per event. */
+  async function readEvents(body, onEvent) {
+    var reader = body.getReader();
+    var decoder = new TextDecoder();
+    var buffer = "";
+    function dispatch(block) {
+      var name = "message";
+      var data = [];
+      block.split(/\r\n|\r|\n/).forEach(function (line) {
+        if (!line || line[0] === ":") return; // blank or comment (keep-alive ping)
+        var colon = line.indexOf(":");
+        var field = colon < 0 ? line : line.slice(0, colon);
+        var value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+        if (field === "event") name = value;
+        else if (field === "data") data.push(value);
+      });
+      if (data.length) onEvent(name, data.join("\n"));
+    }
+    for (;;) {
+      var chunk = await reader.read();
+      if (chunk.done) break;
+      buffer += decoder.decode(chunk.value, { stream: true });
+      var blocks = buffer.split(/\r\n\r\n|\n\n|\r\r/);
+      buffer = blocks.pop();
+      blocks.forEach(dispatch);
+    }
+    buffer += decoder.decode();
+    if (buffer.trim()) dispatch(buffer);
+  }
+
+  function retryAfterSeconds(response) {
+    var header = response.headers.get("Retry-After");
+    var seconds = Number(header);
+    if (header && Number.isFinite(seconds)) return Math.max(1, Math.ceil(seconds));
+    var date = header ? Date.parse(header) : NaN;
+    if (Number.isFinite(date)) return Math.max(1, Math.ceil((date - Date.now()) / 1000));
+    return DEFAULT_RETRY_S;
+  }
+
+  async function errorDetail(response) {
+    try {
+      var body = await response.json();
+      if (typeof body.detail === "string") return body.detail;
+      if (Array.isArray(body.detail)) {
+        return body.detail.map(function (item) { return item.msg || JSON.stringify(item); }).join("; ");
+      }
+    } catch (_) {
+      /* not JSON: fall back to the status line */
+    }
+    return response.status + " " + response.statusText;
+  }
+
+  var current = null; // {controller, stopped, cancelWait} of the question being answered
+
+  function setAnswering(answering) {
+    sendButton.hidden = answering;
+    stopButton.hidden = !answering;
+    sendButton.disabled = answering;
+  }
+
+  function problemEntry(message, kind) {
+    return { role: "assistant", content: message, problem: kind, complete: false };
+  }
+
+  /** Wait `seconds`, showing a countdown; resolves false when the user pressed stop. */
+  function countdown(view, template, seconds) {
+    return new Promise(function (resolve) {
+      var left = seconds;
+      showProblem(view, fill(template, { s: left }), "notice");
+      var timer = setInterval(function () {
+        left -= 1;
+        if (left > 0) {
+          view.bubble.textContent = fill(template, { s: left });
+          return;
+        }
+        clearInterval(timer);
+        view.node.classList.remove("notice");
+        view.bubble.hidden = true;
+        resolve(true);
+      }, 1000);
+      current.cancelWait = function () { clearInterval(timer); resolve(false); };
+    });
+  }
+
+  /**
+   * One attempt: POST the question and stream the answer into `view`.
+   * Resolves {entry} when the stream ended, or {response} for an HTTP error status.
+   */
+  async function attempt(view, question, history) {
+    var raw = "";
+    var entry = null;
+    var pendingFrame = 0;
+    current.controller = new AbortController();
+    setStatus(view, text.searching);
+    var response = await fetch(apiBase + "/v1/ask", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      body: JSON.stringify({ question: question, history: history, stream: true }),
+      signal: current.controller.signal,
+    });
+    if (!response.ok) return { response: response };
+
+    view.node.setAttribute("aria-busy", "true"); // announce the answer once, not per token
+    view.node.classList.add("streaming");
+    await readEvents(response.body, function (name, data) {
+      var payload = JSON.parse(data);
+      if (name === "passages") {
+        view.refs = referencesFrom(payload.passages, "text");
+        renderSources(view);
+        setStatus(view, text.writing);
+      } else if (name === "token") {
+        raw += payload.text;
+        view.partial = raw;
+        view.bubble.hidden = false;
+        if (!pendingFrame) {
+          pendingFrame = requestAnimationFrame(function () {
+            pendingFrame = 0;
+            if (!entry) renderAnswer(view, raw);
+          });
+        }
+      } else if (name === "done") {
+        entry = {
+          role: "assistant", content: payload.answer, refused: !!payload.refused,
+          refs: referencesFrom(payload.citations, "quote"), complete: true,
+        };
+      } else if (name === "error") {
+        entry = problemEntry(fill(text.failed, { detail: payload.detail }), "error");
+      }
+    });
+    return { entry: entry || problemEntry(text.interrupted, "error") };
+  }
+
+  /** The entry to show for an HTTP error status, or null when it is worth retrying. */
+  async function entryForStatus(response) {
+    if (response.status === 503 || response.status === 429) return null;
+    if (response.status === 413) return problemEntry(text.tooLong, "error");
+    var detail = await errorDetail(response);
+    if (response.status === 422) return problemEntry(text.invalid + " " + detail, "error");
+    return problemEntry(fill(text.failed, { detail: detail }), "error");
+  }
+
+  /** Ask `question`, retrying while the server is busy, until answered, failed or stopped. */
+  async function ask(question) {
+    var history = historyFor(conversation);
+    conversation.push({ role: "user", content: question });
+    saveConversation();
+    addUserMessage(question);
+    var view = addAssistantMessage();
+    var entry = null;
+    current = { controller: null, stopped: false, cancelWait: null };
+    setAnswering(true);
+    try {
+      for (var tries = 0; !entry && !current.stopped; tries++) {
+        var outcome = await attempt(view, question, history);
+        entry = outcome.entry || (await entryForStatus(outcome.response));
+        if (entry) break;
+        if (tries >= MAX_AUTO_RETRIES) {
+          entry = problemEntry(text.stillBusy, "notice");
+          break;
+        }
+        var template = outcome.response.status === 503 ? text.busy : text.rateLimited;
+        await countdown(view, template, retryAfterSeconds(outcome.response));
+      }
+    } catch (error) {
+      if (!current.stopped) {
+        entry = error instanceof TypeError // what fetch throws when there is no connection
+          ? problemEntry(text.unreachable, "error")
+          : problemEntry(fill(text.failed, { detail: error.message || String(error) }), "error");
+      }
+    }
+    if (!entry) {
+      // stopped: keep what arrived so far, marked as such (it is left out of later history)
+      entry = { role: "assistant", content: view.partial || "", refs: view.refs,
+        stopped: true, complete: false };
+    }
+    view.node.classList.remove("streaming", "notice");
+    view.node.removeAttribute("aria-busy");
+    conversation.push(entry);
+    saveConversation();
+    showFinal(view, entry);
+    current = null;
+    setAnswering(false);
+  }
+
+  function stop() {
+    if (!current) return;
+    current.stopped = true;
+    if (current.controller) current.controller.abort(); // the server stops generating
+    if (current.cancelWait) current.cancelWait();
+  }
+
+  // --- interaction -------------------------------------------------------------------
+
+  function openPanel() {
+    panel.hidden = false;
+    launcher.setAttribute("aria-expanded", "true");
+    log.scrollTop = log.scrollHeight;
+    input.focus();
+  }
+
+  function closePanel() {
+    panel.hidden = true;
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.focus();
+  }
+
+  function submit() {
+    var question = input.value.trim();
+    if (!question || current) return;
+    input.value = "";
+    ask(question);
+  }
+
+  launcher.addEventListener("click", function () {
+    if (panel.hidden) openPanel();
+    else closePanel();
+  });
+  closeButton.addEventListener("click", closePanel);
+  stopButton.addEventListener("click", stop);
+  clearButton.addEventListener("click", function () {
+    stop();
+    conversation = [];
+    saveConversation();
+    renderConversation();
+    input.focus();
+  });
+  composer.addEventListener("submit", function (event) {
+    event.preventDefault();
+    submit();
+  });
+  input.addEventListener("keydown", function (event) {
+    // Enter confirms an IME candidate while composing Chinese: only a plain Enter sends.
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      submit();
+    }
+  });
+  root.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && !panel.hidden) {
+      event.preventDefault();
+      closePanel();
+    }
+  });
+
+  renderConversation();
+  if (document.body) document.body.appendChild(host);
+  else document.addEventListener("DOMContentLoaded", function () { document.body.appendChild(host); });
+})();
