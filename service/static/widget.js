@@ -19,7 +19,7 @@
   if (!script) return;
 
   var HISTORY_LIMIT = 20; // messages sent as `history` (the server caps turns as well)
-  var MAX_AUTO_RETRIES = 5; // busy/rate-limited retries before asking the user to try later
+  var MAX_RETRY_WAIT_S = 120; // keep retrying a busy server this long, then ask to try later
   var DEFAULT_RETRY_S = 5;
   var CITATION_MARK = /\[(\d+(?:\s*[,，]\s*\d+)*)\]/g; // [1], [1, 2], [1，2]
 
@@ -175,7 +175,8 @@
     for (var i = 0; i + 1 < entries.length; i++) {
       var question = entries[i];
       var answer = entries[i + 1];
-      if (question.role === "user" && answer.role === "assistant" && answer.complete) {
+      if (question.role === "user" && answer.role === "assistant" && answer.complete &&
+          answer.content.trim()) { // the server rejects empty turns
         history.push({ role: "user", content: question.content });
         history.push({ role: "assistant", content: answer.content });
         i++;
@@ -335,36 +336,45 @@
     return refs;
   }
 
-  /** The card that shows one reference; chips and source buttons toggle it. */
-  function showReference(view, n, trigger) {
-    var open = trigger.getAttribute("aria-expanded") === "true";
-    view.node.querySelectorAll("[aria-expanded='true']").forEach(function (other) {
-      other.setAttribute("aria-expanded", "false");
+  /** Show reference `n` in the message's card, or hide it when it is already shown. */
+  function toggleReference(view, n) {
+    view.openRef = view.openRef === n ? null : n;
+    renderCard(view);
+    if (view.openRef !== null) view.card.scrollIntoView({ block: "nearest" });
+  }
+
+  /** The card shows the open reference: title, quoted passage and, for http(s), a link. */
+  function renderCard(view) {
+    var ref = view.openRef === null ? null : view.refs[view.openRef];
+    if (!ref) view.openRef = null;
+    view.node.querySelectorAll("[data-ref]").forEach(function (button) {
+      button.setAttribute("aria-expanded", String(button.getAttribute("data-ref") === view.openRef));
     });
     view.card.replaceChildren();
-    view.card.hidden = true;
-    if (open) return;
-    var ref = view.refs[n];
+    view.card.hidden = !ref;
     if (!ref) return;
-    trigger.setAttribute("aria-expanded", "true");
-    view.card.appendChild(el("h3", {}, "[" + n + "] " + ref.title));
+    view.card.appendChild(el("h3", {}, "[" + view.openRef + "] " + ref.title));
     view.card.appendChild(el("blockquote", {}, ref.quote));
     var href = safeUrl(ref.url);
     if (href) {
       view.card.appendChild(el("a", { href: href, target: "_blank", rel: "noopener noreferrer" },
         text.openDocument));
     }
-    view.card.hidden = false;
-    view.card.scrollIntoView({ block: "nearest" });
+  }
+
+  /** A button that toggles reference `n` (a chip in the answer or an entry under Sources). */
+  function referenceButton(view, n, className, content) {
+    var button = el("button", {
+      type: "button", class: className, "data-ref": n, "aria-controls": view.cardId,
+      "aria-expanded": String(view.openRef === n),
+    }, content);
+    button.addEventListener("click", function () { toggleReference(view, n); });
+    return button;
   }
 
   function chip(view, n) {
-    var ref = view.refs[n];
-    var button = el("button", {
-      type: "button", class: "chip", "aria-expanded": "false", "aria-controls": view.cardId,
-      "aria-label": text.source + " " + n + (ref ? ": " + ref.title : ""),
-    }, String(n));
-    button.addEventListener("click", function () { showReference(view, n, button); });
+    var button = referenceButton(view, n, "chip", n);
+    button.setAttribute("aria-label", text.source + " " + n + ": " + view.refs[n].title);
     return button;
   }
 
@@ -382,7 +392,6 @@
     });
     nodes.push(document.createTextNode(answer.slice(last)));
     view.bubble.replaceChildren.apply(view.bubble, nodes);
-    view.card.hidden = true;
     followLog();
   }
 
@@ -393,13 +402,8 @@
     view.sources.appendChild(el("span", {}, text.sources));
     var list = el("ol");
     numbers.forEach(function (n) {
-      var ref = view.refs[n];
-      var button = el("button", {
-        type: "button", class: "source", "aria-expanded": "false", "aria-controls": view.cardId,
-      }, "[" + n + "] " + ref.title);
-      button.addEventListener("click", function () { showReference(view, n, button); });
       var item = el("li");
-      item.appendChild(button);
+      item.appendChild(referenceButton(view, n, "source", "[" + n + "] " + view.refs[n].title));
       list.appendChild(item);
     });
     view.sources.appendChild(list);
@@ -423,6 +427,7 @@
       node: node,
       cardId: cardId,
       refs: {},
+      openRef: null, // the reference number (a string) shown in the card
       status: el("p", { class: "status" }),
       label: el("p", { class: "refused-label", hidden: "" }, text.notFound),
       bubble: el("p", { class: "bubble", hidden: "" }),
@@ -458,6 +463,7 @@
       return;
     }
     view.refs = entry.refs || {};
+    view.openRef = null; // final citations are renumbered: close a card opened while streaming
     setStatus(view, "");
     view.node.classList.toggle("refused", !!entry.refused);
     view.label.hidden = !entry.refused;
@@ -465,6 +471,7 @@
     renderAnswer(view, entry.content);
     if (entry.refused) view.sources.replaceChildren();
     else renderSources(view);
+    renderCard(view);
     view.note.hidden = !entry.stopped;
   }
 
@@ -649,16 +656,19 @@
     current = { controller: null, stopped: false, cancelWait: null };
     setAnswering(true);
     try {
-      for (var tries = 0; !entry && !current.stopped; tries++) {
+      var waited = 0;
+      while (!entry && !current.stopped) {
         var outcome = await attempt(view, question, history);
         entry = outcome.entry || (await entryForStatus(outcome.response));
         if (entry) break;
-        if (tries >= MAX_AUTO_RETRIES) {
+        var seconds = retryAfterSeconds(outcome.response);
+        if (waited + seconds > MAX_RETRY_WAIT_S) {
           entry = problemEntry(text.stillBusy, "notice");
           break;
         }
+        waited += seconds;
         var template = outcome.response.status === 503 ? text.busy : text.rateLimited;
-        await countdown(view, template, retryAfterSeconds(outcome.response));
+        await countdown(view, template, seconds);
       }
     } catch (error) {
       if (!current.stopped) {
