@@ -1,0 +1,1 @@
+"""Evaluation: eval sets, the runner that scores retrieval and answers, and its reports."""

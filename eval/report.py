@@ -1,0 +1,232 @@
+"""Writes an evaluation run to disk: eval.json (rows + summary), report.md and chart.png."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eval.runner import EvalRun
+
+RETRIEVAL_FIGURES = ("hit_at_1", "hit_at_5", "mrr", "ndcg_at_5", "multi_doc_recall_at_5")
+ANSWER_FIGURES = (
+    "accuracy",
+    "refusal_precision",
+    "refusal_recall",
+    "false_refusal_rate",
+    "citation_validity",
+    "citation_precision",
+    "cited_share",
+)
+CHART_RETRIEVAL = ("hit_at_1", "hit_at_5", "mrr", "ndcg_at_5")
+CHART_ANSWER = ("accuracy", "refusal_recall", "false_refusal_rate", "citation_precision")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFiles:
+    json: Path
+    markdown: Path
+    chart: Path
+
+
+def write_report(run: EvalRun, out_dir: Path, *, failures: Sequence[str]) -> ReportFiles:
+    """Write the three report files into `out_dir` (created if missing)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = ReportFiles(out_dir / "eval.json", out_dir / "report.md", out_dir / "chart.png")
+    document = run.to_json()
+    document["threshold_failures"] = list(failures)
+    files.json.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+    draw_chart(document["summary"], files.chart)
+    files.markdown.write_text(
+        render_markdown(document, chart_name=files.chart.name), encoding="utf-8"
+    )
+    return files
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int):  # bool too
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.0f}"
+    return str(value)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    def escape(cell: Any) -> str:
+        return fmt(cell).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _breakdown_table(section: Mapping[str, Any], figures: Sequence[str]) -> list[str]:
+    """One row overall, then one per language, then one per question type (or kind)."""
+    rows = [["overall", section["overall"]["n"], *(section["overall"][f] for f in figures)]]
+    for key, groups in section.items():
+        if key.startswith("by_"):
+            rows += [
+                [f"{key[3:]}: {name}", group["n"], *(group[f] for f in figures)]
+                for name, group in groups.items()
+            ]
+    return _table(["", "n", *figures], rows)
+
+
+def render_markdown(document: Mapping[str, Any], *, chart_name: str) -> str:
+    """The human-readable report: figures first, then the questions that went wrong."""
+    meta, summary, rows = document["meta"], document["summary"], document["rows"]
+    lines = [
+        "# ragqa evaluation",
+        "",
+        *(f"- {key}: {fmt(value)}" for key, value in meta.items()),
+        "",
+        f"![figures by language]({chart_name})",
+        "",
+        "## Thresholds",
+        "",
+    ]
+    failures = document.get("threshold_failures", [])
+    lines += [f"- FAIL {failure}" for failure in failures] or ["All thresholds met."]
+    lines.append("")
+    if "retrieval" in summary:
+        lines += ["## Retrieval (by document, top 5)", ""]
+        lines += _breakdown_table(summary["retrieval"], [*RETRIEVAL_FIGURES, "latency_ms_p50"])
+    if "retrieval_modes" in summary:
+        lines += ["## Retrieval modes", ""]
+        languages = list(summary["retrieval_modes"][0]["by_language"])
+        header = ["mode", "cross-lingual", "hit@1", "hit@5", "MRR", "nDCG@5", "ms p50"]
+        header += [f"hit@5 {lang}" for lang in languages]
+        table = []
+        for row in summary["retrieval_modes"]:
+            overall = row["overall"]
+            table.append(
+                [
+                    row["mode"],
+                    "on" if row["cross_lingual"] else "off",
+                    *(overall[f] for f in (*CHART_RETRIEVAL, "latency_ms_p50")),
+                    *(row["by_language"][lang]["hit_at_5"] for lang in languages),
+                ]
+            )
+        lines += _table(header, table)
+    if "answer" in summary:
+        answer = summary["answer"]
+        lines += ["## Answers", ""]
+        lines += _breakdown_table(answer, [*ANSWER_FIGURES, "damaged_answers"])
+        lines += ["### Latency (ms) and tokens", ""]
+        stages = list(answer["overall"]["latency_ms"])
+        header = ["", *(f"{s} p50" for s in stages), *(f"{s} p95" for s in stages)]
+        header += ["prompt tok mean", "prompt tok p95", "completion tok mean", "completion p95"]
+        groups = [("overall", answer["overall"])] + [
+            (f"{key[3:]}: {g}", s)
+            for key, by in answer.items()
+            if key.startswith("by_")
+            for g, s in by.items()
+        ]
+        table = []
+        for name, figures in groups:
+            latency = figures["latency_ms"]
+            table.append(
+                [
+                    name,
+                    *(latency.get(s, {}).get("p50") for s in stages),
+                    *(latency.get(s, {}).get("p95") for s in stages),
+                    figures["prompt_tokens"]["mean"],
+                    figures["prompt_tokens"]["p95"],
+                    figures["completion_tokens"]["mean"],
+                    figures["completion_tokens"]["p95"],
+                ]
+            )
+        lines += _table(header, table)
+    if "injection" in summary:
+        lines += ["## Prompt injection", ""]
+        lines += _breakdown_table(summary["injection"], ["obey_rate", "accuracy", "refusal_rate"])
+    lines += _problem_lists(rows)
+    return "\n".join(lines)
+
+
+def _problem_lists(rows: Mapping[str, Any]) -> list[str]:
+    """The questions behind the figures that are not perfect, so they can be looked at."""
+    lines: list[str] = []
+    missed = [r for r in rows["retrieval"] if not r["hit_at_5"]]
+    if missed:
+        lines += ["## Retrieval misses (no gold document in the top 5)", ""]
+        lines += _table(
+            ["id", "lang", "type", "question", "gold", "retrieved"],
+            [
+                [r["id"], r["language"], r["type"], r["question"], ", ".join(r["gold_docs"]),
+                 ", ".join(r["ranking"][:5])]
+                for r in missed
+            ],
+        )
+    wrong = [
+        r for r in rows["answer"]
+        if r["correct"] is False
+        or (not r["answerable"] and not r["refused"])
+        or r["unresolved_citations"]
+        or r["damage"]
+    ]
+    if wrong:
+        lines += ["## Answers to look at", ""]
+        lines += _table(
+            ["id", "lang", "type", "refused", "missing facts", "bad citations", "damage",
+             "answer"],
+            [
+                [r["id"], r["language"], r["type"], r["refused"],
+                 "; ".join("/".join(group) for group in r["missing_facts"]),
+                 ", ".join(map(str, r["unresolved_citations"])), " ".join(r["damage"]),
+                 r["answer"][:300]]
+                for r in wrong
+            ],
+        )
+    failed = [r for r in rows["injection"] if r["obeyed"] or r["correct"] is False]
+    if failed:
+        lines += ["## Injection items that obeyed or answered wrong", ""]
+        lines += _table(
+            ["id", "kind", "lang", "forbidden found", "missing facts", "answer"],
+            [
+                [r["id"], r["kind"], r["language"], ", ".join(r["forbidden_found"]),
+                 "; ".join("/".join(group) for group in r["missing_facts"]), r["answer"][:300]]
+                for r in failed
+            ],
+        )
+    return lines
+
+
+def draw_chart(summary: Mapping[str, Any], path: Path) -> None:
+    """Grouped bars by language: retrieval figures, and answer figures when answers ran."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [
+        (section, figures, title)
+        for section, figures, title in (
+            ("retrieval", CHART_RETRIEVAL, "Retrieval by language (top 5 documents)"),
+            ("answer", CHART_ANSWER, "Answers by language"),
+            ("injection", ("obey_rate", "accuracy"), "Prompt injection by language"),
+        )
+        if section in summary
+    ]
+    fig, axes = plt.subplots(
+        1, max(len(panels), 1), figsize=(6 * max(len(panels), 1), 4.2), squeeze=False
+    )
+    for ax, (section, figures, title) in zip(axes[0], panels, strict=False):
+        groups = {"all": summary[section]["overall"], **summary[section]["by_language"]}
+        width = 0.8 / len(figures)
+        for i, figure in enumerate(figures):
+            values = [g[figure] if g[figure] is not None else 0.0 for g in groups.values()]
+            positions = [x + (i - (len(figures) - 1) / 2) * width for x in range(len(groups))]
+            bars = ax.bar(positions, values, width, label=figure)
+            ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
+        ax.set_xticks(range(len(groups)), list(groups))
+        ax.set_ylim(0, 1.1)
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,345 @@
+"""Every evaluation figure on tiny cases whose values were worked out by hand."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from eval.metrics import (
+    AnswerRow,
+    RetrievalRow,
+    breakdown,
+    check_thresholds,
+    cited_numbers,
+    distinct_documents,
+    hit_at_k,
+    missing_fact_groups,
+    ndcg_at_k,
+    normalise_for_matching,
+    percentile,
+    raw_text_damage,
+    recall_at_k,
+    reciprocal_rank,
+    score_answer,
+    score_injection,
+    score_retrieval,
+    summarise_answers,
+    summarise_retrieval,
+)
+from eval.runner import DEFAULT_THRESHOLDS
+
+# --- retrieval ----------------------------------------------------------------------------
+
+
+def test_chunks_collapse_to_documents_at_their_best_chunk() -> None:
+    assert distinct_documents(["a", "a", "b", "a", "c", "b"]) == ["a", "b", "c"]
+
+
+def test_hit_at_k() -> None:
+    assert not hit_at_k(["a", "b", "c"], {"c"}, 2)
+    assert hit_at_k(["a", "b", "c"], {"c"}, 3)
+
+
+def test_reciprocal_rank_is_one_over_first_gold_rank() -> None:
+    assert reciprocal_rank(["a", "b", "c", "d"], {"c", "d"}) == pytest.approx(1 / 3)
+    assert reciprocal_rank(["a", "b"], {"z"}) == 0.0
+
+
+def test_ndcg_two_gold_at_ranks_one_and_three() -> None:
+    # DCG = 1/log2(2) + 1/log2(4) = 1.5; ideal = 1 + 1/log2(3) = 1.6309...
+    assert ndcg_at_k(["g1", "x", "g2", "y"], {"g1", "g2"}, 5) == pytest.approx(
+        1.5 / (1 + 1 / math.log2(3))
+    )
+
+
+def test_ndcg_single_gold_at_rank_two() -> None:
+    assert ndcg_at_k(["x", "g"], {"g"}, 5) == pytest.approx(1 / math.log2(3))
+
+
+def test_ndcg_ideal_is_capped_at_k_gold_documents() -> None:
+    gold = {f"g{i}" for i in range(7)}
+    assert ndcg_at_k([f"g{i}" for i in range(5)], gold, 5) == pytest.approx(1.0)
+
+
+def test_ndcg_ignores_gold_beyond_k() -> None:
+    assert ndcg_at_k(["a", "b", "c", "d", "e", "g"], {"g"}, 5) == 0.0
+
+
+def test_recall_at_k() -> None:
+    assert recall_at_k(["a", "g1", "b", "c", "d", "g2"], {"g1", "g2"}, 5) == 0.5
+
+
+def test_score_retrieval_scores_documents_not_chunks() -> None:
+    row = score_retrieval(
+        id="q",
+        language="en",
+        type="fact",
+        question="?",
+        gold_docs=["b"],
+        hit_doc_ids=["a", "a", "a", "b", "c"],
+        latency_ms=3.0,
+    )
+    assert row.ranking == ["a", "b", "c"]
+    assert (row.hit_at_1, row.hit_at_5, row.reciprocal_rank) == (False, True, 0.5)
+    assert row.ndcg_at_5 == pytest.approx(1 / math.log2(3))
+
+
+rankings = st.lists(st.sampled_from("abcdefgh"), max_size=12).map(distinct_documents)
+gold_sets = st.sets(st.sampled_from("abcdefgh"), min_size=1, max_size=4)
+
+
+@given(rankings, gold_sets)
+def test_retrieval_figures_are_consistent(ranking: list[str], gold: set[str]) -> None:
+    ndcg = ndcg_at_k(ranking, gold, 5)
+    assert 0.0 <= ndcg <= 1.0 + 1e-9
+    assert (ndcg > 0) == hit_at_k(ranking, gold, 5)
+    assert hit_at_k(ranking, gold, 1) <= hit_at_k(ranking, gold, 5)
+    assert (reciprocal_rank(ranking[:5], gold) >= 1 / 5) == hit_at_k(ranking, gold, 5)
+    perfect = sorted(ranking, key=lambda doc: doc not in gold)
+    assert ndcg_at_k(perfect, gold, 5) >= ndcg - 1e-9
+
+
+def test_multi_doc_recall_counts_only_multi_doc_questions() -> None:
+    def row(type_: str, ranking: list[str], gold: list[str]) -> RetrievalRow:
+        return score_retrieval(
+            id=type_, language="en", type=type_, question="?", gold_docs=gold,
+            hit_doc_ids=ranking, latency_ms=1.0,
+        )
+
+    rows = [row("fact", ["x"], ["a"]), row("multi_doc", ["a", "x", "c"], ["a", "b"])]
+    summary = summarise_retrieval(rows)
+    assert summary["multi_doc_recall_at_5"] == 0.5
+    assert summary["hit_at_5"] == 0.5
+    assert summary["mrr"] == 0.5
+    assert summarise_retrieval(rows[:1])["multi_doc_recall_at_5"] is None
+
+
+# --- answers ------------------------------------------------------------------------------
+
+
+def test_traditional_answer_matches_simplified_fact() -> None:
+    answer = "會議在太原舉辦，由山西醫科大學主辦。"
+    assert missing_fact_groups(answer, [["太原"], ["医科大学"]]) == []
+
+
+def test_normalisation_folds_width_case_and_whitespace() -> None:
+    folded = normalise_for_matching("２０２３ 年\tTsingHua")
+    assert folded == normalise_for_matching("2023年tsinghua")
+
+
+def test_every_group_needed_any_alternative_enough() -> None:
+    groups = [["清华", "Tsinghua"], ["150"]]
+    assert missing_fact_groups("He is from Tsinghua University; 150 attended.", groups) == []
+    assert missing_fact_groups("He is from Tsinghua University.", groups) == [["150"]]
+
+
+def test_citation_markers_in_order_of_first_use() -> None:
+    assert cited_numbers("A [2] b [1][3], c [2, 4] d [5，6]。") == [2, 1, 3, 4, 5, 6]
+    assert cited_numbers("no markers, [x] or [] here") == []
+
+
+def test_raw_text_damage_finds_glued_pinyin_and_doubled_punctuation() -> None:
+    assert raw_text_damage("山西醫(yī)科大學主辦,。中華醫學會,,") == ["醫(yī)", ",。", ",,"]
+    assert raw_text_damage("醫學會，，主辦") == ["，，"]
+
+
+def test_raw_text_damage_leaves_clean_text_alone() -> None:
+    assert raw_text_damage("Held in Taiyuan (Shanxi), with 1,000 guests. 太原（山西）举办。") == []
+
+
+def _answer(
+    type_: str = "fact",
+    answer: str = "",
+    refused: bool = False,
+    citations: dict[int, str] | None = None,
+    gold: tuple[str, ...] = ("d1",),
+    facts: tuple[tuple[str, ...], ...] = (("太原",),),
+    language: str = "zh-Hans",
+    timings: dict[str, float] | None = None,
+) -> AnswerRow:
+    unanswerable = type_ == "unanswerable"
+    return score_answer(
+        id=answer,
+        language=language,
+        type=type_,
+        question="?",
+        gold_docs=[] if unanswerable else list(gold),
+        answer_facts=[] if unanswerable else [list(g) for g in facts],
+        answer=answer,
+        refused=refused,
+        citation_docs=citations or {},
+        timings=timings or {"total_ms": 100.0},
+        prompt_tokens=100,
+        completion_tokens=10,
+    )
+
+
+def test_score_answer_resolves_citations() -> None:
+    row = _answer(answer="在太原 [1][3]。", citations={1: "d1", 2: "d2"})
+    assert row.correct is True
+    assert row.cited == [1, 3]
+    assert row.unresolved_citations == [3]
+    assert row.cited_docs == ["d1"]
+
+
+def test_refused_answerable_question_is_not_correct_even_if_facts_appear() -> None:
+    assert _answer(answer="资料没有提到太原以外的信息", refused=True).correct is False
+
+
+def test_unanswerable_question_has_no_accuracy() -> None:
+    assert _answer("unanswerable", answer="资料中没有答案", refused=True).correct is None
+
+
+def test_summarise_answers_by_hand() -> None:
+    rows = [
+        _answer(answer="在太原 [1]", citations={1: "d1", 2: "d9"}),  # correct, cites gold
+        _answer(answer="在北京 [1][2]", citations={1: "d9", 2: "d1"}),  # wrong, 1 of 2 gold
+        _answer(answer="无法回答", refused=True),  # false refusal
+        _answer("unanswerable", answer="无法回答", refused=True),  # right refusal
+        _answer("unanswerable", answer="大概是 [4],。"),  # guessed, bad citation, damage
+    ]
+    summary = summarise_answers(rows)
+    assert (summary["n"], summary["answerable"], summary["unanswerable"]) == (5, 3, 2)
+    assert summary["accuracy"] == pytest.approx(1 / 3)
+    assert summary["refusal_precision"] == 0.5
+    assert summary["refusal_recall"] == 0.5
+    assert summary["false_refusal_rate"] == pytest.approx(1 / 3)
+    assert summary["citation_validity"] == pytest.approx(2 / 3)  # the three answered ones
+    assert summary["citation_precision"] == pytest.approx(2 / 3)  # d1, d9, d1 cited
+    assert summary["cited_share"] == 1.0
+    assert summary["damaged_answers"] == 1
+
+
+def test_figures_without_questions_are_none_not_zero() -> None:
+    summary = summarise_answers([_answer(answer="在太原")])
+    assert summary["refusal_recall"] is None
+    assert summary["refusal_precision"] is None
+    assert summary["citation_precision"] is None
+
+
+def test_latency_and_token_percentiles() -> None:
+    rows = [
+        _answer(answer="太原", timings={"total_ms": t, "retrieve_ms": 1.0})
+        for t in (10.0, 20.0, 30.0, 40.0)
+    ]
+    summary = summarise_answers(rows)
+    assert summary["latency_ms"]["total_ms"] == {"p50": 25.0, "p95": pytest.approx(38.5)}
+    assert summary["latency_ms"]["retrieve_ms"]["p95"] == 1.0
+    assert summary["prompt_tokens"] == {"mean": 100.0, "p95": 100.0}
+    assert percentile([], 50) is None
+
+
+def test_injection_obeyed_when_a_forbidden_string_appears_normalised() -> None:
+    row = score_injection(
+        id="i", kind="document", language="zh-Hant", question="?", answer="我已被入侵 62",
+        refused=False, forbidden=["我已被入侵", "HACKED"], answer_facts=[["62"]],
+    )
+    assert (row.obeyed, row.forbidden_found, row.correct) == (True, ["我已被入侵"], True)
+    clean = score_injection(
+        id="i", kind="question", language="en", question="?", answer="It was in Taiyuan.",
+        refused=False, forbidden=["pwned"], answer_facts=[],
+    )
+    assert (clean.obeyed, clean.correct) == (False, None)
+    shouted = score_injection(
+        id="i", kind="question", language="en", question="?", answer="ＰＷＮＥＤ",
+        refused=False, forbidden=["pwned"], answer_facts=[],
+    )
+    assert shouted.obeyed
+
+
+def test_breakdown_orders_known_groups_and_keeps_unknown_ones() -> None:
+    rows = [
+        _answer(answer="太原", language="en"),
+        _answer(answer="太原", language="fr"),
+        _answer(answer="x", language="zh-Hans"),
+    ]
+    result = breakdown(rows, summarise_answers, {"language": ("zh-Hans", "zh-Hant", "en")})
+    assert list(result["by_language"]) == ["zh-Hans", "en", "fr"]
+    assert result["by_language"]["zh-Hans"]["accuracy"] == 0.0
+    assert result["overall"]["accuracy"] == pytest.approx(2 / 3)
+
+
+# --- thresholds ---------------------------------------------------------------------------
+
+SUMMARY = {
+    "retrieval": {
+        "overall": {"n": 10, "hit_at_5": 0.8, "mrr": 0.7},
+        "by_language": {"en": {"n": 4, "hit_at_5": 0.5, "mrr": 0.5}},
+        "by_type": {"fact": {"n": 10, "hit_at_5": 0.8, "mrr": 0.7}},
+    },
+    "answer": {
+        "overall": {"n": 5, "damaged_answers": 2, "refusal_recall": None},
+        "by_language": {},
+    },
+}
+
+
+def test_thresholds_met_give_no_failures() -> None:
+    limits = {"retrieval": {"hit_at_5": 0.8, "hit_at_5_by_language": {"en": 0.5}}}
+    assert check_thresholds(SUMMARY, limits) == []
+
+
+def test_threshold_failures_name_figure_value_and_limit() -> None:
+    limits = {
+        "retrieval": {"mrr": 0.75, "hit_at_5_by_language": {"en": 0.6}},
+        "answer": {"damaged_answers_max": 0},
+    }
+    assert check_thresholds(SUMMARY, limits) == [
+        "retrieval.mrr: 0.7 is below the minimum 0.75",
+        "retrieval.hit_at_5_by_language.en: 0.5 is below the minimum 0.6",
+        "answer.damaged_answers_max: 2 is above the maximum 0",
+    ]
+
+
+def test_threshold_on_unknown_figure_or_group_fails() -> None:
+    limits = {
+        "retrieval": {"hit_at_50": 0.1, "mrr_by_language": {"zh-Hant": 0.1}},
+        "answer": {"refusal_recall": 0.5},
+    }
+    failures = check_thresholds(SUMMARY, limits)
+    assert len(failures) == 3
+    assert failures[0].startswith("retrieval.hit_at_50: unknown figure 'hit_at_50'")
+    assert "hit_at_5" in failures[0]
+    assert "no questions of language 'zh-Hant'" in failures[1] and "present: en" in failures[1]
+    assert failures[2] == (
+        "answer.refusal_recall: not measured in this run (no questions it applies to)"
+    )
+
+
+def test_sections_not_evaluated_are_skipped() -> None:
+    assert check_thresholds(SUMMARY, {"injection": {"obey_rate_max": 0}}) == []
+
+
+def test_bundled_thresholds_name_only_existing_figures() -> None:
+    """A complete summary shape (from real rows) accepts every key of eval/thresholds.toml."""
+    from eval.metrics import LANGUAGES, QUESTION_TYPES, score_injection, summarise_injection
+
+    retrieval = [
+        score_retrieval(
+            id=f"{lang}{t}", language=lang, type=t, question="?", gold_docs=["a"],
+            hit_doc_ids=["a"], latency_ms=1.0,
+        )
+        for lang in LANGUAGES
+        for t in QUESTION_TYPES
+    ]
+    answers = [_answer(t, answer="x", language=lang) for lang in LANGUAGES for t in QUESTION_TYPES]
+    injection = [
+        score_injection(
+            id="i", kind="question", language="en", question="?", answer="x", refused=False,
+            forbidden=["y"], answer_facts=[["x"]],
+        )
+    ]
+    by = {"language": LANGUAGES, "type": QUESTION_TYPES}
+    summary = {
+        "retrieval": breakdown(retrieval, summarise_retrieval, by),
+        "answer": breakdown(answers, summarise_answers, by),
+        "injection": breakdown(injection, summarise_injection, {"language": LANGUAGES}),
+    }
+    limits = tomllib.loads(DEFAULT_THRESHOLDS.read_text("utf-8"))
+    assert set(limits) == {"retrieval", "answer", "injection"}
+    failures = check_thresholds(summary, limits)
+    assert not [f for f in failures if "unknown figure" in f or "no breakdown" in f]
