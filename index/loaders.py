@@ -76,9 +76,9 @@ def _unsupported(name: str, what: str) -> UnsupportedDocumentType:
     return UnsupportedDocumentType(name, f"{what}; supported types: {SUPPORTED_TYPES}")
 
 
-def _sniff_kind(data: bytes, name: str) -> DocumentKind:
-    """The kind of `data`, from its content first and its file name second."""
-    suffix = PurePosixPath(name).suffix.lower()
+def _sniff_kind(data: bytes, filename: str, name: str) -> DocumentKind:
+    """The kind of `data`, from its content first and its `filename` second (errors say `name`)."""
+    suffix = PurePosixPath(filename).suffix.lower()
     named = KIND_BY_SUFFIX.get(suffix)
     if _PDF_MAGIC in data[:1024]:
         return DocumentKind.PDF
@@ -180,7 +180,9 @@ def _html_text_and_meta(html: str) -> tuple[str, DocumentMeta]:
         node.insert_after(_BLOCK_BREAK)
     root = tree.body or tree.root
     raw = root.text(deep=True, separator="", strip=False) if root is not None else ""
-    text = re.sub(r"\s+", " ", raw).replace(_BLOCK_BREAK, "\n")
+    # Source line breaks are just spaces in HTML; each run of block edges is one line break.
+    text = re.sub(r"\s+", " ", raw)
+    text = re.sub(rf" ?{_BLOCK_BREAK}[ {_BLOCK_BREAK}]*", "\n", text)
     return text, DocumentMeta(title=title, date=date, url=url)
 
 
@@ -277,7 +279,7 @@ def load_bytes(
     """A cleaned `Document` from the bytes of a file (an upload, or a file read from disk)."""
     if max_bytes is not None and len(data) > max_bytes:
         raise DocumentTooLarge(doc_id, f"{len(data)} bytes, over the limit of {max_bytes}")
-    kind = _sniff_kind(data, filename)
+    kind = _sniff_kind(data, filename, doc_id)
     raw, declared = _raw_text_and_meta(data, kind, doc_id)
     text = clean.clean_text(raw)
     if not text:
