@@ -51,7 +51,6 @@ _GLUED_PINYIN = re.compile(
 # --- line rules --------------------------------------------------------------------------------
 
 _SHORT_LINE = 80
-_BREADCRUMB_SEPARATOR = re.compile(r"\s[>＞»›]\s|\s?[>＞»›]\s?")
 _BULLET_NAV = re.compile(r"^[•·●▪◦]\s*(?:[A-Za-z][\w&'-]*|[\u4e00-\u9fff]{1,6})$")
 _COPYRIGHT = re.compile(
     r"©|\(c\)\s*\d{4}|copyright|all rights reserved|版[权權](?:所有|声明|聲明|均)|免[责責]"
@@ -65,7 +64,7 @@ _COUNTER = re.compile(
     re.IGNORECASE,
 )
 _CAPTION = re.compile(
-    r"^(?:[图圖]为|[圖图]為|[图圖]片[:：])|(?:供[图圖]|摄|攝|摄影|攝影|[图圖]片来源.*|[圖图]片來源.*)$"
+    r"^(?:[图圖][为為]|[图圖]片[:：])|(?:供[图圖]|(?<=[\s/])[摄攝]影?|[图圖]片[来來]源.*)$"
 )
 _PHOTO_CODE = re.compile(r"^(?=.*\d)[A-Z0-9]{4,8}$")
 _SECTION_LABEL = re.compile(rf"^[{_IDEOGRAPHS}]{{2,16}}正文$")

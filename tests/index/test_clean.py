@@ -150,6 +150,8 @@ def test_normalise_whitespace_keeps_single_paragraph_breaks() -> None:
         "瀏覽次數：12次",
         "Page View:",
         "圖為活動現場。四川省腫瘤醫院 供圖",
+        "新華社記者 李明 攝",
+        "圖片來源：網絡",
         "AE29",
         "9211",
     ],
@@ -180,6 +182,7 @@ def test_repeated_short_line_kept_once_and_long_lines_always() -> None:
         "如圖為了方便，我們把結果列在下面的表格中並詳細說明每一項的含義和計算方法，供讀者參考並討論其意義。",
         "2023年全年，中心共完成檢查 9211 例。",
         "• Reduce the dose by half before the second scan.",
+        "會場內禁止拍攝",
     ],
 )
 def test_body_lines_that_look_a_bit_like_boilerplate_stay(line: str) -> None:
