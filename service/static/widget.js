@@ -264,6 +264,7 @@
     "@media (max-width: 480px) {",
     "  .panel { right: 0; left: 0; bottom: 0; top: 0; width: 100%; max-width: 100%;",
     "    height: 100%; max-height: 100%; border-radius: 0; border: 0; }",
+    "  .composer textarea { font-size: 16px; }", // below 16px, iOS zooms the page on focus
     "  .launcher { right: 12px; bottom: 12px; }",
     "}",
   ].join("\n");
