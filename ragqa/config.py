@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-GeneratorBackend = Literal["auto", "llama_cpp", "transformers", "fake"]
+GeneratorBackend = Literal["auto", "llama_cpp", "transformers"]
 
 
 class Settings(BaseSettings):
@@ -42,7 +42,7 @@ class Settings(BaseSettings):
         description="Generator: a provisioned name, a GGUF path or a Hugging Face folder/id.",
     )
     generator_backend: GeneratorBackend = Field(
-        "auto", description="auto: llama.cpp for GGUF, transformers otherwise; fake: tests only."
+        "auto", description="auto: llama.cpp for a GGUF file, transformers for anything else."
     )
     n_threads: int = Field(2, ge=1, le=256, description="CPU threads for llama.cpp.")
     n_ctx: int = Field(4096, ge=512, le=131072, description="Generator context window.")
@@ -59,7 +59,9 @@ class Settings(BaseSettings):
     # --- retrieval ---------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="Passages returned by search by default.")
     context_k: int = Field(4, ge=1, le=20, description="Passages handed to the generator.")
-    candidate_k: int = Field(30, ge=5, le=500, description="Candidates per retriever before fusion.")
+    candidate_k: int = Field(
+        30, ge=5, le=500, description="Candidates per retriever before fusion."
+    )
     rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal rank fusion constant.")
     cross_lingual: bool = Field(
         True, description="Translate questions into the collection's other languages."

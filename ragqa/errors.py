@@ -1,4 +1,4 @@
-"""Domain errors. They carry no HTTP knowledge: the service maps them to status codes at the edge."""
+"""Domain errors. They carry no HTTP knowledge: the service maps them to HTTP at the edge."""
 
 from __future__ import annotations
 
@@ -66,3 +66,30 @@ class GenerationTimeout(RagqaError):
 
 class GenerationFailed(RagqaError):
     """The generator back end raised while producing an answer."""
+
+
+class RateLimited(RagqaError):
+    """A client sent more requests than its per-minute allowance."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many requests, retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class QuestionTooLong(RagqaError):
+    """A question is over the configured length."""
+
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(f"question is {length} characters; the limit is {limit}")
+
+
+class Unauthorized(RagqaError):
+    """A write was attempted without the right API key (or with writes closed)."""
+
+
+class NotReady(RagqaError):
+    """The models or the index are not loaded (yet, or any more)."""
+
+
+class InvalidRequest(RagqaError):
+    """A request that is well-formed but breaks a configured limit or rule."""

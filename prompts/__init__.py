@@ -1,0 +1,36 @@
+"""Prompt templates, kept as files so they can be read and changed without touching code.
+
+Each `*.md` file is a `str.format` template; its placeholders are listed in README.md.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+
+
+@cache
+def template(name: str) -> str:
+    """The text of `prompts/<name>.md`, trailing newline removed."""
+    try:
+        return resources.files(__name__).joinpath(f"{name}.md").read_text("utf-8").rstrip("\n")
+    except FileNotFoundError as e:
+        names = sorted(
+            p.name.removesuffix(".md")
+            for p in resources.files(__name__).iterdir()
+            if p.name.endswith(".md") and p.name != "README.md"
+        )
+        raise KeyError(f"no prompt template {name!r}; templates: {', '.join(names)}") from e
+
+
+@cache
+def table(name: str) -> dict[str, str]:
+    """A language-keyed table such as `refusals` or `languages` from `prompts/<name>.json`."""
+    data = json.loads(resources.files(__name__).joinpath(f"{name}.json").read_text("utf-8"))
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def render(name: str, **values: str) -> str:
+    """Fill a template; a missing placeholder is an error, not a silent blank."""
+    return template(name).format(**values)

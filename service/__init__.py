@@ -1,0 +1,1 @@
+"""The HTTP service: retrieval, cited answers, documents, widget."""

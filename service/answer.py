@@ -1,0 +1,189 @@
+"""Turning passages into a prompt, and a raw model answer into a cited one.
+
+Pure functions: the pipeline and the tests call them with plain data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import prompts
+from service.generation.base import ChatMessage
+from service.language import Language, match_script, to_simplified
+
+# Chat-control tokens of the common templates (ChatML, Llama, Gemma): a document or question
+# containing one must not be able to close the user turn and open a system turn.
+_CONTROL_TOKENS = re.compile(
+    r"<\|[a-zA-Z_]+\|>|<\|?(?:im_start|im_end|endoftext|eot_id|start_header_id|end_header_id)\|?>"
+    r"|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>",
+)
+_MARKER_GROUP = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、\-–]\s*\d{1,3})*)\s*[\]】]")
+_SENTENCE = re.compile(r"[^。！？；.!?;\n]+[。！？；.!?;]?")
+_CLAIM = re.compile(r"[^。！？；.!?;\n]+[。！？；.!?;]?(?:\s*\[\d+\])*")
+_WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]")
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A passage as numbered in the prompt."""
+
+    n: int
+    doc_id: str
+    chunk_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A passage the answer cites, numbered in order of first use, with a supporting quote."""
+
+    n: int
+    doc_id: str
+    chunk_id: str
+    title: str
+    quote: str
+    start: int  # the quote's offsets in the document's cleaned text
+    end: int
+    score: float
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CitedAnswer:
+    answer: str
+    refused: bool
+    citations: list[Citation]
+
+
+def neutralise(text: str) -> str:
+    """Remove chat-control tokens so untrusted text stays inside its turn."""
+    return _CONTROL_TOKENS.sub(" ", text)
+
+
+def refusal(language: Language) -> str:
+    return prompts.table("refusals")[language]
+
+
+def build_messages(
+    question: str,
+    passages: Sequence[Passage],
+    language: Language,
+    history: Sequence[dict[str, str]] = (),
+) -> list[ChatMessage]:
+    """System rules, earlier turns, then one user turn holding the passages and the question."""
+    language_name = prompts.table("languages")[language]
+    names = prompts.table("languages")
+    refusals = "\n".join(f"- {names[k]}: {v}" for k, v in prompts.table("refusals").items())
+    system = prompts.render("system", refusals=refusals)
+    rendered = "\n".join(
+        prompts.render("passage", n=str(p.n), title=neutralise(p.title), text=neutralise(p.text))
+        for p in passages
+    )
+    user = prompts.render(
+        "question",
+        passages=rendered,
+        question=neutralise(question),
+        language=language_name,
+        refusal=refusal(language),
+    )
+    messages: list[ChatMessage] = [{"role": "system", "content": system}]
+    for turn in history:
+        if turn["role"] == "assistant":
+            messages.append({"role": "assistant", "content": neutralise(turn["content"])})
+        else:
+            messages.append({"role": "user", "content": neutralise(turn["content"])})
+    messages.append({"role": "user", "content": user})
+    return messages
+
+
+def _expand(group: str) -> list[int]:
+    """`1, 3-4` -> [1, 3, 4]; ranges are short by construction (at most 20 passages)."""
+    numbers: list[int] = []
+    for part in re.split(r"\s*[,，、]\s*", group):
+        bounds = re.split(r"\s*[\-–]\s*", part)
+        if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit():
+            low, high = int(bounds[0]), int(bounds[1])
+            numbers.extend(range(low, high + 1) if 0 < high - low < 20 else [low, high])
+        elif part.isdigit():
+            numbers.append(int(part))
+    return numbers
+
+
+def is_refusal(answer: str) -> bool:
+    """The model answered with (a version of) the fixed refusal sentence."""
+    plain = _normalise(_MARKER_GROUP.sub("", answer))
+    return any(_normalise(sentence) in plain for sentence in prompts.table("refusals").values())
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[\s。.，,！!]", "", to_simplified(text).lower())
+
+
+def _tokens(text: str) -> set[str]:
+    return set(_WORD.findall(to_simplified(_MARKER_GROUP.sub(" ", text)).lower()))
+
+
+def locate_quote(passage: Passage, claim: str, max_chars: int = 160) -> tuple[str, int, int]:
+    """The passage sentence sharing most words with the claim, and its document offsets."""
+    claim_tokens = _tokens(claim)
+    best: tuple[float, int, int] = (-1.0, 0, min(len(passage.text), max_chars))
+    for match in _SENTENCE.finditer(passage.text):
+        start, end = match.span()
+        while start < end and passage.text[start].isspace():
+            start += 1
+        if start >= end:
+            continue
+        overlap = len(claim_tokens & _tokens(passage.text[start:end]))
+        if overlap > best[0]:
+            best = (float(overlap), start, min(end, start + max_chars))
+    _, start, end = best
+    return passage.text[start:end], passage.start + start, passage.start + end
+
+
+def postprocess(raw: str, passages: Sequence[Passage], language: Language) -> CitedAnswer:
+    """Validate and renumber `[n]` markers, attach quotes, and recognise the refusal.
+
+    Markers that point to no given passage are removed; the remaining ones are renumbered in
+    order of first use, and `citations` lists exactly the passages the answer cites.
+    """
+    text = match_script(raw.strip(), language)
+    if is_refusal(text) or not text:
+        return CitedAnswer(refusal(language), True, [])
+    by_number = {p.n: p for p in passages}
+    order: list[int] = []
+
+    def renumber(match: re.Match[str]) -> str:
+        valid = [n for n in _expand(match.group(1)) if n in by_number]
+        for n in valid:
+            if n not in order:
+                order.append(n)
+        return "".join(f"[{order.index(n) + 1}]" for n in dict.fromkeys(valid))
+
+    answer = _MARKER_GROUP.sub(renumber, text)
+    answer = re.sub(r"[ \t]+([。，！？.,!?])", r"\1", answer).strip()
+    citations = []
+    for new_n, old_n in enumerate(order, start=1):
+        passage = by_number[old_n]
+        claim = " ".join(s for s in _CLAIM.findall(answer) if f"[{new_n}]" in s) or answer
+        quote, start, end = locate_quote(passage, claim)
+        citations.append(
+            Citation(
+                n=new_n,
+                doc_id=passage.doc_id,
+                chunk_id=passage.chunk_id,
+                title=passage.title,
+                quote=quote,
+                start=start,
+                end=end,
+                score=passage.score,
+                url=passage.url,
+            )
+        )
+    return CitedAnswer(answer, False, citations)

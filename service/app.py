@@ -1,0 +1,188 @@
+"""The FastAPI application, built by `create_app(settings)`; models load in `lifespan`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ragqa import __version__
+from ragqa.config import Settings
+from ragqa.errors import (
+    Busy,
+    DocumentError,
+    DocumentNotFound,
+    DocumentTooLarge,
+    GenerationFailed,
+    GenerationTimeout,
+    InvalidRequest,
+    NotReady,
+    QuestionTooLong,
+    RagqaError,
+    RateLimited,
+    Unauthorized,
+    UnsupportedDocumentType,
+)
+from service.limits import ClientRateLimiter, GenerationLimiter
+from service.metrics import Metrics
+from service.pipeline import RagPipeline
+
+log = logging.getLogger("ragqa.service")
+
+PipelineFactory = Callable[[Settings], RagPipeline]
+
+
+@dataclass
+class AppState:
+    """Everything a request needs, created once per app."""
+
+    settings: Settings
+    limiter: GenerationLimiter
+    rate_limiter: ClientRateLimiter
+    metrics: Metrics = field(default_factory=Metrics)
+    pipeline: RagPipeline | None = None
+
+
+# Domain error -> (status, extra headers). Only this edge knows about HTTP.
+def _status_for(error: RagqaError) -> tuple[int, dict[str, str]]:
+    match error:
+        case Busy(retry_after_s=seconds):
+            return 503, {"Retry-After": str(seconds)}
+        case RateLimited(retry_after_s=seconds):
+            return 429, {"Retry-After": str(seconds)}
+        case NotReady():
+            return 503, {"Retry-After": "5"}
+        case DocumentNotFound():
+            return 404, {}
+        case Unauthorized():
+            return 403, {}
+        case DocumentTooLarge() | QuestionTooLong():
+            return 413, {}
+        case UnsupportedDocumentType():
+            return 415, {}
+        case DocumentError() | InvalidRequest():
+            return 422, {}
+        case GenerationTimeout():
+            return 504, {}
+        case GenerationFailed():
+            return 502, {}
+    return 500, {}
+
+
+class BodySizeLimit:
+    """Refuse request bodies over `limit` bytes with 413, before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
+        except _BodyTooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = f'{{"detail":"request body is over the {self.limit} byte limit"}}'.encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def create_app(
+    settings: Settings, *, pipeline_factory: PipelineFactory = RagPipeline.from_settings
+) -> FastAPI:
+    """Build the app. Tests pass small settings, or a factory that builds a lighter pipeline."""
+    state = AppState(
+        settings=settings,
+        limiter=GenerationLimiter(
+            settings.max_concurrent_generations, settings.max_queue, settings.retry_after_s
+        ),
+        rate_limiter=ClientRateLimiter(settings.rate_limit_per_minute),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import anyio
+
+        started = time.perf_counter()
+        state.pipeline = await anyio.to_thread.run_sync(pipeline_factory, settings)
+        log.info("ready in %.1f s", time.perf_counter() - started)
+        yield
+        state.pipeline = None
+
+    app = FastAPI(
+        title="ragqa",
+        version=__version__,
+        description="Cited answers from a document collection, offline.",
+        lifespan=lifespan,
+        responses={422: {"model": None}},
+    )
+    app.state.ragqa = state
+
+    @app.exception_handler(RagqaError)
+    async def domain_error(request: Request, error: RagqaError) -> JSONResponse:
+        status, headers = _status_for(error)
+        if status >= 500 and status not in (502, 503, 504):
+            log.exception("unexpected domain error", exc_info=error)
+        return JSONResponse({"detail": str(error)}, status_code=status, headers=headers)
+
+    @app.middleware("http")
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        state.metrics.requests.labels(path, request.method, str(response.status_code)).inc()
+        state.metrics.latency.labels(path, request.method).observe(time.perf_counter() - started)
+        return response
+
+    from service.routers import ask, chat, documents, health, metrics, search, widget
+
+    for router in (health, search, ask, chat, documents, metrics, widget):
+        app.include_router(router.router)
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Authorization", "Content-Type"],
+        expose_headers=["Retry-After"],
+    )
+    app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes + 64 * 1024)
+    return app

@@ -1,0 +1,99 @@
+"""`ragqa serve` and `ragqa ask`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from fastapi import FastAPI
+from rich.console import Console
+
+from ragqa.config import Settings
+from ragqa.errors import RagqaError
+
+err = Console(stderr=True)
+
+
+def _fail(error: Exception) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {error}")
+    return typer.Exit(1)
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` and multi-worker serving: settings from the env."""
+    from service.app import create_app
+
+    return create_app(Settings())
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [RAGQA_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [RAGQA_PORT].")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Processes, each with its own models [RAGQA_WORKERS].")
+    ] = None,
+) -> None:
+    """Serve the HTTP API, the widget and the demo page.
+
+    Models are provisioned and the index built from the collection when missing. Problems with
+    the index or the models are reported here, before the server starts, with exit code 1.
+    """
+    import uvicorn
+
+    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if settings.workers > 1:
+        uvicorn.run(
+            "service.cli:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+        )
+        return
+    from service.app import create_app
+    from service.pipeline import RagPipeline
+
+    try:
+        pipeline = RagPipeline.from_settings(settings)
+    except RagqaError as e:
+        raise _fail(e) from e
+    app = create_app(settings, pipeline_factory=lambda _: pipeline)
+    err.print(f"ragqa serving on http://{settings.host}:{settings.port}")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in any of the three scripts.")],
+    top_k: Annotated[int | None, typer.Option(help="Passages given to the model.")] = None,
+) -> None:
+    """Answer one question from the index and print the answer and its sources."""
+    from service.pipeline import DoneEvent, RagPipeline, TokenEvent
+
+    settings = Settings()
+    try:
+        pipeline = RagPipeline.from_settings(settings)
+        result = None
+        for event in pipeline.ask_events(question, top_k=top_k):
+            if isinstance(event, TokenEvent):
+                sys.stderr.write(event.text)  # live progress; the cited answer goes to stdout
+                sys.stderr.flush()
+            elif isinstance(event, DoneEvent):
+                result = event.result
+    except RagqaError as e:
+        raise _fail(e) from e
+    out = Console()
+    if result is None:  # pragma: no cover - ask_events always ends with DoneEvent
+        raise _fail(RuntimeError("no answer produced"))
+    err.print()
+    out.print(result.answer, markup=False)
+    for c in result.citations:
+        out.print(f"[{c.n}] {c.title} ({c.doc_id}): {c.quote}", markup=False, highlight=False)
+    timings = ", ".join(f"{k} {v:.0f}" for k, v in result.timings.items())
+    err.print(f"[dim]{timings}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(ask)

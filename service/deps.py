@@ -1,0 +1,72 @@
+"""Request dependencies, as `Annotated` aliases the routes declare."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ragqa.config import Settings
+from ragqa.errors import NotReady, RateLimited, Unauthorized
+from service.app import AppState
+from service.pipeline import RagPipeline
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.ragqa
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def get_settings(state: State) -> Settings:
+    return state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_pipeline(state: State) -> RagPipeline:
+    if state.pipeline is None:
+        raise NotReady("the index and models are not loaded yet")
+    return state.pipeline
+
+
+Pipeline = Annotated[RagPipeline, Depends(get_pipeline)]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require_api_key(
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Writes need `Authorization: Bearer <RAGQA_API_KEY>`, compared in constant time.
+
+    With no key configured, writes are closed unless explicitly opened by a setting.
+    """
+    key = state.settings.api_key
+    if key is None:
+        if state.settings.allow_unauthenticated_writes:
+            return
+        raise Unauthorized("write endpoints are closed: no RAGQA_API_KEY is configured")
+    given = credentials.credentials if credentials else ""
+    if not secrets.compare_digest(given.encode(), key.get_secret_value().encode()):
+        raise Unauthorized("missing or wrong API key (Authorization: Bearer <key>)")
+
+
+WriteAccess = Depends(require_api_key)
+
+
+def rate_limit(state: State, request: Request) -> None:
+    client = request.client.host if request.client else "unknown"
+    wait = state.rate_limiter.hit(client)
+    if wait is not None:
+        state.metrics.rejected.labels("rate_limit").inc()
+        raise RateLimited(int(wait + 0.999))
+
+
+RateLimit = Depends(rate_limit)

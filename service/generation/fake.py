@@ -1,0 +1,36 @@
+"""A deterministic generator for fast unit tests of the answer logic (never for serving)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+from service.generation.base import ChatMessage
+
+
+class FakeGenerator:
+    """Answers with `reply(messages)`, streamed word by word."""
+
+    model_id = "fake"
+
+    def __init__(self, reply: Callable[[list[ChatMessage]], str]) -> None:
+        self.reply = reply
+        self.calls: list[list[ChatMessage]] = []
+
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: threading.Event | None = None,
+    ) -> Iterator[str]:
+        self.calls.append(messages)
+        words = self.reply(messages).split(" ")
+        for i, word in enumerate(words[:max_tokens]):
+            if stop is not None and stop.is_set():
+                return
+            yield word if i == 0 else " " + word
+
+    def count_tokens(self, messages: list[ChatMessage]) -> int:
+        return sum(len(m["content"].split()) for m in messages)

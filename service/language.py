@@ -1,0 +1,54 @@
+"""Which language a question is in, and answering in the same script."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any, Literal
+
+Language = Literal["en", "zh-Hans", "zh-Hant"]
+LANGUAGES: tuple[Language, ...] = ("en", "zh-Hans", "zh-Hant")
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+@cache
+def _converter(config: str) -> Any:
+    import opencc
+
+    return opencc.OpenCC(config)
+
+
+def to_simplified(text: str) -> str:
+    return str(_converter("t2s").convert(text))
+
+
+def to_traditional(text: str) -> str:
+    return str(_converter("s2t").convert(text))
+
+
+def detect_language(text: str) -> Language:
+    """Chinese when CJK characters outnumber Latin letters / 4 (a CJK char carries a word);
+    traditional when more characters change under t2s than under s2t."""
+    cjk = _CJK.findall(text)
+    if not cjk or len(cjk) * 4 < len(_LATIN.findall(text)):
+        return "en"
+    han = "".join(cjk)
+    traditional_only = sum(a != b for a, b in zip(han, to_simplified(han), strict=False))
+    simplified_only = sum(a != b for a, b in zip(han, to_traditional(han), strict=False))
+    return "zh-Hant" if traditional_only > simplified_only else "zh-Hans"
+
+
+def match_script(text: str, language: Language) -> str:
+    """Put Chinese text into the question's script; English is left alone."""
+    if language == "zh-Hant":
+        return to_traditional(text)
+    if language == "zh-Hans":
+        return to_simplified(text)
+    return text
+
+
+def corpus_language(language: Language) -> str:
+    """The index's coarse language label ("zh" or "en") for a question language."""
+    return "en" if language == "en" else "zh"

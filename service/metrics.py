@@ -1,0 +1,56 @@
+"""Prometheus metrics, one registry per app so several apps can live in one process (tests)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "ragqa_http_requests_total",
+            "HTTP requests",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "ragqa_http_request_seconds",
+            "HTTP request latency (to the last byte)",
+            ["route", "method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.stage = Histogram(
+            "ragqa_stage_seconds",
+            "Time per pipeline stage",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_length = Gauge(
+            "ragqa_generation_queue_length",
+            "Requests waiting for a generation slot",
+            registry=self.registry,
+        )
+        self.active_generations = Gauge(
+            "ragqa_generations_active", "Generations running", registry=self.registry
+        )
+        self.tokens = Counter(
+            "ragqa_tokens_total",
+            "Tokens processed by the generator",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.rejected = Counter(
+            "ragqa_rejected_total",
+            "Requests refused by admission control",
+            ["reason"],
+            registry=self.registry,
+        )
+
+    def observe_stages(self, timings: dict[str, float]) -> None:
+        for key, ms in timings.items():
+            self.stage.labels(stage=key.removesuffix("_ms")).observe(ms / 1000)

@@ -1,0 +1,298 @@
+"""Question answering end to end: retrieve, prompt, generate, cite.
+
+The pipeline is transport-free: the HTTP routes, the CLI and the evaluation runner all call it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from index.embedder import Embedder, SentenceTransformerEmbedder
+from index.store import IndexSnapshot, IndexStore
+from ragqa.config import Settings
+from ragqa.errors import GenerationTimeout
+from service.answer import (
+    Citation,
+    Passage,
+    build_messages,
+    neutralise,
+    postprocess,
+    refusal,
+)
+from service.generation import Generator, complete, load_generator
+from service.language import Language, detect_language, match_script
+from service.retrieval import HybridRetriever, Retrieval, RetrievalMode, SearchHit
+
+log = logging.getLogger(__name__)
+
+_TARGET_NAMES = {"zh": "Simplified Chinese", "en": "English"}
+
+
+@dataclass(slots=True)
+class AskResult:
+    question: str
+    language: Language
+    answer: str
+    refused: bool
+    citations: list[Citation]
+    passages: list[Passage]
+    timings: dict[str, float] = field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PassagesEvent:
+    passages: list[Passage]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenEvent:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DoneEvent:
+    result: AskResult
+
+
+AskEvent = PassagesEvent | TokenEvent | DoneEvent
+
+
+class LlmTranslator:
+    """Query translation with the local model, cached: the same question costs one call."""
+
+    def __init__(self, generator: Generator, *, cache_size: int = 1024) -> None:
+        self.generator = generator
+        self.lock = threading.Lock()  # one llama.cpp context serves one call at a time
+        self.cache: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self.cache_size = cache_size
+
+    def translate(self, query: str, target: str) -> str:
+        key = (query, target)
+        with self.lock:
+            if key in self.cache:
+                self.cache.move_to_end(key)
+                return self.cache[key]
+            prompt = _render_translate(neutralise(query), _TARGET_NAMES.get(target, target))
+            text = complete(self.generator, [{"role": "user", "content": prompt}], max_tokens=96)
+            translated = text.strip().splitlines()[0].strip() if text.strip() else ""
+            self.cache[key] = translated
+            if len(self.cache) > self.cache_size:
+                self.cache.popitem(last=False)
+            return translated
+
+
+def _render_translate(query: str, target_language: str) -> str:
+    import prompts
+
+    return prompts.render("translate", query=query, target_language=target_language)
+
+
+def to_passages(hits: Sequence[SearchHit]) -> list[Passage]:
+    return [
+        Passage(
+            n=i,
+            doc_id=h.doc_id,
+            chunk_id=h.chunk_id,
+            title=h.title,
+            text=h.text,
+            start=h.start,
+            end=h.end,
+            score=h.score,
+            url=h.url,
+        )
+        for i, h in enumerate(hits, start=1)
+    ]
+
+
+class RagPipeline:
+    """Owns the loaded models and the index; safe to share between request threads.
+
+    Generators are held in a pool: at most one request uses a llama.cpp context at a time.
+    The HTTP layer bounds how many requests may wait for one (see service.limits).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder,
+        store: IndexStore,
+        generators: Sequence[Generator],
+        translator: LlmTranslator | None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.translator = translator
+        self.retriever = HybridRetriever(
+            embedder,
+            translator=translator,
+            candidate_k=settings.candidate_k,
+            rrf_k=settings.rrf_k,
+            min_dense_score=settings.min_dense_score,
+            cross_lingual=settings.cross_lingual,
+        )
+        self._pool: queue.Queue[Generator] = queue.Queue()
+        for generator in generators:
+            self._pool.put(generator)
+        self.generator_id = generators[0].model_id if generators else ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RagPipeline:
+        """Load (provisioning if needed) the embedder, the index and the generators."""
+        from index.pipeline import open_or_build
+
+        from ragqa.models.resolve import ensure_models, resolve_embedder, resolve_generator
+
+        ensure_models(settings)
+        embedder = SentenceTransformerEmbedder(
+            resolve_embedder(settings), batch_size=settings.embed_batch_size
+        )
+        store = open_or_build(settings, embedder)
+        model = resolve_generator(settings)
+        generators = [
+            load_generator(settings, model) for _ in range(settings.max_concurrent_generations)
+        ]
+        translator = (
+            LlmTranslator(load_generator(settings, model, n_ctx=1024))
+            if settings.cross_lingual
+            else None
+        )
+        return cls(
+            settings, embedder=embedder, store=store, generators=generators, translator=translator
+        )
+
+    @property
+    def snapshot(self) -> IndexSnapshot:
+        return self.store.snapshot
+
+    def retrieve(
+        self,
+        query: str,
+        top_k: int,
+        *,
+        mode: RetrievalMode = "hybrid",
+        cross_lingual: bool | None = None,
+        history: Sequence[dict[str, str]] | None = None,
+    ) -> Retrieval:
+        return self.retriever.search(
+            self.snapshot, query, top_k, mode=mode, cross_lingual=cross_lingual, history=history
+        )
+
+    def search(
+        self,
+        query: str,
+        top_k: int = 5,
+        *,
+        mode: RetrievalMode = "hybrid",
+        cross_lingual: bool | None = None,
+        history: Sequence[dict[str, str]] | None = None,
+    ) -> list[SearchHit]:
+        return self.retrieve(
+            query, top_k, mode=mode, cross_lingual=cross_lingual, history=history
+        ).hits
+
+    def ask_events(
+        self,
+        question: str,
+        *,
+        history: Sequence[dict[str, str]] = (),
+        top_k: int | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stop: threading.Event | None = None,
+        timeout_s: float | None = None,
+    ) -> Iterator[AskEvent]:
+        """Passages first, then answer pieces, then the complete cited answer."""
+        started = time.perf_counter()
+        deadline = started + (timeout_s or self.settings.generation_timeout_s)
+        language = detect_language(question)
+        retrieval = self.retrieve(question, top_k or self.settings.context_k, history=history)
+        passages = to_passages(retrieval.hits)
+        yield PassagesEvent(passages)
+        timings = {k: round(v, 1) for k, v in retrieval.timings.items()}
+        if not retrieval.relevant:
+            result = AskResult(question, language, refusal(language), True, [], passages, timings)
+            result.timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            yield TokenEvent(result.answer)
+            yield DoneEvent(result)
+            return
+
+        messages = build_messages(question, passages, language, history)
+        generator = self._pool.get()
+        pieces: list[str] = []
+        try:
+            prompt_tokens = generator.count_tokens(messages)
+            gen_started = time.perf_counter()
+            stop = stop or threading.Event()
+            for piece in generator.stream(
+                messages,
+                max_tokens=max_tokens or self.settings.max_tokens,
+                temperature=self.settings.temperature if temperature is None else temperature,
+                stop=stop,
+            ):
+                if not pieces:
+                    timings["ttft_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
+                pieces.append(piece)
+                yield TokenEvent(match_script(piece, language))
+                if time.perf_counter() > deadline:
+                    stop.set()
+                    raise GenerationTimeout(
+                        f"answer took longer than {self.settings.generation_timeout_s:g} s"
+                    )
+            timings["generate_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
+        finally:
+            self._pool.put(generator)
+        cited = postprocess("".join(pieces), passages, language)
+        timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        yield DoneEvent(
+            AskResult(
+                question=question,
+                language=language,
+                answer=cited.answer,
+                refused=cited.refused,
+                citations=cited.citations,
+                passages=passages,
+                timings=timings,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=len(pieces),
+            )
+        )
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[dict[str, str]] = (),
+        top_k: int | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> AskResult:
+        """The complete answer (the streaming events, consumed)."""
+        events = self.ask_events(
+            question, history=history, top_k=top_k, max_tokens=max_tokens, temperature=temperature
+        )
+        for event in events:
+            if isinstance(event, DoneEvent):
+                return event.result
+        raise RuntimeError("ask_events ended without a result")  # pragma: no cover
+
+
+__all__ = [
+    "AskEvent",
+    "AskResult",
+    "DoneEvent",
+    "LlmTranslator",
+    "PassagesEvent",
+    "RagPipeline",
+    "TokenEvent",
+    "to_passages",
+]

@@ -1,0 +1,127 @@
+"""Cited answers, whole or streamed as Server-Sent Events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import anyio
+from fastapi import APIRouter
+from sse_starlette.sse import EventSourceResponse
+
+from ragqa.errors import InvalidRequest, QuestionTooLong
+from service.answer import Citation, Passage
+from service.deps import Pipeline, RateLimit, State
+from service.pipeline import AskResult, DoneEvent, PassagesEvent, TokenEvent
+from service.schemas import (
+    AskRequest,
+    AskResponse,
+    CitationOut,
+    ErrorResponse,
+    PassageOut,
+    Usage,
+)
+from service.streaming import AskCall, StreamFailure, admit, ask_blocking, stream_answer
+
+router = APIRouter(tags=["ask"])
+
+
+def check_length(question: str, history_len: int, state: State) -> None:
+    limit = state.settings.max_question_chars
+    if len(question) > limit:
+        raise QuestionTooLong(len(question), limit)
+    if history_len > 2 * state.settings.max_history_turns:
+        raise InvalidRequest(
+            f"history has {history_len} messages; the limit is "
+            f"{2 * state.settings.max_history_turns} ({state.settings.max_history_turns} turns)"
+        )
+
+
+def to_call(body: AskRequest) -> AskCall:
+    return AskCall(
+        question=body.question,
+        history=[t.model_dump() for t in body.history],
+        top_k=body.top_k,
+        max_tokens=body.max_tokens,
+        temperature=None,
+    )
+
+
+def citation_out(c: Citation) -> CitationOut:
+    return CitationOut(
+        n=c.n,
+        doc_id=c.doc_id,
+        chunk_id=c.chunk_id,
+        title=c.title,
+        quote=c.quote,
+        start=c.start,
+        end=c.end,
+        score=c.score,
+        url=c.url,
+    )
+
+
+def passage_out(p: Passage) -> PassageOut:
+    return PassageOut(
+        n=p.n,
+        doc_id=p.doc_id,
+        chunk_id=p.chunk_id,
+        title=p.title,
+        text=p.text,
+        score=p.score,
+        start=p.start,
+        end=p.end,
+        url=p.url,
+    )
+
+
+def ask_response(result: AskResult) -> AskResponse:
+    return AskResponse(
+        answer=result.answer,
+        refused=result.refused,
+        citations=[citation_out(c) for c in result.citations],
+        timings=result.timings,
+        usage=Usage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens),
+    )
+
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorResponse} for code in (403, 413, 422, 429, 503, 504)
+}
+
+
+@router.post(
+    "/v1/ask",
+    response_model=AskResponse,
+    responses={
+        **_ERRORS,
+        200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE with stream"},
+    },
+    dependencies=[RateLimit],
+)
+async def ask(
+    body: AskRequest, pipeline: Pipeline, state: State
+) -> AskResponse | EventSourceResponse:
+    """Answer from the index. With `stream: true`, Server-Sent Events: `passages`, then
+    `token` pieces, then `done` with the complete answer (or `error`)."""
+    check_length(body.question, len(body.history), state)
+    call = to_call(body)
+    if not body.stream:
+        done = await anyio.to_thread.run_sync(ask_blocking, state, pipeline, call)
+        return ask_response(done.result)
+    await admit(state)
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        async for event in stream_answer(state, pipeline, call):
+            match event:
+                case PassagesEvent(passages=passages):
+                    data = {"passages": [passage_out(p).model_dump() for p in passages]}
+                    yield {"event": "passages", "data": json.dumps(data, ensure_ascii=False)}
+                case TokenEvent(text=text):
+                    yield {"event": "token", "data": json.dumps({"text": text}, ensure_ascii=False)}
+                case DoneEvent(result=result):
+                    yield {"event": "done", "data": ask_response(result).model_dump_json()}
+                case StreamFailure(detail=detail):
+                    yield {"event": "error", "data": json.dumps({"detail": detail})}
+
+    return EventSourceResponse(events(), ping=15)

@@ -1,0 +1,126 @@
+"""OpenAI-compatible chat completions, answered from the index.
+
+The last user message is the question and earlier messages are the history; system messages
+from the client are ignored (ragqa's own rules apply). Beside the standard fields, the response
+carries `references`: the cited passages. Streamed deltas carry the raw answer, whose `[n]`
+are passage numbers; the final chunk's `references` use those same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from fastapi import APIRouter
+from sse_starlette.sse import EventSourceResponse
+
+from ragqa.errors import InvalidRequest
+from service.deps import Pipeline, RateLimit, State
+from service.pipeline import AskResult, DoneEvent, TokenEvent
+from service.routers.ask import check_length, citation_out
+from service.schemas import ChatCompletionRequest, ErrorResponse
+from service.streaming import AskCall, StreamFailure, admit, ask_blocking, stream_answer
+
+router = APIRouter(tags=["openai"])
+
+
+def to_call(body: ChatCompletionRequest) -> AskCall:
+    turns = [m for m in body.messages if m.role != "system"]
+    if not turns or turns[-1].role != "user" or not turns[-1].content.strip():
+        raise InvalidRequest("the last non-system message must be a non-empty user message")
+    return AskCall(
+        question=turns[-1].content.strip(),
+        history=[{"role": m.role, "content": m.content} for m in turns[:-1] if m.content.strip()],
+        top_k=None,
+        max_tokens=body.max_tokens,
+        temperature=body.temperature,
+    )
+
+
+def _references(result: AskResult, *, raw_numbers: bool) -> list[dict[str, Any]]:
+    """Cited passages; numbered as in the final answer, or as in the raw streamed text."""
+    if not raw_numbers:
+        return [citation_out(c).model_dump() for c in result.citations]
+    by_chunk = {p.chunk_id: p.n for p in result.passages}
+    return [
+        {**citation_out(c).model_dump(), "n": by_chunk.get(c.chunk_id, c.n)}
+        for c in result.citations
+    ]
+
+
+@router.post(
+    "/v1/chat/completions",
+    responses={code: {"model": ErrorResponse} for code in (413, 422, 429, 503, 504)},
+    dependencies=[RateLimit],
+)
+async def chat_completions(
+    body: ChatCompletionRequest, pipeline: Pipeline, state: State
+) -> dict[str, Any] | EventSourceResponse:
+    """OpenAI's chat completion shape (stream or not) plus a `references` list."""
+    call = to_call(body)
+    check_length(call.question, len(call.history), state)
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    model = pipeline.generator_id or "ragqa"
+    if not body.stream:
+        done = await anyio.to_thread.run_sync(ask_blocking, state, pipeline, call)
+        result = done.result
+        return {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": result.answer},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "total_tokens": result.prompt_tokens + result.completion_tokens,
+            },
+            "references": _references(result, raw_numbers=False),
+        }
+    await admit(state)
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, str]:
+        data = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+        return {"data": json.dumps(data, ensure_ascii=False)}
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        yield chunk({"role": "assistant", "content": ""})
+        async for event in stream_answer(state, pipeline, call):
+            match event:
+                case TokenEvent(text=text):
+                    yield chunk({"content": text})
+                case DoneEvent(result=result):
+                    yield chunk(
+                        {},
+                        "stop",
+                        references=_references(result, raw_numbers=True),
+                        usage={
+                            "prompt_tokens": result.prompt_tokens,
+                            "completion_tokens": result.completion_tokens,
+                            "total_tokens": result.prompt_tokens + result.completion_tokens,
+                        },
+                    )
+                case StreamFailure(detail=detail):
+                    error = {"error": {"message": detail, "type": "server_error"}}
+                    yield {"data": json.dumps(error)}
+        yield {"data": "[DONE]"}
+
+    return EventSourceResponse(events(), ping=15)

@@ -1,0 +1,211 @@
+"""The collection: list, read, upload and delete documents in the live index.
+
+An upload is parsed and cleaned before anything is written; the file is then stored in the
+collection folder and the index updated as one atomic generation swap. If the index update
+fails, the folder is put back as it was, so a rejected upload changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import anyio
+from fastapi import APIRouter, Request
+from starlette.datastructures import UploadFile
+
+from index.loaders import load_bytes
+from index.manifest import DocumentEntry
+from ragqa.errors import (
+    DocumentNotFound,
+    DocumentTooLarge,
+    InvalidRequest,
+    UnsupportedDocumentType,
+)
+from service.deps import Pipeline, State, WriteAccess
+from service.pipeline import RagPipeline
+from service.schemas import (
+    DocumentDetail,
+    DocumentInfo,
+    DocumentList,
+    DocumentText,
+    ErrorResponse,
+    UpdateResponse,
+)
+
+router = APIRouter(tags=["documents"])
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def safe_doc_id(name: str) -> str:
+    """An upload's file name as a document id: a plain name inside the collection folder."""
+    if not name or _UNSAFE_NAME.search(name) or name.startswith(".") or len(name) > 255:
+        raise InvalidRequest(
+            f"file name {name!r} is not allowed: use a plain name without path separators, "
+            "control characters or a leading dot"
+        )
+    if not name.lower().endswith(SUPPORTED_SUFFIXES):
+        raise UnsupportedDocumentType(
+            name, f"unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    return name
+
+
+def _info(entry: DocumentEntry) -> DocumentInfo:
+    return DocumentInfo(
+        doc_id=entry.doc_id,
+        title=entry.title,
+        date=entry.date,
+        source=entry.source,
+        url=entry.url or None,
+        language=entry.language,
+        n_chunks=entry.n_chunks,
+        content_hash=entry.content_hash,
+    )
+
+
+@router.get("/v1/documents", response_model=DocumentList)
+def list_documents(pipeline: Pipeline) -> DocumentList:
+    documents = pipeline.snapshot.documents
+    return DocumentList(documents=[_info(documents[d]) for d in sorted(documents)])
+
+
+@router.get(
+    "/v1/documents/{doc_id:path}",
+    response_model=DocumentDetail,
+    responses={404: {"model": ErrorResponse}},
+)
+def get_document(doc_id: str, pipeline: Pipeline) -> DocumentDetail:
+    snapshot = pipeline.snapshot
+    entry = snapshot.documents.get(doc_id)
+    if entry is None:
+        raise DocumentNotFound(doc_id)
+    return DocumentDetail(**_info(entry).model_dump(), text=snapshot.document_text(doc_id))
+
+
+async def _read_upload(request: Request, limit: int) -> tuple[str, bytes]:
+    """(doc_id, bytes) from a multipart `file` field or a JSON `{doc_id, text}` body."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_files=1, max_fields=4)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidRequest("multipart upload needs one file in the field 'file'")
+        data = await upload.read(limit + 1)
+        name = upload.filename or ""
+    elif content_type.startswith("application/json"):
+        try:
+            body = DocumentText.model_validate_json(await request.body())
+        except ValueError as e:
+            raise InvalidRequest(f"invalid JSON document: {e}") from e
+        name = body.doc_id if "." in body.doc_id else f"{body.doc_id}.txt"
+        text = f"{body.title}\n\n{body.text}" if body.title else body.text
+        data = text.encode("utf-8")
+    else:
+        raise InvalidRequest(
+            'send a file as multipart/form-data (field \'file\') or JSON {"doc_id", "text"}'
+        )
+    doc_id = safe_doc_id(name)
+    if len(data) > limit:
+        raise DocumentTooLarge(doc_id, f"over the upload limit of {limit} bytes")
+    return doc_id, data
+
+
+def _store(pipeline: RagPipeline, collection: Path, doc_id: str, data: bytes) -> UpdateResponse:
+    """Parse, write into the collection folder, update the index; undo the file on failure."""
+    document = load_bytes(data, doc_id=doc_id, filename=doc_id)
+    snapshot = pipeline.snapshot
+    existing = snapshot.documents.get(doc_id)
+    if existing is not None and existing.content_hash == document.content_hash:
+        return UpdateResponse(added=[], removed=[], unchanged=[doc_id], chunks=0)
+    twins = [
+        e.doc_id
+        for e in snapshot.documents.values()
+        if e.content_hash == document.content_hash and e.doc_id != doc_id
+    ]
+    if twins:
+        raise InvalidRequest(f"the same content is already indexed as {twins[0]!r}")
+
+    collection.mkdir(parents=True, exist_ok=True)
+    target = collection / doc_id
+    if target.resolve().parent != collection.resolve():  # defence in depth: never outside
+        raise InvalidRequest(f"file name {doc_id!r} is not allowed")
+    previous = target.read_bytes() if target.is_file() else None
+    _write_atomically(target, data)
+    try:
+        report = pipeline.store.add_documents([document], pipeline.embedder)
+    except BaseException:
+        if previous is None:
+            target.unlink(missing_ok=True)
+        else:
+            _write_atomically(target, previous)
+        raise
+    return UpdateResponse(
+        added=[*report.added, *report.replaced],
+        removed=[],
+        unchanged=list(report.unchanged),
+        chunks=report.chunks_added,
+    )
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+@router.post(
+    "/v1/documents",
+    response_model=UpdateResponse,
+    status_code=201,
+    dependencies=[WriteAccess],
+    responses={c: {"model": ErrorResponse} for c in (403, 413, 415, 422)},
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+                "application/json": {"schema": DocumentText.model_json_schema()},
+            }
+        }
+    },
+)
+async def upload_document(request: Request, state: State, pipeline: Pipeline) -> UpdateResponse:
+    """Add or replace a document (file upload or JSON text); needs the API key."""
+    doc_id, data = await _read_upload(request, state.settings.max_upload_bytes)
+    return await anyio.to_thread.run_sync(
+        _store, pipeline, state.settings.collection_dir, doc_id, data
+    )
+
+
+@router.delete(
+    "/v1/documents/{doc_id:path}",
+    response_model=UpdateResponse,
+    dependencies=[WriteAccess],
+    responses={c: {"model": ErrorResponse} for c in (403, 404)},
+)
+def delete_document(doc_id: str, pipeline: Pipeline, state: State) -> UpdateResponse:
+    """Remove a document from the index and the collection folder; needs the API key."""
+    report = pipeline.store.remove_documents([doc_id])
+    collection = state.settings.collection_dir.resolve()
+    target = (collection / doc_id).resolve()
+    if target.is_relative_to(collection) and target.is_file():
+        target.unlink()
+    return UpdateResponse(added=[], removed=list(report.removed), unchanged=[], chunks=0)

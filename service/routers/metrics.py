@@ -1,0 +1,18 @@
+"""Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from service.deps import State
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(state: State) -> Response:
+    """Request counts and latencies per route and stage, queue length, tokens generated."""
+    state.metrics.queue_length.set(state.limiter.waiting)
+    state.metrics.active_generations.set(state.limiter.active)
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

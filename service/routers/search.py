@@ -1,0 +1,37 @@
+"""Passage search without generation."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.deps import Pipeline, State
+from service.schemas import ErrorResponse, SearchRequest, SearchResponse, SearchResult
+
+router = APIRouter(tags=["search"])
+
+
+@router.post(
+    "/v1/search",
+    response_model=SearchResponse,
+    responses={422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+)
+def search(body: SearchRequest, pipeline: Pipeline, state: State) -> SearchResponse:
+    """Hybrid (dense + BM25) search; `cross_lingual` also searches the query's translations."""
+    retrieval = pipeline.retrieve(
+        body.query, body.top_k, mode=body.mode, cross_lingual=body.cross_lingual
+    )
+    state.metrics.observe_stages(retrieval.timings)
+    return SearchResponse(
+        results=[
+            SearchResult(
+                doc_id=h.doc_id,
+                chunk_id=h.chunk_id,
+                title=h.title,
+                text=h.text,
+                score=h.score,
+                start=h.start,
+                end=h.end,
+            )
+            for h in retrieval.hits
+        ]
+    )
