@@ -33,7 +33,8 @@ class TransformersGenerator:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-            self.model: Any = AutoModelForCausalLM.from_pretrained(
+            loader: Any = AutoModelForCausalLM
+            self.model: Any = loader.from_pretrained(
                 source,
                 torch_dtype=torch.float16 if self.device == "cuda" else torch.float32,
                 **kwargs,
@@ -43,8 +44,9 @@ class TransformersGenerator:
         self.model.eval()
 
     def _encode(self, messages: list[ChatMessage]) -> Any:
+        conversation: Any = list(messages)
         return self.tokenizer.apply_chat_template(
-            [dict(m) for m in messages],
+            conversation,
             add_generation_prompt=True,
             return_tensors="pt",
             return_dict=True,
