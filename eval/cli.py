@@ -68,7 +68,7 @@ def eval_command(
     from ragqa.errors import RagqaError
 
     console = Console(stderr=True)
-    settings = Settings()  # type: ignore[call-arg]  # mypy lacks the pydantic plugin
+    settings = Settings()
     try:
         items = runner.load_items(set_path or runner.DEFAULT_SET, runner.EvalItem)
         injection_path = injection_set or (None if set_path else runner.DEFAULT_INJECTION_SET)
