@@ -24,7 +24,7 @@ NamesArgument = Annotated[
 @app.callback()
 def load_settings(ctx: typer.Context) -> None:
     """Provision and verify the models (kept in RAGQA_MODEL_CACHE_DIR)."""
-    ctx.obj = Settings()  # type: ignore[call-arg]  # mypy lacks the pydantic plugin
+    ctx.obj = Settings()
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -84,7 +84,9 @@ def list_models(ctx: typer.Context) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("name", "kind", "status", "path", "size")
+    table = Table()
+    for column in ("name", "kind", "status", "path", "size"):
+        table.add_column(column, overflow="fold")
     for spec in MODELS.values():
         status = inspect_model(spec, settings.model_cache_dir, rehash=False)
         marker = " (configured)" if spec in configured else ""

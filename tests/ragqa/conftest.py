@@ -13,4 +13,4 @@ from ragqa.models.resolve import ensure_models
 @pytest.fixture(scope="session")
 def provisioned_models() -> dict[str, Path]:
     """The configured default models in the real cache, fetched once per machine."""
-    return ensure_models(Settings(), progress=False)  # type: ignore[call-arg]
+    return ensure_models(Settings(), progress=False)

@@ -78,7 +78,7 @@ def tiny_spec(sha256: str = hashlib.sha256(WHOLE).hexdigest()) -> ModelSpec:
 
 
 def make_settings(**values: object) -> Settings:
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings.model_validate(values)
 
 
 @pytest.fixture
