@@ -1,0 +1,96 @@
+"""Lexical index: BM25 (bm25s) over `textnorm.tokenize` words, keyed by integer chunk ids.
+
+The tokenizer folds traditional to simplified Chinese, full width to ASCII and case before
+segmenting, so a question matches text in either script and any case. The index is rebuilt from
+stored tokens on every update (BM25's IDF depends on the whole corpus), never re-tokenised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from index.textnorm import tokenize
+from ragqa.errors import IndexStoreError
+
+BM25_METHOD = "lucene"
+BM25_K1 = 1.5
+BM25_B = 0.75
+TOKENIZER_DESCRIPTION = "index.textnorm.tokenize: NFKC, OpenCC t2s, lower case, jieba search mode"
+
+IDS_FILE = "ids.npy"
+_BM25_PARAMS_FILE = "params.index.json"  # written by bm25s; absent when no chunk has a word
+
+
+@dataclass(frozen=True)
+class LexicalIndex:
+    """BM25 over chunk tokens; `retriever` is None when the corpus holds no words at all."""
+
+    ids: np.ndarray  # int64 chunk ids, row i of the BM25 matrix is ids[i]
+    retriever: bm25s.BM25 | None
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @classmethod
+    def build(cls, ids: np.ndarray, token_lists: Sequence[Sequence[str]]) -> LexicalIndex:
+        """Index pre-tokenised chunks (`textnorm.tokenize` output), one token list per id."""
+        id_array = np.ascontiguousarray(ids, dtype=np.int64)
+        if id_array.shape != (len(token_lists),):
+            raise ValueError(f"{id_array.shape[0]} ids for {len(token_lists)} token lists")
+        corpus = [list(tokens) for tokens in token_lists]
+        if not any(corpus):
+            return cls(ids=id_array, retriever=None)
+        retriever = bm25s.BM25(method=BM25_METHOD, k1=BM25_K1, b=BM25_B)
+        retriever.index(corpus, show_progress=False)
+        return cls(ids=id_array, retriever=retriever)
+
+    def search(self, query_text: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Chunks sharing at least one word with the query, best first: (scores, ids), <= k each."""
+        return self.search_tokens(tokenize(query_text), k)
+
+    def search_tokens(self, tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """As `search`, for an already tokenised query."""
+        k = min(k, len(self))
+        if self.retriever is None or not tokens or k <= 0:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        rows, scores = self.retriever.retrieve(
+            [list(tokens)], k=k, show_progress=False, n_threads=0
+        )
+        matched = scores[0] > 0
+        return scores[0][matched].astype(np.float32), self.ids[rows[0][matched]]
+
+    def save(self, directory: Path) -> list[Path]:
+        """Write the BM25 arrays and the id map into `directory`; returns the files written."""
+        directory.mkdir(parents=True, exist_ok=True)
+        np.save(directory / IDS_FILE, self.ids, allow_pickle=False)
+        if self.retriever is not None:
+            self.retriever.save(str(directory), show_progress=False)
+        return sorted(path for path in directory.iterdir() if path.is_file())
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalIndex:
+        """Read what `save` wrote; IndexStoreError names the folder and the problem."""
+        ids_path = directory / IDS_FILE
+        try:
+            ids = np.load(ids_path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise IndexStoreError(f"{ids_path}: not a readable array file ({exc})") from exc
+        if ids.dtype != np.int64 or ids.ndim != 1:
+            raise IndexStoreError(f"{ids_path}: expected a 1-d int64 array")
+        if not (directory / _BM25_PARAMS_FILE).exists():
+            return cls(ids=ids, retriever=None)
+        try:
+            retriever = bm25s.BM25.load(str(directory), show_progress=False)
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+            raise IndexStoreError(f"{directory}: not a readable BM25 index ({exc})") from exc
+        if retriever.scores["num_docs"] != ids.shape[0]:
+            raise IndexStoreError(
+                f"{directory}: BM25 index holds {retriever.scores['num_docs']} chunks "
+                f"but {ids_path} names {ids.shape[0]}"
+            )
+        return cls(ids=ids, retriever=retriever)

@@ -1,0 +1,101 @@
+"""Lexical index: BM25 over folded words, so script and case do not matter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.lexical import LexicalIndex
+from index.textnorm import tokenize
+from ragqa.errors import IndexStoreError
+
+TEXTS = {
+    10: "臺灣高速鐵路公司宣布增加班次，新的時刻表將於下個月實施。",
+    11: "山西医科大学第一医院开设了新的心脏病中心。",
+    12: "The Solar Farm in Nevada began producing electricity this week.",
+    13: "Engineers expect the plant to power forty thousand homes.",
+}
+
+
+def build(texts: dict[int, str]) -> LexicalIndex:
+    return LexicalIndex.build(np.array(list(texts)), [tokenize(t) for t in texts.values()])
+
+
+@pytest.fixture(scope="module")
+def lexical() -> LexicalIndex:
+    return build(TEXTS)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected_id"),
+    [
+        ("台湾高速铁路的时刻表", 10),  # simplified query, traditional text
+        ("山西醫科大學的心臟病中心", 11),  # traditional query, simplified text
+        ("SOLAR farm NEVADA", 12),  # English in any case
+        ("ｓｏｌａｒ", 12),  # full-width letters
+    ],
+)
+def test_query_finds_text_whatever_the_script_or_case(
+    lexical: LexicalIndex, query: str, expected_id: int
+) -> None:
+    scores, ids = lexical.search(query, 3)
+
+    assert ids[0] == expected_id
+    assert (np.diff(scores) <= 0).all() and (scores > 0).all()
+
+
+def test_only_chunks_sharing_a_word_are_returned(lexical: LexicalIndex) -> None:
+    _, ids = lexical.search("electricity", 10)
+
+    assert ids.tolist() == [12]
+
+
+@pytest.mark.parametrize("query", ["", "   ", "？！。", "zyxwvut"])
+def test_a_query_without_known_words_finds_nothing(lexical: LexicalIndex, query: str) -> None:
+    scores, ids = lexical.search(query, 5)
+
+    assert len(scores) == len(ids) == 0
+
+
+def test_k_is_capped_at_the_corpus_size(lexical: LexicalIndex) -> None:
+    _, ids = lexical.search("the", 100)
+
+    assert 0 < len(ids) <= len(TEXTS)
+
+
+def test_an_empty_corpus_finds_nothing_and_round_trips(tmp_path: Path) -> None:
+    empty = build({})
+    empty.save(tmp_path)
+
+    loaded = LexicalIndex.load(tmp_path)
+
+    assert len(loaded) == 0
+    assert len(loaded.search("anything", 5)[1]) == 0
+
+
+def test_a_corpus_of_wordless_chunks_finds_nothing(tmp_path: Path) -> None:
+    index = build({1: "。。。", 2: "!!"})
+    index.save(tmp_path)
+
+    assert len(LexicalIndex.load(tmp_path).search("word", 5)[1]) == 0
+
+
+def test_save_then_load_gives_the_same_scores(lexical: LexicalIndex, tmp_path: Path) -> None:
+    lexical.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+
+    for query in ("高速铁路", "solar plant homes", "心臟病"):
+        for original, reloaded in zip(
+            lexical.search(query, 4), loaded.search(query, 4), strict=True
+        ):
+            np.testing.assert_array_equal(original, reloaded)
+
+
+def test_a_damaged_folder_raises_index_store_error(lexical: LexicalIndex, tmp_path: Path) -> None:
+    lexical.save(tmp_path)
+    (tmp_path / "vocab.index.json").write_text('{"trunc', encoding="utf-8")
+
+    with pytest.raises(IndexStoreError, match=str(tmp_path)):
+        LexicalIndex.load(tmp_path)
