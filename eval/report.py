@@ -21,7 +21,13 @@ ANSWER_FIGURES = (
     "cited_share",
 )
 CHART_RETRIEVAL = ("hit_at_1", "hit_at_5", "mrr", "ndcg_at_5")
-CHART_ANSWER = ("accuracy", "refusal_recall", "false_refusal_rate", "citation_precision")
+CHART_ANSWER = (
+    "accuracy",
+    "refusal_recall",
+    "false_refusal_rate",
+    "citation_validity",
+    "citation_precision",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +124,7 @@ def render_markdown(document: Mapping[str, Any], *, chart_name: str) -> str:
         lines += _breakdown_table(answer, [*ANSWER_FIGURES, "damaged_answers"])
         lines += ["### Latency (ms) and tokens", ""]
         stages = list(answer["overall"]["latency_ms"])
-        header = ["", *(f"{s} p50" for s in stages), *(f"{s} p95" for s in stages)]
+        header = ["", *(f"{s} {q}" for s in stages for q in ("p50", "p95"))]
         header += ["prompt tok mean", "prompt tok p95", "completion tok mean", "completion p95"]
         groups = [("overall", answer["overall"])] + [
             (f"{key[3:]}: {g}", s)
@@ -132,8 +138,7 @@ def render_markdown(document: Mapping[str, Any], *, chart_name: str) -> str:
             table.append(
                 [
                     name,
-                    *(latency.get(s, {}).get("p50") for s in stages),
-                    *(latency.get(s, {}).get("p95") for s in stages),
+                    *(latency.get(s, {}).get(q) for s in stages for q in ("p50", "p95")),
                     figures["prompt_tokens"]["mean"],
                     figures["prompt_tokens"]["p95"],
                     figures["completion_tokens"]["mean"],
@@ -197,14 +202,17 @@ def _problem_lists(rows: Mapping[str, Any]) -> list[str]:
 
 
 def draw_chart(summary: Mapping[str, Any], path: Path) -> None:
-    """Grouped bars by language: retrieval figures, and answer figures when answers ran."""
+    """Grouped bars by language for each evaluated section, plus hit@5 by retrieval mode.
+
+    A figure that was not measured (no questions it applies to) is left out, not drawn as 0.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [
-        (section, figures, title)
+    panels: list[tuple[str, dict[str, Mapping[str, Any]], Sequence[str]]] = [
+        (title, {"all": summary[section]["overall"], **summary[section]["by_language"]}, figures)
         for section, figures, title in (
             ("retrieval", CHART_RETRIEVAL, "Retrieval by language (top 5 documents)"),
             ("answer", CHART_ANSWER, "Answers by language"),
@@ -212,21 +220,34 @@ def draw_chart(summary: Mapping[str, Any], path: Path) -> None:
         )
         if section in summary
     ]
-    fig, axes = plt.subplots(
-        1, max(len(panels), 1), figsize=(6 * max(len(panels), 1), 4.2), squeeze=False
-    )
-    for ax, (section, figures, title) in zip(axes[0], panels, strict=False):
-        groups = {"all": summary[section]["overall"], **summary[section]["by_language"]}
+    if "retrieval_modes" in summary:
+        modes = summary["retrieval_modes"]
+        languages = list(modes[0]["by_language"])
+        by_mode: dict[str, Mapping[str, Any]] = {
+            f"{m['mode']}\nxl {'on' if m['cross_lingual'] else 'off'}": {
+                "all": m["overall"]["hit_at_5"],
+                **{lang: m["by_language"][lang]["hit_at_5"] for lang in languages},
+            }
+            for m in modes
+        }
+        panels.append(("hit@5 by retrieval mode", by_mode, ["all", *languages]))
+    columns = 2 if len(panels) > 1 else 1
+    rows = (len(panels) + 1) // 2
+    fig, axes = plt.subplots(rows, columns, figsize=(7 * columns, 4.2 * rows), squeeze=False)
+    for ax, (title, groups, figures) in zip(axes.flat, panels, strict=False):
         width = 0.8 / len(figures)
         for i, figure in enumerate(figures):
-            values = [g[figure] if g[figure] is not None else 0.0 for g in groups.values()]
+            values = [g[figure] for g in groups.values()]
             positions = [x + (i - (len(figures) - 1) / 2) * width for x in range(len(groups))]
-            bars = ax.bar(positions, values, width, label=figure)
+            drawn = [(p, v) for p, v in zip(positions, values, strict=True) if v is not None]
+            bars = ax.bar([p for p, _ in drawn], [v for _, v in drawn], width, label=figure)
             ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
-        ax.set_xticks(range(len(groups)), list(groups))
-        ax.set_ylim(0, 1.1)
+        ax.set_xticks(range(len(groups)), list(groups), fontsize=8)
+        ax.set_ylim(0, 1.12)
         ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, ncol=len(figures), loc="upper center", bbox_to_anchor=(0.5, -0.1))
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
