@@ -167,7 +167,8 @@ def postprocess(raw: str, passages: Sequence[Passage], language: Language) -> Ci
         return "".join(f"[{order.index(n) + 1}]" for n in dict.fromkeys(valid))
 
     answer = _MARKER_GROUP.sub(renumber, text)
-    answer = re.sub(r"[ \t]+([。，！？.,!?])", r"\1", answer).strip()
+    answer = re.sub(r"[ \t]+([。，！？.,!?])", r"\1", answer)
+    answer = re.sub(r"[ \t]{2,}", " ", answer).strip()
     citations = []
     for new_n, old_n in enumerate(order, start=1):
         passage = by_number[old_n]
