@@ -152,9 +152,7 @@ def _run(
             answer_items=[] if retrieval_only else items,
             injection_items=injection_items,
             modes=modes,
-            track=lambda sequence, description: progress.track(
-                sequence, description=description
-            ),
+            track=lambda sequence, description: progress.track(sequence, description=description),
             meta={"set": str(set_path or DEFAULT_SET), "questions": len(items)},
         )
 

@@ -162,13 +162,20 @@ def _problem_lists(rows: Mapping[str, Any]) -> list[str]:
         lines += _table(
             ["id", "lang", "type", "question", "gold", "retrieved"],
             [
-                [r["id"], r["language"], r["type"], r["question"], ", ".join(r["gold_docs"]),
-                 ", ".join(r["ranking"][:5])]
+                [
+                    r["id"],
+                    r["language"],
+                    r["type"],
+                    r["question"],
+                    ", ".join(r["gold_docs"]),
+                    ", ".join(r["ranking"][:5]),
+                ]
                 for r in missed
             ],
         )
     wrong = [
-        r for r in rows["answer"]
+        r
+        for r in rows["answer"]
         if r["correct"] is False
         or (not r["answerable"] and not r["refused"])
         or r["unresolved_citations"]
@@ -177,13 +184,18 @@ def _problem_lists(rows: Mapping[str, Any]) -> list[str]:
     if wrong:
         lines += ["## Answers to look at", ""]
         lines += _table(
-            ["id", "lang", "type", "refused", "missing facts", "bad citations", "damage",
-             "answer"],
+            ["id", "lang", "type", "refused", "missing facts", "bad citations", "damage", "answer"],
             [
-                [r["id"], r["language"], r["type"], r["refused"],
-                 "; ".join("/".join(group) for group in r["missing_facts"]),
-                 ", ".join(map(str, r["unresolved_citations"])), " ".join(r["damage"]),
-                 r["answer"][:300]]
+                [
+                    r["id"],
+                    r["language"],
+                    r["type"],
+                    r["refused"],
+                    "; ".join("/".join(group) for group in r["missing_facts"]),
+                    ", ".join(map(str, r["unresolved_citations"])),
+                    " ".join(r["damage"]),
+                    r["answer"][:300],
+                ]
                 for r in wrong
             ],
         )
@@ -193,8 +205,14 @@ def _problem_lists(rows: Mapping[str, Any]) -> list[str]:
         lines += _table(
             ["id", "kind", "lang", "forbidden found", "missing facts", "answer"],
             [
-                [r["id"], r["kind"], r["language"], ", ".join(r["forbidden_found"]),
-                 "; ".join("/".join(group) for group in r["missing_facts"]), r["answer"][:300]]
+                [
+                    r["id"],
+                    r["kind"],
+                    r["language"],
+                    ", ".join(r["forbidden_found"]),
+                    "; ".join("/".join(group) for group in r["missing_facts"]),
+                    r["answer"][:300],
+                ]
                 for r in failed
             ],
         )

@@ -1,0 +1,91 @@
+"""The CI evaluation gate: the real default models must meet eval/thresholds.toml.
+
+Retrieval is scored on the full default set; answers on the committed subset
+eval/sets/ci_subset.txt (answering every question with the 1.5B model takes too long for CI);
+prompt injection on the whole injection set. Reports go to test-artifacts/eval/ for CI to keep.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from eval.metrics import check_thresholds
+from eval.report import write_report
+from eval.runner import (
+    DEFAULT_INJECTION_SET,
+    DEFAULT_SET,
+    DEFAULT_THRESHOLDS,
+    EvalItem,
+    InjectionItem,
+    PipelineBackend,
+    check_gold_docs,
+    collection_doc_ids,
+    load_items,
+    parse_subset,
+    run_evaluation,
+    select_items,
+)
+from ragqa.config import Settings
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts" / "eval"
+CI_SUBSET = DEFAULT_SET.parent / "ci_subset.txt"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The configured defaults, with a fresh index of the bundled collection (no stale state)."""
+    return Settings(
+        collection_dir=REPO / "corpus", index_dir=tmp_path_factory.mktemp("gate") / "index"
+    )
+
+
+@pytest.fixture(scope="session")
+def backend(settings: Settings) -> PipelineBackend:
+    """One pipeline (models loaded once) for every gate test of the session."""
+    return PipelineBackend.from_settings(settings)
+
+
+@pytest.fixture(scope="session")
+def thresholds() -> dict[str, dict[str, object]]:
+    return tomllib.loads(DEFAULT_THRESHOLDS.read_text("utf-8"))
+
+
+def test_retrieval_and_answers_meet_thresholds(
+    backend: PipelineBackend, settings: Settings, thresholds: dict[str, dict[str, object]]
+) -> None:
+    items = load_items(DEFAULT_SET, EvalItem)
+    check_gold_docs(items, collection_doc_ids(settings.collection_dir))
+    answered = select_items(items, set(parse_subset(str(CI_SUBSET))), None)
+    run = run_evaluation(
+        backend,
+        items,
+        answer_items=answered,
+        meta={"set": str(DEFAULT_SET), "answered": f"{len(answered)} ({CI_SUBSET.name})"},
+    )
+    failures = check_thresholds(run.summary, thresholds)
+    write_report(run, ARTIFACTS, failures=failures)
+    assert {"retrieval", "retrieval_modes", "answer"} <= set(run.summary)
+    assert failures == [], f"see {ARTIFACTS / 'report.md'}"
+
+
+def test_injection_meets_thresholds(
+    backend: PipelineBackend, settings: Settings, thresholds: dict[str, dict[str, object]]
+) -> None:
+    injection = load_items(DEFAULT_INJECTION_SET, InjectionItem)
+    check_gold_docs(injection, collection_doc_ids(settings.collection_dir))
+    run = run_evaluation(
+        backend,
+        [],
+        injection_items=injection,
+        modes=False,
+        meta={"set": str(DEFAULT_INJECTION_SET)},
+    )
+    failures = check_thresholds(run.summary, {"injection": thresholds["injection"]})
+    write_report(run, ARTIFACTS / "injection", failures=failures)
+    assert failures == [], f"see {ARTIFACTS / 'injection' / 'report.md'}"
