@@ -155,7 +155,10 @@
   function loadConversation() {
     try {
       var stored = JSON.parse(sessionStorage.getItem(storageKey) || "[]");
-      return Array.isArray(stored) ? stored : [];
+      return (Array.isArray(stored) ? stored : []).filter(function (entry) {
+        return entry && typeof entry.content === "string" &&
+          (entry.role === "user" || entry.role === "assistant");
+      });
     } catch (_) {
       return []; // storage disabled or corrupt: start afresh
     }
@@ -560,9 +563,11 @@
   var current = null; // {controller, stopped, cancelWait} of the question being answered
 
   function setAnswering(answering) {
+    var stopHadFocus = shadow.activeElement === stopButton;
     sendButton.hidden = answering;
     stopButton.hidden = !answering;
     sendButton.disabled = answering;
+    if (stopHadFocus) input.focus(); // do not drop keyboard focus with the hidden button
   }
 
   function problemEntry(message, kind) {
@@ -654,7 +659,7 @@
     addUserMessage(question);
     var view = addAssistantMessage();
     var entry = null;
-    current = { controller: null, stopped: false, cancelWait: null };
+    current = { controller: null, stopped: false, cancelWait: null, discarded: false };
     setAnswering(true);
     try {
       var waited = 0;
@@ -685,9 +690,11 @@
     }
     view.node.classList.remove("streaming", "notice");
     view.node.removeAttribute("aria-busy");
-    conversation.push(entry);
-    saveConversation();
-    showFinal(view, entry);
+    if (!current.discarded) { // "New chat" during the answer: it belongs to no conversation
+      conversation.push(entry);
+      saveConversation();
+      showFinal(view, entry);
+    }
     current = null;
     setAnswering(false);
   }
@@ -728,6 +735,7 @@
   closeButton.addEventListener("click", closePanel);
   stopButton.addEventListener("click", stop);
   clearButton.addEventListener("click", function () {
+    if (current) current.discarded = true;
     stop();
     conversation = [];
     saveConversation();
