@@ -14,6 +14,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
+from index.manifest import LexicalInfo
 from index.textnorm import tokenize
 from ragqa.errors import IndexStoreError
 
@@ -24,6 +25,13 @@ TOKENIZER_DESCRIPTION = "index.textnorm.tokenize: NFKC, OpenCC t2s, lower case, 
 
 IDS_FILE = "ids.npy"
 _BM25_PARAMS_FILE = "params.index.json"  # written by bm25s; absent when no chunk has a word
+
+
+def lexical_settings() -> LexicalInfo:
+    """How this module tokenises and scores, as recorded in (and checked against) the manifest."""
+    return LexicalInfo(
+        tokenizer=TOKENIZER_DESCRIPTION, t2s=True, bm25_method=BM25_METHOD, k1=BM25_K1, b=BM25_B
+    )
 
 
 @dataclass(frozen=True)

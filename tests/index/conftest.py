@@ -10,8 +10,8 @@ import pytest
 
 from index.documents import Document, DocumentMeta
 from index.embedder import Embedder
-from index.lexical import BM25_B, BM25_K1, BM25_METHOD, TOKENIZER_DESCRIPTION
-from index.manifest import ChunkingInfo, EmbedderInfo, LexicalInfo, ManifestExpectation
+from index.lexical import lexical_settings
+from index.manifest import ChunkingInfo, EmbedderInfo, ManifestExpectation
 from index.store import IndexStore
 
 
@@ -36,9 +36,7 @@ def _expectation_for_fake(
         chunking=ChunkingInfo(
             chunk_size=chunk_size, chunk_overlap=chunk_overlap, token_counter="characters"
         ),
-        lexical=LexicalInfo(
-            tokenizer=TOKENIZER_DESCRIPTION, t2s=True, bm25_method=BM25_METHOD, k1=BM25_K1, b=BM25_B
-        ),
+        lexical=lexical_settings(),
     )
 
 

@@ -1,0 +1,250 @@
+"""Ingestion: files -> cleaned documents -> chunks -> vectors -> a new index generation.
+
+The CLI and the service both come through here, so both record the same settings in the
+manifest (`expectation_for`) and both chunk with the embedder's own tokenizer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from index.documents import Document
+from index.embedder import Embedder
+from index.lexical import lexical_settings
+from index.loaders import iter_collection, load_document
+from index.manifest import ChunkingInfo, EmbedderInfo, ManifestExpectation
+from index.store import Failure, IndexStore, ProgressSink, UpdateReport
+from ragqa.config import Settings
+from ragqa.errors import DocumentError
+from ragqa.models.resolve import embedder_fingerprint
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+_TASK_LABELS = {
+    "files": "Reading files",
+    "chunking": "Chunking",
+    "embedding": "Embedding chunks",
+    "writing": "Writing index",
+}
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    index_dir: Path
+    generation: str
+    documents: int
+    chunks: int
+    failures: tuple[Failure, ...]
+    seconds: float
+
+
+def expectation_for(settings: Settings, embedder: Embedder) -> ManifestExpectation:
+    """The manifest fields an index built with these settings and this embedder must carry."""
+    return ManifestExpectation(
+        embedder=EmbedderInfo(
+            model_id=embedder.model_id,
+            fingerprint=embedder_fingerprint(embedder.model_id),
+            dimension=embedder.dimension,
+        ),
+        chunking=ChunkingInfo(
+            chunk_size=settings.chunk_size,
+            chunk_overlap=settings.chunk_overlap,
+            token_counter="embedder tokenizer",
+        ),
+        lexical=lexical_settings(),
+    )
+
+
+class _RichProgress:
+    """One rich progress bar per task, on stderr so stdout stays for results."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.console = Console(stderr=True)
+        self.bars = Progress(
+            TextColumn("{task.description:<18}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def start(self, task: str, total: int) -> None:
+        self._tasks[task] = self.bars.add_task(_TASK_LABELS.get(task, task), total=total)
+
+    def advance(self, task: str, amount: int = 1) -> None:
+        self.bars.advance(self._tasks[task], amount)
+
+
+class _Silent:
+    def start(self, task: str, total: int) -> None:
+        """No progress shown (library and service use)."""
+
+    def advance(self, task: str, amount: int = 1) -> None:
+        """No progress shown (library and service use)."""
+
+
+@contextmanager
+def _progress(show: bool) -> Iterator[ProgressSink]:
+    if not show:
+        yield _Silent()
+        return
+    sink = _RichProgress()
+    with sink.bars:
+        yield sink
+
+
+def _load_files(
+    files: Sequence[tuple[str, Path]], max_bytes: int, progress: ProgressSink
+) -> tuple[list[Document], list[Failure]]:
+    """Load each file; one that cannot be read is reported (path and reason), not fatal."""
+    progress.start("files", len(files))
+    documents: list[Document] = []
+    failures: list[Failure] = []
+    for doc_id, path in files:
+        try:
+            documents.append(load_document(path, doc_id=doc_id, max_bytes=max_bytes))
+        except DocumentError as error:
+            failures.append(Failure(str(path), error.reason))
+        progress.advance("files")
+    return documents, failures
+
+
+def build_index(
+    settings: Settings, embedder: Embedder, root: Path | None = None, progress: bool = True
+) -> BuildReport:
+    """Index every file under `root` (default: the collection folder) into a fresh generation."""
+    started = time.perf_counter()
+    with _progress(progress) as sink:
+        files = list(iter_collection(root or settings.collection_dir))
+        documents, load_failures = _load_files(files, settings.max_upload_bytes, sink)
+        store, report = IndexStore.build(
+            settings.index_dir,
+            documents,
+            embedder,
+            expected=expectation_for(settings, embedder),
+            batch_size=settings.embed_batch_size,
+            progress=sink,
+            started=started,
+        )
+    snapshot = store.snapshot
+    result = BuildReport(
+        index_dir=settings.index_dir,
+        generation=report.generation,
+        documents=len(snapshot.documents),
+        chunks=len(snapshot),
+        failures=(*load_failures, *report.failures),
+        seconds=time.perf_counter() - started,
+    )
+    if progress:
+        print_build_summary(result)
+    return result
+
+
+def _doc_ids_of(
+    paths: Sequence[Path], collection_dir: Path
+) -> tuple[list[tuple[str, Path]], list[Failure]]:
+    """(doc id, file) for each path: folders expand to their files.
+
+    A file inside the collection folder keeps its id there; elsewhere a file is known by its
+    name, and a file found in a given folder by its path relative to that folder.
+    """
+    collection = collection_dir.resolve()
+    found: list[tuple[str, Path]] = []
+    failures: list[Failure] = []
+    for path in paths:
+        resolved = path.resolve()
+        if resolved.is_dir():
+            files = [file for _, file in iter_collection(resolved)]
+            base = resolved
+        elif resolved.is_file():
+            files, base = [resolved], resolved.parent
+        else:
+            failures.append(Failure(str(path), "no such file or folder"))
+            continue
+        for file in files:
+            anchor = collection if file.is_relative_to(collection) else base
+            found.append((file.relative_to(anchor).as_posix(), file))
+    return found, failures
+
+
+def open_or_build(settings: Settings, embedder: Embedder) -> IndexStore:
+    """The configured index, built from the collection folder first if there is none yet.
+
+    An existing index built with other settings is refused (IndexMismatch), never rebuilt
+    behind the user's back.
+    """
+    if not IndexStore.exists(settings.index_dir):
+        build_index(settings, embedder, progress=False)
+    return IndexStore.open(settings.index_dir, expected=expectation_for(settings, embedder))
+
+
+def add_paths(
+    settings: Settings, embedder: Embedder, paths: Sequence[Path], progress: bool = True
+) -> UpdateReport:
+    """Add or update files and folders; unreadable ones are reported while the rest go in.
+
+    Starts an empty index when none exists yet.
+    """
+    started = time.perf_counter()
+    expected = expectation_for(settings, embedder)
+    with _progress(progress) as sink:
+        files, path_failures = _doc_ids_of(paths, settings.collection_dir)
+        documents, load_failures = _load_files(files, settings.max_upload_bytes, sink)
+        store = (
+            IndexStore.open(settings.index_dir, expected=expected)
+            if IndexStore.exists(settings.index_dir)
+            else IndexStore.create_empty(settings.index_dir, expected=expected)
+        )
+        report = store.add_documents(
+            documents, embedder, batch_size=settings.embed_batch_size, progress=sink
+        )
+    result = dataclasses.replace(
+        report,
+        failures=(*path_failures, *load_failures, *report.failures),
+        seconds=time.perf_counter() - started,
+    )
+    if progress:
+        print_update_summary(result)
+    return result
+
+
+def _print_failures(failures: Sequence[Failure]) -> None:
+    for failure in failures:
+        print(f"  not indexed: {failure.path}: {failure.reason}", file=sys.stderr)
+
+
+def print_build_summary(report: BuildReport) -> None:
+    print(
+        f"Indexed {report.documents} documents as {report.chunks} chunks into "
+        f"{report.index_dir} (generation {report.generation}) in {report.seconds:.1f} s; "
+        f"{len(report.failures)} failed."
+    )
+    _print_failures(report.failures)
+
+
+def print_update_summary(report: UpdateReport) -> None:
+    print(
+        f"Added {len(report.added)}, replaced {len(report.replaced)}, removed "
+        f"{len(report.removed)}, skipped {len(report.unchanged)} unchanged documents "
+        f"(+{report.chunks_added} / -{report.chunks_removed} chunks) in {report.seconds:.1f} s; "
+        f"{len(report.failures)} failed. Live generation: {report.generation}."
+    )
+    _print_failures(report.failures)
