@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from index.dense import HNSW_FACTORY
 from index.documents import Document
 from index.manifest import ManifestExpectation
 from index.store import (
@@ -342,6 +343,29 @@ def scored_chunk_ids(snapshot: IndexSnapshot, query: str) -> dict[str, float]:
         snapshot.chunk(hit.id).chunk_id: round(hit.score, 5)
         for hit in snapshot.lexical_search(query, 100)
     }
+
+
+def test_an_index_past_the_ann_threshold_uses_hnsw_through_updates_and_reopening(
+    index_dir: Path,
+    expectation: ManifestExpectation,
+    fake_embedder,
+    sample_docs: list[Document],
+    make_doc: Callable[..., Document],
+) -> None:
+    store, _ = IndexStore.build(
+        index_dir, sample_docs, fake_embedder, expected=expectation, ann_threshold=2
+    )
+    store.add_documents([make_doc("more.txt", "更多的医院新闻。" * 10)], fake_embedder)
+    store.remove_documents(["zh/hospital.txt"])
+
+    reopened = IndexStore.open(index_dir, expected=expectation, ann_threshold=2)
+    assert reopened.snapshot.manifest.faiss_factory == HNSW_FACTORY
+    assert reopened.stats().faiss_factory == HNSW_FACTORY
+    assert state_of(reopened.snapshot) == state_of(store.snapshot)
+    query = fake_embedder.embed_queries(["Nevada solar farm"])
+    assert reopened.snapshot.chunk(reopened.snapshot.dense_search(query, 1)[0][0].id).doc_id == (
+        "en/solar.txt"
+    )
 
 
 # --- compatibility and damage ------------------------------------------------------------------
