@@ -20,7 +20,7 @@ from index.embedder import Embedder
 from index.lexical import lexical_settings
 from index.loaders import iter_collection, load_document
 from index.manifest import ChunkingInfo, EmbedderInfo, ManifestExpectation
-from index.store import Failure, IndexStore, ProgressSink, UpdateReport
+from index.store import Failure, IndexStore, NoProgress, ProgressSink, UpdateReport
 from ragqa.config import Settings
 from ragqa.errors import DocumentError
 from ragqa.models.resolve import embedder_fingerprint
@@ -93,18 +93,10 @@ class _RichProgress:
         self.bars.advance(self._tasks[task], amount)
 
 
-class _Silent:
-    def start(self, task: str, total: int) -> None:
-        """No progress shown (library and service use)."""
-
-    def advance(self, task: str, amount: int = 1) -> None:
-        """No progress shown (library and service use)."""
-
-
 @contextmanager
 def _progress(show: bool) -> Iterator[ProgressSink]:
     if not show:
-        yield _Silent()
+        yield NoProgress()
         return
     sink = _RichProgress()
     with sink.bars:

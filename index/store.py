@@ -111,7 +111,9 @@ class ProgressSink(Protocol):
     def advance(self, task: str, amount: int = 1) -> None: ...
 
 
-class _NoProgress:
+class NoProgress:
+    """The progress sink of library and service calls: nothing is shown."""
+
     def start(self, task: str, total: int) -> None:
         """Progress is not shown."""
 
@@ -589,7 +591,7 @@ class IndexStore:
             embedder,
             (),
             batch_size=batch_size,
-            progress=progress or _NoProgress(),
+            progress=progress or NoProgress(),
             started=started,
             full_build=True,
         )
@@ -657,7 +659,7 @@ class IndexStore:
             embedder,
             (),
             batch_size=batch_size,
-            progress=progress or _NoProgress(),
+            progress=progress or NoProgress(),
             started=time.perf_counter(),
             full_build=False,
         )
@@ -669,7 +671,7 @@ class IndexStore:
             None,
             doc_ids,
             batch_size=1,
-            progress=_NoProgress(),
+            progress=NoProgress(),
             started=time.perf_counter(),
             full_build=False,
         )
@@ -681,8 +683,7 @@ class IndexStore:
 
     def _latest_base(self) -> IndexSnapshot:
         """The live generation on disk, which another process may have moved past ours."""
-        if _read_current(self.index_dir) != self.snapshot.generation:
-            self.refresh()
+        self.refresh()
         return self.snapshot
 
     def _update(
