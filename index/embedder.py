@@ -30,7 +30,7 @@ class SentenceTransformerEmbedder:
         self.model_id = model_path
         self.batch_size = batch_size
         self.model = SentenceTransformer(model_path, device=device)
-        dim = self.model.get_sentence_embedding_dimension()
+        dim = self.model.get_embedding_dimension()
         if dim is None:
             raise ValueError(f"{model_path}: model does not report an embedding dimension")
         self.dimension = int(dim)

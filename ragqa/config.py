@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GeneratorBackend = Literal["auto", "llama_cpp", "transformers"]
@@ -95,3 +95,9 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         30, ge=0, description="Per-client /v1/ask and chat requests a minute (0 = off)."
     )
+
+    @field_validator("collection_dir", "index_dir", "model_cache_dir")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        """Paths are fixed when settings are read, so a later chdir cannot move them."""
+        return path.expanduser().resolve()
