@@ -54,6 +54,7 @@ def _references(result: AskResult, *, raw_numbers: bool) -> list[dict[str, Any]]
 
 @router.post(
     "/v1/chat/completions",
+    response_model=None,
     responses={code: {"model": ErrorResponse} for code in (413, 422, 429, 503, 504)},
     dependencies=[RateLimit],
 )
