@@ -83,8 +83,8 @@ def build_messages(
     refusals = "\n".join(f"- {names[k]}: {v}" for k, v in prompts.table("refusals").items())
     system = prompts.render("system", refusals=refusals)
     rendered = "\n".join(
-        prompts.render("passage", n=str(p.n), title=neutralise(p.title), text=neutralise(p.text))
-        for p in passages
+        prompts.render("passage", n=str(p.n), title=title, text=neutralise(p.text))
+        for p, title in zip(passages, _titles(passages), strict=True)
     )
     user = prompts.render(
         "question",
@@ -101,6 +101,20 @@ def build_messages(
             messages.append({"role": "user", "content": neutralise(turn["content"])})
     messages.append({"role": "user", "content": user})
     return messages
+
+
+def _titles(passages: Sequence[Passage], max_chars: int = 60) -> list[str]:
+    """Each document's title once, at its first passage: prefill time is the scarce resource."""
+    seen: dict[str, int] = {}
+    titles = []
+    for p in passages:
+        if p.doc_id in seen:
+            titles.append(f"same document as [{seen[p.doc_id]}]")
+        else:
+            seen[p.doc_id] = p.n
+            title = neutralise(p.title).strip()
+            titles.append(title if len(title) <= max_chars else title[: max_chars - 1] + "…")
+    return titles
 
 
 def _expand(group: str) -> list[int]:
