@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.exceptions import HTTPException
 
 from ragqa import __version__
 from ragqa.config import Settings
@@ -37,6 +39,8 @@ from service.pipeline import RagPipeline
 log = logging.getLogger("ragqa.service")
 
 PipelineFactory = Callable[[Settings], RagPipeline]
+# Room for multipart boundaries and headers around an upload of the largest allowed size.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 @dataclass
@@ -76,50 +80,13 @@ def _status_for(error: RagqaError) -> tuple[int, dict[str, str]]:
     return 500, {}
 
 
-class BodySizeLimit:
-    """Refuse request bodies over `limit` bytes with 413, before they are read into memory."""
+def validation_details(error: RequestValidationError) -> list[dict[str, object]]:
+    """Location, message and kind of each validation error, without the input that failed.
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._refuse(send)
-            return
-        received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.limit:
-                raise _BodyTooLarge
-            return message
-
-        try:
-            await self.app(scope, counting_receive, send)
-        except _BodyTooLarge:
-            await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        body = f'{{"detail":"request body is over the {self.limit} byte limit"}}'.encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
-class _BodyTooLarge(Exception):
-    pass
+    Echoing the input would make a 10 MB body a 10 MB error, and an input JSON cannot encode
+    (NaN, an unpaired surrogate) would turn a client mistake into a 500.
+    """
+    return [{"type": e["type"], "loc": list(e["loc"]), "msg": e["msg"]} for e in error.errors()]
 
 
 def create_app(
@@ -150,6 +117,7 @@ def create_app(
         description="Cited answers from a document collection, offline.",
         lifespan=lifespan,
         responses={422: {"model": None}},
+        max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
     )
     app.state.ragqa = state
 
@@ -159,6 +127,17 @@ def create_app(
         if status >= 500 and status not in (502, 503, 504):
             log.exception("unexpected domain error", exc_info=error)
         return JSONResponse({"detail": str(error)}, status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        """Where and why each field failed; the offending value is not echoed back."""
+        return JSONResponse({"detail": validation_details(error)}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        if error.status_code == 400 and isinstance(error.__cause__, UnicodeDecodeError):
+            error = HTTPException(400, "the request body is not valid UTF-8")
+        return await http_exception_handler(request, error)
 
     @app.middleware("http")
     async def observe(
@@ -184,5 +163,4 @@ def create_app(
         allow_headers=["Authorization", "Content-Type"],
         expose_headers=["Retry-After"],
     )
-    app.add_middleware(BodySizeLimit, limit=settings.max_upload_bytes + 64 * 1024)
     return app

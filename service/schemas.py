@@ -15,16 +15,23 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 HARD_TEXT_LIMIT = 100_000
 
 
-def _clean_text(value: str) -> str:
+def _no_control_characters(value: str) -> str:
     if _CONTROL.search(value):
         raise ValueError("must not contain control characters")
+    return value
+
+
+def _clean_text(value: str) -> str:
+    _no_control_characters(value)
     if not value.strip():
         raise ValueError("must not be empty or whitespace")
     return value.strip()
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_max_length=HARD_TEXT_LIMIT)
+    """Request bodies: unknown fields and type coercion ("5" for 5, "yes" for true) refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, str_max_length=HARD_TEXT_LIMIT)
 
 
 class Turn(Strict):
@@ -155,17 +162,21 @@ class UpdateResponse(BaseModel):
 
 
 class ChatMessageIn(Strict):
+    """One OpenAI message; empty content is allowed (clients send it), control characters not."""
+
     role: Literal["system", "user", "assistant"]
     content: str = Field(max_length=HARD_TEXT_LIMIT)
+
+    _content = field_validator("content")(_no_control_characters)
 
 
 class ChatCompletionRequest(BaseModel):
     """OpenAI's request shape; extra OpenAI fields are accepted and ignored."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=200)
     model: str | None = None
     stream: bool = False
     max_tokens: int | None = Field(None, ge=1, le=4096)
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    temperature: float | None = Field(None, ge=0.0, le=2.0, allow_inf_nan=False)

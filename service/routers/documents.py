@@ -15,6 +15,7 @@ from pathlib import Path
 
 import anyio
 from fastapi import APIRouter, Request
+from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from index.loaders import load_bytes
@@ -42,13 +43,27 @@ SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
+MAX_NAME_BYTES = 255  # the longest file name Linux file systems store
+
+
+def _encoded_length(name: str) -> int | None:
+    """Bytes of `name` in UTF-8, or None when it cannot be a file name at all."""
+    try:
+        return len(name.encode("utf-8"))
+    except UnicodeEncodeError:
+        return None
+
+
 def safe_doc_id(name: str) -> str:
     """An upload's file name as a document id: a plain name inside the collection folder."""
-    if not name or _UNSAFE_NAME.search(name) or name.startswith(".") or len(name) > 255:
+    size = _encoded_length(name)
+    if not name or _UNSAFE_NAME.search(name) or name.startswith(".") or size is None:
         raise InvalidRequest(
             f"file name {name!r} is not allowed: use a plain name without path separators, "
             "control characters or a leading dot"
         )
+    if size > MAX_NAME_BYTES:
+        raise InvalidRequest(f"file name is {size} bytes in UTF-8; the limit is {MAX_NAME_BYTES}")
     if not name.lower().endswith(SUPPORTED_SUFFIXES):
         raise UnsupportedDocumentType(
             name, f"unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)}"
@@ -101,8 +116,11 @@ async def _read_upload(request: Request, limit: int) -> tuple[str, bytes]:
     elif content_type.startswith("application/json"):
         try:
             body = DocumentText.model_validate_json(await request.body())
-        except ValueError as e:
-            raise InvalidRequest(f"invalid JSON document: {e}") from e
+        except ValidationError as e:
+            problems = "; ".join(
+                f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors()
+            )
+            raise InvalidRequest(f"invalid JSON document: {problems}") from e
         name = body.doc_id if "." in body.doc_id else f"{body.doc_id}.txt"
         text = f"{body.title}\n\n{body.text}" if body.title else body.text
         data = text.encode("utf-8")
