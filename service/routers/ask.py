@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
-import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
 from ragqa.errors import InvalidRequest, QuestionTooLong
@@ -21,7 +21,7 @@ from service.schemas import (
     PassageOut,
     Usage,
 )
-from service.streaming import AskCall, StreamFailure, admit, ask_blocking, stream_answer
+from service.streaming import AnswerRun, AskCall, StreamFailure, answer_whole, start_answer
 
 router = APIRouter(tags=["ask"])
 
@@ -90,6 +90,19 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
+# Status for a request whose client left before its answer was ready (nobody reads it).
+CLIENT_CLOSED_REQUEST = 499
+
+
+def event_stream(run: AnswerRun, events: AsyncIterator[dict[str, str]]) -> EventSourceResponse:
+    """SSE over `events`; a client that disconnects stops the run, even before it is read."""
+
+    async def on_disconnect(_: Any) -> None:
+        run.close()
+
+    return EventSourceResponse(events, ping=15, client_close_handler_callable=on_disconnect)
+
+
 @router.post(
     "/v1/ask",
     response_model=AskResponse,
@@ -100,19 +113,21 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     dependencies=[RateLimit],
 )
 async def ask(
-    body: AskRequest, pipeline: Pipeline, state: State
-) -> AskResponse | EventSourceResponse:
+    body: AskRequest, pipeline: Pipeline, state: State, request: Request
+) -> AskResponse | EventSourceResponse | Response:
     """Answer from the index. With `stream: true`, Server-Sent Events: `passages`, then
     `token` pieces, then `done` with the complete answer (or `error`)."""
     check_length(body.question, len(body.history), state)
     call = to_call(body)
     if not body.stream:
-        done = await anyio.to_thread.run_sync(ask_blocking, state, pipeline, call)
-        return ask_response(done.result)
-    await admit(state)
+        result = await answer_whole(state, pipeline, call, request)
+        if result is None:
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
+        return ask_response(result)
+    run = await start_answer(state, pipeline, call)
 
     async def events() -> AsyncIterator[dict[str, str]]:
-        async for event in stream_answer(state, pipeline, call):
+        async for event in run.events():
             match event:
                 case PassagesEvent(passages=passages):
                     data = {"passages": [passage_out(p).model_dump() for p in passages]}
@@ -124,4 +139,4 @@ async def ask(
                 case StreamFailure(detail=detail):
                     yield {"event": "error", "data": json.dumps({"detail": detail})}
 
-    return EventSourceResponse(events(), ping=15)
+    return event_stream(run, events())

@@ -14,16 +14,15 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
 from ragqa.errors import InvalidRequest
 from service.deps import Pipeline, RateLimit, State
 from service.pipeline import AskResult, DoneEvent, TokenEvent
-from service.routers.ask import check_length, citation_out
+from service.routers.ask import CLIENT_CLOSED_REQUEST, check_length, citation_out, event_stream
 from service.schemas import ChatCompletionRequest, ErrorResponse
-from service.streaming import AskCall, StreamFailure, admit, ask_blocking, stream_answer
+from service.streaming import AskCall, StreamFailure, answer_whole, start_answer
 
 router = APIRouter(tags=["openai"])
 
@@ -59,8 +58,8 @@ def _references(result: AskResult, *, raw_numbers: bool) -> list[dict[str, Any]]
     dependencies=[RateLimit],
 )
 async def chat_completions(
-    body: ChatCompletionRequest, pipeline: Pipeline, state: State
-) -> dict[str, Any] | EventSourceResponse:
+    body: ChatCompletionRequest, pipeline: Pipeline, state: State, request: Request
+) -> dict[str, Any] | EventSourceResponse | Response:
     """OpenAI's chat completion shape (stream or not) plus a `references` list."""
     call = to_call(body)
     check_length(call.question, len(call.history), state)
@@ -68,8 +67,9 @@ async def chat_completions(
     created = int(time.time())
     model = pipeline.generator_id or "ragqa"
     if not body.stream:
-        done = await anyio.to_thread.run_sync(ask_blocking, state, pipeline, call)
-        result = done.result
+        result = await answer_whole(state, pipeline, call, request)
+        if result is None:
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
         return {
             "id": completion_id,
             "object": "chat.completion",
@@ -89,7 +89,7 @@ async def chat_completions(
             },
             "references": _references(result, raw_numbers=False),
         }
-    await admit(state)
+    run = await start_answer(state, pipeline, call)
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, str]:
         data = {
@@ -104,7 +104,7 @@ async def chat_completions(
 
     async def events() -> AsyncIterator[dict[str, str]]:
         yield chunk({"role": "assistant", "content": ""})
-        async for event in stream_answer(state, pipeline, call):
+        async for event in run.events():
             match event:
                 case TokenEvent(text=text):
                     yield chunk({"content": text})
@@ -124,4 +124,4 @@ async def chat_completions(
                     yield {"data": json.dumps(error)}
         yield {"data": "[DONE]"}
 
-    return EventSourceResponse(events(), ping=15)
+    return event_stream(run, events())

@@ -11,7 +11,8 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from index.pipeline import build_index
 from index.store import IndexStore
 from ragqa.config import Settings
 from service.app import create_app
-from service.generation.base import ChatMessage
+from service.generation.base import ChatMessage, Generator
 from service.generation.fake import FakeGenerator
 from service.pipeline import LlmTranslator, RagPipeline
 from tests.conftest import FakeEmbedder
@@ -56,9 +57,71 @@ def cite_first_passage(messages: list[ChatMessage]) -> str:
     return f"{sentence} [1]"
 
 
+class PacedGenerator:
+    """A fake model that yields `word` every `interval_s` until `max_tokens`, observable by tests.
+
+    It waits on the request's stop event between tokens, so a stop ends it at once; `stopped`
+    tells that happened, `finished` that the stream was left (normally or not). With `fail_at`,
+    it raises `failure` instead of yielding that token.
+    """
+
+    model_id = "paced"
+
+    def __init__(
+        self,
+        *,
+        interval_s: float,
+        word: str = "slow",
+        fail_at: int | None = None,
+        failure: Exception | None = None,
+    ) -> None:
+        self.interval_s = interval_s
+        self.word = word
+        self.fail_at = fail_at
+        self.failure = failure or RuntimeError("the model crashed")
+        self.calls: list[list[ChatMessage]] = []
+        self.started = threading.Event()
+        self.stopped = threading.Event()
+        self.finished = threading.Event()
+        self.yielded = 0
+
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: threading.Event | None = None,
+    ) -> Iterator[str]:
+        self.calls.append(messages)
+        self.started.set()
+        stop = stop or threading.Event()
+        try:
+            for i in range(max_tokens):
+                if i == self.fail_at:
+                    raise self.failure
+                yield self.word + " [1] "
+                self.yielded += 1
+                if stop.wait(self.interval_s):
+                    self.stopped.set()
+                    return
+        finally:
+            self.finished.set()
+
+    def count_tokens(self, messages: list[ChatMessage]) -> int:
+        return sum(len(m["content"].split()) for m in messages)
+
+
 def build_fake_pipeline(
-    settings: Settings, reply: Callable[[list[ChatMessage]], str] = cite_first_passage
+    settings: Settings,
+    reply: Callable[[list[ChatMessage]], str] = cite_first_passage,
+    *,
+    generators: Sequence[Generator] | None = None,
 ) -> RagPipeline:
+    """The real store and retriever over a copy of the corpus, with fake models.
+
+    `generators` replaces the default pool of FakeGenerator(reply), one per slot.
+    """
     embedder = FakeEmbedder()
     for path in CORPUS.iterdir():
         target = settings.collection_dir / path.name
@@ -69,7 +132,8 @@ def build_fake_pipeline(
     from index.pipeline import open_or_build
 
     store = open_or_build(settings, embedder)
-    generators = [FakeGenerator(reply) for _ in range(settings.max_concurrent_generations)]
+    if generators is None:
+        generators = [FakeGenerator(reply) for _ in range(settings.max_concurrent_generations)]
     translator = LlmTranslator(FakeGenerator(lambda m: "translated query"))
     return RagPipeline(
         settings, embedder=embedder, store=store, generators=generators, translator=translator
@@ -84,6 +148,13 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def fake_app(settings: Settings) -> FastAPI:
     return create_app(settings, pipeline_factory=build_fake_pipeline)
+
+
+def app_with_generators(settings: Settings, *generators: Generator) -> FastAPI:
+    """The real app over the fake-embedder pipeline whose model pool is `generators`."""
+    return create_app(
+        settings, pipeline_factory=lambda s: build_fake_pipeline(s, generators=generators)
+    )
 
 
 @pytest.fixture
@@ -120,24 +191,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(real_settings: Settings, real_pipeline: RagPipeline) -> Iterator[str]:
-    """A real uvicorn server on loopback serving the real pipeline; yields its base URL."""
+@contextmanager
+def serve(app: FastAPI, *, ready_within_s: float = 60) -> Iterator[str]:
+    """Run `app` under a real uvicorn server on a free loopback port; yields its base URL."""
     port = free_port()
-    app = create_app(real_settings, pipeline_factory=lambda _: real_pipeline)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + ready_within_s
+    while True:
         try:
             if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
                 break
         except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        raise RuntimeError("live server did not become ready")
-    yield base
-    server.should_exit = True
-    thread.join(10)
+            pass
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the server at {base} did not become ready")
+        time.sleep(0.05)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def live_server(real_settings: Settings, real_pipeline: RagPipeline) -> Iterator[str]:
+    """A real uvicorn server on loopback serving the real pipeline; yields its base URL."""
+    with serve(create_app(real_settings, pipeline_factory=lambda _: real_pipeline)) as base:
+        yield base
