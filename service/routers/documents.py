@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -153,16 +154,8 @@ def _store(pipeline: RagPipeline, collection: Path, doc_id: str, data: bytes) ->
     target = collection / doc_id
     if target.resolve().parent != collection.resolve():  # defence in depth: never outside
         raise InvalidRequest(f"file name {doc_id!r} is not allowed")
-    previous = target.read_bytes() if target.is_file() else None
-    _write_atomically(target, data)
-    try:
+    with _file_replaced(target, data):
         report = pipeline.store.add_documents([document], pipeline.embedder)
-    except BaseException:
-        if previous is None:
-            target.unlink(missing_ok=True)
-        else:
-            _write_atomically(target, previous)
-        raise
     return UpdateResponse(
         added=[*report.added, *report.replaced],
         removed=[],
@@ -171,17 +164,36 @@ def _store(pipeline: RagPipeline, collection: Path, doc_id: str, data: bytes) ->
     )
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+@contextlib.contextmanager
+def _file_replaced(target: Path, data: bytes) -> Iterator[None]:
+    """`target` holds `data` (written and fsynced, then renamed in) while the block runs.
+
+    If the block fails, the previous file is renamed back, the very same file with its
+    timestamps, or the new one removed; the folder is left as it was.
+    """
+    fd, new = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    previous = Path(new).with_name(Path(new).name.replace(".upload-", ".previous-", 1))
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        had_previous = target.is_file()
+        if had_previous:
+            os.link(target, previous)  # a second name for the old file while it is replaced
+        os.replace(new, target)
+        try:
+            yield
+        except BaseException:
+            if had_previous:
+                os.replace(previous, target)
+            else:
+                target.unlink(missing_ok=True)
+            raise
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        for leftover in (new, previous):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
 
 
 @router.post(

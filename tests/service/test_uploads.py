@@ -1,0 +1,327 @@
+"""POST /v1/documents with hostile uploads: nothing escapes the collection folder, and a refused
+upload leaves the collection, the index and its generation exactly as they were.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from index.loaders import MAX_EXPANDED_BYTES
+from ragqa.config import Settings
+from ragqa.errors import ModelError
+from service.app import create_app
+from service.pipeline import RagPipeline
+from tests.index.test_loaders import make_docx, make_pdf, text_stream
+from tests.service.conftest import build_fake_pipeline, make_settings
+
+AUTH = {"Authorization": "Bearer test-key"}
+UPLOAD_LIMIT = 256 * 1024
+SEARCH = {"query": "核医学 学术年会", "top_k": 5}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The corpus and its fake-embedder index, built once and copied for each test."""
+    root = tmp_path_factory.mktemp("template")
+    build_fake_pipeline(make_settings(root / "root" / "deep"))
+    return root / "root"
+
+
+@dataclass
+class Server:
+    client: TestClient
+    app: FastAPI
+    settings: Settings
+    root: Path  # every byte the server may write is under root/deep
+
+    @property
+    def pipeline(self) -> RagPipeline:
+        pipeline = self.app.state.ragqa.pipeline
+        assert pipeline is not None
+        return pipeline
+
+    def upload(self, name: str | bytes, data: bytes) -> Any:
+        """A multipart upload with the file name sent byte for byte (no client escaping)."""
+        raw_name = name.encode() if isinstance(name, str) else name
+        boundary = b"ragqa-test-boundary"
+        body = b"".join(
+            [
+                b"--" + boundary + b"\r\n",
+                b'Content-Disposition: form-data; name="file"; filename="' + raw_name + b'"\r\n',
+                b"Content-Type: application/octet-stream\r\n\r\n",
+                data,
+                b"\r\n--" + boundary + b"--\r\n",
+            ]
+        )
+        content_type = "multipart/form-data; boundary=" + boundary.decode()
+        return self.client.post(
+            "/v1/documents", content=body, headers={**AUTH, "content-type": content_type}
+        )
+
+
+def make_server(template: Path, tmp_path: Path, **overrides: Any) -> Iterator[Server]:
+    root = tmp_path / "root"
+    shutil.copytree(template, root)
+    settings = make_settings(root / "deep", max_upload_bytes=UPLOAD_LIMIT, **overrides)
+    app = create_app(settings, pipeline_factory=build_fake_pipeline)
+    with TestClient(app) as client:
+        yield Server(client, app, settings, tmp_path)
+
+
+@pytest.fixture
+def server(template: Path, tmp_path: Path) -> Iterator[Server]:
+    yield from make_server(template, tmp_path)
+
+
+def files_under(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under `root` with its size and modification time."""
+    return {
+        str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def observable_state(server: Server) -> dict[str, Any]:
+    """What a refused upload must not change: listing, search, generation, files on disk."""
+    return {
+        "documents": server.client.get("/v1/documents").json(),
+        "search": server.client.post("/v1/search", json=SEARCH).json(),
+        "generation": server.pipeline.store.snapshot.generation,
+        "current": (server.settings.index_dir / "CURRENT").read_text(),
+        "files": files_under(server.root),
+    }
+
+
+# --- file names that try to escape ----------------------------------------------------------
+
+ESCAPING_NAMES: list[bytes] = [
+    b"../../escaped.txt",
+    b"../deep/../../escaped.txt",
+    b"/tmp/escaped.txt",
+    b"/etc/passwd",
+    b"..\\..\\escaped.txt",
+    b"sub\\..\\..\\escaped.txt",
+    b"escaped\x00.txt",
+    b"escaped.txt\x00.pdf",
+    b"..",
+    b".",
+    b".hidden.txt",
+    b"",
+    b"\xe6\x96\x87" * 90 + b".txt",  # 274 bytes in UTF-8: over the file system's name limit
+]
+
+
+@pytest.mark.parametrize("name", ESCAPING_NAMES, ids=repr)
+def test_file_names_cannot_escape_the_collection_folder(server: Server, name: bytes) -> None:
+    before = observable_state(server)
+    passwd = os.stat("/etc/passwd").st_mtime_ns
+    response = server.upload(name, b"A harmless note about the river festival in Riverside.")
+    assert response.status_code in (415, 422), response.text
+    assert "name" in response.json()["detail"] or "type" in response.json()["detail"]
+    assert observable_state(server) == before
+    assert not (server.root.parent / "escaped.txt").exists()
+    assert os.stat("/etc/passwd").st_mtime_ns == passwd
+
+
+def test_a_windows_path_is_stored_under_its_base_name_inside_the_collection(
+    server: Server,
+) -> None:
+    """The multipart parser keeps only the last part of `C:\\dir\\name`: still inside."""
+    before = files_under(server.root)
+    response = server.upload(b"C:\\\\Users\\\\x\\\\notes.txt", b"Plum harvest notes, 2024.")
+    assert response.status_code == 201, response.text
+    assert response.json()["added"] == ["notes.txt"]
+    new = set(files_under(server.root)) - set(before)
+    collection = server.settings.collection_dir.relative_to(server.root)
+    assert str(collection / "notes.txt") in new
+    index = server.settings.index_dir.relative_to(server.root)
+    assert all(p.startswith((str(collection), str(index))) for p in new), new
+
+
+# --- size and type -------------------------------------------------------------------------
+
+
+def test_an_upload_over_the_limit_is_413_and_changes_nothing(server: Server) -> None:
+    before = observable_state(server)
+    just_over = server.upload("big.txt", b"word " * (UPLOAD_LIMIT // 5 + 1))
+    assert just_over.status_code == 413, just_over.text
+    assert str(UPLOAD_LIMIT) in just_over.json()["detail"]
+    far_over = server.upload("huge.txt", b"x" * (UPLOAD_LIMIT * 4))
+    assert far_over.status_code == 413
+    as_json = server.client.post(
+        "/v1/documents", json={"doc_id": "big", "text": "w " * UPLOAD_LIMIT}, headers=AUTH
+    )
+    assert as_json.status_code == 413
+    assert observable_state(server) == before
+
+
+def _zip_without_docx() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("readme.txt", "not a word document")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("tool.exe", b"MZ\x90\x00\x03" + b"\x00" * 200, "unsupported file type"),
+        ("notes.txt", b"MZ\x90\x00\x03" + b"\x00" * 200, "binary content"),
+        ("image.txt", b"\x89PNG\r\n\x1a\n" + b"\x00" * 200, "binary content"),
+        ("report.pdf", b"This is plain text pretending to be a PDF.", "not a .pdf"),
+        ("letter.docx", b"Plain text pretending to be a Word file.", "not a .docx"),
+        ("letter.docx", _zip_without_docx(), "zip archive"),
+        ("archive.zip", _zip_without_docx(), "unsupported file type"),
+        ("script.sh", b"#!/bin/sh\nrm -rf /\n", "unsupported file type"),
+    ],
+)
+def test_types_are_checked_by_content_and_refused_with_415(
+    server: Server, name: str, data: bytes, expected: str
+) -> None:
+    before = observable_state(server)
+    response = server.upload(name, data)
+    assert response.status_code == 415, response.text
+    assert expected in response.json()["detail"]
+    assert "supported" in response.json()["detail"]
+    assert observable_state(server) == before
+
+
+def test_a_pdf_under_a_text_name_is_read_as_the_pdf_it_is(server: Server) -> None:
+    response = server.upload("minutes.txt", make_pdf(text_stream("Minutes of the orchard board.")))
+    assert response.status_code == 201, response.text
+    detail = server.client.get("/v1/documents/minutes.txt").json()
+    assert "Minutes of the orchard board." in detail["text"]
+
+
+# --- documents built to explode --------------------------------------------------------------
+
+
+def docx_bomb() -> bytes:
+    """A valid-looking .docx whose body expands past the loader's limit from a few kB."""
+    original = zipfile.ZipFile(io.BytesIO(make_docx()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as bomb:
+        for item in original.infolist():
+            if item.filename == "word/document.xml":
+                bomb.writestr(item.filename, b"<" + b" " * (MAX_EXPANDED_BYTES + 1))
+            else:
+                bomb.writestr(item, original.read(item))
+    return out.getvalue()
+
+
+def pdf_bomb() -> bytes:
+    """A one-page PDF whose content stream inflates to 100 MB."""
+    return make_pdf(text_stream("x") + b" " * 100_000_000, compress=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "build", "expected"),
+    [("bomb.docx", docx_bomb, "zip bomb"), ("bomb.pdf", pdf_bomb, "unreadable PDF")],
+)
+def test_document_bombs_are_refused_quickly_and_change_nothing(
+    server: Server, name: str, build: Any, expected: str
+) -> None:
+    data = build()
+    assert len(data) < UPLOAD_LIMIT  # small enough to pass the size limit
+    before = observable_state(server)
+    started = time.monotonic()
+    response = server.upload(name, data)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 422, response.text
+    assert expected in response.json()["detail"] and name in response.json()["detail"]
+    assert elapsed < 10
+    assert observable_state(server) == before
+
+
+# --- duplicates ----------------------------------------------------------------------------
+
+
+def test_the_same_upload_twice_is_unchanged_and_a_renamed_copy_is_refused(
+    server: Server,
+) -> None:
+    data = b"The Westgate museum opens at nine; admission is free on Sundays."
+    first = server.upload("westgate.txt", data)
+    assert first.status_code == 201 and first.json()["added"] == ["westgate.txt"]
+    after_first = observable_state(server)
+
+    again = server.upload("westgate.txt", data)
+    assert again.status_code in (200, 201), again.text
+    assert again.json() == {"added": [], "removed": [], "unchanged": ["westgate.txt"], "chunks": 0}
+    assert observable_state(server) == after_first
+
+    renamed = server.upload("westgate-copy.txt", data)
+    assert renamed.status_code == 422
+    assert "westgate.txt" in renamed.json()["detail"]
+    assert observable_state(server) == after_first
+
+
+def test_new_content_under_an_existing_name_replaces_it(server: Server) -> None:
+    server.upload("hours.txt", b"The library opens at eight.")
+    replaced = server.upload("hours.txt", b"The library opens at ten since May.")
+    assert replaced.status_code == 201 and replaced.json()["added"] == ["hours.txt"]
+    text = server.client.get("/v1/documents/hours.txt").json()["text"]
+    assert "ten since May" in text and "eight" not in text
+    assert (server.settings.collection_dir / "hours.txt").read_bytes().startswith(b"The library")
+
+
+# --- a failure after the file was written ---------------------------------------------------
+
+
+class FailingEmbedder:
+    """Wraps the fake embedder; refuses to embed any text containing `POISON`."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.dimension = inner.dimension
+        self.model_id = inner.model_id
+
+    def embed_documents(self, texts: Any) -> Any:
+        if any("POISON" in t for t in texts):
+            raise ModelError("the embedder crashed")
+        return self.inner.embed_documents(texts)
+
+    def embed_queries(self, texts: Any) -> Any:
+        return self.inner.embed_queries(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return int(self.inner.count_tokens(text))
+
+
+def test_an_index_failure_puts_the_collection_back_as_it_was(
+    template: Path, tmp_path: Path
+) -> None:
+    def failing_pipeline(settings: Settings) -> RagPipeline:
+        pipeline = build_fake_pipeline(settings)
+        pipeline.embedder = FailingEmbedder(pipeline.embedder)
+        return pipeline
+
+    root = tmp_path / "root"
+    shutil.copytree(template, root)
+    settings = make_settings(root / "deep", max_upload_bytes=UPLOAD_LIMIT)
+    app = create_app(settings, pipeline_factory=failing_pipeline)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        server = Server(client, app, settings, tmp_path)
+        existing = server.upload("keep.txt", b"Original text that must survive.")
+        assert existing.status_code == 201
+        before = observable_state(server)
+        for name in ("keep.txt", "new.txt"):  # a replacement and a new file
+            response = server.upload(name, b"POISON replacement text for the index.")
+            assert response.status_code >= 400
+            assert observable_state(server) == before
+        assert (
+            settings.collection_dir / "keep.txt"
+        ).read_bytes() == b"Original text that must survive."
+        assert not (settings.collection_dir / "new.txt").exists()
