@@ -1,0 +1,377 @@
+"""Section 1: search latency over HTTP and in-process, index build time, memory and ANN recall.
+
+Both paths embed the query with the real embedder (the same work), search the same snapshot
+in hybrid mode with cross-lingual expansion off, and are timed alternately query by query, so
+their ratio is measured under the same conditions.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from bench.machine import settle_memory
+from bench.report import Section, Table, Target, median, percentile, ratio
+from bench.server import serve_pipeline
+from bench.synthetic import (
+    SyntheticCorpus,
+    build_snapshot,
+    chunk_specs,
+    chunk_vectors,
+    make_corpus,
+    sentence_pool,
+)
+from index.dense import DEFAULT_ANN_THRESHOLD, DenseIndex
+from index.embedder import Embedder
+from index.pipeline import expectation_for
+from index.store import IndexSnapshot, IndexStore
+from ragqa.config import Settings
+from service.pipeline import RagPipeline
+
+TOP_K = 5
+RECALL_K = 10
+TARGET_P50_MS = 20.0
+TARGET_SIZE = 100_000
+TARGET_RATIO = 1.1
+_WARMUP = 5
+_HEALTH_PINGS = 50
+
+
+@dataclass(frozen=True)
+class RetrievalOptions:
+    sizes: tuple[int, ...]
+    http_max_size: int  # larger snapshots are searched in-process only
+    base_count: int  # chunks embedded for real
+    rounds: int  # passes over the query list per size
+    max_queries: int | None = None
+    seed: int = 7
+
+
+FULL = RetrievalOptions(
+    sizes=(1_000, 10_000, 100_000, 1_000_000), http_max_size=100_000, base_count=2_000, rounds=3
+)
+QUICK = RetrievalOptions(
+    sizes=(1_000, 10_000), http_max_size=10_000, base_count=300, rounds=1, max_queries=40
+)
+
+
+def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Row ids of the k largest inner products per query, by brute force in blocks."""
+    best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+    best_ids = np.zeros((len(queries), 0), dtype=np.int64)
+    block = 131_072
+    for begin in range(0, len(vectors), block):
+        scores = queries @ vectors[begin : begin + block].T
+        ids = np.broadcast_to(np.arange(begin, begin + scores.shape[1]), scores.shape)
+        all_scores = np.concatenate([best_scores, scores], axis=1)
+        all_ids = np.concatenate([best_ids, ids], axis=1)
+        keep = np.argsort(-all_scores, axis=1, kind="stable")[:, :k]
+        best_scores = np.take_along_axis(all_scores, keep, axis=1)
+        best_ids = np.take_along_axis(all_ids, keep, axis=1)
+    return best_ids
+
+
+def recall_at_k(dense: DenseIndex, queries: np.ndarray, k: int) -> float:
+    """Share of the exact top-k (by inner product) that the index's own search returns."""
+    _, found = dense.search(queries, k)
+    exact = dense.ids[exact_top_k(dense.vectors, queries, k)]
+    overlaps = [
+        len(set(a) & set(b)) / k for a, b in zip(found.tolist(), exact.tolist(), strict=True)
+    ]
+    return float(np.mean(overlaps))
+
+
+@dataclass
+class SizeResult:
+    size: int
+    factory: str
+    chunks_s: float
+    dense_s: float
+    lexical_s: float
+    rss_mb: float
+    recall: float
+    inproc_ms: list[float]
+    http_ms: list[float]
+    stages: dict[str, float]  # median ms of each in-process stage
+    health_ms: float
+
+
+def _pipeline(settings: Settings, embedder: Embedder, snapshot: IndexSnapshot) -> RagPipeline:
+    store = IndexStore(
+        Path(tempfile.gettempdir()), snapshot, expected=None, ann_threshold=DEFAULT_ANN_THRESHOLD
+    )
+    return RagPipeline(settings, embedder=embedder, store=store, generators=[], translator=None)
+
+
+def _time_paths(
+    pipeline: RagPipeline, base: str | None, queries: Sequence[str], rounds: int
+) -> tuple[list[float], list[float], dict[str, list[float]]]:
+    """Alternate in-process and HTTP searches of each query; per-query milliseconds."""
+    inproc: list[float] = []
+    http: list[float] = []
+    stages: dict[str, list[float]] = {}
+    with httpx.Client(base_url=base or "http://unused", timeout=60) as client:
+
+        def over_http(query: str) -> float:
+            body = {"query": query, "top_k": TOP_K, "mode": "hybrid", "cross_lingual": False}
+            started = time.perf_counter()
+            response = client.post("/v1/search", json=body)
+            elapsed = (time.perf_counter() - started) * 1000
+            response.raise_for_status()
+            return elapsed
+
+        for query in queries[:_WARMUP]:
+            pipeline.retrieve(query, TOP_K, mode="hybrid", cross_lingual=False)
+            if base:
+                over_http(query)
+        for _ in range(rounds):
+            for query in queries:
+                started = time.perf_counter()
+                retrieval = pipeline.retrieve(query, TOP_K, mode="hybrid", cross_lingual=False)
+                inproc.append((time.perf_counter() - started) * 1000)
+                for stage, ms in retrieval.timings.items():
+                    stages.setdefault(stage, []).append(ms)
+                if base:
+                    http.append(over_http(query))
+    return inproc, http, stages
+
+
+def _health_floor(base: str) -> float:
+    """Median round trip of GET /healthz: the cost of HTTP itself on this machine."""
+    times = []
+    with httpx.Client(base_url=base, timeout=10) as client:
+        for _ in range(_HEALTH_PINGS):
+            started = time.perf_counter()
+            client.get("/healthz").raise_for_status()
+            times.append((time.perf_counter() - started) * 1000)
+    return median(times)
+
+
+def measure_size(
+    corpus: SyntheticCorpus,
+    size: int,
+    settings: Settings,
+    embedder: Embedder,
+    queries: Sequence[str],
+    *,
+    rounds: int,
+    over_http: bool,
+) -> SizeResult:
+    rss_before = settle_memory()
+    specs = chunk_specs(corpus, size)
+    vectors = chunk_vectors(corpus, size)
+    snapshot, cost = build_snapshot(corpus, specs, vectors, expectation_for(settings, embedder))
+    del specs, vectors
+    rss_mb = (settle_memory() - rss_before) / 2**20
+    recall = recall_at_k(snapshot.dense, embedder.embed_queries(list(queries)), RECALL_K)
+    pipeline = _pipeline(settings, embedder, snapshot)
+    if over_http:
+        with serve_pipeline(settings, pipeline) as (base, _):
+            inproc, http, stages = _time_paths(pipeline, base, queries, rounds)
+            health = _health_floor(base)
+    else:
+        inproc, http, stages = _time_paths(pipeline, None, queries, rounds)
+        health = float("nan")
+    return SizeResult(
+        size=size,
+        factory=snapshot.dense.factory,
+        chunks_s=cost.chunks_seconds,
+        dense_s=cost.dense_seconds,
+        lexical_s=cost.lexical_seconds,
+        rss_mb=rss_mb,
+        recall=recall,
+        inproc_ms=inproc,
+        http_ms=http,
+        stages={stage: median(values) for stage, values in stages.items()},
+        health_ms=health,
+    )
+
+
+def run_retrieval(
+    section: Section,
+    settings: Settings,
+    embedder: Embedder,
+    queries: Sequence[str],
+    options: RetrievalOptions,
+) -> Section:
+    settings = settings.model_copy(update={"cross_lingual": False})
+    queries = list(queries)[: options.max_queries]
+    pool = sentence_pool(settings.collection_dir, settings.max_upload_bytes)
+    corpus = make_corpus(pool, embedder, options.base_count, options.seed)
+    results = [
+        measure_size(
+            corpus,
+            size,
+            settings,
+            embedder,
+            queries,
+            rounds=options.rounds,
+            over_http=size <= options.http_max_size,
+        )
+        for size in options.sizes
+    ]
+    section.tables += [_latency_table(results), _build_table(results), _stage_table(results)]
+    section.targets += _targets(results)
+    section.notes += [
+        f"Queries: the {len(queries)} questions of eval/sets/default.jsonl, {options.rounds} "
+        f"pass(es) per size; each query is searched in-process and then over HTTP "
+        f"(top_k {TOP_K}, mode hybrid, cross_lingual off), so both paths embed it (same work).",
+        f"Chunks: {len(pool.sentences)} sentences of the cleaned collection recombined with a "
+        f"seeded RNG; the first {len(corpus.base_specs)} embedded with the real embedder "
+        f"({corpus.embed_seconds:.1f} s); every later chunk is a variant of one of them (sentences "
+        f"reshuffled, one swapped) whose vector is the base vector plus noise of norm "
+        f"{corpus.noise:.3f}, renormalised. The noise is calibrated so the copies sit at the "
+        f"median cosine real variant embeddings have to their base ({corpus.variant_cosine:.3f}). "
+        "Real text would spread more evenly than these clusters of copies, so HNSW recall on "
+        "real data of the same size may differ.",
+        "Build time is the in-memory index structures only (chunk records, FAISS, BM25 over "
+        "pre-tokenised text); embedding and writing to disk are measured by the ingestion "
+        "section. RSS delta is the process's resident memory after building the snapshot "
+        "minus before (after garbage collection and malloc_trim): raw vectors are held twice "
+        "(DenseIndex keeps them beside FAISS's own copy).",
+        f"Recall@{RECALL_K}: the dense index's own search against brute-force inner product "
+        f"over the same vectors, for the embedded eval questions. Below "
+        f"{DEFAULT_ANN_THRESHOLD:,} vectors the index is exact (IDMap2,Flat).",
+        "The HTTP server is uvicorn in a thread of the measuring process (log level warning), "
+        "the client a keep-alive httpx.Client; /healthz is the floor of one HTTP round trip.",
+    ]
+    if any(size > options.http_max_size for size in options.sizes):
+        section.notes.append(
+            f"Sizes above {options.http_max_size:,} chunks are measured in-process only: the "
+            "HTTP layer adds a size-independent cost (see the smaller sizes), and the full run "
+            "must stay under the suite's time budget."
+        )
+    return section
+
+
+def _latency_table(results: Sequence[SizeResult]) -> Table:
+    table = Table(
+        "Search latency (ms): /v1/search over HTTP vs pipeline.retrieve in-process",
+        [
+            "chunks",
+            "index",
+            "in-process p50",
+            "in-process p99",
+            "HTTP p50",
+            "HTTP p99",
+            "HTTP / in-process (p50)",
+            "/healthz p50",
+            "queries",
+        ],
+    )
+    for r in results:
+        http_p50 = median(r.http_ms)
+        table.rows.append(
+            [
+                r.size,
+                r.factory,
+                median(r.inproc_ms),
+                percentile(r.inproc_ms, 99),
+                http_p50,
+                percentile(r.http_ms, 99),
+                ratio(http_p50, median(r.inproc_ms)),
+                r.health_ms,
+                len(r.inproc_ms),
+            ]
+        )
+    return table
+
+
+def _build_table(results: Sequence[SizeResult]) -> Table:
+    table = Table(
+        f"Index build (s), memory and dense recall@{RECALL_K}",
+        [
+            "chunks",
+            "records s",
+            "FAISS s",
+            "BM25 s",
+            "total s",
+            "RSS delta MB",
+            f"recall@{RECALL_K}",
+        ],
+    )
+    for r in results:
+        table.rows.append(
+            [
+                r.size,
+                r.chunks_s,
+                r.dense_s,
+                r.lexical_s,
+                r.chunks_s + r.dense_s + r.lexical_s,
+                r.rss_mb,
+                r.recall,
+            ]
+        )
+    return table
+
+
+def _stage_table(results: Sequence[SizeResult]) -> Table:
+    table = Table(
+        "In-process stages (median ms): where a search spends its time",
+        ["chunks", "embed query", "FAISS", "BM25", "fusion + records", "retrieve total"],
+    )
+    for r in results:
+        s = r.stages
+        known = s.get("translate_ms", 0) + s.get("embed_ms", 0) + s.get("dense_ms", 0)
+        known += s.get("lexical_ms", 0)
+        table.rows.append(
+            [
+                r.size,
+                s.get("embed_ms"),
+                s.get("dense_ms"),
+                s.get("lexical_ms"),
+                s.get("retrieve_ms", 0) - known,
+                s.get("retrieve_ms"),
+            ]
+        )
+    return table
+
+
+def _targets(results: Sequence[SizeResult]) -> list[Target]:
+    targets = []
+    at_target = [r for r in results if r.size == TARGET_SIZE and r.http_ms]
+    for r in at_target:
+        p50 = median(r.http_ms)
+        stages = r.stages
+        targets.append(
+            Target(
+                name=f"/v1/search p50 at {TARGET_SIZE:,} chunks",
+                goal=f"<= {TARGET_P50_MS:g} ms",
+                measured=f"{p50:.1f} ms",
+                met=p50 <= TARGET_P50_MS,
+                why=""
+                if p50 <= TARGET_P50_MS
+                else (
+                    f"{p50 / TARGET_P50_MS:.2f}x the target; in-process stages: embed "
+                    f"{stages.get('embed_ms', 0):.1f} ms, "
+                    f"FAISS {stages.get('dense_ms', 0):.1f} ms, "
+                    f"BM25 {stages.get('lexical_ms', 0):.1f} ms"
+                ),
+            )
+        )
+    for r in results:
+        if not r.http_ms:
+            continue
+        value = ratio(median(r.http_ms), median(r.inproc_ms))
+        gap = median(r.http_ms) - median(r.inproc_ms)
+        targets.append(
+            Target(
+                name=f"HTTP / in-process p50 at {r.size:,} chunks",
+                goal=f"<= {TARGET_RATIO:g}x",
+                measured=f"{value:.2f}x (+{gap:.1f} ms)",
+                met=value <= TARGET_RATIO,
+                why=""
+                if value <= TARGET_RATIO
+                else (
+                    f"the HTTP layer adds {gap:.1f} ms, against a /healthz round trip of "
+                    f"{r.health_ms:.1f} ms"
+                ),
+            )
+        )
+    return targets
