@@ -183,11 +183,9 @@ def test_busy_server_shows_a_countdown_and_retries_by_itself(
         httpx.Client(timeout=ANSWER_TIMEOUT_MS / 1000) as client,
         client.stream("POST", f"{live_server}/v1/ask", json=occupying) as occupied,
     ):
+        # The slot is taken before the response starts; retrieval and prompt reading then
+        # keep it for many seconds, so the widget's ask arrives while it is held.
         assert occupied.status_code == 200
-        for line in occupied.iter_lines():  # hold the only slot until it is generating
-            if line == "event: token":
-                break
-
         ask(page, TAIYUAN_QUESTION)
         notice = last_reply(page).locator(".bubble")
         expect(last_reply(page)).to_have_class(re.compile(r"\bnotice\b"))
