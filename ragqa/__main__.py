@@ -1,0 +1,5 @@
+"""`python -m ragqa` runs the `ragqa` command."""
+
+from ragqa.cli import app
+
+app()
