@@ -24,10 +24,15 @@ def template(name: str) -> str:
         raise KeyError(f"no prompt template {name!r}; templates: {', '.join(names)}") from e
 
 
+def resource(filename: str) -> str:
+    """The text of any file in prompts/ (e.g. `examples.json`)."""
+    return resources.files(__name__).joinpath(filename).read_text("utf-8")
+
+
 @cache
 def table(name: str) -> dict[str, str]:
     """A language-keyed table such as `refusals` or `languages` from `prompts/<name>.json`."""
-    data = json.loads(resources.files(__name__).joinpath(f"{name}.json").read_text("utf-8"))
+    data = json.loads(resource(f"{name}.json"))
     return {str(k): str(v) for k, v in data.items()}
 
 

@@ -5,9 +5,11 @@ Pure functions: the pipeline and the tests call them with plain data.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import prompts
 from service.generation.base import ChatMessage
@@ -71,6 +73,43 @@ def refusal(language: Language) -> str:
     return prompts.table("refusals")[language]
 
 
+def _user_turn(question: str, rendered_passages: str, language: Language) -> str:
+    return prompts.render(
+        "question",
+        passages=rendered_passages,
+        question=question,
+        language=prompts.table("languages")[language],
+        refusal=refusal(language),
+    )
+
+
+def _render_passages(passages: Sequence[Passage]) -> str:
+    return "\n".join(
+        prompts.render("passage", n=str(p.n), title=title, text=neutralise(p.text))
+        for p, title in zip(passages, _titles(passages), strict=True)
+    )
+
+
+@cache
+def _examples() -> tuple[ChatMessage, ...]:
+    """Worked examples (citing, refusing) shown before the real question. They are the same
+    for every request, so llama.cpp keeps them in its prompt cache with the system prompt."""
+    turns: list[ChatMessage] = []
+    for example in json.loads(prompts.resource("examples.json")):
+        rendered = "\n".join(
+            prompts.render("passage", n=str(n), title=p["title"], text=p["text"])
+            for n, p in enumerate(example["passages"], start=1)
+        )
+        turns.append(
+            {
+                "role": "user",
+                "content": _user_turn(example["question"], rendered, example["language"]),
+            }
+        )
+        turns.append({"role": "assistant", "content": example["answer"]})
+    return tuple(turns)
+
+
 def build_messages(
     question: str,
     passages: Sequence[Passage],
@@ -78,22 +117,11 @@ def build_messages(
     history: Sequence[dict[str, str]] = (),
 ) -> list[ChatMessage]:
     """System rules, earlier turns, then one user turn holding the passages and the question."""
-    language_name = prompts.table("languages")[language]
     names = prompts.table("languages")
     refusals = "\n".join(f"- {names[k]}: {v}" for k, v in prompts.table("refusals").items())
     system = prompts.render("system", refusals=refusals)
-    rendered = "\n".join(
-        prompts.render("passage", n=str(p.n), title=title, text=neutralise(p.text))
-        for p, title in zip(passages, _titles(passages), strict=True)
-    )
-    user = prompts.render(
-        "question",
-        passages=rendered,
-        question=neutralise(question),
-        language=language_name,
-        refusal=refusal(language),
-    )
-    messages: list[ChatMessage] = [{"role": "system", "content": system}]
+    user = _user_turn(neutralise(question), _render_passages(passages), language)
+    messages: list[ChatMessage] = [{"role": "system", "content": system}, *_examples()]
     for turn in history:
         if turn["role"] == "assistant":
             messages.append({"role": "assistant", "content": neutralise(turn["content"])})
@@ -161,6 +189,25 @@ def locate_quote(passage: Passage, claim: str, max_chars: int = 160) -> tuple[st
     return passage.text[start:end], passage.start + start, passage.start + end
 
 
+def attribute(answer: str, passages: Sequence[Passage], min_share: float = 0.6) -> str:
+    """Mark each unmarked sentence with the passage that contains most of its words.
+
+    Small models often answer correctly but forget the markers; a sentence whose words mostly
+    come from one passage is attributed to it. A sentence supported by no passage stays unmarked.
+    """
+
+    def mark(match: re.Match[str]) -> str:
+        sentence = match.group(0)
+        tokens = _tokens(sentence)
+        best = max(passages, key=lambda p: len(tokens & _tokens(p.text)), default=None)
+        if best is None or not tokens or len(tokens & _tokens(best.text)) < min_share * len(tokens):
+            return sentence
+        end = len(sentence.rstrip("。！？；.!?; "))
+        return f"{sentence[:end]}[{best.n}]{sentence[end:]}"
+
+    return _CLAIM.sub(mark, answer)
+
+
 def postprocess(raw: str, passages: Sequence[Passage], language: Language) -> CitedAnswer:
     """Validate and renumber `[n]` markers, attach quotes, and recognise the refusal.
 
@@ -180,6 +227,8 @@ def postprocess(raw: str, passages: Sequence[Passage], language: Language) -> Ci
                 order.append(n)
         return "".join(f"[{order.index(n) + 1}]" for n in dict.fromkeys(valid))
 
+    if not _MARKER_GROUP.search(text):
+        text = attribute(text, passages)
     answer = _MARKER_GROUP.sub(renumber, text)
     answer = re.sub(r"[ \t]+([。，！？.,!?])", r"\1", answer)
     answer = re.sub(r"[ \t]{2,}", " ", answer).strip()

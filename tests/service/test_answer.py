@@ -25,8 +25,14 @@ DOC = (
 
 def passage(n: int, text: str, *, start: int = 0, doc_id: str = "000.txt") -> Passage:
     return Passage(
-        n=n, doc_id=doc_id, chunk_id=f"{doc_id}#{n}", title="論壇", text=text,
-        start=start, end=start + len(text), score=0.5,
+        n=n,
+        doc_id=doc_id,
+        chunk_id=f"{doc_id}#{n}",
+        title="論壇",
+        text=text,
+        start=start,
+        end=start + len(text),
+        score=0.5,
     )
 
 
@@ -112,9 +118,32 @@ def test_control_tokens_cannot_open_a_new_turn() -> None:
 def test_messages_frame_passages_as_data_after_the_history() -> None:
     history = [{"role": "user", "content": "Q1"}, {"role": "assistant", "content": "A1"}]
     messages = build_messages("那它在哪里举办？", PASSAGES, "zh-Hans", history)
-    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    roles = [m["role"] for m in messages]
+    assert roles[0] == "system"
+    assert roles[-3:] == ["user", "assistant", "user"]
+    assert [m["content"] for m in messages[-3:-1]] == ["Q1", "A1"]
     assert "<passages>" in messages[-1]["content"]
     assert "[3] (論壇) On November 26th" in messages[-1]["content"]
     assert refusal("zh-Hans") in messages[-1]["content"]
     # the system prompt is the same for every question, so its KV cache is reused
     assert messages[0] == build_messages("Where?", PASSAGES[:1], "en")[0]
+
+
+def test_worked_examples_refuse_with_the_exact_refusal_sentence() -> None:
+    import json
+
+    examples = json.loads(prompts.resource("examples.json"))
+    refusals = prompts.table("refusals")
+    assert any(e["answer"] == refusals[e["language"]] for e in examples)
+    assert any("[1]" in e["answer"] for e in examples)
+
+
+def test_an_answer_without_markers_is_attributed_to_the_passage_it_repeats() -> None:
+    cited = postprocess("论坛在太原举办，由山西医科大学主办。", PASSAGES, "zh-Hans")
+    assert cited.answer.endswith("[1]。") or "[1]" in cited.answer
+    assert [c.chunk_id for c in cited.citations][:1] in (["000.txt#1"], ["000.txt#2"])
+
+
+def test_an_unsupported_answer_gets_no_invented_citation() -> None:
+    cited = postprocess("Paris is the capital of France.", PASSAGES, "en")
+    assert cited.citations == []
