@@ -12,14 +12,15 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from httpx_sse import ServerSentEvent, connect_sse
+from httpx_sse import EventSource, ServerSentEvent, connect_sse
 
 from ragqa.config import Settings
 from ragqa.errors import GenerationFailed
@@ -40,6 +41,8 @@ CITATION_FIELDS = {"n": int, "doc_id": str, "chunk_id": str, "title": str, "quot
 CITATION_FIELDS |= {"start": int, "end": int, "score": float}
 HIT_FIELDS = {"doc_id": str, "chunk_id": str, "title": str, "text": str, "score": float}
 HIT_FIELDS |= {"start": int, "end": int}
+# TestClient is an httpx.Client at run time, but not to mypy.
+Client = httpx.Client | TestClient
 
 
 def state_of(app: FastAPI) -> AppState:
@@ -67,28 +70,35 @@ def has_fields(item: dict[str, Any], fields: dict[str, type]) -> bool:
     return all(fits(item[name], kind) for name, kind in fields.items())
 
 
-def ask_events(client: httpx.Client, body: dict[str, Any]) -> list[ServerSentEvent]:
-    with connect_sse(client, "POST", "/v1/ask", json={**body, "stream": True}) as source:
+def open_sse(
+    client: Client, path: str, body: dict[str, Any]
+) -> AbstractContextManager[EventSource]:
+    """`connect_sse` for either client (a TestClient is an httpx.Client at run time)."""
+    return connect_sse(cast(httpx.Client, client), "POST", path, json=body)
+
+
+def ask_events(client: Client, body: dict[str, Any]) -> list[ServerSentEvent]:
+    with open_sse(client, "/v1/ask", {**body, "stream": True}) as source:
         assert source.response.status_code == 200
         assert source.response.headers["content-type"].startswith("text/event-stream")
         return list(source.iter_sse())
 
 
-def chat_chunks(client: httpx.Client, body: dict[str, Any]) -> list[str]:
+def chat_chunks(client: Client, body: dict[str, Any]) -> list[str]:
     """The `data` payloads of a streamed chat completion, `[DONE]` included."""
-    with connect_sse(client, "POST", "/v1/chat/completions", json={**body, "stream": True}) as s:
+    with open_sse(client, "/v1/chat/completions", {**body, "stream": True}) as s:
         assert s.response.status_code == 200
         return [event.data for event in s.iter_sse()]
 
 
-def document_text(client: httpx.Client, doc_id: str) -> str:
+def document_text(client: Client, doc_id: str) -> str:
     response = client.get(f"/v1/documents/{doc_id}")
     assert response.status_code == 200
     text: str = response.json()["text"]
     return text
 
 
-def assert_citations_resolve(client: httpx.Client, answer: str, citations: list[Any]) -> None:
+def assert_citations_resolve(client: Client, answer: str, citations: list[Any]) -> None:
     """Citations are numbered 1..k, every `[n]` in the answer is one of them, and each
     citation's quote is the document's text at its offsets."""
     numbers = [c["n"] for c in citations]
@@ -329,7 +339,7 @@ def slot_is_free(app: FastAPI) -> bool:
     return limiter.active == 0 and limiter.waiting == 0
 
 
-def a_short_answer_works(client: httpx.Client) -> None:
+def a_short_answer_works(client: Client) -> None:
     response = client.post("/v1/ask", json={"question": QUESTION, "max_tokens": 2})
     assert response.status_code == 200, response.text
     assert response.json()["answer"]
@@ -339,9 +349,7 @@ def test_a_streaming_client_that_closes_early_stops_its_generation(settings: Set
     paced = PacedGenerator(interval_s=0.05)
     app = app_with_generators(settings, paced)
     with TestClient(app) as client:
-        with connect_sse(
-            client, "POST", "/v1/ask", json={"question": QUESTION, "stream": True}
-        ) as s:
+        with open_sse(client, "/v1/ask", {"question": QUESTION, "stream": True}) as s:
             read_until_first_token(s.iter_sse())
         assert paced.stopped.wait(5), "the generator was not told to stop"
         assert wait_until(lambda: slot_is_free(app))
@@ -460,9 +468,7 @@ def test_busy_server_answers_503_with_retry_after_at_once(tmp_path: Path) -> Non
     paced = PacedGenerator(interval_s=0.05)
     app = app_with_generators(settings, paced)
     with TestClient(app) as client:
-        with connect_sse(
-            client, "POST", "/v1/ask", json={"question": QUESTION, "stream": True}
-        ) as s:
+        with open_sse(client, "/v1/ask", {"question": QUESTION, "stream": True}) as s:
             held = s.iter_sse()
             read_until_first_token(held)
             requests: list[tuple[str, dict[str, Any]]] = [

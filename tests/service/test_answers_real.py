@@ -1,0 +1,153 @@
+"""Issue 4's "Done when", first part: the real default models answer through HTTP.
+
+One question per bundled document in a script that suits it, covering simplified,
+traditional and English plus both cross-lingual directions, and one unanswerable question per
+script. Each real generation costs 10-40 s on the reference CPU, so the set is small.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx_sse import connect_sse
+
+from ragqa.config import Settings
+from service.app import create_app
+from service.language import to_simplified
+from service.pipeline import RagPipeline
+
+pytestmark = pytest.mark.slow
+
+PINYIN_GLUED = re.compile(r"\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]+\)")
+MARKER = re.compile(r"\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class Answerable:
+    question: str
+    doc_id: str
+    facts: tuple[str, ...]  # the answer must contain one of these (after normalising)
+    stream: bool = False
+
+
+ANSWERABLE = [
+    Answerable(  # traditional, about the damaged traditional article
+        "匠心同行SPECT病例大賽裡，「精準定量獎」頒給了哪些醫院？",
+        "000_09db86074c66971f.txt",
+        ("郑州大学第一附属医院", "郑州大学"),
+    ),
+    Answerable(  # traditional, about the damaged traditional news item, streamed
+        "作《醫工融合是核醫療創新的關鍵》報告的鄧建軍，是哪個研究所的研究員？",
+        "001_d756bbd637e114db.txt",
+        ("流体物理研究所",),
+        stream=True,
+    ),
+    Answerable(  # simplified, about the simplified article
+        "张平祥说西北有色金属研究院聚焦的重点建设任务是什么？",
+        "002_1f9a42b8d58ce531.txt",
+        ("重离子加速器",),
+    ),
+    Answerable(  # simplified, about the simplified article
+        "四川省委、省政府提出要在哪一年建成国内领先的核医疗产业集群？",
+        "003_a48a44187b523247.txt",
+        ("2027",),
+    ),
+    Answerable(  # English, about the English article
+        "On which campus of the school was the 2023 nuclear medicine and molecular imaging "
+        "conference held?",
+        "004_c1c1280c1642610c.txt",
+        ("yingze",),
+    ),
+    Answerable(  # cross-lingual: English about a simplified Chinese article
+        "How much space, in square metres, did Xi'an Jiaotong University say it would provide "
+        "for the new medical centre?",
+        "002_1f9a42b8d58ce531.txt",
+        ("16万", "160,000", "160000", "160 000", "160 thousand"),
+    ),
+    Answerable(  # cross-lingual: simplified Chinese about the English article
+        "2023年核医学与分子影像产学研用国际会议有多少名专家学者参加？",
+        "004_c1c1280c1642610c.txt",
+        ("200",),
+    ),
+]
+
+UNANSWERABLE = [
+    "高峰論壇在太原舉辦那兩天，當地的天氣怎麼樣？",
+    "联影医疗2023年全年的营业收入是多少？",
+    "What is the population of Chengdu?",
+]
+
+
+def normalise(text: str) -> str:
+    """Compare across scripts, widths and case: simplified, NFKC, lower-case."""
+    return to_simplified(unicodedata.normalize("NFKC", text)).lower()
+
+
+@pytest.fixture(scope="module")
+def real_client(real_settings: Settings, real_pipeline: RagPipeline) -> Iterator[TestClient]:
+    app = create_app(real_settings, pipeline_factory=lambda _: real_pipeline)
+    with TestClient(app) as client:
+        yield client
+
+
+def ask(client: TestClient, question: str, *, stream: bool) -> dict[str, Any]:
+    """The answer object: the plain JSON response, or the stream's `done` event."""
+    if not stream:
+        response = client.post("/v1/ask", json={"question": question})
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+    with connect_sse(client, "POST", "/v1/ask", json={"question": question, "stream": True}) as s:
+        events = list(s.iter_sse())
+    assert events[0].event == "passages" and events[-1].event == "done", events
+    done: dict[str, Any] = json.loads(events[-1].data)
+    return done
+
+
+def retrieved(client: TestClient, question: str) -> list[tuple[str, str]]:
+    """What search finds for the question: shown when an answer is wrong, to tell why."""
+    hits = client.post("/v1/search", json={"query": question, "cross_lingual": True}).json()
+    return [(h["doc_id"], h["text"][:80]) for h in hits["results"]]
+
+
+def assert_clean(text: str) -> None:
+    assert not PINYIN_GLUED.search(text), f"glued pinyin in {text!r}"
+    assert ",。" not in text and "，。" not in text, f"doubled punctuation in {text!r}"
+
+
+@pytest.mark.parametrize("case", ANSWERABLE, ids=lambda c: f"{c.doc_id[:3]}-{c.question[:12]}")
+def test_answers_each_document_with_valid_citations(
+    real_client: TestClient, case: Answerable
+) -> None:
+    body = ask(real_client, case.question, stream=case.stream)
+    answer = body["answer"]
+    context = f"answer {answer!r}; search found {retrieved(real_client, case.question)}"
+    print(f"\n{case.question}\n-> {answer}\n   {body['timings']}")
+    assert body["refused"] is False, context
+    assert any(normalise(fact) in normalise(answer) for fact in case.facts), context
+    citations = body["citations"]
+    assert citations, context
+    assert {c["doc_id"] for c in citations} == {case.doc_id}, context
+    assert [c["n"] for c in citations] == list(range(1, len(citations) + 1))
+    assert {int(n) for n in MARKER.findall(answer)} == {c["n"] for c in citations}, context
+    document = real_client.get(f"/v1/documents/{case.doc_id}").json()["text"]
+    for citation in citations:
+        assert document[citation["start"] : citation["end"]] == citation["quote"], citation
+        assert_clean(citation["quote"])
+    assert_clean(answer)
+
+
+@pytest.mark.parametrize("question", UNANSWERABLE)
+def test_refuses_what_the_documents_do_not_answer(real_client: TestClient, question: str) -> None:
+    body = ask(real_client, question, stream=False)
+    print(f"\n{question}\n-> {body['answer']}\n   {body['timings']}")
+    context = f"answer {body['answer']!r}; search found {retrieved(real_client, question)}"
+    assert body["refused"] is True, context
+    assert body["citations"] == []
