@@ -15,11 +15,13 @@ import prompts
 from service.generation.base import ChatMessage
 from service.language import Language, match_script, to_simplified
 
-# Chat-control tokens of the common templates (ChatML, Llama, Gemma): a document or question
-# containing one must not be able to close the user turn and open a system turn.
+# Chat-control tokens of the common templates (ChatML, Llama, Gemma), and ragqa's own passage
+# frame: a document or question containing one must not be able to leave its place.
 _CONTROL_TOKENS = re.compile(
     r"<\|[a-zA-Z_]+\|>|<\|?(?:im_start|im_end|endoftext|eot_id|start_header_id|end_header_id)\|?>"
-    r"|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>",
+    r"|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>"
+    r"|</?\s*passages\s*>",  # the frame passages are put in: a document cannot close it
+    re.IGNORECASE,
 )
 _MARKER_GROUP = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、\-–]\s*\d{1,3})*)\s*[\]】]")
 _SENTENCE = re.compile(r"[^。！？；.!?;\n]+[。！？；.!?;]?")

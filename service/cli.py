@@ -12,7 +12,7 @@ from rich.console import Console
 from ragqa.config import Settings
 from ragqa.errors import RagqaError
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one line per error, whatever the terminal
 
 
 def _fail(error: Exception) -> typer.Exit:

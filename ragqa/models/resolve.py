@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ragqa.config import Settings
-from ragqa.errors import ChecksumError, ConfigError, ModelError
+from ragqa.errors import ChecksumError, ConfigError, ModelError, RagqaError
 from ragqa.models.feedback import Feedback, RichFeedback
 from ragqa.models.integrity import read_files_manifest
 from ragqa.models.provision import FETCH_HINT, fetch_model, inspect_model
@@ -103,7 +103,12 @@ def ensure_models(
     for spec in dict.fromkeys(specs):
         status = inspect_model(spec, settings.model_cache_dir, rehash=False)
         if status.state != "ok":
-            fetch_model(spec, settings.model_cache_dir, feedback=feedback)
+            try:
+                fetch_model(spec, settings.model_cache_dir, feedback=feedback)
+            except RagqaError as e:
+                raise ModelError(
+                    f"model {spec.name}: {status.problem}; repairing it failed: {e}"
+                ) from e
         paths[spec.name] = status.path
     return paths
 
