@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.report import (
     BENCHMARKS_MD,
@@ -18,6 +19,10 @@ from bench.report import (
     save_section,
     start_section,
 )
+
+if TYPE_CHECKING:
+    from bench.generation import Models
+    from ragqa.config import Settings
 
 COMMAND = ".venv/bin/python -m bench"
 TITLES = {
@@ -55,9 +60,54 @@ def _ingestion(section: Section, quick: bool) -> Section:
     return run_ingestion(section, settings, real_embedder(settings), QUICK if quick else FULL)
 
 
+def _models(settings: Settings) -> Models:
+    """The configured embedder and generator, and a translator context, loaded once."""
+    from bench.components import real_embedder
+    from bench.generation import Models
+    from ragqa.models.resolve import resolve_generator
+    from service.generation import load_generator
+    from service.pipeline import LlmTranslator
+
+    model = resolve_generator(settings)
+    return Models(
+        embedder=real_embedder(settings),
+        generator=load_generator(settings, model),
+        translator=LlmTranslator(load_generator(settings, model, n_ctx=1024)),
+        model_path=model,
+    )
+
+
+def _generation(section: Section, quick: bool) -> Section:
+    from bench.components import bench_settings, ci_subset_items
+    from bench.generation import FULL, QUICK, run_generation
+
+    options = QUICK if quick else FULL
+    settings = bench_settings()
+    models = _models(settings)
+    timed = ci_subset_items(answerable_only=True, limit=options.questions)
+    swept = ci_subset_items(answerable_only=False, limit=options.sweep_questions)
+    return run_generation(section, settings, models, timed, swept, options)
+
+
+def _load(section: Section, quick: bool) -> Section:
+    import tempfile
+
+    from bench.components import bench_settings, eval_questions
+    from bench.generation import pipeline_for
+    from bench.load import FULL, QUICK, run_load
+
+    settings = bench_settings()
+    models = _models(settings)
+    with tempfile.TemporaryDirectory(prefix="ragqa-bench-load-") as tmp:
+        pipeline = pipeline_for(settings, models, Path(tmp) / "index")
+        return run_load(section, settings, pipeline, eval_questions(), QUICK if quick else FULL)
+
+
 RUNNERS: dict[str, Callable[[Section, bool], Section]] = {
     "retrieval": _retrieval,
     "ingestion": _ingestion,
+    "generation": _generation,
+    "load": _load,
 }
 
 
