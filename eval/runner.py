@@ -287,7 +287,10 @@ class PipelineBackend:
         self.pipeline = pipeline
         self.settings = settings
         self.open_pipeline = open_pipeline
-        self.description = f"in-process pipeline over {settings.collection_dir}"
+        self.description = (
+            f"in-process pipeline over {settings.collection_dir} "
+            f"(embedder {settings.embedder}, generator {settings.generator})"
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineBackend:
