@@ -103,11 +103,51 @@ def _load(section: Section, quick: bool) -> Section:
         return run_load(section, settings, pipeline, eval_questions(), QUICK if quick else FULL)
 
 
+def _peer(section: Section, quick: bool) -> Section:
+    import tempfile
+    import time
+
+    from bench.components import bench_settings, ci_subset_items, eval_items
+    from bench.generation import pipeline_for
+    from bench.peer import (
+        FULL,
+        QUICK,
+        LlamaIndexRag,
+        answerable_single_turn,
+        peer_available,
+        run_peer,
+    )
+    from ragqa.models.resolve import resolve_embedder
+
+    available, error = peer_available()
+    if not available:
+        section.notes.append(f"Blocked: LlamaIndex does not import here ({error}).")
+        return section
+    options = QUICK if quick else FULL
+    settings = bench_settings()
+    models = _models(settings)
+    with tempfile.TemporaryDirectory(prefix="ragqa-bench-peer-") as tmp:
+        started = time.perf_counter()
+        pipeline = pipeline_for(settings, models, Path(tmp) / "index")
+        ragqa_build = time.perf_counter() - started
+        peer = LlamaIndexRag(settings, resolve_embedder(settings), models.model_path)
+        return run_peer(
+            section,
+            settings,
+            pipeline,
+            ragqa_build,
+            peer,
+            ci_subset_items(answerable_only=True, limit=options.answer_questions),
+            answerable_single_turn(eval_items(), options.retrieval_questions),
+        )
+
+
 RUNNERS: dict[str, Callable[[Section, bool], Section]] = {
     "retrieval": _retrieval,
     "ingestion": _ingestion,
     "generation": _generation,
     "load": _load,
+    "peer": _peer,
 }
 
 
