@@ -12,8 +12,9 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from httpx_sse import connect_sse
@@ -102,9 +103,11 @@ def ask(client: TestClient, question: str, *, stream: bool) -> dict[str, Any]:
     if not stream:
         response = client.post("/v1/ask", json={"question": question})
         assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-    with connect_sse(client, "POST", "/v1/ask", json={"question": question, "stream": True}) as s:
+        answer: dict[str, Any] = response.json()
+        return answer
+    body = {"question": question, "stream": True}
+    # A TestClient is an httpx.Client at run time, though not to mypy.
+    with connect_sse(cast(httpx.Client, client), "POST", "/v1/ask", json=body) as s:
         events = list(s.iter_sse())
     assert events[0].event == "passages" and events[-1].event == "done", events
     done: dict[str, Any] = json.loads(events[-1].data)
