@@ -60,7 +60,7 @@ def _ingestion(section: Section, quick: bool) -> Section:
     return run_ingestion(section, settings, real_embedder(settings), QUICK if quick else FULL)
 
 
-def _models(settings: Settings) -> Models:
+def load_models(settings: Settings) -> Models:
     """The configured embedder and generator, and a translator context, loaded once."""
     from bench.components import real_embedder
     from bench.generation import Models
@@ -83,7 +83,7 @@ def _generation(section: Section, quick: bool) -> Section:
 
     options = QUICK if quick else FULL
     settings = bench_settings()
-    models = _models(settings)
+    models = load_models(settings)
     timed = ci_subset_items(answerable_only=True, limit=options.questions)
     swept = ci_subset_items(answerable_only=False, limit=options.sweep_questions)
     return run_generation(section, settings, models, timed, swept, options)
@@ -97,7 +97,7 @@ def _load(section: Section, quick: bool) -> Section:
     from bench.load import FULL, QUICK, run_load
 
     settings = bench_settings()
-    models = _models(settings)
+    models = load_models(settings)
     with tempfile.TemporaryDirectory(prefix="ragqa-bench-load-") as tmp:
         pipeline = pipeline_for(settings, models, Path(tmp) / "index")
         return run_load(section, settings, pipeline, eval_questions(), QUICK if quick else FULL)
@@ -125,7 +125,7 @@ def _peer(section: Section, quick: bool) -> Section:
         return section
     options = QUICK if quick else FULL
     settings = bench_settings()
-    models = _models(settings)
+    models = load_models(settings)
     with tempfile.TemporaryDirectory(prefix="ragqa-bench-peer-") as tmp:
         started = time.perf_counter()
         pipeline = pipeline_for(settings, models, Path(tmp) / "index")

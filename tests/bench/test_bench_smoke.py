@@ -1,0 +1,172 @@
+"""The benchmark suite's code paths on tiny sizes, so `python -m bench` cannot rot.
+
+Fast tests run the retrieval and load sections with the fake embedder and generator (a real
+uvicorn server, a real client process); slow tests run ingestion and generation with the real
+models. No figure is asserted beyond sanity: timings depend on the machine.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from bench.components import ci_subset_items, eval_questions
+from bench.load import LoadOptions, run_load
+from bench.report import (
+    Cell,
+    Table,
+    Target,
+    load_sections,
+    percentile,
+    render_markdown,
+    save_section,
+    start_section,
+)
+from bench.retrieval import RetrievalOptions, exact_top_k, run_retrieval
+from bench.synthetic import chunk_specs, chunk_vectors, make_corpus, sentence_pool
+from index.pipeline import open_or_build
+from ragqa.config import Settings
+from service.generation.fake import FakeGenerator
+from service.pipeline import RagPipeline
+from tests.conftest import FakeEmbedder
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def number(cell: Cell) -> float:
+    """A table cell that must hold a measurement."""
+    assert isinstance(cell, int | float) and not isinstance(cell, bool), cell
+    return float(cell)
+
+
+def tiny_settings(tmp: Path, **overrides: object) -> Settings:
+    base = {
+        "collection_dir": REPO / "corpus",
+        "index_dir": tmp / "index",
+        "model_cache_dir": Settings().model_cache_dir,
+        "rate_limit_per_minute": 0,
+        "cross_lingual": False,
+        "min_dense_score": 0.0,
+    }
+    return Settings.model_validate({**base, **overrides})
+
+
+def test_retrieval_section_on_1k_chunks_over_http_and_in_process(tmp_path: Path) -> None:
+    section = start_section("retrieval", "1. Retrieval", "python -m bench retrieval", quick=True)
+    options = RetrievalOptions(
+        sizes=(1_000,), http_max_size=1_000, base_count=50, rounds=1, max_queries=3
+    )
+    run_retrieval(section, tiny_settings(tmp_path), FakeEmbedder(), eval_questions(), options)
+
+    latency, build, stages = section.tables
+    (row,) = latency.rows
+    assert row[0] == 1_000 and row[1] == "IDMap2,Flat"
+    assert row[-1] == 3  # one timed search per query and path
+    assert all(number(v) > 0 for v in row[2:6])
+    (build_row,) = build.rows
+    assert build_row[-1] == 1.0  # the exact index finds exactly what brute force finds
+    assert [t.name for t in section.targets] == ["HTTP / in-process p50 at 1,000 chunks"]
+    assert number(stages.rows[0][-1]) > 0
+
+
+def test_synthetic_sizes_are_nested_and_vectors_unit_length(tmp_path: Path) -> None:
+    settings = tiny_settings(tmp_path)
+    pool = sentence_pool(settings.collection_dir, settings.max_upload_bytes)
+    corpus = make_corpus(pool, FakeEmbedder(), base_count=20, seed=3)
+    small, large = chunk_specs(corpus, 50), chunk_specs(corpus, 120)
+    assert large[:50] == small
+    vectors = chunk_vectors(corpus, 120)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(vectors[:20], corpus.base_vectors)
+    assert 0 < corpus.variant_cosine < 1 and corpus.noise > 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    arrays(np.float32, (40, 8), elements=st.floats(-1, 1, width=32)),
+    arrays(np.float32, (3, 8), elements=st.floats(-1, 1, width=32)),
+    st.integers(1, 10),
+)
+def test_exact_top_k_matches_a_full_sort(vectors: np.ndarray, queries: np.ndarray, k: int) -> None:
+    found = exact_top_k(vectors, queries, k)
+    scores = queries @ vectors.T
+    for row, ids in enumerate(found):
+        expected = np.sort(scores[row])[::-1][:k]
+        assert np.allclose(np.sort(scores[row, ids])[::-1], expected)
+
+
+def test_load_section_against_a_fake_model_server(tmp_path: Path) -> None:
+    settings = tiny_settings(tmp_path)
+    embedder = FakeEmbedder()
+    pipeline = RagPipeline(
+        settings,
+        embedder=embedder,
+        store=open_or_build(settings, embedder),
+        generators=[FakeGenerator(lambda messages: "An answer [1]")],
+        translator=None,
+    )
+    section = start_section("load", "4. Load", "python -m bench load", quick=True)
+    options = LoadOptions((2,), 1.0, ask_clients=3, ask_seconds=1.0, ask_max_tokens=4, max_queue=1)
+    run_load(section, settings, pipeline, eval_questions()[:3], options)
+
+    (table,) = section.tables
+    search, ask = table.rows
+    assert number(search[1]) > 0 and search[1] == search[2]  # every search answered 200
+    assert number(ask[1]) == number(ask[2]) + number(ask[3]) + number(ask[4])
+    assert number(ask[2]) > 0
+    assert number(ask[-1]) >= number(ask[-2]) > 0  # RSS sampled while the clients ran
+
+
+def test_results_round_trip_into_benchmarks_markdown(tmp_path: Path) -> None:
+    section = start_section("ingestion", "2. Ingestion", "python -m bench ingestion", quick=False)
+    section.tables.append(Table("Throughput", ["path", "chunks/s"], [["build_index", 12.5]]))
+    section.targets.append(Target("ratio", ">= 0.9x", "0.80x", met=False, why="per-batch calls"))
+    save_section(section, tmp_path)
+
+    text = render_markdown(load_sections(tmp_path), "intro")
+    assert "Reproduce: `python -m bench ingestion`" in text
+    assert "| build_index | 12.5 |" in text
+    assert "**missed**. per-batch calls" in text
+    assert section.machine["cpu"] in text
+
+
+def test_percentile_interpolates_and_is_nan_for_nothing() -> None:
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert percentile([5.0], 99) == 5.0
+    assert math.isnan(percentile([], 50))
+
+
+@pytest.mark.slow
+def test_ingestion_section_with_the_real_embedder(tmp_path: Path) -> None:
+    from bench.components import real_embedder
+    from bench.ingestion import IngestionOptions, run_ingestion
+
+    settings = tiny_settings(tmp_path)
+    section = start_section("ingestion", "2. Ingestion", "python -m bench ingestion", quick=True)
+    run_ingestion(section, settings, real_embedder(settings), IngestionOptions(2, 1))
+    throughput = section.tables[0]
+    assert all(number(row[1]) > 0 for row in throughput.rows)
+
+
+@pytest.mark.slow
+def test_generation_section_with_the_realload_models(tmp_path: Path) -> None:
+    from bench.generation import GenerationOptions, run_generation
+    from bench.suite import load_models
+
+    settings = tiny_settings(tmp_path, cross_lingual=True, min_dense_score=0.8)
+    options = GenerationOptions(
+        questions=1, rounds=1, max_tokens=4, sweep=((160, 1),), sweep_questions=1
+    )
+    items = ci_subset_items(answerable_only=True, limit=1)
+    section = start_section("generation", "3. Generation", "python -m bench generation", quick=True)
+    run_generation(section, settings, load_models(settings), items, items, options)
+    cache, _, sweep = section.tables
+    assert [row[0] for row in cache.rows] == ["cold", "repeat"]
+    assert number(cache.rows[0][2]) > 0  # prompt tokens
+    assert sweep.rows[0][:2] == [160, 1]
