@@ -44,7 +44,8 @@ eval: setup
 
 ## bench: the performance suite; writes BENCHMARKS.md
 bench: setup
-	$(BIN)/python -m bench
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench all
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache test-artifacts
