@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     candidate_k: int = Field(
         30, ge=5, le=500, description="Candidates per retriever before fusion."
     )
-    rrf_k: int = Field(60, ge=1, le=1000, description="Reciprocal rank fusion constant.")
+    lexical_weight: float = Field(
+        0.1, ge=0.0, le=10.0, description="Weight of BM25 (relative to its best match) in fusion."
+    )
     cross_lingual: bool = Field(
         True, description="Translate questions into the collection's other languages."
     )

@@ -136,7 +136,7 @@ class RagPipeline:
             embedder,
             translator=translator,
             candidate_k=settings.candidate_k,
-            rrf_k=settings.rrf_k,
+            lexical_weight=settings.lexical_weight,
             min_dense_score=settings.min_dense_score,
             cross_lingual=settings.cross_lingual,
         )
@@ -149,7 +149,6 @@ class RagPipeline:
     def from_settings(cls, settings: Settings) -> RagPipeline:
         """Load (provisioning if needed) the embedder, the index and the generators."""
         from index.pipeline import open_or_build
-
         from ragqa.models.resolve import ensure_models, resolve_embedder, resolve_generator
 
         ensure_models(settings)
