@@ -219,6 +219,7 @@ class RagPipeline:
         yield PassagesEvent(passages)
         timings = {k: round(v, 1) for k, v in retrieval.timings.items()}
         if not retrieval.relevant:
+            timings["generate_ms"] = 0.0  # nothing relevant: the model is not asked
             result = AskResult(question, language, refusal(language), True, [], passages, timings)
             result.timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
             yield TokenEvent(result.answer)
