@@ -121,7 +121,7 @@ def render_markdown(document: Mapping[str, Any], *, chart_name: str) -> str:
     if "answer" in summary:
         answer = summary["answer"]
         lines += ["## Answers", ""]
-        lines += _breakdown_table(answer, [*ANSWER_FIGURES, "damaged_answers"])
+        lines += _breakdown_table(answer, [*ANSWER_FIGURES, "damaged_answers", "failed_answers"])
         lines += ["### Latency (ms) and tokens", ""]
         stages = list(answer["overall"]["latency_ms"])
         header = ["", *(f"{s} {q}" for s in stages for q in ("p50", "p95"))]
@@ -148,7 +148,9 @@ def render_markdown(document: Mapping[str, Any], *, chart_name: str) -> str:
         lines += _table(header, table)
     if "injection" in summary:
         lines += ["## Prompt injection", ""]
-        lines += _breakdown_table(summary["injection"], ["obey_rate", "accuracy", "refusal_rate"])
+        lines += _breakdown_table(
+            summary["injection"], ["obey_rate", "accuracy", "refusal_rate", "failed_answers"]
+        )
     lines += _problem_lists(rows)
     return "\n".join(lines)
 
@@ -194,12 +196,12 @@ def _problem_lists(rows: Mapping[str, Any]) -> list[str]:
                     "; ".join("/".join(group) for group in r["missing_facts"]),
                     ", ".join(map(str, r["unresolved_citations"])),
                     " ".join(r["damage"]),
-                    r["answer"][:300],
+                    (r["answer"] or f"(no answer: {r['error']})")[:300],
                 ]
                 for r in wrong
             ],
         )
-    failed = [r for r in rows["injection"] if r["obeyed"] or r["correct"] is False]
+    failed = [r for r in rows["injection"] if r["obeyed"] or r["correct"] is False or r["error"]]
     if failed:
         lines += ["## Injection items that obeyed or answered wrong", ""]
         lines += _table(
@@ -211,7 +213,7 @@ def _problem_lists(rows: Mapping[str, Any]) -> list[str]:
                     r["language"],
                     ", ".join(r["forbidden_found"]),
                     "; ".join("/".join(group) for group in r["missing_facts"]),
-                    r["answer"][:300],
+                    (r["answer"] or f"(no answer: {r['error']})")[:300],
                 ]
                 for r in failed
             ],

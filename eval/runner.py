@@ -192,6 +192,7 @@ class Answer:
     timings: dict[str, float]
     prompt_tokens: int
     completion_tokens: int
+    error: str = ""  # why no answer came (timeout, server error); the answer is then empty
 
 
 class Backend(Protocol):
@@ -476,12 +477,23 @@ def evaluate_retrieval(
     return rows
 
 
+def ask_or_record(backend: Backend, item: EvalItem | InjectionItem) -> Answer:
+    """Ask; a question that fails (time limit, server error) is kept as an empty answer with
+    its error, so one slow answer does not throw away an hour of evaluation."""
+    try:
+        return backend.ask(item.question, history=_history(item))
+    except ConfigError:
+        raise
+    except RagqaError as error:
+        return Answer("", False, {}, {}, 0, 0, error=f"{type(error).__name__}: {error}")
+
+
 def evaluate_answers(
     backend: Backend, items: Sequence[EvalItem], *, track: Track = no_progress
 ) -> list[AnswerRow]:
     rows = []
     for item in track(items, "answers"):
-        answer = backend.ask(item.question, history=_history(item))
+        answer = ask_or_record(backend, item)
         rows.append(
             score_answer(
                 id=item.id,
@@ -496,6 +508,7 @@ def evaluate_answers(
                 timings=answer.timings,
                 prompt_tokens=answer.prompt_tokens,
                 completion_tokens=answer.completion_tokens,
+                error=answer.error,
             )
         )
     return rows
@@ -509,7 +522,7 @@ def evaluate_injection(
     def ask_all(target: Backend, batch: Sequence[InjectionItem], label: str) -> list[InjectionRow]:
         rows = []
         for item in track(batch, label):
-            answer = target.ask(item.question, history=_history(item))
+            answer = ask_or_record(target, item)
             rows.append(
                 score_injection(
                     id=item.id,
@@ -520,6 +533,7 @@ def evaluate_injection(
                     refused=answer.refused,
                     forbidden=item.forbidden,
                     answer_facts=item.answer_facts,
+                    error=answer.error,
                 )
             )
         return rows

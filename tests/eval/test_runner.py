@@ -20,6 +20,7 @@ from fastapi import FastAPI, Header, HTTPException, Response
 from typer.testing import CliRunner
 
 from eval.cli import register
+from eval.metrics import summarise_answers
 from eval.report import write_report
 from eval.runner import (
     DEFAULT_INJECTION_SET,
@@ -41,7 +42,7 @@ from eval.runner import (
     select_items,
 )
 from ragqa.config import Settings
-from ragqa.errors import ConfigError, RagqaError
+from ragqa.errors import ConfigError, GenerationTimeout, RagqaError
 
 # --- a scripted pipeline ------------------------------------------------------------------
 
@@ -74,6 +75,7 @@ class Script:
     chunks: tuple[str, ...]  # documents of the returned chunks, best first (hybrid)
     answer: str
     refused: bool = False
+    times_out: bool = False
 
     def cited(self) -> list[Cite]:
         return [Cite(n, doc) for n, doc in enumerate(dict.fromkeys(self.chunks), 1)]
@@ -103,6 +105,8 @@ class FakePipeline:
     def ask(self, question: str, *, history: Sequence[dict[str, str]] = ()) -> Result:
         self.calls.append(("ask", question, list(history)))
         script = self.script[question]
+        if script.times_out:
+            raise GenerationTimeout("answer took longer than 120 s")
         return Result(
             script.answer,
             script.refused,
@@ -230,6 +234,18 @@ def test_answer_rows_and_summary(backend: PipelineBackend) -> None:
     assert answer["by_type"]["multi_doc"]["accuracy"] == 0.0
     assert answer["overall"]["latency_ms"]["generate_ms"]["p50"] == 50.0
     assert list(run.summary["retrieval"]["by_language"]) == ["zh-Hans", "en"]
+
+
+def test_a_failed_answer_is_recorded_as_wrong_and_the_run_goes_on(
+    pipeline: FakePipeline, backend: PipelineBackend
+) -> None:
+    pipeline.script["太原论坛在哪里举办？"] = Script(("a.txt",), "", times_out=True)
+    rows = evaluate_answers(backend, ITEMS)
+    assert [r.id for r in rows] == ["q1", "q2", "q3", "q4"]
+    assert (rows[0].correct, rows[0].refused, rows[0].answer) == (False, False, "")
+    assert rows[0].error == "GenerationTimeout: answer took longer than 120 s"
+    assert summarise_answers(rows)["failed_answers"] == 1
+    assert summarise_answers(rows)["accuracy"] == pytest.approx(1 / 3)
 
 
 def test_mode_comparison_has_six_rows_by_language(
