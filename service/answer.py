@@ -10,8 +10,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import pairwise
 
 import prompts
+from index.chunking import split_sentences
 from service.generation.base import ChatMessage
 from service.language import Language, match_script, to_simplified
 
@@ -25,7 +27,8 @@ _CONTROL_TOKENS = re.compile(
 )
 _MARKER_GROUP = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、\-–]\s*\d{1,3})*)\s*[\]】]")
 _SENTENCE = re.compile(r"[^。！？；.!?;\n]+[。！？；.!?;]?")
-_CLAIM = re.compile(r"[^。！？；.!?;\n]+[。！？；.!?;]?(?:\s*\[\d+\])*")
+_MARKER_AFTER_STOP = re.compile(r"([。！？.!?])\s*((?:\[\d{1,3}\])+)")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]")
 
 
@@ -191,33 +194,71 @@ def locate_quote(passage: Passage, claim: str, max_chars: int = 160) -> tuple[st
     return passage.text[start:end], passage.start + start, passage.start + end
 
 
-def attribute(answer: str, passages: Sequence[Passage], min_share: float = 0.6) -> str:
-    """Mark each unmarked sentence with the passage that contains most of its words.
+def _claims(text: str) -> list[str]:
+    """The answer cut into sentences (abbreviations and decimals respected), each keeping the
+    markers written after it; joined back they give the text unchanged."""
+    spans = split_sentences(text)
+    if not spans:
+        return [text] if text else []
+    pieces = [text[: spans[0][1]]]
+    pieces += [text[prev_end:end] for (_, prev_end), (_, end) in pairwise(spans)]
+    pieces[-1] += text[spans[-1][1] :]
+    return pieces
 
-    Small models often answer correctly but forget the markers; a sentence whose words mostly
-    come from one passage is attributed to it. A sentence supported by no passage stays unmarked.
+
+def _support(claim_tokens: set[str], passage: Passage) -> float:
+    """Share of the claim's words that occur in the passage."""
+    return len(claim_tokens & _tokens(passage.text)) / len(claim_tokens) if claim_tokens else 0.0
+
+
+def _is_grounded(claim: str, sources: str) -> bool:
+    """Every number in the claim occurs in the passages or the question.
+
+    A small model asked for a figure the passages lack tends to invent one; a number found
+    nowhere in the sources is the clearest sign of it.
     """
-
-    def mark(match: re.Match[str]) -> str:
-        sentence = match.group(0)
-        tokens = _tokens(sentence)
-        best = max(passages, key=lambda p: len(tokens & _tokens(p.text)), default=None)
-        if best is None or not tokens or len(tokens & _tokens(best.text)) < min_share * len(tokens):
-            return sentence
-        end = len(sentence.rstrip("。！？；.!?; "))
-        return f"{sentence[:end]}[{best.n}]{sentence[end:]}"
-
-    return _CLAIM.sub(mark, answer)
+    return all(number in sources for number in _NUMBER.findall(_MARKER_GROUP.sub("", claim)))
 
 
-def postprocess(raw: str, passages: Sequence[Passage], language: Language) -> CitedAnswer:
-    """Validate and renumber `[n]` markers, attach quotes, and recognise the refusal.
+def _check_claim(claim: str, passages: Sequence[Passage], min_support: float = 0.6) -> str:
+    """Point the claim's markers at the passages that support it.
 
-    Markers that point to no given passage are removed; the remaining ones are renumbered in
-    order of first use, and `citations` lists exactly the passages the answer cites.
+    Without a marker, a claim whose words mostly come from one passage is attributed to it
+    (small models often forget markers). A marker whose passage shares less than half as many
+    of the claim's words as the best-supporting passage is moved to that passage. Claims whose
+    words match no passage (a translation, a paraphrase) keep the model's own markers.
     """
-    text = match_script(raw.strip(), language)
-    if is_refusal(text) or not text:
+    tokens = _tokens(claim)
+    best = max(passages, key=lambda p: _support(tokens, p), default=None)
+    if best is None or _support(tokens, best) < min_support:
+        return claim
+    by_number = {p.n: p for p in passages}
+    cited = [n for m in _MARKER_GROUP.finditer(claim) for n in _expand(m.group(1))]
+    kept = [
+        n
+        for n in dict.fromkeys(cited)
+        if n in by_number and _support(tokens, by_number[n]) >= _support(tokens, best) / 2
+    ] or [best.n]
+    bare = _MARKER_GROUP.sub("", claim)
+    end = len(bare.rstrip("。！？；.!?; \n"))
+    return bare[:end] + "".join(f"[{n}]" for n in kept) + bare[end:]
+
+
+def postprocess(
+    raw: str, passages: Sequence[Passage], language: Language, question: str = ""
+) -> CitedAnswer:
+    """Check and renumber `[n]` markers, attach quotes, and recognise the refusal.
+
+    Markers are pointed at the passages that support their sentence; sentences with a number
+    found in no passage are dropped (an answer left with nothing is a refusal); markers that
+    point to no given passage are removed; the rest are renumbered in order of first use, and
+    `citations` lists exactly the passages the answer cites.
+    """
+    text = _MARKER_AFTER_STOP.sub(r"\2\1", match_script(raw.strip(), language))
+    sources = "\n".join([question, *(p.text for p in passages), *(p.title for p in passages)])
+    claims = [_check_claim(c, passages) for c in _claims(text) if _is_grounded(c, sources)]
+    text = "".join(claims).strip()
+    if not text or is_refusal(text):
         return CitedAnswer(refusal(language), True, [])
     by_number = {p.n: p for p in passages}
     order: list[int] = []
@@ -229,15 +270,13 @@ def postprocess(raw: str, passages: Sequence[Passage], language: Language) -> Ci
                 order.append(n)
         return "".join(f"[{order.index(n) + 1}]" for n in dict.fromkeys(valid))
 
-    if not _MARKER_GROUP.search(text):
-        text = attribute(text, passages)
     answer = _MARKER_GROUP.sub(renumber, text)
     answer = re.sub(r"[ \t]+([。，！？.,!?])", r"\1", answer)
     answer = re.sub(r"[ \t]{2,}", " ", answer).strip()
     citations = []
     for new_n, old_n in enumerate(order, start=1):
         passage = by_number[old_n]
-        claim = " ".join(s for s in _CLAIM.findall(answer) if f"[{new_n}]" in s) or answer
+        claim = " ".join(c for c in _claims(answer) if f"[{new_n}]" in c) or answer
         quote, start, end = locate_quote(passage, claim)
         citations.append(
             Citation(

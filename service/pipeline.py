@@ -10,7 +10,8 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator as EventStream
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from index.embedder import Embedder, SentenceTransformerEmbedder
@@ -209,7 +210,7 @@ class RagPipeline:
         temperature: float | None = None,
         stop: threading.Event | None = None,
         timeout_s: float | None = None,
-    ) -> Iterator[AskEvent]:
+    ) -> EventStream[AskEvent, None, None]:
         """Passages first, then answer pieces, then the complete cited answer."""
         started = time.perf_counter()
         deadline = started + (timeout_s or self.settings.generation_timeout_s)
@@ -226,13 +227,15 @@ class RagPipeline:
             yield DoneEvent(result)
             return
 
+        stop = stop or threading.Event()
+        if stop.is_set():  # the client left while this request waited: skip the model
+            return
         messages = build_messages(question, passages, language, history)
         generator = self._pool.get()
         pieces: list[str] = []
         try:
             prompt_tokens = generator.count_tokens(messages)
             gen_started = time.perf_counter()
-            stop = stop or threading.Event()
             for piece in generator.stream(
                 messages,
                 max_tokens=max_tokens or self.settings.max_tokens,
@@ -251,7 +254,7 @@ class RagPipeline:
             timings["generate_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
         finally:
             self._pool.put(generator)
-        cited = postprocess("".join(pieces), passages, language)
+        cited = postprocess("".join(pieces), passages, language, question)
         timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
         yield DoneEvent(
             AskResult(

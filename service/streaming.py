@@ -13,10 +13,9 @@ import asyncio
 import logging
 import threading
 import weakref
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator
 from contextlib import closing, suppress
 from dataclasses import dataclass
-from typing import cast
 
 import anyio
 from starlette.requests import Request
@@ -126,18 +125,15 @@ def _produce(
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
     try:
-        # ask_events is a generator (typed as an Iterator): closing it returns the model.
-        answer = cast(
-            Generator[AskEvent, None, None],
-            pipeline.ask_events(
-                call.question,
-                history=call.history,
-                top_k=call.top_k,
-                max_tokens=call.max_tokens,
-                temperature=call.temperature,
-                stop=stop,
-                timeout_s=limit_s,
-            ),
+        # ask_events is a generator: closing it returns the model to its pool.
+        answer = pipeline.ask_events(
+            call.question,
+            history=call.history,
+            top_k=call.top_k,
+            max_tokens=call.max_tokens,
+            temperature=call.temperature,
+            stop=stop,
+            timeout_s=limit_s,
         )
         with closing(answer):  # back in the pool before the slot is free
             for event in answer:
