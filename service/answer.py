@@ -28,7 +28,8 @@ _CONTROL_TOKENS = re.compile(
 _MARKER_GROUP = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、\-–]\s*\d{1,3})*)\s*[\]】]")
 _SENTENCE = re.compile(r"[^。！？；.!?;\n]+[。！？；.!?;]?")
 _MARKER_AFTER_STOP = re.compile(r"([。！？.!?])\s*((?:\[\d{1,3}\])+)")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?")
+_CJK_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*([万亿])")
 _WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]")
 
 
@@ -211,13 +212,22 @@ def _support(claim_tokens: set[str], passage: Passage) -> float:
     return len(claim_tokens & _tokens(passage.text)) / len(claim_tokens) if claim_tokens else 0.0
 
 
-def _is_grounded(claim: str, sources: str) -> bool:
+def _numbers(text: str) -> set[str]:
+    """The numbers written in `text`, thousands separators removed, and Chinese 万/亿 amounts
+    also as plain integers (an English answer turns 16万 into 160,000)."""
+    found = {m.replace(",", "") for m in _NUMBER.findall(text)}
+    for value, unit in _CJK_AMOUNT.findall(text):
+        found.add(f"{float(value) * (10_000 if unit == '万' else 100_000_000):.0f}")
+    return found
+
+
+def _is_grounded(claim: str, source_numbers: set[str]) -> bool:
     """Every number in the claim occurs in the passages or the question.
 
     A small model asked for a figure the passages lack tends to invent one; a number found
     nowhere in the sources is the clearest sign of it.
     """
-    return all(number in sources for number in _NUMBER.findall(_MARKER_GROUP.sub("", claim)))
+    return _numbers(_MARKER_GROUP.sub("", claim)) <= source_numbers
 
 
 def _check_claim(claim: str, passages: Sequence[Passage], min_support: float = 0.6) -> str:
@@ -255,7 +265,11 @@ def postprocess(
     `citations` lists exactly the passages the answer cites.
     """
     text = _MARKER_AFTER_STOP.sub(r"\2\1", match_script(raw.strip(), language))
-    sources = "\n".join([question, *(p.text for p in passages), *(p.title for p in passages)])
+    sources = _numbers(
+        to_simplified(
+            "\n".join([question, *(p.text for p in passages), *(p.title for p in passages)])
+        )
+    )
     claims = [_check_claim(c, passages) for c in _claims(text) if _is_grounded(c, sources)]
     text = "".join(claims).strip()
     if not text or is_refusal(text):

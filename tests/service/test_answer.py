@@ -169,3 +169,11 @@ def test_a_sentence_with_a_number_found_in_no_source_is_dropped() -> None:
     assert kept.answer == "论坛在太原举办[1]。"
     # a number from the question is not an invention
     assert not postprocess("Alpha 77 [1].", PASSAGES, "en", "why 77?").refused
+
+
+def test_numbers_converted_from_chinese_units_are_grounded() -> None:
+    source = passage(1, "学校将提供16万平方米的空间，投资2.5亿元。")
+    cited = postprocess("It will provide 160,000 square metres [1].", [source], "en")
+    assert not cited.refused and "160,000" in cited.answer
+    assert not postprocess("It costs 250000000 yuan [1].", [source], "en").refused
+    assert postprocess("It will provide 170,000 square metres [1].", [source], "en").refused
