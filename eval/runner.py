@@ -391,10 +391,11 @@ class HttpBackend:
         cross_lingual: bool | None,
         history: Sequence[Mapping[str, str]],
     ) -> list[str]:
-        """Over HTTP a follow-up is searched without its history: /v1/search takes none."""
         body: dict[str, Any] = {"query": query, "top_k": top_k, "mode": mode}
         if cross_lingual is not None:
             body["cross_lingual"] = cross_lingual
+        if history:
+            body["history"] = [dict(turn) for turn in history]
         return [hit["doc_id"] for hit in self._call("POST", "/v1/search", body)["results"]]
 
     def ask(self, question: str, *, history: Sequence[Mapping[str, str]]) -> Answer:

@@ -48,6 +48,11 @@ class SearchRequest(Strict):
     cross_lingual: bool = Field(
         False, description="Also search the query's translations (costs a model call)."
     )
+    history: list[Turn] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Earlier turns: a follow-up is searched with the previous user question.",
+    )
 
     _query = field_validator("query")(_clean_text)
 

@@ -18,7 +18,11 @@ router = APIRouter(tags=["search"])
 def search(body: SearchRequest, pipeline: Pipeline, state: State) -> SearchResponse:
     """Hybrid (dense + BM25) search; `cross_lingual` also searches the query's translations."""
     retrieval = pipeline.retrieve(
-        body.query, body.top_k, mode=body.mode, cross_lingual=body.cross_lingual
+        body.query,
+        body.top_k,
+        mode=body.mode,
+        cross_lingual=body.cross_lingual,
+        history=[t.model_dump() for t in body.history],
     )
     state.metrics.observe_stages(retrieval.timings)
     return SearchResponse(

@@ -345,7 +345,7 @@ def fake_server(pipeline: FakePipeline, busy_first: bool = False) -> FastAPI:
 
     @app.post("/v1/search")
     def search(body: dict[str, Any]) -> dict[str, Any]:
-        if set(body) - {"query", "top_k", "mode", "cross_lingual"}:
+        if set(body) - {"query", "top_k", "mode", "cross_lingual", "history"}:
             raise HTTPException(422, f"unknown fields in {sorted(body)}")
         app.state.log.append(("search", body))
         hits = pipeline.search(
@@ -353,6 +353,7 @@ def fake_server(pipeline: FakePipeline, busy_first: bool = False) -> FastAPI:
             body["top_k"],
             mode=body.get("mode", "hybrid"),
             cross_lingual=body.get("cross_lingual"),
+            history=body.get("history"),
         )
         return {
             "results": [
@@ -458,7 +459,12 @@ def test_http_backend_matches_the_in_process_one(backend: PipelineBackend) -> No
 
     assert retrieval(over_http[0]) == retrieval(evaluate_retrieval(backend, ITEMS))
     assert answers(over_http[1]) == answers(evaluate_answers(backend, ITEMS))
-    followup_search = {"query": "How many attended?", "top_k": 5, "mode": "hybrid"}
+    followup_search = {
+        "query": "How many attended?",
+        "top_k": 5,
+        "mode": "hybrid",
+        "history": HISTORY,
+    }
     assert ("search", followup_search) in app.state.log
 
 
