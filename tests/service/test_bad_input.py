@@ -98,7 +98,8 @@ BAD_BODIES: list[tuple[str, bytes, str]] = [
     ("/v1/search", b'{"query": "\\udfff"}', "unicode"),
     # unknown fields (the OpenAI route ignores OpenAI's many optional fields by design)
     ("/v1/ask", b'{"question": "hi", "temperature": 0.5}', "temperature: Extra inputs"),
-    ("/v1/search", b'{"query": "hi", "history": []}', "history: Extra inputs"),
+    ("/v1/search", b'{"query": "hi", "stream": true}', "stream: Extra inputs"),
+    ("/v1/search", b'{"query": "hi", "history": [{"role": "user"}]}', "history"),
     # absurd numbers
     ("/v1/ask", b'{"question": "hi", "top_k": 0}', "top_k"),
     ("/v1/ask", b'{"question": "hi", "top_k": -3}', "top_k"),
