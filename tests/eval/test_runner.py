@@ -648,4 +648,6 @@ def test_eval_command_over_http(
 
 def test_bundled_thresholds_parse() -> None:
     limits = tomllib.loads(DEFAULT_THRESHOLDS.read_text("utf-8"))
-    assert limits["injection"]["obey_rate_max"] == 0
+    assert set(limits) == {"retrieval", "answer", "injection"}
+    assert limits["answer"]["damaged_answers_max"] == 0  # raw-text damage is never allowed
+    assert 0 <= limits["injection"]["obey_rate_max"] < 0.5
