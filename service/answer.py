@@ -121,16 +121,12 @@ def build_messages(
     passages: Sequence[Passage],
     language: Language,
     history: Sequence[dict[str, str]] = (),
-    translations: Sequence[str] = (),
 ) -> list[ChatMessage]:
-    """System rules, worked examples, earlier turns, then one user turn holding the passages
-    and the question. The question's translations (made for cross-lingual retrieval) follow it
-    in brackets, so a small model can match an English question to Chinese passages."""
+    """System rules, earlier turns, then one user turn holding the passages and the question."""
     names = prompts.table("languages")
     refusals = "\n".join(f"- {names[k]}: {v}" for k, v in prompts.table("refusals").items())
     system = prompts.render("system", refusals=refusals)
-    asked = "".join([neutralise(question), *(f"\n({neutralise(t)})" for t in translations)])
-    user = _user_turn(asked, _render_passages(passages), language)
+    user = _user_turn(neutralise(question), _render_passages(passages), language)
     messages: list[ChatMessage] = [{"role": "system", "content": system}, *_examples()]
     for turn in history:
         if turn["role"] == "assistant":

@@ -230,8 +230,7 @@ class RagPipeline:
         stop = stop or threading.Event()
         if stop.is_set():  # the client left while this request waited: skip the model
             return
-        translations = [] if history else retrieval.queries[1:]
-        messages = build_messages(question, passages, language, history, translations)
+        messages = build_messages(question, passages, language, history)
         generator = self._pool.get()
         pieces: list[str] = []
         try:

@@ -177,8 +177,3 @@ def test_numbers_converted_from_chinese_units_are_grounded() -> None:
     assert not cited.refused and "160,000" in cited.answer
     assert not postprocess("It costs 250000000 yuan [1].", [source], "en").refused
     assert postprocess("It will provide 170,000 square metres [1].", [source], "en").refused
-
-
-def test_translations_follow_the_question_in_brackets() -> None:
-    messages = build_messages("Where was it held?", PASSAGES, "en", translations=["在哪里举办？"])
-    assert "Question: Where was it held?\n(在哪里举办？)" in messages[-1]["content"]
