@@ -29,7 +29,7 @@ _MARKER_GROUP = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、\-–]\s*\d{1,3})*)
 _SENTENCE = re.compile(r"[^。！？；.!?;\n]+[。！？；.!?;]?")
 _MARKER_AFTER_STOP = re.compile(r"([。！？.!?])\s*((?:\[\d{1,3}\])+)")
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?")
-_CJK_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*([万亿])")
+_CJK_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*([万亿萬億])")
 _WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]")
 
 
@@ -217,7 +217,7 @@ def _numbers(text: str) -> set[str]:
     also as plain integers (an English answer turns 16万 into 160,000)."""
     found = {m.replace(",", "") for m in _NUMBER.findall(text)}
     for value, unit in _CJK_AMOUNT.findall(text):
-        found.add(f"{float(value) * (10_000 if unit == '万' else 100_000_000):.0f}")
+        found.add(f"{float(value) * (10_000 if unit in '万萬' else 100_000_000):.0f}")
     return found
 
 
@@ -254,6 +254,20 @@ def _check_claim(claim: str, passages: Sequence[Passage], min_support: float = 0
     return bare[:end] + "".join(f"[{n}]" for n in kept) + bare[end:]
 
 
+def check_claims(
+    raw: str, passages: Sequence[Passage], language: Language, question: str = ""
+) -> str:
+    """The answer text with its markers pointed at supporting passages (passage numbers kept)
+    and sentences with an invented number dropped; usable on whole sentences as they stream."""
+    text = _MARKER_AFTER_STOP.sub(r"\2\1", match_script(raw, language))
+    sources = _numbers(
+        to_simplified(
+            "\n".join([question, *(p.text for p in passages), *(p.title for p in passages)])
+        )
+    )
+    return "".join(_check_claim(c, passages) for c in _claims(text) if _is_grounded(c, sources))
+
+
 def postprocess(
     raw: str, passages: Sequence[Passage], language: Language, question: str = ""
 ) -> CitedAnswer:
@@ -264,14 +278,7 @@ def postprocess(
     point to no given passage are removed; the rest are renumbered in order of first use, and
     `citations` lists exactly the passages the answer cites.
     """
-    text = _MARKER_AFTER_STOP.sub(r"\2\1", match_script(raw.strip(), language))
-    sources = _numbers(
-        to_simplified(
-            "\n".join([question, *(p.text for p in passages), *(p.title for p in passages)])
-        )
-    )
-    claims = [_check_claim(c, passages) for c in _claims(text) if _is_grounded(c, sources)]
-    text = "".join(claims).strip()
+    text = check_claims(raw.strip(), passages, language, question).strip()
     if not text or is_refusal(text):
         return CitedAnswer(refusal(language), True, [])
     by_number = {p.n: p for p in passages}
