@@ -14,6 +14,7 @@ from collections.abc import Generator as EventStream
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import prompts
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.store import IndexSnapshot, IndexStore
 from ragqa.config import Settings
@@ -81,19 +82,17 @@ class LlmTranslator:
             if key in self.cache:
                 self.cache.move_to_end(key)
                 return self.cache[key]
-            prompt = _render_translate(neutralise(query), _TARGET_NAMES.get(target, target))
+            prompt = prompts.render(
+                "translate",
+                query=neutralise(query),
+                target_language=_TARGET_NAMES.get(target, target),
+            )
             text = complete(self.generator, [{"role": "user", "content": prompt}], max_tokens=96)
             translated = text.strip().splitlines()[0].strip() if text.strip() else ""
             self.cache[key] = translated
             if len(self.cache) > self.cache_size:
                 self.cache.popitem(last=False)
             return translated
-
-
-def _render_translate(query: str, target_language: str) -> str:
-    import prompts
-
-    return prompts.render("translate", query=query, target_language=target_language)
 
 
 def to_passages(hits: Sequence[SearchHit]) -> list[Passage]:
