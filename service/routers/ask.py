@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -48,31 +49,11 @@ def to_call(body: AskRequest) -> AskCall:
 
 
 def citation_out(c: Citation) -> CitationOut:
-    return CitationOut(
-        n=c.n,
-        doc_id=c.doc_id,
-        chunk_id=c.chunk_id,
-        title=c.title,
-        quote=c.quote,
-        start=c.start,
-        end=c.end,
-        score=c.score,
-        url=c.url,
-    )
+    return CitationOut(**asdict(c))
 
 
 def passage_out(p: Passage) -> PassageOut:
-    return PassageOut(
-        n=p.n,
-        doc_id=p.doc_id,
-        chunk_id=p.chunk_id,
-        title=p.title,
-        text=p.text,
-        score=p.score,
-        start=p.start,
-        end=p.end,
-        url=p.url,
-    )
+    return PassageOut(**asdict(p))
 
 
 def ask_response(result: AskResult) -> AskResponse:
