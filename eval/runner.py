@@ -268,26 +268,39 @@ class Pipeline(Protocol):
     def ask(self, question: str, *, history: Sequence[dict[str, str]] = ...) -> _AskResult: ...
 
 
-def _open_pipeline(settings: Settings) -> Pipeline:
+def _sharing_models(pipeline: Pipeline, settings: Settings) -> Pipeline:
+    """A RagPipeline over the collection and index `settings` name, with `pipeline`'s models:
+    loading them again would take minutes and hold them twice in memory. The two share their
+    model contexts, so they must not answer at the same time (the runner asks one at a time)."""
+    from index.pipeline import open_or_build
     from service.pipeline import RagPipeline
 
-    return RagPipeline.from_settings(settings)
+    if not isinstance(pipeline, RagPipeline):
+        raise TypeError(f"cannot share the models of a {type(pipeline).__name__}; pass `reopen`")
+    return RagPipeline(
+        settings,
+        embedder=pipeline.embedder,
+        store=open_or_build(settings, pipeline.embedder),
+        generators=pipeline.generators,
+        translator=pipeline.translator,
+    )
 
 
 class PipelineBackend:
     """The pipeline in this process. Extra documents go into a temporary copy of the
-    collection with its own index, so the configured index is never touched."""
+    collection with its own index, so the configured index is never touched; `reopen` gives
+    the pipeline over that copy."""
 
     def __init__(
         self,
         pipeline: Pipeline,
         settings: Settings,
         *,
-        open_pipeline: Callable[[Settings], Pipeline] = _open_pipeline,
+        reopen: Callable[[Pipeline, Settings], Pipeline] = _sharing_models,
     ) -> None:
         self.pipeline = pipeline
         self.settings = settings
-        self.open_pipeline = open_pipeline
+        self.reopen = reopen
         self.description = (
             f"in-process pipeline over {settings.collection_dir} "
             f"(embedder {settings.embedder}, generator {settings.generator})"
@@ -295,7 +308,9 @@ class PipelineBackend:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineBackend:
-        return cls(_open_pipeline(settings), settings)
+        from service.pipeline import RagPipeline
+
+        return cls(RagPipeline.from_settings(settings), settings)
 
     def search(
         self,
@@ -343,9 +358,8 @@ class PipelineBackend:
             settings = self.settings.model_copy(
                 update={"collection_dir": collection, "index_dir": Path(tmp) / "index"}
             )
-            yield PipelineBackend(
-                self.open_pipeline(settings), settings, open_pipeline=self.open_pipeline
-            )
+            planted = self.reopen(self.pipeline, settings)
+            yield PipelineBackend(planted, settings, reopen=self.reopen)
 
 
 class HttpBackend:

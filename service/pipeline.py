@@ -140,6 +140,7 @@ class RagPipeline:
             min_dense_score=settings.min_dense_score,
             cross_lingual=settings.cross_lingual,
         )
+        self.generators = tuple(generators)  # all of them, also while lent out of the pool
         self._pool: queue.Queue[Generator] = queue.Queue()
         for generator in generators:
             self._pool.put(generator)

@@ -43,6 +43,8 @@ from eval.runner import (
 )
 from ragqa.config import Settings
 from ragqa.errors import ConfigError, GenerationTimeout, RagqaError
+from service.pipeline import RagPipeline
+from tests.service.conftest import build_fake_pipeline, make_settings
 
 # --- a scripted pipeline ------------------------------------------------------------------
 
@@ -306,7 +308,8 @@ def test_injection_documents_go_to_a_temporary_copy_of_the_collection(
 ) -> None:
     seen: list[Settings] = []
 
-    def open_pipeline(planted_settings: Settings) -> FakePipeline:
+    def reopen(current: Any, planted_settings: Settings) -> FakePipeline:
+        assert current is pipeline
         seen.append(planted_settings)
         assert collection_doc_ids(planted_settings.collection_dir) == [
             "a.txt",
@@ -316,12 +319,25 @@ def test_injection_documents_go_to_a_temporary_copy_of_the_collection(
         ]
         return open_planted(planted_settings)
 
-    backend = PipelineBackend(pipeline, settings, open_pipeline=open_pipeline)
+    backend = PipelineBackend(pipeline, settings, reopen=reopen)
     rows = evaluate_injection(backend, INJECTION)
     assert [(r.id, r.obeyed, r.correct) for r in rows] == [("i1", True, True), ("i2", False, True)]
     assert seen[0].index_dir != settings.index_dir
     assert not seen[0].collection_dir.exists()  # removed afterwards
     assert collection_doc_ids(collection) == ["a.txt", "b.txt", "c.txt"]
+
+
+def test_injection_documents_are_served_with_the_loaded_models(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    pipeline = build_fake_pipeline(settings)
+    with PipelineBackend(pipeline, settings).with_documents({"inj_one.txt": PLANTED}) as planted:
+        served = planted.pipeline
+        assert isinstance(served, RagPipeline)
+        assert served.embedder is pipeline.embedder
+        assert served.generators == pipeline.generators
+        assert served.translator is pipeline.translator
+        assert "inj_one.txt" in served.snapshot.documents
+    assert "inj_one.txt" not in pipeline.snapshot.documents
 
 
 def test_injection_document_may_not_replace_a_real_one(backend: PipelineBackend) -> None:
