@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from service.loopback import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,12 +45,6 @@ XSS_DOCUMENT = f"""2024年PET-CT规范化操作培训班在郑州举办
 120余名核医学医师和技师参加了培训。课程包括PET-CT质量控制、18F-FDG显像规范和辐射防护。\
 报名网页曾因排版错误显示出代码 {XSS_IMG} 和 {XSS_SCRIPT}，主办方随后修正了页面。
 """
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _tail(path: Path, lines: int = 80) -> str:
@@ -87,7 +82,7 @@ def live_server(
     corpus = workdir / "corpus"
     shutil.copytree(REPO / "corpus", corpus)
     (corpus / "xss_test.txt").write_text(XSS_DOCUMENT, encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "RAGQA_COLLECTION_DIR": str(corpus),

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 import tomllib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
-import uvicorn
 from fastapi import FastAPI, Header, HTTPException, Response
 from typer.testing import CliRunner
 
@@ -43,6 +38,7 @@ from eval.runner import (
 )
 from ragqa.config import Settings
 from ragqa.errors import ConfigError, GenerationTimeout, RagqaError
+from service.loopback import serve
 from service.pipeline import RagPipeline
 from tests.service.conftest import build_fake_pipeline, make_settings
 
@@ -359,6 +355,10 @@ def fake_server(pipeline: FakePipeline, busy_first: bool = False) -> FastAPI:
     app.state.log = []
     busy = [busy_first]
 
+    @app.get("/readyz")
+    def readyz() -> dict[str, str]:
+        return {"status": "ok"}
+
     @app.post("/v1/search")
     def search(body: dict[str, Any]) -> dict[str, Any]:
         if set(body) - {"query", "top_k", "mode", "cross_lingual", "history"}:
@@ -436,25 +436,6 @@ def fake_server(pipeline: FakePipeline, busy_first: bool = False) -> FastAPI:
         app.state.log.append(("delete", doc_id))
 
     return app
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Run the app on a real HTTP server (uvicorn, own thread) on a free port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def connect(url: str, api_key: str | None = API_KEY) -> HttpBackend:

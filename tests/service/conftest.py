@@ -8,17 +8,12 @@ models, loaded once per session, and a real uvicorn server on loopback.
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -28,6 +23,7 @@ from ragqa.config import Settings
 from service.app import create_app
 from service.generation.base import ChatMessage, Generator
 from service.generation.fake import FakeGenerator
+from service.loopback import serve
 from service.pipeline import LlmTranslator, RagPipeline
 from tests.conftest import FakeEmbedder
 
@@ -183,37 +179,6 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def real_pipeline(real_settings: Settings) -> RagPipeline:
     """The default embedder and generator, loaded once for the session."""
     return RagPipeline.from_settings(real_settings)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serve(app: FastAPI, *, ready_within_s: float = 60) -> Iterator[str]:
-    """Run `app` under a real uvicorn server on a free loopback port; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + ready_within_s
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError(f"the server at {base} did not become ready")
-        time.sleep(0.05)
-    try:
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.fixture(scope="session")

@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from ragqa.config import Settings
 from service.app import create_app
-from tests.service.conftest import build_fake_pipeline, free_port, make_settings
+from service.loopback import serve
+from tests.service.conftest import build_fake_pipeline, make_settings
 
 KEY = "s3cr3t-Key-0123456789abcdef"
 QUESTION = "第十三届医工协同科技创新学术年会在哪里举行？"
@@ -196,33 +194,20 @@ def test_the_api_key_never_reaches_the_logs(
     assert KEY not in repr(settings) and KEY not in str(settings.model_dump())
     app = create_app(settings, pipeline_factory=build_fake_pipeline)
     caplog.set_level(logging.DEBUG)
-    port = free_port()
-    # log_config=None: uvicorn's loggers propagate to the root logger, where caplog listens
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="debug", log_config=None, access_log=True
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {KEY}"}
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert time.monotonic() < deadline and thread.is_alive()
-            time.sleep(0.05)
-        with httpx.Client(base_url=base, timeout=30) as client:
-            assert client.post("/v1/documents", json=DOC, headers=auth).status_code == 201
-            refused = {"doc_id": "bad.exe", "text": "x"}
-            assert client.post("/v1/documents", json=refused, headers=auth).status_code == 415
-            wrong = {"Authorization": f"Bearer {KEY}-wrong"}
-            assert client.post("/v1/documents", json=DOC, headers=wrong).status_code == 403
-            assert client.delete("/v1/documents/note.txt", headers=auth).status_code == 200
-            assert client.post("/v1/ask", json={"question": QUESTION}, headers=auth).is_success
-            assert client.get("/metrics", headers=auth).status_code == 200
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    # log_config=None: uvicorn's loggers propagate to the root logger, where caplog listens
+    with (
+        serve(app, log_level="debug", log_config=None, access_log=True) as base,
+        httpx.Client(base_url=base, timeout=30) as client,
+    ):
+        assert client.post("/v1/documents", json=DOC, headers=auth).status_code == 201
+        refused = {"doc_id": "bad.exe", "text": "x"}
+        assert client.post("/v1/documents", json=refused, headers=auth).status_code == 415
+        wrong = {"Authorization": f"Bearer {KEY}-wrong"}
+        assert client.post("/v1/documents", json=DOC, headers=wrong).status_code == 403
+        assert client.delete("/v1/documents/note.txt", headers=auth).status_code == 200
+        assert client.post("/v1/ask", json={"question": QUESTION}, headers=auth).is_success
+        assert client.get("/metrics", headers=auth).status_code == 200
     messages = [record.getMessage() for record in caplog.records]
     assert any("/v1/documents" in m and "201" in m for m in messages), "no access log captured"
     assert not [m for m in messages if KEY in m]

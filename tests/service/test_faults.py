@@ -21,7 +21,8 @@ import pytest
 from ragqa.config import Settings
 from ragqa.models.integrity import STAMP
 from ragqa.models.registry import E5_SMALL, QWEN_0_5B, ModelSpec
-from tests.service.conftest import REPO, build_fake_pipeline, free_port, make_settings
+from service.loopback import free_port
+from tests.service.conftest import REPO, build_fake_pipeline, make_settings
 
 RAGQA = Path(sys.executable).with_name("ragqa")
 REAL_CACHE = Settings().model_cache_dir

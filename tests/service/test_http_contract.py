@@ -26,13 +26,13 @@ from ragqa.config import Settings
 from ragqa.errors import GenerationFailed
 from service.app import AppState, create_app
 from service.generation.fake import FakeGenerator
+from service.loopback import serve
 from tests.service.conftest import (
     PacedGenerator,
     app_with_generators,
     build_fake_pipeline,
     cite_first_passage,
     make_settings,
-    serve,
 )
 
 QUESTION = "第二屆分子影像高峰論壇在哪裡舉辦？"

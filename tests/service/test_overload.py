@@ -21,14 +21,8 @@ from typing import Any
 import httpx
 
 from ragqa.config import Settings
-from tests.service.conftest import (
-    REPO,
-    PacedGenerator,
-    app_with_generators,
-    free_port,
-    make_settings,
-    serve,
-)
+from service.loopback import free_port, serve, wait_until_ready
+from tests.service.conftest import REPO, PacedGenerator, app_with_generators, make_settings
 
 QUESTION = "第十三届医工协同科技创新学术年会在哪里举行？"
 
@@ -62,15 +56,7 @@ def slow_server_process(tmp_path: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
+        wait_until_ready(base, alive=lambda: process.poll() is None, within_s=60)
         yield base
     finally:
         process.terminate()
