@@ -14,14 +14,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench.report import Section, Table, ratio
-from eval.metrics import (
-    AnswerRow,
-    score_answer,
-    score_retrieval,
-    summarise_answers,
-    summarise_retrieval,
+from eval.metrics import AnswerRow, summarise_answers, summarise_retrieval
+from eval.runner import (
+    Answer,
+    EvalItem,
+    PipelineBackend,
+    answer_row,
+    evaluate_answers,
+    evaluate_retrieval,
+    retrieval_row,
 )
-from eval.runner import EvalItem, PipelineBackend, evaluate_answers, evaluate_retrieval
 from ragqa.config import Settings
 from service.pipeline import RagPipeline
 
@@ -100,25 +102,20 @@ class LlamaIndexRag:
     def search(self, question: str) -> list[str]:
         return [node.metadata["file_name"] for node in self.retriever.retrieve(question)]
 
-    def ask(self, question: str) -> str:
-        return str(self.engine.query(question))
-
-
-def _llamaindex_row(item: EvalItem, answer: str, seconds: float) -> AnswerRow:
-    return score_answer(
-        id=item.id,
-        language=item.language,
-        type=item.type,
-        question=item.question,
-        gold_docs=item.gold_docs,
-        answer_facts=item.answer_facts,
-        answer=answer,
-        refused=False,  # LlamaIndex has no refusal; an empty answer simply misses its facts
-        citation_docs={},
-        timings={"total_ms": seconds * 1000},
-        prompt_tokens=0,
-        completion_tokens=0,
-    )
+    def ask(self, question: str) -> Answer:
+        """The answer, timed; LlamaIndex has no refusal (an empty answer simply misses its
+        facts), no citations and no token counts."""
+        started = time.perf_counter()
+        text = str(self.engine.query(question))
+        total_ms = (time.perf_counter() - started) * 1000
+        return Answer(
+            text=text,
+            refused=False,
+            citation_docs={},
+            timings={"total_ms": total_ms},
+            prompt_tokens=0,
+            completion_tokens=0,
+        )
 
 
 def _mean_seconds(rows: Sequence[AnswerRow]) -> float:
@@ -136,28 +133,12 @@ def run_peer(
 ) -> Section:
     backend = PipelineBackend(pipeline, settings)
     ragqa_hits = evaluate_retrieval(backend, retrieval_items)
-    peer_hits = []
-    for item in retrieval_items:
-        started = time.perf_counter()
-        found = peer.search(item.question)
-        peer_hits.append(
-            score_retrieval(
-                id=item.id,
-                language=item.language,
-                type=item.type,
-                question=item.question,
-                gold_docs=item.gold_docs,
-                hit_doc_ids=found,
-                latency_ms=(time.perf_counter() - started) * 1000,
-            )
-        )
+    peer_hits = [retrieval_row(item, lambda i: peer.search(i.question)) for item in retrieval_items]
     ragqa_rows: list[AnswerRow] = []
     peer_rows: list[AnswerRow] = []
     for item in answer_items:  # alternately, so both meet the same machine conditions
         ragqa_rows += evaluate_answers(backend, [item])
-        started = time.perf_counter()
-        answer = peer.ask(item.question)
-        peer_rows.append(_llamaindex_row(item, answer, time.perf_counter() - started))
+        peer_rows.append(answer_row(item, peer.ask(item.question)))
     table = Table(
         "ragqa vs LlamaIndex (same collection, embedder and GGUF)",
         [
