@@ -26,16 +26,5 @@ def search(body: SearchRequest, pipeline: Pipeline, state: State) -> SearchRespo
     )
     state.metrics.observe_stages(retrieval.timings)
     return SearchResponse(
-        results=[
-            SearchResult(
-                doc_id=h.doc_id,
-                chunk_id=h.chunk_id,
-                title=h.title,
-                text=h.text,
-                score=h.score,
-                start=h.start,
-                end=h.end,
-            )
-            for h in retrieval.hits
-        ]
+        results=[SearchResult.model_validate(h, from_attributes=True) for h in retrieval.hits]
     )
