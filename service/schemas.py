@@ -45,8 +45,10 @@ class SearchRequest(Strict):
     query: str = Field(description="The search text, any of the three scripts.")
     top_k: int = Field(5, ge=1, le=50)
     mode: RetrievalMode = Field("hybrid", description="dense, lexical or hybrid.")
-    cross_lingual: bool = Field(
-        False, description="Also search the query's translations (costs a model call)."
+    cross_lingual: bool | None = Field(
+        None,
+        description="Also search the query's translations (costs a model call); "
+        "omitted or null: the server's setting (RAGQA_CROSS_LINGUAL, on by default).",
     )
     history: list[Turn] = Field(
         default_factory=list,

@@ -16,7 +16,8 @@ router = APIRouter(tags=["search"])
     responses={422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
 )
 def search(body: SearchRequest, pipeline: Pipeline, state: State) -> SearchResponse:
-    """Hybrid (dense + BM25) search; `cross_lingual` also searches the query's translations."""
+    """Hybrid (dense + BM25) search; `cross_lingual` also searches the query's translations
+    (unset: as the server is configured, as /v1/ask does)."""
     retrieval = pipeline.retrieve(
         body.query,
         body.top_k,

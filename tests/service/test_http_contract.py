@@ -143,6 +143,24 @@ def test_search_returns_top_k_passages_with_their_document_offsets(client: TestC
     assert scores == sorted(scores, reverse=True)
 
 
+@pytest.mark.parametrize(
+    ("configured", "sent", "translated"),
+    [(True, None, True), (False, None, False), (True, False, False), (False, True, True)],
+)
+def test_search_is_cross_lingual_as_configured_unless_the_request_says(
+    tmp_path: Path, configured: bool, sent: bool | None, translated: bool
+) -> None:
+    app = create_app(
+        make_settings(tmp_path, cross_lingual=configured), pipeline_factory=build_fake_pipeline
+    )
+    body = {"query": "太原 高峰論壇"} | ({} if sent is None else {"cross_lingual": sent})
+    with TestClient(app) as client:
+        assert client.post("/v1/search", json=body).status_code == 200
+        pipeline = state_of(app).pipeline
+        assert pipeline is not None and pipeline.translator is not None
+        assert bool(pipeline.translator.cache) is translated
+
+
 def test_ask_answers_with_resolving_citations_and_timings(client: TestClient) -> None:
     response = client.post("/v1/ask", json={"question": QUESTION})
     assert response.status_code == 200
