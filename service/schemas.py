@@ -43,7 +43,9 @@ class Turn(Strict):
 
 class SearchRequest(Strict):
     query: str = Field(description="The search text, any of the three scripts.")
-    top_k: int = Field(5, ge=1, le=50)
+    top_k: int | None = Field(
+        None, ge=1, le=50, description="Results to return; omitted: the server's RAGQA_TOP_K."
+    )
     mode: RetrievalMode = Field("hybrid", description="dense, lexical or hybrid.")
     cross_lingual: bool | None = Field(
         None,

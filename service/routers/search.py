@@ -20,7 +20,7 @@ def search(body: SearchRequest, pipeline: Pipeline, state: State) -> SearchRespo
     (unset: as the server is configured, as /v1/ask does)."""
     retrieval = pipeline.retrieve(
         body.query,
-        body.top_k,
+        body.top_k or pipeline.settings.top_k,
         mode=body.mode,
         cross_lingual=body.cross_lingual,
         history=[t.model_dump() for t in body.history],

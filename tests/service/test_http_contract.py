@@ -143,6 +143,14 @@ def test_search_returns_top_k_passages_with_their_document_offsets(client: TestC
     assert scores == sorted(scores, reverse=True)
 
 
+def test_search_returns_the_configured_number_of_results_by_default(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path, top_k=2), pipeline_factory=build_fake_pipeline)
+    with TestClient(app) as client:
+        default = client.post("/v1/search", json={"query": "太原 高峰論壇"}).json()
+        asked = client.post("/v1/search", json={"query": "太原 高峰論壇", "top_k": 4}).json()
+    assert (len(default["results"]), len(asked["results"])) == (2, 4)
+
+
 @pytest.mark.parametrize(
     ("configured", "sent", "translated"),
     [(True, None, True), (False, None, False), (True, False, False), (False, True, True)],
