@@ -30,7 +30,25 @@ _SENTENCE = re.compile(r"[^。！？；.!?;\n]+[。！？；.!?;]?")
 _MARKER_AFTER_STOP = re.compile(r"([。！？.!?])\s*((?:\[\d{1,3}\])+)")
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?")
 _CJK_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*([万亿萬億])")
+_EN_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(thousand|million|billion)\b", re.IGNORECASE)
+_SCALE = {"万": 10**4, "萬": 10**4, "亿": 10**8, "億": 10**8, "thousand": 10**3}
+_SCALE |= {"million": 10**6, "billion": 10**9}
 _WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]")
+# A sentence that stops on one of these once its markers are removed used a marker as its
+# answer ("the agreement is worth [2].", "it appears at: [1] and [3]."): it states nothing.
+_HOLLOW_END = re.compile(
+    r"(?:\b(?:is|are|was|were|worth|of|in|at|by|and|or|the|to|from|on|as|with)|[:：,，、]"
+    r"|[是为為在和及与與的])$",
+    re.IGNORECASE,
+)
+# A model that will not answer often says so in its own words instead of the fixed sentence.
+_NOT_FOUND = re.compile(
+    r"\b(?:is|are|was|were|does|do|did)\s+not\s+(?:mentioned|stated|given|specified|provided"
+    r"|included|contain|mention|say|state|specify|provide|include)\b"
+    r"|\bno\s+(?:information|mention|details?)\b|\bnot\s+(?:available|found)\b"
+    r"|没有(?:提到|提及|提供|说明|给出|相关信息|找到)|未(?:提到|提及|提供|说明|给出|找到)|无法回答",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +183,14 @@ def _expand(group: str) -> list[int]:
 
 
 def is_refusal(answer: str) -> bool:
-    """The model answered with (a version of) the fixed refusal sentence."""
-    plain = _normalise(_MARKER_GROUP.sub("", answer))
-    return any(_normalise(sentence) in plain for sentence in prompts.table("refusals").values())
+    """The model answered with (a version of) the fixed refusal sentence, or said in its own
+    words, in every sentence, that the passages do not give the answer."""
+    bare = _MARKER_GROUP.sub("", answer)
+    plain = _normalise(bare)
+    if any(_normalise(sentence) in plain for sentence in prompts.table("refusals").values()):
+        return True
+    claims = [c for c in _claims(bare) if c.strip(" \n。.")]
+    return bool(claims) and all(_NOT_FOUND.search(to_simplified(c)) for c in claims)
 
 
 def _normalise(text: str) -> str:
@@ -213,11 +236,12 @@ def _support(claim_tokens: set[str], passage: Passage) -> float:
 
 
 def _numbers(text: str) -> set[str]:
-    """The numbers written in `text`, thousands separators removed, and Chinese 万/亿 amounts
-    also as plain integers (an English answer turns 16万 into 160,000)."""
+    """The numbers written in `text`, thousands separators removed, and amounts with a scale
+    word (万/亿, million) also as plain integers: an English answer turns 120万 into 1.2
+    million, and both stand for 1200000."""
     found = {m.replace(",", "") for m in _NUMBER.findall(text)}
-    for value, unit in _CJK_AMOUNT.findall(text):
-        found.add(f"{float(value) * (10_000 if unit in '万萬' else 100_000_000):.0f}")
+    for value, unit in [*_CJK_AMOUNT.findall(text), *_EN_AMOUNT.findall(text)]:
+        found.add(f"{float(value) * _SCALE[unit.lower()]:.0f}")
     return found
 
 
@@ -227,7 +251,15 @@ def _is_grounded(claim: str, source_numbers: set[str]) -> bool:
     A small model asked for a figure the passages lack tends to invent one; a number found
     nowhere in the sources is the clearest sign of it.
     """
-    return _numbers(_MARKER_GROUP.sub("", claim)) <= source_numbers
+    bare = _MARKER_GROUP.sub("", claim)
+    mantissas = {value for value, _ in _EN_AMOUNT.findall(bare)}  # "1.2" of "1.2 million"
+    return _numbers(bare) - mantissas <= source_numbers
+
+
+def _is_hollow(claim: str) -> bool:
+    """The claim's words stop where its answer should be: the model wrote a marker instead."""
+    bare = re.sub(r"\s+", " ", _MARKER_GROUP.sub("", claim)).strip(" \n。.!！?？;；")
+    return bool(_MARKER_GROUP.search(claim)) and bool(_HOLLOW_END.search(bare))
 
 
 def _check_claim(claim: str, passages: Sequence[Passage], min_support: float = 0.6) -> str:
@@ -265,7 +297,11 @@ def check_claims(
             "\n".join([question, *(p.text for p in passages), *(p.title for p in passages)])
         )
     )
-    return "".join(_check_claim(c, passages) for c in _claims(text) if _is_grounded(c, sources))
+    return "".join(
+        _check_claim(c, passages)
+        for c in _claims(text)
+        if _is_grounded(c, sources) and not _is_hollow(c)
+    )
 
 
 def postprocess(

@@ -54,8 +54,8 @@ def test_markers_are_renumbered_in_order_of_first_use() -> None:
 
 
 def test_markers_pointing_to_no_passage_are_removed() -> None:
-    cited = postprocess("Alpha [7] and [0] and [2].", PASSAGES, "en")
-    assert cited.answer == "Alpha and and [1]."
+    cited = postprocess("Alpha [7] beta [0] gamma [2].", PASSAGES, "en")
+    assert cited.answer == "Alpha beta gamma [1]."
     assert [c.chunk_id for c in cited.citations] == ["000.txt#2"]
 
 
@@ -83,6 +83,23 @@ def test_refusal_in_the_other_script_still_counts() -> None:
 
 def test_an_answer_is_not_a_refusal() -> None:
     assert not is_refusal("The forum was held in Taiyuan [1].")
+
+
+def test_a_sentence_whose_answer_is_only_a_marker_is_dropped() -> None:
+    assert postprocess("The agreement is worth [2].", PASSAGES, "en").refused
+    assert postprocess("Li appears at these events: [1] and [2].", PASSAGES, "en").refused
+    assert postprocess("该协议的金额是[1]。", PASSAGES, "zh-Hans").refused
+    kept = postprocess("The forum was held in Taiyuan [1]. It is worth [2].", PASSAGES, "en")
+    assert kept.answer.startswith("The forum was held in Taiyuan") and "worth" not in kept.answer
+
+
+def test_a_refusal_in_the_models_own_words_is_a_refusal() -> None:
+    assert is_refusal("The price of the device is not mentioned in the given passages[1].")
+    assert is_refusal("文档中未提及该设备的价格。")
+    assert is_refusal("段落沒有提到門票價格。")  # traditional script too
+    # one sentence that answers keeps the answer, even beside one that does not
+    assert not is_refusal("The forum was held in Taiyuan [1]. The fee is not mentioned.")
+    assert postprocess("The cost is not stated in the passages [2].", PASSAGES, "en").refused
 
 
 def test_answer_is_put_into_the_question_script() -> None:
@@ -177,3 +194,10 @@ def test_numbers_converted_from_chinese_units_are_grounded() -> None:
     assert not cited.refused and "160,000" in cited.answer
     assert not postprocess("It costs 250000000 yuan [1].", [source], "en").refused
     assert postprocess("It will provide 170,000 square metres [1].", [source], "en").refused
+
+
+def test_amounts_with_an_english_scale_word_are_grounded_by_their_value() -> None:
+    source = passage(1, "新馆藏书约120万册，投资2.5亿元。")
+    assert not postprocess("It holds 1.2 million books [1].", [source], "en").refused
+    assert not postprocess("It cost 0.25 billion yuan [1].", [source], "en").refused
+    assert postprocess("It holds 1.3 million books [1].", [source], "en").refused
