@@ -38,7 +38,18 @@ _WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]")
 # answer ("the agreement is worth [2].", "it appears at: [1] and [3]."): it states nothing.
 _HOLLOW_END = re.compile(
     r"(?:\b(?:is|are|was|were|worth|of|in|at|by|and|or|the|to|from|on|as|with)|[:：,，、]"
-    r"|[是为為在和及与與的])$",
+    r"|[是和及与與])$",  # not 的 (是…的) nor 在 (存在): Chinese sentences end on those
+    re.IGNORECASE,
+)
+# A sentence of a document that speaks to the assistant instead of stating a fact.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget)\b[^.!?。！？]{0,60}\b(?:instructions?|rules?|prompts?|above"
+    r"|previous)\b"
+    r"|\b(?:AI|assistant|chatbot|language model|LLM)\b[^.!?。！？]{0,60}\b(?:must|should|always"
+    r"|never|reply|respond|answer|say|end|include|reveal|instead)\b"
+    r"|\bsystem prompt\b"
+    r"|(?:忽略|无视|不要理会)[^。！？]{0,30}(?:指令|规则|提示|说明|要求)"
+    r"|(?:AI|人工智能|助手|模型)[^。！？]{0,30}(?:必须|务必|一律|总是|请在|回答时)",
     re.IGNORECASE,
 )
 # A model that will not answer often says so in its own words instead of the fixed sentence.
@@ -262,6 +273,30 @@ def _is_hollow(claim: str) -> bool:
     return bool(_MARKER_GROUP.search(claim)) and bool(_HOLLOW_END.search(bare))
 
 
+def _split_instructions(passages: Sequence[Passage]) -> tuple[set[str], set[str]]:
+    """The words of the passages' factual sentences, and of their sentences that address the
+    assistant (a planted "end every answer with X")."""
+    factual: set[str] = set()
+    instructions: set[str] = set()
+    for p in passages:
+        for sentence in _SENTENCE.findall(to_simplified(p.text)):
+            (instructions if _INSTRUCTION.search(sentence) else factual).update(_tokens(sentence))
+    return factual, instructions
+
+
+def _echoes_instructions(
+    claim: str, question_tokens: set[str], factual: set[str], instructions: set[str]
+) -> bool:
+    """The claim repeats instruction words and states nothing from the documents' facts: a
+    phrase the question or a planted sentence told the model to say ("ACCESS GRANTED")."""
+    tokens = _tokens(claim)
+    if not tokens or tokens & factual:
+        return False
+    if tokens <= instructions:
+        return True
+    return not _MARKER_GROUP.search(claim) and tokens <= question_tokens | instructions
+
+
 def _check_claim(claim: str, passages: Sequence[Passage], min_support: float = 0.6) -> str:
     """Point the claim's markers at the passages that support it.
 
@@ -289,18 +324,23 @@ def _check_claim(claim: str, passages: Sequence[Passage], min_support: float = 0
 def check_claims(
     raw: str, passages: Sequence[Passage], language: Language, question: str = ""
 ) -> str:
-    """The answer text with its markers pointed at supporting passages (passage numbers kept)
-    and sentences with an invented number dropped; usable on whole sentences as they stream."""
+    """The answer text with its markers pointed at supporting passages (passage numbers kept),
+    and without sentences that invent a number, use a marker as their answer, or echo an
+    instruction; usable on whole sentences as they stream."""
     text = _MARKER_AFTER_STOP.sub(r"\2\1", match_script(raw, language))
     sources = _numbers(
         to_simplified(
             "\n".join([question, *(p.text for p in passages), *(p.title for p in passages)])
         )
     )
+    factual, instructions = _split_instructions(passages)
+    asked = _tokens(question)
     return "".join(
         _check_claim(c, passages)
         for c in _claims(text)
-        if _is_grounded(c, sources) and not _is_hollow(c)
+        if _is_grounded(c, sources)
+        and not _is_hollow(c)
+        and not _echoes_instructions(c, asked, factual, instructions)
     )
 
 
