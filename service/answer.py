@@ -31,8 +31,8 @@ _MARKER_AFTER_STOP = re.compile(r"([。！？.!?])\s*((?:\[\d{1,3}\])+)")
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?")
 _CJK_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*([万亿萬億])")
 _EN_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(thousand|million|billion)\b", re.IGNORECASE)
-_SCALE = {"万": 10**4, "萬": 10**4, "亿": 10**8, "億": 10**8, "thousand": 10**3}
-_SCALE |= {"million": 10**6, "billion": 10**9}
+_SCALE = {"万": 10**4, "萬": 10**4, "亿": 10**8, "億": 10**8}
+_SCALE.update(thousand=10**3, million=10**6, billion=10**9)
 _WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]")
 # A sentence that stops on one of these once its markers are removed used a marker as its
 # answer ("the agreement is worth [2].", "it appears at: [1] and [3]."): it states nothing.
