@@ -405,9 +405,9 @@ class HttpBackend:
         cross_lingual: bool | None,
         history: Sequence[Mapping[str, str]],
     ) -> list[str]:
-        body: dict[str, Any] = {"query": query, "top_k": top_k, "mode": mode}
-        if cross_lingual is not None:
-            body["cross_lingual"] = cross_lingual
+        # Unset: translate, as /v1/ask retrieves by default (search only translates when asked).
+        xl = True if cross_lingual is None else cross_lingual
+        body: dict[str, Any] = {"query": query, "top_k": top_k, "mode": mode, "cross_lingual": xl}
         if history:
             body["history"] = [dict(turn) for turn in history]
         return [hit["doc_id"] for hit in self._call("POST", "/v1/search", body)["results"]]

@@ -47,10 +47,12 @@ class SearchRequest(Strict):
         None, ge=1, le=50, description="Results to return; omitted: the server's RAGQA_TOP_K."
     )
     mode: RetrievalMode = Field("hybrid", description="dense, lexical or hybrid.")
-    cross_lingual: bool | None = Field(
-        None,
-        description="Also search the query's translations (costs a model call); "
-        "omitted or null: the server's setting (RAGQA_CROSS_LINGUAL, on by default).",
+    cross_lingual: bool = Field(
+        False,
+        description="Also search the query's translations into the collection's other "
+        "languages: finds documents in another language, but costs a model call (a second or "
+        "more while answers generate), so search stays the cheap route unless asked. /v1/ask "
+        "always translates as RAGQA_CROSS_LINGUAL says.",
     )
     history: list[Turn] = Field(
         default_factory=list,

@@ -17,7 +17,7 @@ router = APIRouter(tags=["search"])
 )
 def search(body: SearchRequest, pipeline: Pipeline, state: State) -> SearchResponse:
     """Hybrid (dense + BM25) search; `cross_lingual` also searches the query's translations
-    (unset: as the server is configured, as /v1/ask does)."""
+    (off by default: it costs a model call, and search must stay fast while answers generate)."""
     retrieval = pipeline.retrieve(
         body.query,
         body.top_k or pipeline.settings.top_k,

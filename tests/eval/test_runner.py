@@ -460,6 +460,7 @@ def test_http_backend_matches_the_in_process_one(backend: PipelineBackend) -> No
         "query": "How many attended?",
         "top_k": 5,
         "mode": "hybrid",
+        "cross_lingual": True,  # as /v1/ask retrieves by default
         "history": HISTORY,
     }
     assert ("search", followup_search) in app.state.log

@@ -153,9 +153,9 @@ def test_search_returns_the_configured_number_of_results_by_default(tmp_path: Pa
 
 @pytest.mark.parametrize(
     ("configured", "sent", "translated"),
-    [(True, None, True), (False, None, False), (True, False, False), (False, True, True)],
+    [(True, None, False), (False, None, False), (True, False, False), (True, True, True)],
 )
-def test_search_is_cross_lingual_as_configured_unless_the_request_says(
+def test_search_translates_the_query_only_when_the_request_asks(
     tmp_path: Path, configured: bool, sent: bool | None, translated: bool
 ) -> None:
     app = create_app(
