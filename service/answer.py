@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from itertools import pairwise
 
 import prompts
@@ -321,6 +321,21 @@ def _check_claim(claim: str, passages: Sequence[Passage], min_support: float = 0
     return bare[:end] + "".join(f"[{n}]" for n in kept) + bare[end:]
 
 
+@lru_cache(maxsize=32)
+def _evidence(
+    passages: tuple[Passage, ...], question: str
+) -> tuple[set[str], set[str], set[str], set[str]]:
+    """What claims are checked against: the numbers of the sources, the question's words, and
+    the passages' factual and instruction words. Cached: a streamed answer is checked sentence
+    by sentence against the same passages."""
+    sources = _numbers(
+        to_simplified(
+            "\n".join([question, *(p.text for p in passages), *(p.title for p in passages)])
+        )
+    )
+    return sources, _tokens(question), *_split_instructions(passages)
+
+
 def check_claims(
     raw: str, passages: Sequence[Passage], language: Language, question: str = ""
 ) -> str:
@@ -328,13 +343,7 @@ def check_claims(
     and without sentences that invent a number, use a marker as their answer, or echo an
     instruction; usable on whole sentences as they stream."""
     text = _MARKER_AFTER_STOP.sub(r"\2\1", match_script(raw, language))
-    sources = _numbers(
-        to_simplified(
-            "\n".join([question, *(p.text for p in passages), *(p.title for p in passages)])
-        )
-    )
-    factual, instructions = _split_instructions(passages)
-    asked = _tokens(question)
+    sources, asked, factual, instructions = _evidence(tuple(passages), question)
     return "".join(
         _check_claim(c, passages)
         for c in _claims(text)
