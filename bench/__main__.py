@@ -14,7 +14,7 @@ app = typer.Typer(add_completion=False)
 @app.command()
 def main(
     section: Annotated[
-        str, typer.Argument(help="retrieval, ingestion, generation, load, peer or all.")
+        str, typer.Argument(help="retrieval, ingestion, generation, load, peer, startup or all.")
     ] = "all",
     quick: Annotated[
         bool, typer.Option("--quick", help="Small sizes and few repeats (minutes, indicative).")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from eval.runner import DEFAULT_SET, EvalItem, load_items, parse_subset, select_items
-from index.embedder import SentenceTransformerEmbedder
+from index.embedder import Embedder
 from ragqa.config import Settings
 
 CI_SUBSET = Path(__file__).resolve().parents[1] / "eval" / "sets" / "ci_subset.txt"
@@ -21,12 +21,10 @@ def bench_settings(**overrides: object) -> Settings:
     return base.model_copy(update={"rate_limit_per_minute": 0, **overrides})
 
 
-def real_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    from ragqa.models.resolve import resolve_embedder
+def real_embedder(settings: Settings) -> Embedder:
+    from ragqa.models.resolve import load_configured_embedder
 
-    return SentenceTransformerEmbedder(
-        resolve_embedder(settings), batch_size=settings.embed_batch_size
-    )
+    return load_configured_embedder(settings)
 
 
 def eval_items() -> list[EvalItem]:

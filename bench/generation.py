@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 from httpx_sse import connect_sse
 
+from bench.process import serve_process
 from bench.report import Section, Table, Target, median, ratio
-from bench.server import serve_pipeline
 from eval.metrics import summarise_answers
 from eval.runner import EvalItem, PipelineBackend, evaluate_answers
 from index.embedder import Embedder
@@ -345,12 +345,14 @@ def run_generation(
     direct_rows: list[Timed] = []
     with tempfile.TemporaryDirectory(prefix="ragqa-bench-gen-") as tmp:
         work = Path(tmp)
-        pipeline = pipeline_for(settings, models, work / f"index-{settings.chunk_size}")
+        index_dir = work / f"index-{settings.chunk_size}"
+        pipeline_for(settings, models, index_dir)  # built here, served by the server process
         direct = DirectLlama(models.model_path, settings)
         prefix = 0
+        timeout = settings.generation_timeout_s + 30
         with (
-            serve_pipeline(settings, pipeline) as (base, _),
-            httpx.Client(base_url=base, timeout=settings.generation_timeout_s + 30) as client,
+            serve_process(settings.model_copy(update={"index_dir": index_dir})) as process,
+            httpx.Client(base_url=process.base, timeout=timeout) as client,
         ):
             for round_ in range(options.rounds):
                 s, passages = _server_pass(client, questions, options.max_tokens, round_ == 0)
@@ -367,6 +369,9 @@ def run_generation(
         "last one again ('repeat'). llama.cpp alone is reset before each of its rounds, so its "
         "first prompt is always cold; the server's first prompt is cold only in round 1. "
         f"Consecutive prompts share a {prefix}-token prefix (system prompt and template).",
+        "The server is `ragqa serve` in a process of its own (bench/process.py), as in "
+        "production; the measuring process waits on its socket while it generates, and "
+        "llama.cpp alone runs while the server is idle.",
         "Server TTFT (generator) is the pipeline's own ttft_ms (prompt tokenised -> first "
         "piece); end to end is the client's time from sending the request to the first token "
         "event, which adds query translation (cross-lingual, cached per question), retrieval "

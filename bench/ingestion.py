@@ -91,15 +91,15 @@ class RoundResult:
     pipeline_s: float
     embed_in_pipeline_s: float
     count_tokens_s: float
-    encode_s: float
-    encode_sorted_batches_s: float
+    st_encode_s: float  # SentenceTransformer.encode_document, one call
+    engine_encode_s: float  # the configured embedder's embed_documents, one call
 
 
-def _raw_encode(embedder: SentenceTransformerEmbedder, texts: Sequence[str], batch: int) -> float:
+def _st_encode(reference: SentenceTransformerEmbedder, texts: Sequence[str], batch: int) -> float:
     """One `encode_document` call over every text, as sentence-transformers is meant to be
     used (it sorts by length, so batches carry little padding)."""
     started = time.perf_counter()
-    embedder.model.encode_document(
+    reference.model.encode_document(
         list(texts),
         batch_size=batch,
         normalize_embeddings=True,
@@ -109,25 +109,18 @@ def _raw_encode(embedder: SentenceTransformerEmbedder, texts: Sequence[str], bat
     return time.perf_counter() - started
 
 
-def _encode_in_store_batches(
-    embedder: SentenceTransformerEmbedder, texts: Sequence[str], batch: int
-) -> float:
-    """The same texts in consecutive slices of `batch`, one encode call each (what the store
-    does): isolates the cost of calling the model per batch in document order."""
+def _engine_encode(embedder: Embedder, texts: Sequence[str]) -> float:
     started = time.perf_counter()
-    for begin in range(0, len(texts), batch):
-        embedder.model.encode_document(
-            list(texts[begin : begin + batch]),
-            batch_size=batch,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+    embedder.embed_documents(list(texts))
     return time.perf_counter() - started
 
 
 def measure_round(
-    settings: Settings, embedder: SentenceTransformerEmbedder, collection: Path, work: Path
+    settings: Settings,
+    embedder: Embedder,
+    reference: SentenceTransformerEmbedder,
+    collection: Path,
+    work: Path,
 ) -> RoundResult:
     timed = TimedEmbedder(embedder)
     round_settings = settings.model_copy(
@@ -138,56 +131,63 @@ def measure_round(
     pipeline_s = time.perf_counter() - started
     snapshot = IndexStore.open(round_settings.index_dir, expected=None).snapshot
     texts = [passage_text(snapshot.chunk(int(i))) for i in snapshot.chunk_ids()]
-    batch = settings.embed_batch_size
     return RoundResult(
         chunks=report.chunks,
         pipeline_s=pipeline_s,
         embed_in_pipeline_s=timed.seconds["embed_documents"],
         count_tokens_s=timed.seconds["count_tokens"],
-        encode_s=_raw_encode(embedder, texts, batch),
-        encode_sorted_batches_s=_encode_in_store_batches(embedder, texts, batch),
+        st_encode_s=_st_encode(reference, texts, settings.embed_batch_size),
+        engine_encode_s=_engine_encode(embedder, texts),
     )
 
 
 def run_ingestion(
     section: Section,
     settings: Settings,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
+    reference: SentenceTransformerEmbedder,
     options: IngestionOptions,
 ) -> Section:
+    """`embedder` is the configured one (what build_index uses); `reference` the same model
+    in sentence-transformers, whose raw encode the pipeline is compared with."""
+    engine = type(embedder).__name__
     pool = sentence_pool(settings.collection_dir, settings.max_upload_bytes)
     with tempfile.TemporaryDirectory(prefix="ragqa-bench-ingest-") as tmp:
         collection = Path(tmp) / "collection"
         size = write_collection(pool, collection, options.documents, options.seed)
-        _raw_encode(embedder, [pool.sentences[0]] * 8, 8)  # warm the model up
+        warm = [pool.sentences[0]] * 8  # both models warmed up before the first round
+        _st_encode(reference, warm, 8)
+        _engine_encode(embedder, warm)
         rounds = [
-            measure_round(settings, embedder, collection, Path(tmp)) for _ in range(options.rounds)
+            measure_round(settings, embedder, reference, collection, Path(tmp))
+            for _ in range(options.rounds)
         ]
     chunks = rounds[0].chunks
     pipeline_rate = median([chunks / r.pipeline_s for r in rounds])
-    encode_rate = median([chunks / r.encode_s for r in rounds])
-    batched_rate = median([chunks / r.encode_sorted_batches_s for r in rounds])
-    value = ratio(pipeline_rate, encode_rate)
+    st_rate = median([chunks / r.st_encode_s for r in rounds])
+    engine_rate = median([chunks / r.engine_encode_s for r in rounds])
+    value = ratio(pipeline_rate, st_rate)
+    overhead = ratio(pipeline_rate, engine_rate)
     pipeline_s = median([r.pipeline_s for r in rounds])
     embed_s = median([r.embed_in_pipeline_s for r in rounds])
     count_s = median([r.count_tokens_s for r in rounds])
     section.tables.append(
         Table(
             "Throughput (chunks/s, median of rounds)",
-            ["path", "chunks/s", "vs raw encode", "seconds"],
+            ["path", "chunks/s", "vs raw sentence-transformers encode", "seconds"],
             [
-                ["build_index (whole pipeline)", pipeline_rate, value, pipeline_s],
+                [f"build_index (whole pipeline, {engine})", pipeline_rate, value, pipeline_s],
                 [
-                    "encode_document, one call",
-                    encode_rate,
+                    "SentenceTransformer.encode_document, one call",
+                    st_rate,
                     1.0,
-                    median([r.encode_s for r in rounds]),
+                    median([r.st_encode_s for r in rounds]),
                 ],
                 [
-                    f"encode_document per {settings.embed_batch_size} in document order",
-                    batched_rate,
-                    ratio(batched_rate, encode_rate),
-                    median([r.encode_sorted_batches_s for r in rounds]),
+                    f"{engine}.embed_documents, one call",
+                    engine_rate,
+                    ratio(engine_rate, st_rate),
+                    median([r.engine_encode_s for r in rounds]),
                 ],
             ],
         )
@@ -207,27 +207,37 @@ def run_ingestion(
             ],
         )
     )
-    section.targets.append(
+    section.targets += [
         Target(
-            name="build_index / raw encode throughput",
+            name="build_index / raw SentenceTransformer.encode throughput",
             goal=f">= {TARGET_RATIO:g}x",
             measured=f"{value:.2f}x",
             met=value >= TARGET_RATIO,
             why=""
             if value >= TARGET_RATIO
             else (
-                f"embedding takes {embed_s:.1f} s of {pipeline_s:.1f} s; one encode call over all "
-                f"texts runs at {encode_rate:.1f} chunks/s, per-batch calls in document order at "
-                f"{batched_rate:.1f}; chunk sizing costs {count_s:.1f} s"
+                f"embedding takes {embed_s:.1f} s of {pipeline_s:.1f} s; sentence-transformers "
+                f"encodes at {st_rate:.1f} chunks/s, {engine} at {engine_rate:.1f}; chunk "
+                f"sizing costs {count_s:.1f} s"
             ),
-        )
-    )
+        ),
+        Target(
+            name=f"build_index / raw {engine}.embed_documents (the pipeline's own overhead)",
+            goal=f">= {TARGET_RATIO:g}x",
+            measured=f"{overhead:.2f}x",
+            met=overhead >= TARGET_RATIO,
+            why="" if overhead >= TARGET_RATIO else f"chunk sizing costs {count_s:.1f} s",
+        ),
+    ]
     section.notes += [
         f"Collection: {options.documents} documents ({size / 1024:.0f} KiB), each the sentences "
         f"of one bundled article shuffled with a seeded RNG, {chunks} chunks at chunk_size "
         f"{settings.chunk_size}; {options.rounds} round(s), each building a fresh index.",
         "Raw encode: SentenceTransformer.encode_document (the e5 'passage' prompt the pipeline "
         "also uses) over the very chunk texts the pipeline embedded (title + text), batch size "
-        f"{settings.embed_batch_size}, normalised, in this process right after the build.",
+        f"{settings.embed_batch_size}, normalised, in this process right after the build; then "
+        f"the configured embedder ({engine}, the one build_index uses) over the same texts in "
+        "one call. Both give the same vectors (the ONNX export is checked against "
+        "sentence-transformers when it is made).",
     ]
     return section

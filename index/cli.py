@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from index.embedder import SentenceTransformerEmbedder
+from index.embedder import Embedder
 from ragqa.config import Settings
 from ragqa.errors import RagqaError
 
@@ -45,13 +45,11 @@ def _load_settings(ctx: typer.Context) -> None:
         raise typer.Exit(1) from None
 
 
-def _embedder(settings: Settings) -> SentenceTransformerEmbedder:
+def _embedder(settings: Settings) -> Embedder:
     """The configured embedder; an unprovisioned model is a ModelError naming the fix."""
-    from ragqa.models.resolve import resolve_embedder
+    from ragqa.models.resolve import load_configured_embedder
 
-    return SentenceTransformerEmbedder(
-        resolve_embedder(settings), batch_size=settings.embed_batch_size
-    )
+    return load_configured_embedder(settings)
 
 
 @app.command()

@@ -443,13 +443,17 @@ def _embed(
     batch_size: int,
     progress: ProgressSink,
 ) -> np.ndarray:
-    """Embed in batches, checking the embedder keeps its contract (shape, unit length)."""
-    batches = range(0, len(texts), batch_size)
+    """Embed in batches, checking the embedder keeps its contract (shape, unit length).
+
+    Batches are made of texts of similar length (longest first, as sentence-transformers
+    orders one call), so little of each batch is padding.
+    """
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    out = np.zeros((len(texts), dimension), dtype=np.float32)
     progress.start("embedding", len(texts))
-    parts = []
-    for begin in batches:
-        batch = texts[begin : begin + batch_size]
-        vectors = np.asarray(embedder.embed_documents(batch), dtype=np.float32)
+    for begin in range(0, len(order), batch_size):
+        batch = order[begin : begin + batch_size]
+        vectors = np.asarray(embedder.embed_documents([texts[i] for i in batch]), dtype=np.float32)
         if vectors.shape != (len(batch), dimension):
             raise IndexMismatch(
                 f"embedder {embedder.model_id} returned vectors of shape {vectors.shape} for "
@@ -457,9 +461,9 @@ def _embed(
             )
         if not np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=_UNIT_NORM_TOLERANCE):
             raise ModelError(f"embedder {embedder.model_id} returned vectors not of unit length")
-        parts.append(vectors)
+        out[batch] = vectors
         progress.advance("embedding", len(batch))
-    return np.concatenate(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
+    return out
 
 
 def _insert(

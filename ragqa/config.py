@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GeneratorBackend = Literal["auto", "llama_cpp", "transformers"]
+EmbedderBackend = Literal["auto", "onnx", "torch"]
 
 
 class Settings(BaseSettings):
@@ -47,6 +48,11 @@ class Settings(BaseSettings):
     n_threads: int = Field(2, ge=1, le=256, description="CPU threads for llama.cpp.")
     n_ctx: int = Field(4096, ge=512, le=131072, description="Generator context window.")
     embed_batch_size: int = Field(32, ge=1, le=1024)
+    embedder_backend: EmbedderBackend = Field(
+        "auto",
+        description="auto: ONNX Runtime for a local folder (exported once, cached beside the "
+        "models), sentence-transformers on torch for a Hugging Face id.",
+    )
 
     # --- chunking ----------------------------------------------------------------------
     chunk_size: int = Field(

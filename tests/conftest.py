@@ -9,7 +9,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from index.embedder import SentenceTransformerEmbedder
+from index.embedder import Embedder
 
 
 class FakeEmbedder:
@@ -54,11 +54,11 @@ def fake_embedder() -> FakeEmbedder:
 
 
 @pytest.fixture(scope="session")
-def real_embedder() -> SentenceTransformerEmbedder:
+def real_embedder() -> Embedder:
     """The configured default embedder, provisioned into the real model cache once."""
     from ragqa.config import Settings
-    from ragqa.models.resolve import ensure_models, resolve_embedder
+    from ragqa.models.resolve import ensure_models, load_configured_embedder
 
     settings = Settings()  # type: ignore[call-arg]
     ensure_models(settings, progress=False)
-    return SentenceTransformerEmbedder(resolve_embedder(settings))
+    return load_configured_embedder(settings)

@@ -11,7 +11,7 @@ from ragqa.errors import RagqaError
 from ragqa.models.feedback import RichFeedback
 from ragqa.models.provision import FETCH_HINT, ModelStatus, fetch_model, inspect_model
 from ragqa.models.registry import MODELS, TEST_GENERATOR, ModelSpec, get_spec
-from ragqa.models.resolve import configured_models
+from ragqa.models.resolve import configured_models, embedder_export
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
 
@@ -59,7 +59,11 @@ def fetch(
         bool, typer.Option("--all", help=f"Also fetch the small test generator {TEST_GENERATOR}.")
     ] = False,
 ) -> None:
-    """Download, assemble and verify models; a second run only re-verifies."""
+    """Download, assemble and verify models; a second run only re-verifies.
+
+    For the configured models (no names given) it also makes the embedder's ONNX export,
+    once, so that the service starts without it.
+    """
     settings = _settings(ctx)
     try:
         specs = _select(settings, names, add_test_model=all_models)
@@ -67,11 +71,14 @@ def fetch(
             typer.echo(
                 "The configured embedder and generator are not registry models: nothing to fetch."
             )
-            return
         feedback = RichFeedback()
         for spec in specs:
             result = fetch_model(spec, settings.model_cache_dir, feedback=feedback)
             typer.echo(f"{result.name}: {result.action} -> {result.path}")
+        if not names:
+            export = embedder_export(settings)
+            if export is not None:
+                typer.echo(f"embedder ONNX export: ready -> {export}")
     except RagqaError as exc:
         raise _fail(str(exc)) from exc
 

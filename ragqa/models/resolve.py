@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
+from index.embedder import Embedder, load_embedder, uses_onnx
 from ragqa.config import Settings
 from ragqa.errors import ChecksumError, ConfigError, ModelError, RagqaError
 from ragqa.models.feedback import Feedback, RichFeedback
@@ -60,6 +61,30 @@ def resolve_embedder(settings: Settings) -> str:
             f"or a provisioned name ({_names_of('embedder')})"
         )
     return settings.embedder
+
+
+def embedder_export(settings: Settings) -> Path | None:
+    """Make (or verify) the ONNX export the configured embedder runs on; None on torch.
+
+    `ragqa models fetch` calls it so that the first start of the service does not pay the
+    one-time export.
+    """
+    model_path = resolve_embedder(settings)
+    if not uses_onnx(model_path, settings.embedder_backend):
+        return None
+    from index.onnx_embedder import ensure_onnx_export
+
+    return ensure_onnx_export(model_path, settings.model_cache_dir)
+
+
+def load_configured_embedder(settings: Settings) -> Embedder:
+    """The configured embedder on the configured back end, loaded (exported first if needed)."""
+    return load_embedder(
+        resolve_embedder(settings),
+        backend=settings.embedder_backend,
+        batch_size=settings.embed_batch_size,
+        cache_dir=settings.model_cache_dir,
+    )
 
 
 def resolve_generator(settings: Settings) -> str:

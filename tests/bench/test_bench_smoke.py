@@ -146,12 +146,21 @@ def test_percentile_interpolates_and_is_nan_for_nothing() -> None:
 def test_ingestion_section_with_the_real_embedder(tmp_path: Path) -> None:
     from bench.components import real_embedder
     from bench.ingestion import IngestionOptions, run_ingestion
+    from index.embedder import SentenceTransformerEmbedder
+    from ragqa.models.resolve import resolve_embedder
 
     settings = tiny_settings(tmp_path)
+    reference = SentenceTransformerEmbedder(resolve_embedder(settings))
     section = start_section("ingestion", "2. Ingestion", "python -m bench ingestion", quick=True)
-    run_ingestion(section, settings, real_embedder(settings), IngestionOptions(2, 1))
+    run_ingestion(section, settings, real_embedder(settings), reference, IngestionOptions(2, 1))
     throughput = section.tables[0]
+    assert [row[0] for row in throughput.rows] == [
+        "build_index (whole pipeline, OnnxEmbedder)",
+        "SentenceTransformer.encode_document, one call",
+        "OnnxEmbedder.embed_documents, one call",
+    ]
     assert all(number(row[1]) > 0 for row in throughput.rows)
+    assert len(section.targets) == 2
 
 
 @pytest.mark.slow
@@ -170,3 +179,17 @@ def test_generation_section_with_the_realload_models(tmp_path: Path) -> None:
     assert [row[0] for row in cache.rows] == ["cold", "repeat"]
     assert number(cache.rows[0][2]) > 0  # prompt tokens
     assert sweep.rows[0][:2] == [160, 1]
+
+
+@pytest.mark.slow
+def test_startup_section_times_real_server_processes(tmp_path: Path) -> None:
+    from bench.startup import STAGES, StartupOptions, run_startup
+
+    settings = tiny_settings(tmp_path)
+    section = start_section("startup", "6. Startup", "python -m bench startup", quick=True)
+    run_startup(section, settings, StartupOptions(rounds=1))
+    ready, stages = section.tables
+    assert ready.rows[0][0] == 1 and number(ready.rows[0][1]) > 0
+    assert [row[0] for row in stages.rows] == list(STAGES)
+    assert number(stages.rows[2][1]) > 0  # the embedder took some time to load
+    assert section.targets[0].name == "service ready after start"

@@ -93,9 +93,19 @@ def test_each_chunk_is_embedded_with_its_title(
     store, _ = IndexStore.build(index_dir, sample_docs, fake_embedder, expected=expectation)
     snapshot = store.snapshot
 
-    expected_texts = [passage_text(snapshot.chunk(i)) for i in snapshot.chunk_ids().tolist()]
-    assert sorted(fake_embedder.embedded) == sorted(expected_texts)
-    assert all(text.startswith(snapshot.chunk(0).title) for text in fake_embedder.embedded[:1])
+    chunks = [snapshot.chunk(i) for i in snapshot.chunk_ids().tolist()]
+    assert sorted(fake_embedder.embedded) == sorted(passage_text(c) for c in chunks)
+    assert all(passage_text(c).startswith(c.title) and c.title for c in chunks)
+
+
+def test_vectors_stay_with_their_chunks_when_batches_are_ordered_by_length(
+    index_dir: Path, expectation: ManifestExpectation, fake_embedder, sample_docs: list[Document]
+) -> None:
+    store, _ = IndexStore.build(index_dir, sample_docs, fake_embedder, expected=expectation)
+    snapshot = store.snapshot
+    for i in snapshot.chunk_ids().tolist():
+        own = fake_embedder.embed_documents([passage_text(snapshot.chunk(i))])
+        assert snapshot.dense_search(own, 1)[0][0].id == i
 
 
 def test_searches_find_the_right_document(sample_store: IndexStore, fake_embedder) -> None:
