@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
 from ragqa.errors import ModelError
 
@@ -71,16 +72,28 @@ def ensure_onnx_export(model_path: str, cache_dir: Path) -> Path:
         )
     target = export_dir(cache_dir, model_path)
     signature = source_signature(folder)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # One exporter at a time (several workers may start together); the others find it.
+        with FileLock(str(target.with_name(f"{target.name}.lock"))):
+            if not _is_current(target, signature):
+                _export(folder, target, signature)
+    except OSError as e:
+        raise ModelError(
+            f"{target}: cannot write the embedder's ONNX export ({e}); make the model cache "
+            "writable or set RAGQA_EMBEDDER_BACKEND=torch"
+        ) from e
+    return target
+
+
+def _is_current(target: Path, signature: str) -> bool:
     meta = _read_meta(target)
-    if (
+    return (
         meta is not None
         and meta.get("format") == EXPORT_FORMAT
         and meta.get("signature") == signature
         and (target / "model.onnx").is_file()
-    ):
-        return target
-    _export(folder, target, signature)
-    return target
+    )
 
 
 def _pooling_of(model: Any, folder: Path) -> str:

@@ -87,7 +87,8 @@ def test_an_export_is_made_once_and_remade_when_stale(
     (made / "meta.json").write_text(json.dumps({**meta, "signature": "an older model"}))
     assert ensure_onnx_export(folder, tmp_path) == made
     assert onnx_file.stat().st_mtime_ns != first
-    assert sorted(p.name for p in made.parent.iterdir()) == [made.name]  # no leftovers
+    leftovers = sorted(p.name for p in made.parent.iterdir())
+    assert leftovers == [made.name, f"{made.name}.lock"]  # no half-made or old exports
     embedder = load_embedder(folder, backend="onnx", cache_dir=tmp_path)
     query = ["2025年核医学年会在哪里举办？"]
     assert float(embedder.embed_queries(query)[0] @ torch_embedder.embed_queries(query)[0]) > 0.9999
@@ -110,3 +111,12 @@ def test_the_service_embedder_loads_without_importing_torch(real_embedder) -> No
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_an_unwritable_cache_is_a_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    with pytest.raises(ModelError, match="cannot write the embedder's ONNX export"):
+        ensure_onnx_export(str(folder), blocker)
