@@ -40,11 +40,18 @@ MIN_CHECK_COSINE = 0.9999
 
 
 def source_signature(folder: Path) -> str:
-    """Changes whenever a file of the model folder does (path, size, modification time)."""
+    """Changes whenever a file of the model folder does (path, size, modification time).
+
+    Hidden files are left out: they are bookkeeping (ragqa's own verification stamp is
+    rewritten when the weights are re-verified), not the model.
+    """
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
         stat = path.stat()
-        digest.update(f"{path.relative_to(folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        digest.update(f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
