@@ -156,20 +156,15 @@ def _export(folder: Path, target: Path, signature: str) -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
-        axes = {0: "batch", 1: "tokens"}
         # The tracer warns about every data-dependent branch it freezes; the check below is
         # what tells whether the graph is right.
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(
+            _trace(
                 Graph().eval(),  # eval() reaches the transformer: no dropout in the graph
                 (sample["input_ids"], sample["attention_mask"]),
-                str(work / "model.onnx"),
-                input_names=["input_ids", "attention_mask"],
-                output_names=["last_hidden_state"],
-                dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
-                opset_version=17,
-                dynamo=False,  # the TorchScript exporter handles this graph without onnxscript
+                work / "model.onnx",
+                folder,
             )
         tokenizer.backend_tokenizer.save(str(work / "tokenizer.json"))
         prompts = model.prompts
@@ -196,6 +191,28 @@ def _export(folder: Path, target: Path, signature: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _trace(graph: Any, sample: tuple[Any, Any], path: Path, folder: Path) -> None:
+    import torch
+
+    axes = {0: "batch", 1: "tokens"}
+    try:
+        torch.onnx.export(
+            graph,
+            sample,
+            str(path),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
+            opset_version=17,
+            dynamo=False,  # the TorchScript exporter handles this graph without onnxscript
+        )
+    except Exception as e:  # any model's own code runs under the tracer
+        raise ModelError(
+            f"{folder}: the ONNX export failed ({type(e).__name__}: {e}); "
+            "set RAGQA_EMBEDDER_BACKEND=torch"
+        ) from e
 
 
 def _check(folder: Path, model: Any, exported: OnnxEmbedder) -> None:
