@@ -185,9 +185,12 @@ def _direct_pass(
     questions: Sequence[str],
     passages: dict[str, list[dict[str, Any]]],
     max_tokens: int,
+    first_cold: bool,
 ) -> tuple[list[Timed], int]:
-    """The same prompts, in the same order, from a reset context; and the shared prefix."""
-    direct.llama.reset()
+    """The same prompts in the same order as the server's pass, so that each meets the same
+    cache state on both sides (reset only where the server's is cold); and the shared prefix."""
+    if first_cold:
+        direct.llama.reset()
     timed = []
     previous: list[int] = []
     prefix = 0
@@ -199,7 +202,9 @@ def _direct_pass(
             )
         previous = tokens
         ttft, rate = direct.complete(tokens, stops, max_tokens)
-        cache = "repeat" if n == len(questions) else "cold" if n == 0 else "warm prefix"
+        cache = (
+            "repeat" if n == len(questions) else "cold" if n == 0 and first_cold else "warm prefix"
+        )
         timed.append(Timed(question, cache, len(tokens), ttft, rate))
     return timed, prefix
 
@@ -356,7 +361,9 @@ def run_generation(
         ):
             for round_ in range(options.rounds):
                 s, passages = _server_pass(client, questions, options.max_tokens, round_ == 0)
-                d, prefix = _direct_pass(direct, questions, passages, options.max_tokens)
+                d, prefix = _direct_pass(
+                    direct, questions, passages, options.max_tokens, round_ == 0
+                )
                 server += s
                 direct_rows += d
         del direct
@@ -366,8 +373,9 @@ def run_generation(
     section.notes += [
         f"Timed answers: {len(questions)} questions of the CI subset, {options.rounds} round(s), "
         f"max_tokens {options.max_tokens}, greedy; each round asks them in order and then the "
-        "last one again ('repeat'). llama.cpp alone is reset before each of its rounds, so its "
-        "first prompt is always cold; the server's first prompt is cold only in round 1. "
+        "last one again ('repeat'). Both sides see the same sequence of prompts from one cold "
+        "start, so every prompt meets the same cache state on both (the first is cold, a later "
+        "one shares the system prompt with the one before, a repeat shares everything). "
         f"Consecutive prompts share a {prefix}-token prefix (system prompt and template).",
         "The server is `ragqa serve` in a process of its own (bench/process.py), as in "
         "production; the measuring process waits on its socket while it generates, and "

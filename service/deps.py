@@ -13,8 +13,11 @@ from ragqa.errors import NotReady, RateLimited, Unauthorized
 from service.app import AppState
 from service.pipeline import RagPipeline
 
+# Dependencies that do not block are `async def`: FastAPI runs a plain `def` dependency in
+# its thread pool: a thread hop per dependency per request.
 
-def get_state(request: Request) -> AppState:
+
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.ragqa
     return state
 
@@ -22,14 +25,14 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-def get_settings(state: State) -> Settings:
+async def get_settings(state: State) -> Settings:
     return state.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_pipeline(state: State) -> RagPipeline:
+async def get_pipeline(state: State) -> RagPipeline:
     if state.pipeline is None:
         raise NotReady("the index and models are not loaded yet")
     return state.pipeline
@@ -40,7 +43,7 @@ Pipeline = Annotated[RagPipeline, Depends(get_pipeline)]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def require_api_key(
+async def require_api_key(
     state: State,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
@@ -61,7 +64,7 @@ def require_api_key(
 WriteAccess = Depends(require_api_key)
 
 
-def rate_limit(state: State, request: Request) -> None:
+async def rate_limit(state: State, request: Request) -> None:
     client = request.client.host if request.client else "unknown"
     wait = state.rate_limiter.hit(client)
     if wait is not None:
