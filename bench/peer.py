@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bench.report import Section, Table, ratio
+from bench.report import Section, Table, Target, ratio
 from eval.metrics import AnswerRow, summarise_answers, summarise_retrieval
 from eval.runner import (
     Answer,
@@ -152,6 +152,7 @@ def run_peer(
             "accuracy per second",
         ],
     )
+    per_second: dict[str, float | None] = {}
     for name, build_s, chunks, hits, rows in (
         ("ragqa", ragqa_build_seconds, len(pipeline.snapshot), ragqa_hits, ragqa_rows),
         ("LlamaIndex", peer.build_seconds, peer.n_chunks, peer_hits, peer_rows),
@@ -159,6 +160,7 @@ def run_peer(
         retrieval = summarise_retrieval(hits)
         accuracy = summarise_answers(rows)["accuracy"]
         seconds = _mean_seconds(rows)
+        per_second[name] = ratio(accuracy, seconds) if accuracy is not None else None
         table.rows.append(
             [
                 name,
@@ -168,10 +170,22 @@ def run_peer(
                 retrieval["latency_ms_p50"],
                 accuracy,
                 seconds,
-                ratio(accuracy, seconds) if accuracy is not None else None,
+                per_second[name],
             ]
         )
     section.tables.append(table)
+    ours, theirs = per_second["ragqa"], per_second["LlamaIndex"]
+    if ours is not None and theirs is not None:
+        better = ours > theirs
+        section.targets.append(
+            Target(
+                "accuracy per second, ragqa vs LlamaIndex",
+                "better than the peer",
+                f"{ours:.3f} vs {theirs:.3f}",
+                better,
+                "" if better else "see the answers side by side",
+            )
+        )
     section.tables.append(
         Table(
             "Answers side by side",
