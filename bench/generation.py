@@ -150,6 +150,14 @@ class DirectLlama:
         return first * 1000, _decode_rate(pieces, first, total)
 
 
+def _cache_state(n: int, questions: int, first_cold: bool) -> str:
+    """What the n-th prompt of a pass meets in the KV cache: each question once, then the last
+    one again."""
+    if n == questions:
+        return "repeat"
+    return "cold" if n == 0 and first_cold else "warm prefix"
+
+
 def _server_pass(
     client: httpx.Client, questions: Sequence[str], max_tokens: int, first_cold: bool
 ) -> tuple[list[Timed], dict[str, list[dict[str, Any]]]]:
@@ -161,9 +169,7 @@ def _server_pass(
         timings = done["timings"]
         passages[question] = answer["passages"]
         pieces = done["usage"]["completion_tokens"]
-        cache = (
-            "repeat" if n == len(questions) else "cold" if n == 0 and first_cold else "warm prefix"
-        )
+        cache = _cache_state(n, len(questions), first_cold)
         timed.append(
             Timed(
                 question=question,
@@ -202,9 +208,7 @@ def _direct_pass(
             )
         previous = tokens
         ttft, rate = direct.complete(tokens, stops, max_tokens)
-        cache = (
-            "repeat" if n == len(questions) else "cold" if n == 0 and first_cold else "warm prefix"
-        )
+        cache = _cache_state(n, len(questions), first_cold)
         timed.append(Timed(question, cache, len(tokens), ttft, rate))
     return timed, prefix
 
