@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -176,6 +177,10 @@ def run_load(
                 elapsed = time.perf_counter() - started
             ok = [r for r in rows if r["status"] == 200]
             busy = [r for r in rows if r["status"] == 503]
+            other = Counter(str(r["status"]) for r in rows if r["status"] not in (200, 503))
+            if other:
+                outcomes = ", ".join(f"{status} x{n}" for status, n in sorted(other.items()))
+                section.notes.append(f"{scenario.name}, the 'other' outcomes: {outcomes}.")
             first = [r["first_token_s"] for r in ok if r["first_token_s"] is not None]
             table.rows.append(
                 [
