@@ -359,8 +359,10 @@ def run_generation(
         direct = DirectLlama(models.model_path, settings)
         prefix = 0
         timeout = settings.generation_timeout_s + 30
+        # No preamble prefilled at start: the first prompt meets a cold cache on both sides.
+        served = settings.model_copy(update={"index_dir": index_dir, "warm_prompt_cache": False})
         with (
-            serve_process(settings.model_copy(update={"index_dir": index_dir})) as process,
+            serve_process(served) as process,
             httpx.Client(base_url=process.base, timeout=timeout) as client,
         ):
             for round_ in range(options.rounds):

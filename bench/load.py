@@ -146,8 +146,13 @@ def run_load(
     questions: Sequence[str],
     options: LoadOptions,
 ) -> Section:
+    # No preamble prefill at start: it would share the cores with the first search scenario.
     settings = settings.model_copy(
-        update={"max_concurrent_generations": 1, "max_queue": options.max_queue}
+        update={
+            "max_concurrent_generations": 1,
+            "max_queue": options.max_queue,
+            "warm_prompt_cache": False,
+        }
     )
     table = Table(
         "Throughput, latency and admission under concurrent clients",

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     max_concurrent_generations: int = Field(1, ge=1, le=64)
     max_queue: int = Field(4, ge=0, le=1024, description="Requests waiting for a generation slot.")
     generation_timeout_s: float = Field(120.0, gt=0, description="Per-request time limit.")
+    warm_prompt_cache: bool = Field(
+        True,
+        description="Once the service is ready, prefill the system prompt and worked examples "
+        "every question starts with, in the background, so the first question does not pay "
+        "for them (llama.cpp keeps them in its prompt cache).",
+    )
     retry_after_s: int = Field(5, ge=1, description="Retry-After sent with 503 and 429.")
 
     # --- HTTP --------------------------------------------------------------------------

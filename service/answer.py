@@ -145,18 +145,23 @@ def _examples() -> tuple[ChatMessage, ...]:
     return tuple(turns)
 
 
+def preamble() -> list[ChatMessage]:
+    """The system rules and worked examples that every prompt starts with."""
+    names = prompts.table("languages")
+    refusals = "\n".join(f"- {names[k]}: {v}" for k, v in prompts.table("refusals").items())
+    system: ChatMessage = {"role": "system", "content": prompts.render("system", refusals=refusals)}
+    return [system, *_examples()]
+
+
 def build_messages(
     question: str,
     passages: Sequence[Passage],
     language: Language,
     history: Sequence[dict[str, str]] = (),
 ) -> list[ChatMessage]:
-    """System rules, earlier turns, then one user turn holding the passages and the question."""
-    names = prompts.table("languages")
-    refusals = "\n".join(f"- {names[k]}: {v}" for k, v in prompts.table("refusals").items())
-    system = prompts.render("system", refusals=refusals)
+    """The preamble, earlier turns, then one user turn holding the passages and the question."""
     user = _user_turn(neutralise(question), _render_passages(passages), language)
-    messages: list[ChatMessage] = [{"role": "system", "content": system}, *_examples()]
+    messages = preamble()
     for turn in history:
         if turn["role"] == "assistant":
             messages.append({"role": "assistant", "content": neutralise(turn["content"])})

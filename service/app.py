@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -80,6 +81,16 @@ def _status_for(error: RagqaError) -> tuple[int, dict[str, str]]:
     return 500, {}
 
 
+def _warm_prompt_cache(pipeline: RagPipeline) -> None:
+    started = time.perf_counter()
+    try:
+        pipeline.warm_prompt_cache()
+    except RagqaError as e:  # a question will prefill it instead; not a reason to stop
+        log.warning("could not prefill the prompt preamble: %s", e)
+    else:
+        log.info("prompt preamble prefilled in %.1f s", time.perf_counter() - started)
+
+
 def validation_details(error: RequestValidationError) -> list[dict[str, object]]:
     """Location, message and kind of each validation error, without the input that failed.
 
@@ -108,6 +119,10 @@ def create_app(
         started = time.perf_counter()
         state.pipeline = await anyio.to_thread.run_sync(pipeline_factory, settings)
         log.info("ready in %.1f s", time.perf_counter() - started)
+        if settings.warm_prompt_cache:
+            threading.Thread(
+                target=_warm_prompt_cache, args=(state.pipeline,), name="ragqa-warm", daemon=True
+            ).start()
         yield
         state.pipeline = None
 

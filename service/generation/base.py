@@ -32,6 +32,12 @@ class Generator(Protocol):
         """Tokens the prompt for `messages` takes, chat template included."""
         ...
 
+    def prefill(self, messages: list[ChatMessage]) -> None:
+        """Evaluate the prompt for `messages` into the back end's prompt cache, so a later
+        prompt that starts the same way skips those tokens; a no-op for a back end without
+        one."""
+        ...
+
 
 def complete(generator: Generator, messages: list[ChatMessage], *, max_tokens: int) -> str:
     """The whole answer at once, greedy: for short utility calls such as translation."""

@@ -16,6 +16,7 @@ class FakeGenerator:
     def __init__(self, reply: Callable[[list[ChatMessage]], str]) -> None:
         self.reply = reply
         self.calls: list[list[ChatMessage]] = []
+        self.prefilled: list[list[ChatMessage]] = []
 
     def stream(
         self,
@@ -34,3 +35,6 @@ class FakeGenerator:
 
     def count_tokens(self, messages: list[ChatMessage]) -> int:
         return sum(len(m["content"].split()) for m in messages)
+
+    def prefill(self, messages: list[ChatMessage]) -> None:
+        self.prefilled.append(messages)

@@ -85,3 +85,9 @@ class LlamaCppGenerator:
 
     def count_tokens(self, messages: list[ChatMessage]) -> int:
         return len(self._prompt(messages)[0])
+
+    def prefill(self, messages: list[ChatMessage]) -> None:
+        # One generated token is the cheapest way through the public API; the cache then
+        # holds the prompt (and that token), and the next prompt reuses the common prefix.
+        for _ in self.stream(messages, max_tokens=1, temperature=0.0):
+            pass

@@ -98,3 +98,6 @@ class TransformersGenerator:
 
     def count_tokens(self, messages: list[ChatMessage]) -> int:
         return int(self._encode(messages)["input_ids"].shape[-1])
+
+    def prefill(self, messages: list[ChatMessage]) -> None:
+        """Nothing to do: `generate` keeps no cache from one call to the next."""

@@ -107,6 +107,9 @@ class PacedGenerator:
     def count_tokens(self, messages: list[ChatMessage]) -> int:
         return sum(len(m["content"].split()) for m in messages)
 
+    def prefill(self, messages: list[ChatMessage]) -> None:
+        """No prompt cache to fill."""
+
 
 def build_fake_pipeline(
     settings: Settings,

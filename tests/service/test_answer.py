@@ -16,8 +16,10 @@ from service.answer import (
     locate_quote,
     neutralise,
     postprocess,
+    preamble,
     refusal,
 )
+from service.language import Language
 
 DOC = (
     "4月28日至29日，第二屆全國分子影像精準診療協同創新高峰論壇在太原舉辦。"
@@ -149,6 +151,18 @@ def test_messages_frame_passages_as_data_after_the_history() -> None:
     assert refusal("zh-Hans") in messages[-1]["content"]
     # the system prompt is the same for every question, so its KV cache is reused
     assert messages[0] == build_messages("Where?", PASSAGES[:1], "en")[0]
+
+
+@given(st.text(), st.sampled_from(["en", "zh-Hans", "zh-Hant"]), st.booleans())
+def test_every_prompt_starts_with_the_preamble_the_service_prefills(
+    question: str, language: Language, with_history: bool
+) -> None:
+    history = [{"role": "user", "content": "Q1"}, {"role": "assistant", "content": "A1"}]
+    messages = build_messages(question, PASSAGES, language, history if with_history else ())
+    start = preamble()
+    assert start[0]["role"] == "system" and len(start) > 1  # the rules, then worked examples
+    assert messages[: len(start)] == start
+    assert len(messages) == len(start) + 1 + 2 * with_history
 
 
 def test_worked_examples_refuse_with_the_exact_refusal_sentence() -> None:

@@ -20,7 +20,11 @@ from fastapi.testclient import TestClient
 from httpx_sse import connect_sse
 
 from ragqa.config import Settings
+from ragqa.models.resolve import resolve_generator
+from service.answer import build_messages, preamble
 from service.app import create_app
+from service.generation import load_generator
+from service.generation.llama_cpp import LlamaCppGenerator
 from service.language import to_simplified
 from service.pipeline import RagPipeline
 
@@ -159,3 +163,22 @@ def test_refuses_what_the_documents_do_not_answer(real_client: TestClient, quest
     context = f"answer {body['answer']!r}; search found {retrieved(real_client, question)}"
     assert body["refused"] is True, context
     assert body["citations"] == []
+
+
+def test_a_prefilled_preamble_is_reused_by_the_next_question(real_settings: Settings) -> None:
+    """What the service's start-up prefill buys: llama.cpp's prompt cache then holds the
+    preamble, and a question's prompt shares all of it (only its own tokens are new)."""
+    generator = load_generator(real_settings, resolve_generator(real_settings), n_ctx=2048)
+    assert isinstance(generator, LlamaCppGenerator)
+    assert generator.llama.n_tokens == 0
+    generator.prefill(preamble())
+    cached = list(generator.llama._input_ids[: generator.llama.n_tokens])
+    start = generator._prompt(preamble())[0]
+    assert len(start) > 500 and cached[: len(start)] == start
+    question = generator._prompt(build_messages("太原论坛在哪里举办？", [], "zh-Hans"))[0]
+    shared = next(
+        (i for i, (a, b) in enumerate(zip(cached, question, strict=False)) if a != b),
+        min(len(cached), len(question)),
+    )
+    # all but the generation prompt that closes the preamble's own rendering
+    assert shared >= len(start) - 3

@@ -25,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ragqa.config import Settings
 from ragqa.errors import GenerationFailed
+from service.answer import preamble
 from service.app import AppState, create_app
 from service.generation.fake import FakeGenerator
 from service.loopback import serve
@@ -351,6 +352,20 @@ def test_unknown_document_is_404(client: TestClient) -> None:
     response = client.get("/v1/documents/no-such-file.txt")
     assert response.status_code == 404
     assert "no-such-file.txt" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_once_ready_each_model_prefills_the_shared_preamble_only_when_set(
+    tmp_path: Path, warm: bool
+) -> None:
+    settings = make_settings(tmp_path, warm_prompt_cache=warm, max_concurrent_generations=2)
+    generators = [FakeGenerator(cite_first_passage) for _ in range(2)]
+    with TestClient(app_with_generators(settings, *generators)) as client:
+        deadline = time.monotonic() + 10
+        while warm and not all(g.prefilled for g in generators) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert client.post("/v1/ask", json={"question": QUESTION}).status_code == 200
+    assert [g.prefilled for g in generators] == [[preamble()] if warm else [] for _ in generators]
 
 
 def test_metrics_count_requests_by_route_template_and_status(client: TestClient) -> None:
