@@ -200,7 +200,7 @@ class RagPipeline:
     def warm_prompt_cache(self) -> None:
         """Prefill the preamble every prompt starts with, once per generator.
 
-        On 2 cores that is about 1,000 tokens, 20 s: paid here, in the background after
+        On 2 cores that is about 1,000 tokens, ~10 s: paid here, in the background after
         start, instead of by the first question. Each generator is borrowed from the pool
         like a request borrows it, so a question asked meanwhile waits for it and then
         finds its preamble ready.
