@@ -384,7 +384,9 @@ def run_generation(
         "one shares the system prompt with the one before, a repeat shares everything). "
         f"Consecutive prompts share a {prefix}-token prefix (system prompt and template).",
         "The server is `ragqa serve` in a process of its own (bench/process.py), as in "
-        "production; the measuring process waits on its socket while it generates, and "
+        "production, except that it does not prefill the preamble at start "
+        "(RAGQA_WARM_PROMPT_CACHE=false), so that its first prompt is cold as llama.cpp "
+        "alone's is; the measuring process waits on its socket while it generates, and "
         "llama.cpp alone runs while the server is idle.",
         "Server TTFT (generator) is the pipeline's own ttft_ms (prompt tokenised -> first "
         "piece); end to end is the client's time from sending the request to the first token "
