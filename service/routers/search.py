@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+import anyio
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 
 from service.deps import Pipeline, State
 from service.schemas import ErrorResponse, SearchRequest, SearchResponse, SearchResult
@@ -24,13 +26,15 @@ async def search(body: SearchRequest, pipeline: Pipeline, state: State) -> Searc
     a `response_model` in two thread hops (the call, then validating the response); one is
     enough.
     """
-    retrieval = await run_in_threadpool(
-        pipeline.retrieve,
-        body.query,
-        body.top_k or pipeline.settings.top_k,
-        mode=body.mode,
-        cross_lingual=body.cross_lingual,
-        history=[t.model_dump() for t in body.history],
+    retrieval = await anyio.to_thread.run_sync(
+        partial(
+            pipeline.retrieve,
+            body.query,
+            body.top_k or pipeline.settings.top_k,
+            mode=body.mode,
+            cross_lingual=body.cross_lingual,
+            history=[t.model_dump() for t in body.history],
+        )
     )
     state.metrics.observe_stages(retrieval.timings)
     return SearchResponse(
