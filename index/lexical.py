@@ -21,7 +21,10 @@ from ragqa.errors import IndexStoreError
 BM25_METHOD = "lucene"
 BM25_K1 = 1.5
 BM25_B = 0.75
-TOKENIZER_DESCRIPTION = "index.textnorm.tokenize: NFKC, OpenCC t2s, lower case, jieba search mode"
+TOKENIZER_DESCRIPTION = (
+    "index.textnorm.index_tokens: NFKC, OpenCC t2s, lower case, jieba search mode; "
+    "pypinyin 2- and 3-grams"
+)
 
 IDS_FILE = "ids.npy"
 _BM25_PARAMS_FILE = "params.index.json"  # written by bm25s; absent when no chunk has a word

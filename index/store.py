@@ -48,7 +48,7 @@ from index.manifest import (
     manifest_json,
     read_manifest,
 )
-from index.textnorm import tokenize
+from index.textnorm import index_tokens, tokenize
 from ragqa.errors import DocumentNotFound, IndexMismatch, IndexStoreError, ModelError
 
 GENERATIONS_DIR = "generations"
@@ -220,7 +220,11 @@ class IndexSnapshot:
 
     def lexical_search(self, query_text: str, k: int) -> list[Hit]:
         """Chunks sharing words with the query (either Chinese script, any case), by BM25."""
-        scores, ids = self.lexical.search(query_text, k)
+        return self.lexical_search_tokens(tokenize(query_text), k)
+
+    def lexical_search_tokens(self, tokens: Sequence[str], k: int) -> list[Hit]:
+        """As `lexical_search`, for query tokens made some other way (pinyin n-grams)."""
+        scores, ids = self.lexical.search_tokens(tokens, k)
         return [Hit(int(i), float(s)) for s, i in zip(scores, ids, strict=True)]
 
 
@@ -867,7 +871,9 @@ def _prepare(
             overlap_sentences=chunking.chunk_overlap,
             count_tokens=embedder.count_tokens,
         )
-        prepared.append(_PreparedDocument(doc, chunks, [tokenize(passage_text(c)) for c in chunks]))
+        prepared.append(
+            _PreparedDocument(doc, chunks, [index_tokens(passage_text(c)) for c in chunks])
+        )
         progress.advance("chunking")
     return prepared
 

@@ -8,6 +8,11 @@ sub-words (``医科大学`` -> ``医科 科大 大学 医科大 医科大学``).
 (tests/index/test_textnorm.py::test_search_mode_matches_more_partial_queries): of 496 queries
 that name part of a compound, 475 match with search mode and only 204 with plain `lcut`, for
 about 20% more index tokens.
+
+Chinese text is also indexed by its sound: the pinyin of every two and three adjacent
+characters, joined (``唐勇林`` -> ``tangyong yonglin tangyonglin``). An English question writes
+Chinese names and places that way ("Tang Yonglin", "Taiyuan"), so it can match the Chinese text
+that names them, where a translated question often gets the characters wrong.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ import logging
 import re
 import unicodedata
 from functools import cache
+from itertools import pairwise
 from types import ModuleType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from opencc import OpenCC
@@ -28,6 +34,8 @@ _CJK_IDEOGRAPH = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
 # A token worth indexing holds at least one letter, digit or ideograph (not just "_" or marks).
 _WORD_CHAR = re.compile(r"[^\W_]")
+_HAN_RUN = re.compile(_CJK_IDEOGRAPH.pattern + "+")
+_LATIN_WORD = re.compile(r"[a-z]+(?:['’\-][a-z]+)*")
 
 
 @cache
@@ -61,6 +69,74 @@ def tokenize(text: str) -> list[str]:
         for token in _jieba().lcut_for_search(normalise_for_lexical(text))
         if _WORD_CHAR.search(token)
     ]
+
+
+def _no_reading(chars: str) -> Any:
+    """A character pypinyin cannot read becomes "" (one per character; pypinyin takes a
+    list though its stub says str), so no n-gram spans it."""
+    return [""] * len(chars)
+
+
+def pinyin_ngrams(text: str) -> list[str]:
+    """Toneless pinyin of each two and three adjacent Chinese characters, joined.
+
+    Single syllables are left out: each stands for dozens of characters, so only longer
+    sequences say anything about a name.
+    """
+    from pypinyin import lazy_pinyin
+
+    grams: list[str] = []
+    for run in _HAN_RUN.findall(normalise_for_lexical(text)):
+        syllables = lazy_pinyin(run, errors=_no_reading)
+        for n in (2, 3):
+            windows = (syllables[i : i + n] for i in range(len(syllables) - n + 1))
+            grams.extend("".join(w) for w in windows if all(w))
+    return grams
+
+
+def index_tokens(text: str) -> list[str]:
+    """What the lexical index stores for a chunk: its words, then its pinyin n-grams."""
+    return tokenize(text) + pinyin_ngrams(text)
+
+
+@cache
+def _pinyin_syllables() -> frozenset[str]:
+    """Every toneless pinyin syllable, from pypinyin's dictionary (interjections such as
+    "m" and "hng", which have no vowel, left out)."""
+    from pypinyin import Style
+    from pypinyin.pinyin_dict import pinyin_dict
+    from pypinyin.style import convert
+
+    readings = {r for value in pinyin_dict.values() for r in value.split(",")}
+    toneless = {convert(r, Style.NORMAL, strict=True) for r in readings}
+    return frozenset(s for s in toneless if re.fullmatch(r"[a-z]*[aeiou][a-z]*", s))
+
+
+def _syllable_counts(word: str, most: int = 3) -> set[int]:
+    """Into how many pinyin syllables, up to `most`, `word` can be split ("xian": 1 or 2)."""
+    syllables = _pinyin_syllables()
+    counts: list[set[int]] = [{0}] + [set() for _ in word]  # counts[i]: splits of word[:i]
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - 6), end):  # no syllable is longer than 6 letters
+            if word[start:end] in syllables:
+                counts[end] |= {c + 1 for c in counts[start] if c < most}
+    return counts[-1]
+
+
+def romanised_name_tokens(text: str) -> list[str]:
+    """The words of Latin text that may spell two or three Chinese characters in pinyin,
+    alone or joined with the next word ("Tang Yonglin" -> yonglin tangyonglin; "Xi'an" ->
+    xian). English words that happen to spell pinyin ("dean") pass too; "of" does not."""
+    words = [re.sub(r"['’\-]", "", w) for w in _LATIN_WORD.findall(normalise_for_lexical(text))]
+    candidates = words + [a + b for a, b in pairwise(words)]
+    return [w for w in candidates if _syllable_counts(w) & {2, 3}]
+
+
+def sound_tokens(query: str, language: str) -> list[str]:
+    """The query's names as the other script writes them, for searching text in that script:
+    an English query's romanised words against Chinese text's pinyin n-grams, a Chinese
+    query's pinyin n-grams against English words."""
+    return romanised_name_tokens(query) if language == "en" else pinyin_ngrams(query)
 
 
 def detect_language(text: str) -> Language:

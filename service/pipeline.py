@@ -5,6 +5,7 @@ The pipeline is transport-free: the HTTP routes, the CLI and the evaluation runn
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -13,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Generator as EventStream
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 import prompts
 from index.embedder import Embedder
@@ -29,6 +31,7 @@ from service.answer import (
     refusal,
 )
 from service.generation import Generator, complete, load_generator
+from service.generation.base import ChatMessage
 from service.language import Language, detect_language, match_script
 from service.retrieval import HybridRetriever, Retrieval, RetrievalMode, SearchHit
 
@@ -83,17 +86,43 @@ class LlmTranslator:
             if key in self.cache:
                 self.cache.move_to_end(key)
                 return self.cache[key]
-            prompt = prompts.render(
-                "translate",
-                query=neutralise(query),
-                target_language=_TARGET_NAMES.get(target, target),
-            )
-            text = complete(self.generator, [{"role": "user", "content": prompt}], max_tokens=96)
+            messages = [*translation_preamble(), translation_request(neutralise(query), target)]
+            text = complete(self.generator, messages, max_tokens=96)
             translated = text.strip().splitlines()[0].strip() if text.strip() else ""
             self.cache[key] = translated
             if len(self.cache) > self.cache_size:
                 self.cache.popitem(last=False)
             return translated
+
+    def prefill(self) -> None:
+        """Evaluate the instructions and examples every translation starts with."""
+        with self.lock:
+            self.generator.prefill(translation_preamble())
+
+
+def translation_request(query: str, target: str) -> ChatMessage:
+    return {
+        "role": "user",
+        "content": prompts.render(
+            "translate_request", query=query, target_language=_TARGET_NAMES.get(target, target)
+        ),
+    }
+
+
+@cache
+def _translation_examples() -> tuple[ChatMessage, ...]:
+    turns: list[ChatMessage] = []
+    for example in json.loads(prompts.resource("translate_examples.json")):
+        turns.append(translation_request(example["query"], example["target"]))
+        turns.append({"role": "assistant", "content": example["translation"]})
+    return tuple(turns)
+
+
+def translation_preamble() -> list[ChatMessage]:
+    """Instructions and worked examples, the same for every query and both directions, so the
+    model's prompt cache keeps them: a small model asked only to translate a question often
+    answers it instead, and the examples show it what to do."""
+    return [{"role": "system", "content": prompts.template("translate")}, *_translation_examples()]
 
 
 def to_passages(hits: Sequence[SearchHit]) -> list[Passage]:
@@ -155,7 +184,7 @@ class RagPipeline:
         `load_timings` says where the seconds of a start went (the bench reports them).
         """
         from index.pipeline import open_or_build
-        from index.textnorm import tokenize
+        from index.textnorm import sound_tokens, tokenize
         from ragqa.models.resolve import (
             ensure_models,
             load_configured_embedder,
@@ -177,8 +206,9 @@ class RagPipeline:
         lap("embedder_s")
         store = open_or_build(settings, embedder)
         # jieba loads its dictionary at first use (0.6-0.8 s in the generation bench's first
-        # query): paid here, at start, instead of by the first question.
+        # query), pypinyin its syllables (0.25 s): paid here, at start, not by a question.
         tokenize("预热")
+        sound_tokens("Xi'an", "en")
         lap("index_s")
         model = resolve_generator(settings)
         generators = [
@@ -198,13 +228,17 @@ class RagPipeline:
         return pipeline
 
     def warm_prompt_cache(self) -> None:
-        """Prefill the preamble every prompt starts with: one borrowing per pooled generator.
+        """Prefill the preambles every prompt starts with: the translator's, then one
+        borrowing per pooled generator.
 
-        On 2 cores that is about 1,000 tokens, ~10 s: paid here, in the background after
-        start, instead of by the first question. Generators are borrowed from the pool like
-        a request borrows them, so a question asked meanwhile waits for one and then finds
-        its preamble ready (a generator that served a question first has it anyway).
+        On 2 cores the answer preamble is about 1,000 tokens, ~10 s: paid here, in the
+        background after start, instead of by the first question. Generators are borrowed
+        from the pool like a request borrows them, so a question asked meanwhile waits for one
+        and then finds its preamble ready (a generator that served a question first has it
+        anyway).
         """
+        if self.translator is not None:  # a question is translated before it is answered
+            self.translator.prefill()
         messages = preamble()
         for _ in self.generators:
             generator = self._pool.get()

@@ -8,9 +8,19 @@ from pathlib import Path
 
 import jieba
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from index.loaders import load_collection
-from index.textnorm import detect_language, normalise_for_lexical, tokenize
+from index.textnorm import (
+    detect_language,
+    index_tokens,
+    normalise_for_lexical,
+    pinyin_ngrams,
+    romanised_name_tokens,
+    sound_tokens,
+    tokenize,
+)
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
@@ -109,3 +119,44 @@ def test_jieba_initialises_quietly() -> None:
     )
     assert "医科" in done.stdout
     assert done.stderr == ""
+
+
+def test_pinyin_ngrams_spell_each_two_and_three_adjacent_characters() -> None:
+    assert pinyin_ngrams("唐勇林") == ["tangyong", "yonglin", "tangyonglin"]
+    assert pinyin_ngrams("劉亞強") == pinyin_ngrams("刘亚强")  # either script sounds the same
+    assert pinyin_ngrams("李思進, Li Sijin") == ["lisi", "sijin", "lisijin"]  # Han runs only
+
+
+@given(st.text(max_size=40))
+def test_pinyin_ngrams_are_lower_case_letters_at_most_two_per_character(text: str) -> None:
+    grams = pinyin_ngrams(text)
+    assert len(grams) <= 2 * len(text)
+    assert all(gram.isascii() and gram.isalpha() and gram.islower() for gram in grams)
+
+
+def test_index_tokens_are_the_words_then_the_sounds() -> None:
+    text = "清華大學劉亞強教授"
+    assert index_tokens(text) == tokenize(text) + pinyin_ngrams(text)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected", "absent"),
+    [
+        ("What position does Tang Yonglin hold?", {"yonglin", "tangyonglin"}, {"tang", "what"}),
+        ("Where is Xi'an?", {"xian"}, {"where", "is"}),
+        ("the state of nuclear medicine", set(), {"of", "the", "state", "nuclear"}),
+    ],
+)
+def test_romanised_name_tokens_keep_words_that_spell_two_or_three_syllables(
+    question: str, expected: set[str], absent: set[str]
+) -> None:
+    tokens = set(romanised_name_tokens(question))
+    assert expected <= tokens and not tokens & absent, tokens
+
+
+def test_an_english_name_meets_the_chinese_text_that_writes_it() -> None:
+    """What cross-lingual search relies on: the two scripts share tokens for a name."""
+    chinese = set(index_tokens("大數據辦公室主任唐勇林表示"))
+    assert {"yonglin", "tangyonglin"} <= chinese & set(sound_tokens("Tang Yonglin said", "en"))
+    english = set(index_tokens("In his speech, Li Sijin shared the process"))
+    assert "sijin" in english & set(sound_tokens("李思进分享了什么", "zh"))

@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx_sse import connect_sse
 
+from index.textnorm import detect_language
 from ragqa.config import Settings
 from ragqa.models.resolve import resolve_generator
 from service.answer import build_messages, preamble
@@ -163,6 +164,34 @@ def test_refuses_what_the_documents_do_not_answer(real_client: TestClient, quest
     context = f"answer {body['answer']!r}; search found {retrieved(real_client, question)}"
     assert body["refused"] is True, context
     assert body["citations"] == []
+
+
+@pytest.mark.parametrize(
+    ("query", "target"),
+    [
+        (
+            "What year did the first medical-engineering collaborative innovation annual "
+            "conference take place?",
+            "zh",
+        ),
+        (
+            "Which hospital does the professor who reported on nuclear medicine in China in 2024 "
+            "work at?",
+            "zh",
+        ),
+        ("第十三届医工协同科技创新学术年会在哪里召开？", "en"),
+    ],
+)
+def test_translation_keeps_a_question_a_question(
+    real_pipeline: RagPipeline, query: str, target: str
+) -> None:
+    """Asked without examples, the 1.5B model answered such questions ("2018", a hospital's
+    name) instead of translating them, and search then looked for its guess."""
+    assert real_pipeline.translator is not None
+    translated = real_pipeline.translator.translate(query, target)
+    print(f"\n{query}\n-> {translated}")
+    assert detect_language(translated) == target, translated
+    assert translated.rstrip().endswith(("?", "？")), translated
 
 
 def test_a_prefilled_preamble_is_reused_by_the_next_question(real_settings: Settings) -> None:

@@ -29,6 +29,7 @@ from service.answer import preamble
 from service.app import AppState, create_app
 from service.generation.fake import FakeGenerator
 from service.loopback import serve
+from service.pipeline import translation_preamble
 from tests.service.conftest import (
     PacedGenerator,
     app_with_generators,
@@ -360,12 +361,18 @@ def test_once_ready_each_model_prefills_the_shared_preamble_only_when_set(
 ) -> None:
     settings = make_settings(tmp_path, warm_prompt_cache=warm, max_concurrent_generations=2)
     generators = [FakeGenerator(cite_first_passage) for _ in range(2)]
-    with TestClient(app_with_generators(settings, *generators)) as client:
+    app = app_with_generators(settings, *generators)
+    with TestClient(app) as client:
         deadline = time.monotonic() + 10
         while warm and not all(g.prefilled for g in generators) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert client.post("/v1/ask", json={"question": QUESTION}).status_code == 200
+        pipeline = state_of(app).pipeline
+        assert pipeline is not None and pipeline.translator is not None
+        translator = pipeline.translator.generator
     assert [g.prefilled for g in generators] == [[preamble()] if warm else [] for _ in generators]
+    assert isinstance(translator, FakeGenerator)
+    assert translator.prefilled == ([translation_preamble()] if warm else [])
 
 
 def test_metrics_count_requests_by_route_template_and_status(client: TestClient) -> None:
