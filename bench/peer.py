@@ -18,6 +18,7 @@ from eval.metrics import AnswerRow, summarise_answers, summarise_retrieval
 from eval.runner import (
     Answer,
     EvalItem,
+    Found,
     PipelineBackend,
     answer_row,
     evaluate_answers,
@@ -97,10 +98,13 @@ class LlamaIndexRag:
         self.build_seconds = time.perf_counter() - started
         self.n_chunks = len(self.index.docstore.docs)
         self.engine = self.index.as_query_engine(llm=self.llm, similarity_top_k=settings.context_k)
-        self.retriever = self.index.as_retriever(similarity_top_k=5)
+        self.retriever = self.index.as_retriever(similarity_top_k=max(5, settings.context_k))
 
-    def search(self, question: str) -> list[str]:
-        return [node.metadata["file_name"] for node in self.retriever.retrieve(question)]
+    def search(self, question: str) -> list[Found]:
+        return [
+            Found(node.metadata["file_name"], node.get_content())
+            for node in self.retriever.retrieve(question)
+        ]
 
     def ask(self, question: str) -> Answer:
         """The answer, timed; LlamaIndex has no refusal (an empty answer simply misses its
@@ -132,8 +136,12 @@ def run_peer(
     retrieval_items: Sequence[EvalItem],
 ) -> Section:
     backend = PipelineBackend(pipeline, settings)
-    ragqa_hits = evaluate_retrieval(backend, retrieval_items)
-    peer_hits = [retrieval_row(item, lambda i: peer.search(i.question)) for item in retrieval_items]
+    k = settings.context_k
+    ragqa_hits = evaluate_retrieval(backend, retrieval_items, context_k=k)
+    peer_hits = [
+        retrieval_row(item, lambda i: peer.search(i.question), context_k=k)
+        for item in retrieval_items
+    ]
     ragqa_rows: list[AnswerRow] = []
     peer_rows: list[AnswerRow] = []
     for item in answer_items:  # alternately, so both meet the same machine conditions

@@ -80,7 +80,16 @@ def eval_command(
         items, injection_items = _select(items, injection_items, subset, limit)
         limits = tomllib.loads((thresholds or runner.DEFAULT_THRESHOLDS).read_text("utf-8"))
         backend = _backend(settings, url, [*items, *injection_items])
-        run = _run(backend, items, injection_items, retrieval_only, modes, console, set_path)
+        run = _run(
+            backend,
+            items,
+            injection_items,
+            retrieval_only,
+            modes,
+            settings.context_k,
+            console,
+            set_path,
+        )
     except (RagqaError, OSError, tomllib.TOMLDecodeError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error
@@ -132,6 +141,7 @@ def _run(
     injection_items: list[InjectionItem],
     retrieval_only: bool,
     modes: bool,
+    context_k: int,
     console: Console,
     set_path: Path | None,
 ) -> EvalRun:
@@ -152,6 +162,7 @@ def _run(
             answer_items=[] if retrieval_only else items,
             injection_items=injection_items,
             modes=modes,
+            context_k=context_k,
             track=lambda sequence, description: progress.track(sequence, description=description),
             meta={"set": str(set_path or DEFAULT_SET), "questions": len(items)},
         )

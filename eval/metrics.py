@@ -120,6 +120,7 @@ class RetrievalRow:
     reciprocal_rank: float
     ndcg_at_5: float
     recall_at_5: float
+    facts_in_context: bool  # every answer fact occurs in the passages the model is given
     latency_ms: float
 
 
@@ -131,9 +132,12 @@ def score_retrieval(
     question: str,
     gold_docs: Sequence[str],
     hit_doc_ids: Sequence[str],
+    answer_facts: Sequence[Sequence[str]],
+    context: str,
     latency_ms: float,
 ) -> RetrievalRow:
-    """Score one search: `hit_doc_ids` are the documents of the returned chunks, best first."""
+    """Score one search: `hit_doc_ids` are the documents of the returned chunks, best first;
+    `context` is the text of the passages an answer would be written from."""
     ranking = distinct_documents(hit_doc_ids)
     gold = set(gold_docs)
     return RetrievalRow(
@@ -148,6 +152,7 @@ def score_retrieval(
         reciprocal_rank=reciprocal_rank(ranking[:RETRIEVAL_K], gold),
         ndcg_at_5=ndcg_at_k(ranking, gold, RETRIEVAL_K),
         recall_at_5=recall_at_k(ranking, gold, RETRIEVAL_K),
+        facts_in_context=not missing_fact_groups(context, answer_facts),
         latency_ms=latency_ms,
     )
 
@@ -300,6 +305,7 @@ def summarise_retrieval(rows: Sequence[RetrievalRow]) -> dict[str, Any]:
         "mrr": mean(r.reciprocal_rank for r in rows),
         "ndcg_at_5": mean(r.ndcg_at_5 for r in rows),
         "multi_doc_recall_at_5": mean(r.recall_at_5 for r in rows if r.type == "multi_doc"),
+        "facts_in_context": share(r.facts_in_context for r in rows),
         "latency_ms_p50": percentile((r.latency_ms for r in rows), 50),
         "latency_ms_p95": percentile((r.latency_ms for r in rows), 95),
     }

@@ -10,7 +10,14 @@ from typing import Any
 
 from eval.runner import EvalRun
 
-RETRIEVAL_FIGURES = ("hit_at_1", "hit_at_5", "mrr", "ndcg_at_5", "multi_doc_recall_at_5")
+RETRIEVAL_FIGURES = (
+    "hit_at_1",
+    "hit_at_5",
+    "mrr",
+    "ndcg_at_5",
+    "multi_doc_recall_at_5",
+    "facts_in_context",
+)
 ANSWER_FIGURES = (
     "accuracy",
     "refusal_precision",
@@ -99,7 +106,14 @@ def render_markdown(document: Mapping[str, Any], *, chart_name: str) -> str:
     lines += [f"- FAIL {failure}" for failure in failures] or ["All thresholds met."]
     lines.append("")
     if "retrieval" in summary:
+        context_k = document["meta"].get("context_k", "k")
         lines += ["## Retrieval (by document, top 5)", ""]
+        lines += [
+            f"`facts_in_context`: share of questions whose answer facts all occur in the first "
+            f"{context_k} passages, those an answer is written from. Below it, the answer could "
+            "not be right; above accuracy, the model misread passages that held the answer.",
+            "",
+        ]
         lines += _breakdown_table(summary["retrieval"], [*RETRIEVAL_FIGURES, "latency_ms_p50"])
     if "retrieval_modes" in summary:
         lines += ["## Retrieval modes", ""]
@@ -184,15 +198,24 @@ def _problem_lists(rows: Mapping[str, Any]) -> list[str]:
         or r["damage"]
     ]
     if wrong:
-        lines += ["## Answers to look at", ""]
+        in_context = {r["id"]: r["facts_in_context"] for r in rows["retrieval"]}
+        lines += [
+            "## Answers to look at",
+            "",
+            "`facts in passages`: whether the passages the answer was written from held every "
+            "fact (false: a retrieval miss; true: the model misread them).",
+            "",
+        ]
+        header = ["id", "lang", "type", "refused", "facts in passages", "missing facts"]
         lines += _table(
-            ["id", "lang", "type", "refused", "missing facts", "bad citations", "damage", "answer"],
+            [*header, "bad citations", "damage", "answer"],
             [
                 [
                     r["id"],
                     r["language"],
                     r["type"],
                     r["refused"],
+                    in_context.get(r["id"]),
                     "; ".join("/".join(group) for group in r["missing_facts"]),
                     ", ".join(map(str, r["unresolved_citations"])),
                     " ".join(r["damage"]),

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -195,6 +195,13 @@ class Answer:
     error: str = ""  # why no answer came (timeout, server error); the answer is then empty
 
 
+class Found(NamedTuple):
+    """A passage a search returned."""
+
+    doc_id: str
+    text: str
+
+
 class Backend(Protocol):
     """A question-answering service, in this process or behind a URL."""
 
@@ -208,8 +215,8 @@ class Backend(Protocol):
         mode: RetrievalMode,
         cross_lingual: bool | None,
         history: Sequence[Mapping[str, str]],
-    ) -> list[str]:
-        """Document ids of the returned chunks, best first."""
+    ) -> list[Found]:
+        """The returned passages, best first."""
         ...
 
     def ask(self, question: str, *, history: Sequence[Mapping[str, str]]) -> Answer: ...
@@ -222,6 +229,9 @@ class Backend(Protocol):
 class _Hit(Protocol):
     @property
     def doc_id(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
 
 
 class _Citation(Protocol):
@@ -320,7 +330,7 @@ class PipelineBackend:
         mode: RetrievalMode,
         cross_lingual: bool | None,
         history: Sequence[Mapping[str, str]],
-    ) -> list[str]:
+    ) -> list[Found]:
         hits = self.pipeline.search(
             query,
             top_k,
@@ -328,7 +338,7 @@ class PipelineBackend:
             cross_lingual=cross_lingual,
             history=[dict(turn) for turn in history] or None,
         )
-        return [hit.doc_id for hit in hits]
+        return [Found(hit.doc_id, hit.text) for hit in hits]
 
     def ask(self, question: str, *, history: Sequence[Mapping[str, str]]) -> Answer:
         result = self.pipeline.ask(question, history=[dict(turn) for turn in history])
@@ -404,13 +414,14 @@ class HttpBackend:
         mode: RetrievalMode,
         cross_lingual: bool | None,
         history: Sequence[Mapping[str, str]],
-    ) -> list[str]:
+    ) -> list[Found]:
         # Unset: translate, as /v1/ask retrieves by default (search only translates when asked).
         xl = True if cross_lingual is None else cross_lingual
         body: dict[str, Any] = {"query": query, "top_k": top_k, "mode": mode, "cross_lingual": xl}
         if history:
             body["history"] = [dict(turn) for turn in history]
-        return [hit["doc_id"] for hit in self._call("POST", "/v1/search", body)["results"]]
+        results = self._call("POST", "/v1/search", body)["results"]
+        return [Found(hit["doc_id"], hit["text"]) for hit in results]
 
     def ask(self, question: str, *, history: Sequence[Mapping[str, str]]) -> Answer:
         body: dict[str, Any] = {"question": question}
@@ -457,19 +468,26 @@ def _history(item: EvalItem | InjectionItem) -> list[dict[str, str]]:
     return [turn.model_dump() for turn in item.history]
 
 
-def retrieval_row(item: EvalItem, search: Callable[[EvalItem], Sequence[str]]) -> RetrievalRow:
-    """Score the ranking `search` gives for `item`, timed around the search alone, so that
-    any engine (bench.peer's too) is measured as ragqa is."""
+def retrieval_row(
+    item: EvalItem, search: Callable[[EvalItem], Sequence[Found]], *, context_k: int
+) -> RetrievalRow:
+    """Score the passages `search` gives for `item`, timed around the search alone, so that
+    any engine (bench.peer's too) is measured as ragqa is. Documents are ranked from the first
+    RETRIEVAL_K passages; the answer facts are looked for in the first `context_k`, the
+    passages an answer is written from."""
     started = time.perf_counter()
-    doc_ids = search(item)
+    found = search(item)
+    latency_ms = (time.perf_counter() - started) * 1000
     return score_retrieval(
         id=item.id,
         language=item.language,
         type=item.type,
         question=item.question,
         gold_docs=item.gold_docs,
-        hit_doc_ids=doc_ids,
-        latency_ms=(time.perf_counter() - started) * 1000,
+        hit_doc_ids=[f.doc_id for f in found[:RETRIEVAL_K]],
+        answer_facts=item.answer_facts,
+        context="\n".join(f.text for f in found[:context_k]),
+        latency_ms=latency_ms,
     )
 
 
@@ -479,14 +497,16 @@ def evaluate_retrieval(
     *,
     mode: RetrievalMode = "hybrid",
     cross_lingual: bool | None = None,
+    context_k: int = RETRIEVAL_K,
     track: Track = no_progress,
 ) -> list[RetrievalRow]:
-    """Search every answerable question (follow-ups with their history) and score the ranking."""
+    """Search every answerable question (follow-ups with their history) and score the ranking
+    and whether the first `context_k` passages hold the answer."""
 
-    def search(item: EvalItem) -> list[str]:
+    def search(item: EvalItem) -> list[Found]:
         return backend.search(
             item.question,
-            top_k=RETRIEVAL_K,
+            top_k=max(RETRIEVAL_K, context_k),
             mode=mode,
             cross_lingual=cross_lingual,
             history=_history(item),
@@ -494,7 +514,7 @@ def evaluate_retrieval(
 
     scored = [item for item in items if item.gold_docs]
     label = f"retrieval {mode}" + ("" if cross_lingual is None else f" xl={cross_lingual}")
-    return [retrieval_row(item, search) for item in track(scored, label)]
+    return [retrieval_row(item, search, context_k=context_k) for item in track(scored, label)]
 
 
 def ask_or_record(backend: Backend, item: EvalItem | InjectionItem) -> Answer:
@@ -568,14 +588,23 @@ def evaluate_injection(
 
 
 def compare_modes(
-    backend: Backend, items: Sequence[EvalItem], *, track: Track = no_progress
+    backend: Backend,
+    items: Sequence[EvalItem],
+    *,
+    context_k: int = RETRIEVAL_K,
+    track: Track = no_progress,
 ) -> list[dict[str, Any]]:
     """Retrieval figures for each mode with cross-lingual expansion on and off."""
     comparison = []
     for mode in RETRIEVAL_MODES:
         for cross_lingual in (False, True):
             rows = evaluate_retrieval(
-                backend, items, mode=mode, cross_lingual=cross_lingual, track=track
+                backend,
+                items,
+                mode=mode,
+                cross_lingual=cross_lingual,
+                context_k=context_k,
+                track=track,
             )
             figures = breakdown(rows, summarise_retrieval, {"language": LANGUAGES})
             comparison.append({"mode": mode, "cross_lingual": cross_lingual, **figures})
@@ -630,16 +659,18 @@ def run_evaluation(
     answer_items: Sequence[EvalItem] = (),
     injection_items: Sequence[InjectionItem] = (),
     modes: bool = True,
+    context_k: int = RETRIEVAL_K,
     track: Track = no_progress,
     meta: Mapping[str, Any] | None = None,
 ) -> EvalRun:
     """Retrieval over `items` (and the mode comparison), answers for `answer_items`,
-    injection attempts for `injection_items`."""
+    injection attempts for `injection_items`. `context_k` is how many passages the answers
+    are written from (the service's RAGQA_CONTEXT_K)."""
     started = time.time()
-    run = EvalRun(meta={"backend": backend.description, **(meta or {})})
-    run.retrieval = evaluate_retrieval(backend, items, track=track)
+    run = EvalRun(meta={"backend": backend.description, "context_k": context_k, **(meta or {})})
+    run.retrieval = evaluate_retrieval(backend, items, context_k=context_k, track=track)
     if modes:
-        run.modes = compare_modes(backend, items, track=track)
+        run.modes = compare_modes(backend, items, context_k=context_k, track=track)
     if answer_items:
         run.answers = evaluate_answers(backend, answer_items, track=track)
     if injection_items:

@@ -81,6 +81,8 @@ def test_score_retrieval_scores_documents_not_chunks() -> None:
         question="?",
         gold_docs=["b"],
         hit_doc_ids=["a", "a", "a", "b", "c"],
+        answer_facts=[],
+        context="",
         latency_ms=3.0,
     )
     assert row.ranking == ["a", "b", "c"]
@@ -103,6 +105,32 @@ def test_retrieval_figures_are_consistent(ranking: list[str], gold: set[str]) ->
     assert ndcg_at_k(perfect, gold, 5) >= ndcg - 1e-9
 
 
+@pytest.mark.parametrize(
+    ("context", "facts_in_context"),
+    [
+        ("會議在太原舉辦，共有300人參加。", True),  # either script, any group alternative
+        ("会议在太原举办。", False),  # the number group is missing
+        ("", False),
+    ],
+)
+def test_facts_in_context_needs_every_fact_group_in_the_passages(
+    context: str, facts_in_context: bool
+) -> None:
+    row = score_retrieval(
+        id="q",
+        language="zh-Hans",
+        type="fact",
+        question="?",
+        gold_docs=["a"],
+        hit_doc_ids=["a"],
+        answer_facts=[["太原", "Taiyuan"], ["300", "三百"]],
+        context=context,
+        latency_ms=1.0,
+    )
+    assert row.facts_in_context is facts_in_context
+    assert summarise_retrieval([row])["facts_in_context"] == float(facts_in_context)
+
+
 def test_multi_doc_recall_counts_only_multi_doc_questions() -> None:
     def row(type_: str, ranking: list[str], gold: list[str]) -> RetrievalRow:
         return score_retrieval(
@@ -112,6 +140,8 @@ def test_multi_doc_recall_counts_only_multi_doc_questions() -> None:
             question="?",
             gold_docs=gold,
             hit_doc_ids=ranking,
+            answer_facts=[],
+            context="",
             latency_ms=1.0,
         )
 
@@ -349,6 +379,8 @@ def test_bundled_thresholds_name_only_existing_figures() -> None:
             question="?",
             gold_docs=["a"],
             hit_doc_ids=["a"],
+            answer_facts=[],
+            context="",
             latency_ms=1.0,
         )
         for lang in LANGUAGES

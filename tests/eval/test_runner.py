@@ -50,6 +50,7 @@ class Hit:
     doc_id: str
     chunk_id: str
     score: float
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Result:
 class Script:
     chunks: tuple[str, ...]  # documents of the returned chunks, best first (hybrid)
     answer: str
+    texts: tuple[str, ...] = ()  # the chunks' texts, when a test looks at them
     refused: bool = False
     times_out: bool = False
 
@@ -96,9 +98,14 @@ class FakePipeline:
         history: Sequence[dict[str, str]] | None = None,
     ) -> list[Hit]:
         self.calls.append(("search", query, mode, cross_lingual, history))
-        chunks = self.script[query].chunks
-        ordered = chunks[::-1] if mode == "lexical" else chunks
-        return [Hit(doc, f"{doc}#{i}", 1 / (i + 1)) for i, doc in enumerate(ordered[:top_k])]
+        script = self.script[query]
+        texts = script.texts or ("",) * len(script.chunks)
+        found = list(zip(script.chunks, texts, strict=True))
+        ordered = found[::-1] if mode == "lexical" else found
+        return [
+            Hit(doc, f"{doc}#{i}", 1 / (i + 1), text)
+            for i, (doc, text) in enumerate(ordered[:top_k])
+        ]
 
     def ask(self, question: str, *, history: Sequence[dict[str, str]] = ()) -> Result:
         self.calls.append(("ask", question, list(history)))
@@ -201,6 +208,24 @@ def test_retrieval_rows_by_document_and_unanswerable_not_scored(backend: Pipelin
     assert q2.recall_at_5 == 1.0
     assert q2.ndcg_at_5 == pytest.approx(1.5 / (1 + 1 / 1.584962500721156))
     assert (q3.hit_at_1, q3.hit_at_5, q3.reciprocal_rank) == (False, True, 0.5)
+
+
+def test_facts_are_looked_for_in_the_passages_an_answer_is_written_from(
+    settings: Settings,
+) -> None:
+    item = EvalItem(
+        id="q",
+        question="论坛在哪里举办？",
+        language="zh-Hans",
+        type="fact",
+        gold_docs=["a.txt"],
+        answer_facts=[["太原"]],
+    )
+    script = Script(("a.txt",) * 3, "", texts=("论坛开幕。", "与会者众多。", "论坛在太原举办。"))
+    backend = PipelineBackend(FakePipeline({item.question: script}), settings)
+    found = {k: evaluate_retrieval(backend, [item], context_k=k)[0] for k in (2, 3)}
+    assert (found[2].facts_in_context, found[3].facts_in_context) == (False, True)
+    assert found[2].hit_at_1  # ranking is by document, whatever the context size
 
 
 def test_followup_retrieval_and_answer_get_the_history(
@@ -377,7 +402,7 @@ def fake_server(pipeline: FakePipeline, busy_first: bool = False) -> FastAPI:
                     "doc_id": h.doc_id,
                     "chunk_id": h.chunk_id,
                     "title": "",
-                    "text": "",
+                    "text": h.text,
                     "score": h.score,
                     "start": 0,
                     "end": 0,
