@@ -28,7 +28,7 @@ from index.lexical import LexicalIndex
 from index.loaders import load_collection
 from index.manifest import DocumentEntry, Manifest, ManifestExpectation
 from index.store import IndexSnapshot, passage_text
-from index.textnorm import tokenize
+from index.textnorm import index_tokens
 
 CHUNKS_PER_DOCUMENT = 10
 MIN_CHUNK_CHARS = 120
@@ -39,7 +39,8 @@ _BLOCK = 65_536
 
 @dataclass(frozen=True)
 class SentencePool:
-    """Every sentence of the cleaned collection, with its BM25 tokens and source document."""
+    """Every sentence of the cleaned collection, with its BM25 tokens (as the index stores
+    them: words, then pinyin n-grams) and source document."""
 
     sentences: list[str]
     tokens: list[list[str]]
@@ -64,10 +65,10 @@ def sentence_pool(collection_dir: Path, max_bytes: int) -> SentencePool:
         by_document.append(indices)
     return SentencePool(
         sentences=sentences,
-        tokens=[tokenize(s) for s in sentences],
+        tokens=[index_tokens(s) for s in sentences],
         by_document=by_document,
         titles=[doc.meta.title for doc in documents],
-        title_tokens=[tokenize(doc.meta.title) for doc in documents],
+        title_tokens=[index_tokens(doc.meta.title) for doc in documents],
         languages=[doc.language for doc in documents],
         joiners=["" if doc.language == "zh" else " " for doc in documents],
     )
