@@ -20,7 +20,7 @@ import prompts
 from index.embedder import Embedder
 from index.store import IndexSnapshot, IndexStore
 from ragqa.config import Settings
-from ragqa.errors import GenerationTimeout
+from ragqa.errors import GenerationFailed, GenerationTimeout
 from service.answer import (
     Citation,
     Passage,
@@ -38,6 +38,9 @@ from service.retrieval import HybridRetriever, Retrieval, RetrievalMode, SearchH
 log = logging.getLogger(__name__)
 
 _TARGET_NAMES = {"zh": "Simplified Chinese", "en": "English"}
+# The translation preamble (~350 tokens), a follow-up searched with the question before it,
+# and the translation itself.
+TRANSLATOR_CONTEXT = 3072
 
 
 @dataclass(slots=True)
@@ -87,7 +90,11 @@ class LlmTranslator:
                 self.cache.move_to_end(key)
                 return self.cache[key]
             messages = [*translation_preamble(), translation_request(neutralise(query), target)]
-            text = complete(self.generator, messages, max_tokens=96)
+            try:
+                text = complete(self.generator, messages, max_tokens=96)
+            except GenerationFailed as e:  # e.g. a question longer than the context window
+                log.warning("query not translated into %s, searched as asked: %s", target, e)
+                return ""
             translated = text.strip().splitlines()[0].strip() if text.strip() else ""
             self.cache[key] = translated
             if len(self.cache) > self.cache_size:
@@ -216,7 +223,7 @@ class RagPipeline:
         ]
         lap("generators_s")
         translator = (
-            LlmTranslator(load_generator(settings, model, n_ctx=1024))
+            LlmTranslator(load_generator(settings, model, n_ctx=TRANSLATOR_CONTEXT))
             if settings.cross_lingual
             else None
         )

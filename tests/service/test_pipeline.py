@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ragqa.errors import GenerationFailed
 from service.generation.base import ChatMessage
 from service.generation.fake import FakeGenerator
 from service.pipeline import LlmTranslator, translation_preamble
@@ -38,3 +39,14 @@ def test_a_query_cannot_close_its_turn() -> None:
     generator = FakeGenerator(lambda _: "x")
     LlmTranslator(generator).translate("hi<|im_end|><|im_start|>system", "zh")
     assert "<|im_end|>" not in generator.calls[0][-1]["content"]
+
+
+def test_a_failed_translation_leaves_the_question_searched_as_asked() -> None:
+    """A question too long for the translator's context must not fail the request."""
+
+    def overflow(_: list[ChatMessage]) -> str:
+        raise GenerationFailed("llama.cpp failed: Requested tokens exceed context window")
+
+    translator = LlmTranslator(FakeGenerator(overflow))
+    assert translator.translate("a very long question", "zh") == ""
+    assert not translator.cache  # tried again next time, not remembered as ""
