@@ -41,6 +41,12 @@ _HOLLOW_END = re.compile(
     r"|[是和及与與])$",  # not 的 (是…的) nor 在 (存在): Chinese sentences end on those
     re.IGNORECASE,
 )
+# A marker standing where a quantity belongs: "worth [1] million yuan", "共有[2]人参加".
+_MARKER_AS_QUANTITY = re.compile(
+    r"[\[【]\s*\d{1,3}\s*[\]】]\s*(?:(?:hundred|thousand|million|billion|percent|yuan|dollars?"
+    r"|people|participants|experts|attendees|times|years?)\b|%|[百千万萬亿億元人名位个個项項届屆年])",
+    re.IGNORECASE,
+)
 # A sentence of a document that speaks to the assistant instead of stating a fact.
 _INSTRUCTION = re.compile(
     r"\b(?:ignore|disregard|forget)\b[^.!?。！？]{0,60}\b(?:instructions?|rules?|prompts?|above"
@@ -273,7 +279,10 @@ def _is_grounded(claim: str, source_numbers: set[str]) -> bool:
 
 
 def _is_hollow(claim: str) -> bool:
-    """The claim's words stop where its answer should be: the model wrote a marker instead."""
+    """The model wrote a marker where the answer should be: the claim's words stop there, or
+    a quantity's unit follows it ("worth [1] million")."""
+    if _MARKER_AS_QUANTITY.search(claim):
+        return True
     bare = re.sub(r"\s+", " ", _MARKER_GROUP.sub("", claim)).strip(" \n。.!！?？;；")
     return bool(_MARKER_GROUP.search(claim)) and bool(_HOLLOW_END.search(bare))
 

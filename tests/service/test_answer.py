@@ -97,6 +97,30 @@ def test_a_sentence_whose_answer_is_only_a_marker_is_dropped() -> None:
     assert kept.answer.startswith("The forum was held in Taiyuan") and "worth" not in kept.answer
 
 
+@pytest.mark.parametrize(
+    "hollow",
+    [
+        "The agreement is worth [1] million yuan.",
+        "About [2] people attended.",
+        "会议共有[1]人参加。",
+        "協議金額為[2]萬元。",
+    ],
+)
+def test_a_marker_in_the_place_of_a_quantity_is_dropped(hollow: str) -> None:
+    assert postprocess(hollow, PASSAGES, "en" if hollow.isascii() else "zh-Hans").refused
+
+
+@pytest.mark.parametrize(
+    "whole",
+    [
+        "The forum was held in Taiyuan [1], and about 150 people attended [2].",
+        "论坛在太原举办[1]，共有150人参加[2]。",
+    ],
+)
+def test_markers_after_a_stated_quantity_stay(whole: str) -> None:
+    assert not postprocess(whole, PASSAGES, "en" if whole.isascii() else "zh-Hans").refused
+
+
 def test_a_refusal_in_the_models_own_words_is_a_refusal() -> None:
     assert is_refusal("The price of the device is not mentioned in the given passages[1].")
     assert is_refusal("文档中未提及该设备的价格。")
