@@ -66,6 +66,7 @@ def test_retrieval_and_answers_meet_thresholds(
         backend,
         items,
         answer_items=answered,
+        context_k=settings.context_k,
         meta={"set": str(DEFAULT_SET), "answered": f"{len(answered)} ({CI_SUBSET.name})"},
     )
     failures = check_thresholds(run.summary, thresholds)
