@@ -1,8 +1,9 @@
-"""Lexical index: BM25 (bm25s) over `textnorm.tokenize` words, keyed by integer chunk ids.
+"""Lexical index: BM25 (bm25s) over `textnorm.index_tokens`, keyed by integer chunk ids.
 
-The tokenizer folds traditional to simplified Chinese, full width to ASCII and case before
-segmenting, so a question matches text in either script and any case. The index is rebuilt from
-stored tokens on every update (BM25's IDF depends on the whole corpus), never re-tokenised.
+A chunk's tokens are its words and the pinyin n-grams of its Chinese text. The tokenizer folds
+traditional to simplified Chinese, full width to ASCII and case before segmenting, so a question
+matches text in either script and any case. The index is rebuilt from stored tokens on every
+update (BM25's IDF depends on the whole corpus), never re-tokenised.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, ids: np.ndarray, token_lists: Sequence[Sequence[str]]) -> LexicalIndex:
-        """Index pre-tokenised chunks (`textnorm.tokenize` output), one token list per id."""
+        """Index pre-tokenised chunks (`textnorm.index_tokens` output), one list per id."""
         id_array = np.ascontiguousarray(ids, dtype=np.int64)
         if id_array.shape != (len(token_lists),):
             raise ValueError(f"{id_array.shape[0]} ids for {len(token_lists)} token lists")
