@@ -48,7 +48,7 @@ from index.manifest import (
     manifest_json,
     read_manifest,
 )
-from index.textnorm import index_tokens, tokenize
+from index.textnorm import index_tokens
 from ragqa.errors import DocumentNotFound, IndexMismatch, IndexStoreError, ModelError
 
 GENERATIONS_DIR = "generations"
@@ -220,12 +220,16 @@ class IndexSnapshot:
 
     def lexical_search(self, query_text: str, k: int) -> list[Hit]:
         """Chunks sharing words with the query (either Chinese script, any case), by BM25."""
-        return self.lexical_search_tokens(tokenize(query_text), k)
+        return _hits(*self.lexical.search(query_text, k))
 
     def lexical_search_tokens(self, tokens: Sequence[str], k: int) -> list[Hit]:
-        """As `lexical_search`, for query tokens made some other way (pinyin n-grams)."""
-        scores, ids = self.lexical.search_tokens(tokens, k)
-        return [Hit(int(i), float(s)) for s, i in zip(scores, ids, strict=True)]
+        """As `lexical_search`, for query tokens made some other way (a translation's words
+        with the sound of the question's names)."""
+        return _hits(*self.lexical.search_tokens(tokens, k))
+
+
+def _hits(scores: np.ndarray, ids: np.ndarray) -> list[Hit]:
+    return [Hit(int(i), float(s)) for s, i in zip(scores, ids, strict=True)]
 
 
 # --- files and locks -------------------------------------------------------------------------

@@ -64,11 +64,11 @@ def normalise_for_lexical(text: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """Words of `text` for BM25: jieba search-mode cuts of the folded text, no spaces or marks."""
-    return [
-        token
-        for token in _jieba().lcut_for_search(normalise_for_lexical(text))
-        if _WORD_CHAR.search(token)
-    ]
+    return _words(normalise_for_lexical(text))
+
+
+def _words(folded: str) -> list[str]:
+    return [token for token in _jieba().lcut_for_search(folded) if _WORD_CHAR.search(token)]
 
 
 def _no_reading(chars: str) -> Any:
@@ -83,10 +83,14 @@ def pinyin_ngrams(text: str) -> list[str]:
     Single syllables are left out: each stands for dozens of characters, so only longer
     sequences say anything about a name.
     """
+    return _pinyin_grams(normalise_for_lexical(text))
+
+
+def _pinyin_grams(folded: str) -> list[str]:
     from pypinyin import lazy_pinyin
 
     grams: list[str] = []
-    for run in _HAN_RUN.findall(normalise_for_lexical(text)):
+    for run in _HAN_RUN.findall(folded):
         syllables = lazy_pinyin(run, errors=_no_reading)
         for n in (2, 3):
             windows = (syllables[i : i + n] for i in range(len(syllables) - n + 1))
@@ -95,8 +99,10 @@ def pinyin_ngrams(text: str) -> list[str]:
 
 
 def index_tokens(text: str) -> list[str]:
-    """What the lexical index stores for a chunk: its words, then its pinyin n-grams."""
-    return tokenize(text) + pinyin_ngrams(text)
+    """What the lexical index stores for a chunk: its words, then its pinyin n-grams (the
+    text folded once: OpenCC's conversion is the costly part)."""
+    folded = normalise_for_lexical(text)
+    return _words(folded) + _pinyin_grams(folded)
 
 
 @cache
