@@ -12,7 +12,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-GeneratorBackend = Literal["auto", "llama_cpp", "transformers"]
 EmbedderBackend = Literal["auto", "onnx", "torch"]
 
 
@@ -42,8 +41,32 @@ class Settings(BaseSettings):
         "qwen2.5-coder-1.5b-instruct-q4_k_m",
         description="Generator: a provisioned name, a GGUF path or a Hugging Face folder/id.",
     )
-    generator_backend: GeneratorBackend = Field(
-        "auto", description="auto: llama.cpp for a GGUF file, transformers for anything else."
+    generator_backend: str = Field(
+        "auto",
+        description="Generation back end by name: llama_cpp (llama.cpp's server in a child "
+        "process, supervised), openai (any OpenAI-compatible server at generator_url), "
+        "transformers (in process, for a GPU); auto: openai when generator_url is set, "
+        "llama_cpp for a GGUF file, transformers for anything else.",
+    )
+    generator_url: str | None = Field(
+        None,
+        description="An OpenAI-compatible engine to generate with instead of the embedded one, "
+        "e.g. http://gpu-host:8080/v1 (vLLM, llama.cpp's server, Ollama, TGI).",
+    )
+    generator_model: str | None = Field(
+        None, description="Model name to ask the remote engine for (default: its first model)."
+    )
+    generator_api_key: SecretStr | None = Field(
+        None, description="Bearer key the remote engine expects, if any."
+    )
+    engine_start_timeout_s: float = Field(
+        180.0, gt=0, description="Time the engine may take to load its model and self-test."
+    )
+    engine_hang_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        description="An embedded engine that answers no health check for this long is killed "
+        "and restarted (its answers in flight fail with 503).",
     )
     n_threads: int = Field(2, ge=1, le=256, description="CPU threads for llama.cpp.")
     n_ctx: int = Field(4096, ge=512, le=131072, description="Generator context window.")

@@ -68,6 +68,14 @@ class GenerationFailed(RagqaError):
     """The generator back end raised while producing an answer."""
 
 
+class EngineUnavailable(GenerationFailed):
+    """The generation engine is down, restarting or unreachable; retry after a while."""
+
+    def __init__(self, message: str, retry_after_s: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class RateLimited(RagqaError):
     """A client sent more requests than its per-minute allowance."""
 

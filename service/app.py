@@ -23,6 +23,7 @@ from ragqa.errors import (
     DocumentError,
     DocumentNotFound,
     DocumentTooLarge,
+    EngineUnavailable,
     GenerationFailed,
     GenerationTimeout,
     InvalidRequest,
@@ -64,6 +65,8 @@ def _status_for(error: RagqaError) -> tuple[int, dict[str, str]]:
             return 429, {"Retry-After": str(seconds)}
         case NotReady():
             return 503, {"Retry-After": "5"}
+        case EngineUnavailable(retry_after_s=seconds):
+            return 503, {"Retry-After": str(seconds)}
         case DocumentNotFound():
             return 404, {}
         case Unauthorized():
@@ -117,14 +120,20 @@ def create_app(
         import anyio
 
         started = time.perf_counter()
-        state.pipeline = await anyio.to_thread.run_sync(pipeline_factory, settings)
-        log.info("ready in %.1f s", time.perf_counter() - started)
+        pipeline = await anyio.to_thread.run_sync(pipeline_factory, settings)
+        state.pipeline = pipeline
+        log.info("loaded in %.1f s", time.perf_counter() - started)
         if settings.warm_prompt_cache:
             threading.Thread(
-                target=_warm_prompt_cache, args=(state.pipeline,), name="ragqa-warm", daemon=True
+                target=_warm_prompt_cache, args=(pipeline,), name="ragqa-warm", daemon=True
             ).start()
-        yield
-        state.pipeline = None
+            if pipeline.engine is not None:  # a restarted engine has an empty prompt cache
+                pipeline.engine.on_ready(lambda: _warm_prompt_cache(pipeline))
+        try:
+            yield
+        finally:
+            state.pipeline = None
+            await anyio.to_thread.run_sync(pipeline.close)
 
     app = FastAPI(
         title="ragqa",

@@ -54,6 +54,23 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.engine_state = Gauge(
+            "ragqa_engine_state",
+            "1 for the generation engine's current state, 0 for the others",
+            ["state"],
+            registry=self.registry,
+        )
+        self.engine_restarts = Gauge(
+            "ragqa_engine_restarts",
+            "Times the generation engine was restarted after a crash or hang",
+            registry=self.registry,
+        )
+
+    def observe_engine(self, state: str, restarts: int) -> None:
+        for name in ("starting", "ready", "restarting", "failed", "stopped"):
+            self.engine_state.labels(name).set(1 if name == state else 0)
+        self.engine_restarts.set(restarts)
+
     def observe_stages(self, timings: dict[str, float]) -> None:
         for key, ms in timings.items():
             self.stage.labels(stage=key.removesuffix("_ms")).observe(ms / 1000)

@@ -30,7 +30,7 @@ from service.answer import (
     preamble,
     refusal,
 )
-from service.generation import Generator, complete, load_generator
+from service.generation import Engine, Generator, complete, load_generators
 from service.generation.base import ChatMessage
 from service.language import Language, detect_language, match_script
 from service.retrieval import HybridRetriever, Retrieval, RetrievalMode, SearchHit
@@ -38,9 +38,6 @@ from service.retrieval import HybridRetriever, Retrieval, RetrievalMode, SearchH
 log = logging.getLogger(__name__)
 
 _TARGET_NAMES = {"zh": "Simplified Chinese", "en": "English"}
-# The translation preamble (~350 tokens), a follow-up searched with the question before it,
-# and the translation itself.
-TRANSLATOR_CONTEXT = 3072
 
 
 @dataclass(slots=True)
@@ -164,8 +161,10 @@ class RagPipeline:
         store: IndexStore,
         generators: Sequence[Generator],
         translator: LlmTranslator | None,
+        engine: Engine | None = None,
     ) -> None:
         self.settings = settings
+        self.engine = engine
         self.embedder = embedder
         self.store = store
         self.translator = translator
@@ -212,37 +211,44 @@ class RagPipeline:
         embedder = load_configured_embedder(settings)
         lap("embedder_s")
         store = open_or_build(settings, embedder)
-        # jieba loads its dictionary at first use (0.6-0.8 s in the generation bench's first
-        # query), pypinyin its syllables (0.25 s): paid here, at start, not by a question.
+        # jieba loads its dictionary at first use, pypinyin its syllables: paid here, at
+        # start, not by the first question.
         tokenize("预热")
         sound_tokens("Xi'an", "en")
         lap("index_s")
-        model = resolve_generator(settings)
-        generators = [
-            load_generator(settings, model) for _ in range(settings.max_concurrent_generations)
-        ]
-        lap("generators_s")
-        translator = (
-            LlmTranslator(load_generator(settings, model, n_ctx=TRANSLATOR_CONTEXT))
-            if settings.cross_lingual
-            else None
+        model = None if settings.generator_url else resolve_generator(settings)
+        loaded = load_generators(
+            settings,
+            model,
+            answer_slots=settings.max_concurrent_generations,
+            translator=settings.cross_lingual,
         )
-        lap("translator_s")
+        lap("generators_s")
         pipeline = cls(
-            settings, embedder=embedder, store=store, generators=generators, translator=translator
+            settings,
+            embedder=embedder,
+            store=store,
+            generators=loaded.answer,
+            translator=LlmTranslator(loaded.translator) if loaded.translator else None,
+            engine=loaded.engine,
         )
         pipeline.load_timings = timings
         return pipeline
+
+    def close(self) -> None:
+        """Stop the engine this pipeline started, if any."""
+        if self.engine is not None:
+            self.engine.stop()
 
     def warm_prompt_cache(self) -> None:
         """Prefill the preambles every prompt starts with: the translator's, then one
         borrowing per pooled generator.
 
-        On 2 cores the answer preamble is about 1,000 tokens, ~10 s: paid here, in the
-        background after start, instead of by the first question. Generators are borrowed
-        from the pool like a request borrows them, so a question asked meanwhile waits for one
-        and then finds its preamble ready (a generator that served a question first has it
-        anyway).
+        The answer preamble (system rules and worked examples) is the longest part of every
+        prompt: paid here, in the background after start, instead of by the first question.
+        Generators are borrowed from the pool like a request borrows them, so a question asked
+        meanwhile waits for one and then finds its preamble ready (a generator that served a
+        question first has it anyway).
         """
         if self.translator is not None:  # a question is translated before it is answered
             self.translator.prefill()
@@ -318,7 +324,6 @@ class RagPipeline:
         generator = self._pool.get()
         pieces: list[str] = []
         try:
-            prompt_tokens = generator.count_tokens(messages)
             gen_started = time.perf_counter()
             for piece in generator.stream(
                 messages,
@@ -336,6 +341,7 @@ class RagPipeline:
                         f"answer took longer than {self.settings.generation_timeout_s:g} s"
                     )
             timings["generate_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
+            prompt_tokens = generator.count_tokens(messages)
         finally:
             self._pool.put(generator)
         cited = postprocess("".join(pieces), passages, language, question)

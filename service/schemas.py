@@ -128,9 +128,21 @@ class ErrorResponse(BaseModel):
     detail: str | list[dict[str, Any]]
 
 
+class EngineOut(BaseModel):
+    """The generation engine's state, as its supervisor sees it."""
+
+    state: Literal["starting", "ready", "restarting", "failed", "stopped"]
+    detail: str = Field(description="Why it is not ready, when it is not.")
+    restarts: int = Field(description="Times it was restarted after a crash or hang.")
+    model: str
+    kind: Literal["llama.cpp", "openai"]
+    embedded: bool = Field(description="Started and supervised by this service.")
+
+
 class HealthResponse(BaseModel):
-    status: Literal["ok", "loading", "failed"]
+    status: Literal["ok", "loading", "failed", "unavailable"]
     detail: str | None = None
+    engine: EngineOut | None = None
 
 
 class DocumentInfo(BaseModel):

@@ -108,10 +108,9 @@ def resolve_generator(settings: Settings) -> str:
 
 def configured_models(settings: Settings) -> list[ModelSpec]:
     """The registry models the settings use (a hub id or local path needs no provisioning)."""
-    chosen = [
-        _provisioned(settings.embedder, "embedder"),
-        _provisioned(settings.generator, "generator"),
-    ]
+    chosen = [_provisioned(settings.embedder, "embedder")]
+    if not settings.generator_url:  # a remote engine brings its own model
+        chosen.append(_provisioned(settings.generator, "generator"))
     return [spec for spec in chosen if spec is not None]
 
 

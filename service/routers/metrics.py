@@ -12,7 +12,11 @@ router = APIRouter(tags=["metrics"])
 
 @router.get("/metrics", response_class=Response)
 def metrics(state: State) -> Response:
-    """Request counts and latencies per route and stage, queue length, tokens generated."""
+    """Request counts and latencies per route and stage, queue length, tokens generated, and
+    the generation engine's state and restarts."""
     state.metrics.queue_length.set(state.limiter.waiting)
     state.metrics.active_generations.set(state.limiter.active)
+    if state.pipeline is not None and state.pipeline.engine is not None:
+        engine = state.pipeline.engine.status()
+        state.metrics.observe_engine(engine.state, engine.restarts)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

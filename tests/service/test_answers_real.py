@@ -21,11 +21,9 @@ from httpx_sse import connect_sse
 
 from index.textnorm import detect_language
 from ragqa.config import Settings
-from ragqa.models.resolve import resolve_generator
 from service.answer import build_messages, preamble
 from service.app import create_app
-from service.generation import load_generator
-from service.generation.llama_cpp import LlamaCppGenerator
+from service.generation.openai_chat import OpenAIChatGenerator
 from service.language import to_simplified
 from service.pipeline import RagPipeline
 
@@ -194,20 +192,17 @@ def test_translation_keeps_a_question_a_question(
     assert translated.rstrip().endswith(("?", "？")), translated
 
 
-def test_a_prefilled_preamble_is_reused_by_the_next_question(real_settings: Settings) -> None:
-    """What the service's start-up prefill buys: llama.cpp's prompt cache then holds the
-    preamble, and a question's prompt shares all of it (only its own tokens are new)."""
-    generator = load_generator(real_settings, resolve_generator(real_settings), n_ctx=2048)
-    assert isinstance(generator, LlamaCppGenerator)
-    assert generator.llama.n_tokens == 0
+def test_a_prefilled_preamble_is_reused_by_the_next_question(real_pipeline: RagPipeline) -> None:
+    """What the service's start-up prefill buys: the engine's slot then holds the preamble,
+    and a question's prompt takes all of it from the cache (only its own tokens are new)."""
+    generator = real_pipeline.generators[0]
+    assert isinstance(generator, OpenAIChatGenerator)
     generator.prefill(preamble())
-    cached = list(generator.llama._input_ids[: generator.llama.n_tokens])
-    start = generator._prompt(preamble())[0]
-    assert len(start) > 500 and cached[: len(start)] == start
-    question = generator._prompt(build_messages("太原论坛在哪里举办？", [], "zh-Hans"))[0]
-    shared = next(
-        (i for i, (a, b) in enumerate(zip(cached, question, strict=False)) if a != b),
-        min(len(cached), len(question)),
-    )
+    preamble_tokens = generator.count_tokens(preamble())
+    assert preamble_tokens > 500
+    messages = build_messages("太原论坛在哪里举办？", [], "zh-Hans")
+    for _ in generator.stream(messages, max_tokens=1, temperature=0.0):
+        pass
     # all but the generation prompt that closes the preamble's own rendering
-    assert shared >= len(start) - 3
+    assert generator.last_timings["cache_n"] >= preamble_tokens - 3
+    assert generator.last_timings["prompt_n"] < generator.count_tokens(messages) - 500

@@ -118,7 +118,7 @@ def assert_citations_resolve(client: Client, answer: str, citations: list[Any]) 
 
 
 def test_health_is_ok_and_ready_once_loaded(client: TestClient) -> None:
-    assert client.get("/healthz").json() == {"status": "ok", "detail": None}
+    assert client.get("/healthz").json() == {"status": "ok", "detail": None, "engine": None}
     ready = client.get("/readyz")
     assert (ready.status_code, ready.json()["status"]) == (200, "ok")
 
