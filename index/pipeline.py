@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from index.collection import reconcile, recover
 from index.documents import Document
 from index.embedder import Embedder
 from index.lexical import lexical_settings
@@ -181,11 +182,21 @@ def open_or_build(settings: Settings, embedder: Embedder) -> IndexStore:
     """The configured index, built from the collection folder first if there is none yet.
 
     An existing index built with other settings is refused (IndexMismatch), never rebuilt
-    behind the user's back.
+    behind the user's back. Writes a crash interrupted are finished or undone, then the folder
+    is reconciled with the index (`RAGQA_RECONCILE_COLLECTION`), before anyone reads it.
     """
     if not IndexStore.exists(settings.index_dir):
         build_index(settings, embedder, progress=False)
-    return IndexStore.open(settings.index_dir, expected=expectation_for(settings, embedder))
+    store = IndexStore.open(settings.index_dir, expected=expectation_for(settings, embedder))
+    recover(store, settings.collection_dir)
+    reconcile(
+        store,
+        embedder,
+        settings.collection_dir,
+        mode=settings.reconcile_collection,
+        max_bytes=settings.max_upload_bytes,
+    )
+    return store
 
 
 def add_paths(
