@@ -276,6 +276,9 @@ def recover(store: IndexStore, collection_dir: Path) -> list[str]:
         for leftover in staging.iterdir():  # staged data or a temporary journal, no journal
             if not leftover.name.endswith(_JOURNAL):
                 leftover.unlink()
+                message = f"staged file {leftover.name} deleted (its write never began)"
+                log.warning("interrupted write: %s", message)
+                done.append(message)
         for part in collection_dir.glob("**/.ragqa-*.part") if collection_dir.is_dir() else ():
             part.unlink()
     return done
