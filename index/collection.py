@@ -4,8 +4,7 @@ A write stages the new file under `index_dir/staging/`, records its intent in a 
 publishes the index generation (the commit point) and only then moves the file into the
 collection folder. After a crash at any step, `recover` (run at start-up) finishes a write whose
 generation was published and undoes any other, so an interrupted write is fully there or fully
-absent. `reconcile` then compares the whole folder with the index and reports, re-indexes or
-quarantines files that disagree for other reasons (copied in by hand, left by an older version).
+absent. `index.reconcile` then compares the whole folder with the index.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import json
 import logging
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -26,16 +24,14 @@ from pathlib import Path
 from typing import Literal
 
 from index.embedder import Embedder
-from index.loaders import iter_collection, load_bytes, load_document
+from index.loaders import load_bytes
 from index.manifest import DocumentEntry
 from index.store import IndexStore, UpdateReport
-from ragqa.config import ReconcileMode
-from ragqa.errors import DocumentError, DocumentNotFound, InvalidRequest, excerpt
+from ragqa.errors import DocumentNotFound, InvalidRequest, RagqaError, excerpt
 
 log = logging.getLogger(__name__)
 
 STAGING_DIR = "staging"
-QUARANTINE_DIR = "quarantine"
 _LOCK = ".collection.lock"  # held for a whole transaction, and by recovery
 _JOURNAL = ".json"
 _DATA = ".data"
@@ -64,7 +60,7 @@ class _CrashPoints:
 # --- files ------------------------------------------------------------------------------------
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -80,10 +76,10 @@ def _write_durably(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -105,7 +101,7 @@ def _place(source: Path, target: Path, txid: str) -> None:
             os.fsync(handle.fileno())
         os.replace(incoming, target)
         source.unlink()
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def _inside(collection_dir: Path, doc_id: str) -> Path:
@@ -118,7 +114,7 @@ def _inside(collection_dir: Path, doc_id: str) -> Path:
 
 
 @contextlib.contextmanager
-def _transaction_lock(index_dir: Path) -> Iterator[None]:
+def transaction_lock(index_dir: Path) -> Iterator[None]:
     """One transaction (or recovery) at a time, across threads and processes.
 
     flock locks belong to an open file, so a second thread opening the file waits too; the
@@ -160,7 +156,7 @@ class _Journal:
         """The transaction is over (done or undone): forget it."""
         self.data(index_dir).unlink(missing_ok=True)
         self.path(index_dir).unlink(missing_ok=True)
-        _fsync_dir(self.staging(index_dir))
+        fsync_dir(self.staging(index_dir))
 
 
 # --- transactions -----------------------------------------------------------------------------
@@ -177,7 +173,7 @@ def put_document(
     document = load_bytes(data, doc_id=doc_id, filename=doc_id)
     target = _inside(collection_dir, doc_id)
     index_dir = store.index_dir
-    with _transaction_lock(index_dir):
+    with transaction_lock(index_dir):
         store.refresh()
         documents = store.snapshot.documents
         existing = documents.get(doc_id)
@@ -200,7 +196,7 @@ def put_document(
         try:
             report = store.add_documents([document], embedder, progress=_CrashPoints())
         except BaseException:
-            journal.close(index_dir)  # the index is unchanged: undo the staging
+            _settle(store, journal, collection_dir)
             raise
         _reached("committed")
         _place(journal.data(index_dir), target, journal.txid)
@@ -215,7 +211,7 @@ def remove_document(store: IndexStore, collection_dir: Path, doc_id: str) -> Upd
     An id not in the index raises DocumentNotFound and changes nothing.
     """
     index_dir = store.index_dir
-    with _transaction_lock(index_dir):
+    with transaction_lock(index_dir):
         store.refresh()
         if doc_id not in store.snapshot.documents:
             raise DocumentNotFound(doc_id)
@@ -227,7 +223,7 @@ def remove_document(store: IndexStore, collection_dir: Path, doc_id: str) -> Upd
         try:
             report = store.remove_documents([doc_id])
         except BaseException:
-            journal.close(index_dir)
+            _settle(store, journal, collection_dir)
             raise
         _reached("committed")
         _unlink(target)
@@ -236,10 +232,25 @@ def remove_document(store: IndexStore, collection_dir: Path, doc_id: str) -> Upd
     return report
 
 
+def _settle(store: IndexStore, journal: _Journal, collection_dir: Path) -> None:
+    """After a failed index update, finish or undo the write as a restart would.
+
+    The update may have failed after publishing its generation (while loading it back, say),
+    so the live index decides. When it cannot be read, the journal stays for the next start.
+    """
+    try:
+        store.refresh()
+    except RagqaError:
+        log.warning("write of %r left to the next start: the index cannot be read", journal.txid)
+        return
+    _recover_one(journal, store.snapshot.documents, store.index_dir, collection_dir)
+    journal.close(store.index_dir)
+
+
 def _unlink(target: Path) -> None:
     if target.is_file():
         target.unlink()
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
 
 
 # --- start-up ---------------------------------------------------------------------------------
@@ -256,7 +267,7 @@ def recover(store: IndexStore, collection_dir: Path) -> list[str]:
     if not staging.is_dir():
         return []
     done: list[str] = []
-    with _transaction_lock(index_dir):
+    with transaction_lock(index_dir):
         store.refresh()
         documents = store.snapshot.documents
         for path in sorted(staging.glob(f"*{_JOURNAL}")):
@@ -269,7 +280,10 @@ def recover(store: IndexStore, collection_dir: Path) -> list[str]:
                 message = f"unreadable journal {path.name}: its write is undone"
                 path.unlink()
             else:
-                message = _recover_one(journal, documents, index_dir, collection_dir)
+                try:
+                    message = _recover_one(journal, documents, index_dir, collection_dir)
+                except InvalidRequest:  # a journal naming a path outside the collection
+                    message = f"journal {path.name} names no collection file: discarded"
                 journal.close(index_dir)
             log.warning("interrupted write: %s", message)
             done.append(message)
@@ -299,112 +313,10 @@ def _recover_one(
         data = journal.data(index_dir)
         if data.is_file():
             _place(data, target, journal.txid)
-        elif not (target.is_file() and _sha256(target) == journal.content_hash):
+        elif not (target.is_file() and sha256_of(target) == journal.content_hash):
             return f"upload of {name!r} was published but its file is lost"
         return f"upload of {name!r} finished (the index had published it)"
     if entry is not None:
         return f"deletion of {name!r} undone (the index still holds it)"
     _unlink(target)
     return f"deletion of {name!r} finished (the index had removed it)"
-
-
-@dataclass(frozen=True)
-class ReconcileReport:
-    """How the collection folder and the index disagreed at start-up, and what was done."""
-
-    unindexed: tuple[str, ...] = ()  # files in the folder the index does not hold
-    changed: tuple[str, ...] = ()  # files whose bytes differ from what was indexed
-    missing: tuple[str, ...] = ()  # indexed documents with no file in the folder
-    indexed: tuple[str, ...] = ()  # files (re-)indexed now (mode "index")
-    quarantined: tuple[str, ...] = ()  # files moved out of the folder (mode "quarantine")
-    failures: tuple[str, ...] = ()  # files that could not be indexed, and why
-
-
-def reconcile(
-    store: IndexStore,
-    embedder: Embedder,
-    collection_dir: Path,
-    *,
-    mode: ReconcileMode = "report",
-    max_bytes: int,
-) -> ReconcileReport:
-    """Compare the collection folder with the index and log every difference.
-
-    Files the index lacks or holds in another version are re-indexed in mode "index", and
-    unindexed files are moved to `index_dir/quarantine/` in mode "quarantine". Indexed documents
-    without a file are only reported: `ragqa index add` indexes files from other folders too.
-    """
-    if not collection_dir.is_dir():
-        return ReconcileReport()
-    with _transaction_lock(store.index_dir):
-        store.refresh()
-        documents = store.snapshot.documents
-        on_disk = dict(iter_collection(collection_dir))
-        unindexed = tuple(d for d in on_disk if d not in documents)
-        changed = tuple(
-            d
-            for d, path in on_disk.items()
-            if d in documents and _sha256(path) != documents[d].content_hash
-        )
-        missing = tuple(sorted(set(documents) - set(on_disk)))
-        report = ReconcileReport(unindexed, changed, missing)
-        if mode == "index" and (unindexed or changed):
-            report = _reindex(store, embedder, report, on_disk, max_bytes)
-        elif mode == "quarantine" and unindexed:
-            report = _quarantine(store.index_dir, collection_dir, report, on_disk)
-    _log_report(report, mode)
-    return report
-
-
-def _reindex(
-    store: IndexStore,
-    embedder: Embedder,
-    report: ReconcileReport,
-    on_disk: dict[str, Path],
-    max_bytes: int,
-) -> ReconcileReport:
-    loaded, failures = [], []
-    for doc_id in (*report.unindexed, *report.changed):
-        try:
-            loaded.append(load_document(on_disk[doc_id], doc_id=doc_id, max_bytes=max_bytes))
-        except DocumentError as error:
-            failures.append(f"{excerpt(doc_id)}: {error.reason}")
-    update = store.add_documents(loaded, embedder) if loaded else None
-    indexed = (*update.added, *update.replaced) if update else ()
-    failures += [f"{excerpt(f.path)}: {f.reason}" for f in (update.failures if update else ())]
-    return ReconcileReport(
-        report.unindexed, report.changed, report.missing, indexed, (), tuple(failures)
-    )
-
-
-def _quarantine(
-    index_dir: Path, collection_dir: Path, report: ReconcileReport, on_disk: dict[str, Path]
-) -> ReconcileReport:
-    folder = index_dir / QUARANTINE_DIR / time.strftime("%Y%m%dT%H%M%S")
-    for doc_id in report.unindexed:
-        destination = folder / doc_id
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(on_disk[doc_id], destination)
-    _fsync_dir(collection_dir)
-    return ReconcileReport(
-        report.unindexed, report.changed, report.missing, quarantined=report.unindexed
-    )
-
-
-def _log_report(report: ReconcileReport, mode: ReconcileMode) -> None:
-    def names(ids: tuple[str, ...]) -> str:
-        shown = ", ".join(repr(excerpt(d)) for d in ids[:10])
-        return shown + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
-
-    if report.unindexed and mode == "report":
-        log.warning("collection files not in the index: %s", names(report.unindexed))
-    if report.changed and mode != "index":
-        log.warning("collection files changed since indexed: %s", names(report.changed))
-    if report.missing:
-        log.warning("indexed documents with no file in the collection: %s", names(report.missing))
-    if report.indexed:
-        log.warning("indexed collection files the index lacked: %s", names(report.indexed))
-    if report.quarantined:
-        log.warning("moved unindexed files to the quarantine: %s", names(report.quarantined))
-    for failure in report.failures:
-        log.warning("collection file not indexed: %s", failure)

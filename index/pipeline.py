@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.collection import reconcile, recover
+from index.collection import recover
 from index.documents import Document
 from index.embedder import Embedder
 from index.lexical import lexical_settings
 from index.loaders import iter_collection, load_document
 from index.manifest import ChunkingInfo, EmbedderInfo, ManifestExpectation
+from index.reconcile import reconcile
 from index.store import Failure, IndexStore, NoProgress, ProgressSink, UpdateReport
 from ragqa.config import Settings
 from ragqa.errors import DocumentError

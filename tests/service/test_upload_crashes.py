@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from index.collection import STAGING_DIR, reconcile
+from index.collection import STAGING_DIR
+from index.reconcile import reconcile
 from ragqa.config import Settings
 from service.app import create_app
 from tests.service.conftest import REPO, build_fake_pipeline, make_settings
@@ -180,7 +181,7 @@ def test_files_copied_in_by_hand_are_reported_indexed_or_quarantined_at_start_up
     settings = make_settings(root, reconcile_collection=mode)
     (settings.collection_dir / "by-hand.txt").write_bytes(FRESH)
     (settings.collection_dir / "keep.txt").write_bytes(NEW)  # edited in place
-    caplog.set_level(logging.WARNING, logger="index.collection")
+    caplog.set_level(logging.WARNING, logger="index.reconcile")
     with TestClient(create_app(settings, pipeline_factory=build_fake_pipeline)) as client:
         found = client.get("/v1/documents/by-hand.txt")
         kept = client.get("/v1/documents/keep.txt").json()["text"]
@@ -206,3 +207,26 @@ def test_staged_files_never_enter_the_collection_folder(root: Path) -> None:
         assert client.get("/v1/documents/fresh.txt").status_code == 404
     assert not list((settings.index_dir / STAGING_DIR).iterdir())
     assert os.listdir(settings.collection_dir)  # the rest of the collection is untouched
+
+
+def test_an_update_that_fails_after_publishing_is_finished_not_undone(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The generation was published, then the update raised (here: while cleaning up): the
+    index holds the new text, so the file must be placed too, not rolled back."""
+    from index.store import IndexStore
+
+    def broken_cleanup(self: IndexStore, *, keep: set[str]) -> None:
+        raise OSError("disk trouble after the commit")
+
+    settings = make_settings(root)
+    with TestClient(create_app(settings, pipeline_factory=build_fake_pipeline)) as client:
+        monkeypatch.setattr(IndexStore, "_cleanup", broken_cleanup)
+        client_errors = TestClient(client.app, raise_server_exceptions=False)
+        response = client_errors.post(
+            "/v1/documents", json={"doc_id": "keep.txt", "text": NEW.decode()}, headers=AUTH
+        )
+        assert response.status_code == 500
+        monkeypatch.undo()
+        assert state_of(client, settings, "keep.txt") == NEW
+        assert_folder_and_index_agree(client, settings)
