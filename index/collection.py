@@ -61,6 +61,7 @@ class _CrashPoints:
 
 
 def fsync_dir(path: Path) -> None:
+    """Make a rename or an unlink in `path` durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -80,6 +81,7 @@ def _write_durably(path: Path, data: bytes) -> None:
 
 
 def sha256_of(path: Path) -> str:
+    """A file's SHA-256, as the loaders record it for a document's content hash."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
