@@ -237,25 +237,29 @@ class Records(logging.Handler):
         return [record.getMessage() for record in self.records]
 
 
-@pytest.fixture
-def access_log() -> Iterator[Records]:
-    """The access records of a server started in the test with `ragqa serve`'s options.
-
-    uvicorn reconfigures its loggers when a server starts; they are put back afterwards, so
-    other tests' servers log as they did.
-    """
-    names = ("uvicorn", "uvicorn.error", "uvicorn.access")
+@contextmanager
+def uvicorn_logging_restored() -> Iterator[None]:
+    """uvicorn reconfigures its loggers when a server starts with a log configuration (as
+    `ragqa serve`'s does); put them back afterwards, so other tests' servers log as before."""
     saved = {
         name: (lg.handlers[:], lg.filters[:], lg.level, lg.propagate)
-        for name in names
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
         for lg in [logging.getLogger(name)]
     }
-    records = Records()
-    yield records
-    logging.getLogger("uvicorn.access").removeHandler(records)
-    for name, (handlers, filters, level, propagate) in saved.items():
-        lg = logging.getLogger(name)
-        lg.handlers[:], lg.filters[:], lg.level, lg.propagate = handlers, filters, level, propagate
+    try:
+        yield
+    finally:
+        for name, (handlers, filters, level, propagate) in saved.items():
+            lg = logging.getLogger(name)
+            lg.handlers[:], lg.filters[:] = handlers, filters
+            lg.level, lg.propagate = level, propagate
+
+
+@pytest.fixture
+def access_log() -> Iterator[Records]:
+    """The access records of a server started in the test with `ragqa serve`'s options."""
+    with uvicorn_logging_restored():
+        yield Records()
 
 
 @contextmanager

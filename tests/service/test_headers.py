@@ -18,6 +18,7 @@ from service.app import create_app
 from service.cli import uvicorn_options
 from service.loopback import serve
 from tests.service.conftest import build_fake_pipeline, make_settings
+from tests.service.test_access import uvicorn_logging_restored
 
 AUTH = {"Authorization": "Bearer test-key"}
 PAGES = ["/", "/docs", "/redoc", "/docs/oauth2-redirect"]
@@ -29,6 +30,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     settings = make_settings(root, rate_limit_per_minute=1, max_upload_bytes=1024)
     app = create_app(settings, pipeline_factory=build_fake_pipeline)
     with (
+        uvicorn_logging_restored(),
         serve(app, **uvicorn_options(settings)) as base,
         httpx.Client(base_url=base, timeout=30) as client,
     ):
