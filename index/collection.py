@@ -258,6 +258,12 @@ def _unlink(target: Path) -> None:
 # --- start-up ---------------------------------------------------------------------------------
 
 
+def has_pending_writes(index_dir: Path) -> bool:
+    """Whether a crash left a transaction (or staged data) for `recover` to settle."""
+    staging = _Journal.staging(index_dir)
+    return staging.is_dir() and any(staging.iterdir())
+
+
 def recover(store: IndexStore, collection_dir: Path) -> list[str]:
     """Finish or undo every transaction a crash interrupted; one log line (returned) for each.
 

@@ -230,3 +230,18 @@ def test_an_update_that_fails_after_publishing_is_finished_not_undone(
         monkeypatch.undo()
         assert state_of(client, settings, "keep.txt") == NEW
         assert_folder_and_index_agree(client, settings)
+
+
+def test_a_rebuild_after_a_crash_settles_the_interrupted_write_first(root: Path) -> None:
+    """`ragqa index build` reads the folder only after finishing the committed replacement."""
+    from index.pipeline import build_index
+    from tests.conftest import FakeEmbedder
+
+    assert run_writer(root, "put", "keep.txt", NEW, "committed") == -9
+    settings = make_settings(root)
+    assert (settings.collection_dir / "keep.txt").read_bytes() == OLD  # not placed yet
+    build_index(settings, FakeEmbedder(), progress=False)
+    assert (settings.collection_dir / "keep.txt").read_bytes() == NEW
+    with TestClient(create_app(settings, pipeline_factory=build_fake_pipeline)) as client:
+        assert state_of(client, settings, "keep.txt") == NEW
+        assert_folder_and_index_agree(client, settings)
