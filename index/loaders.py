@@ -44,7 +44,8 @@ KIND_BY_SUFFIX: dict[str, DocumentKind] = {
     ".pdf": DocumentKind.PDF,
     ".docx": DocumentKind.DOCX,
 }
-SUPPORTED_TYPES = ", ".join(sorted(KIND_BY_SUFFIX))
+SUPPORTED_SUFFIXES = tuple(sorted(KIND_BY_SUFFIX))  # the one list: loaders, uploads, messages
+SUPPORTED_TYPES = ", ".join(SUPPORTED_SUFFIXES)
 
 # Limits on what a small file may expand into (a 10 MiB upload can hold gigabytes compressed).
 MAX_EXPANDED_BYTES = 64 * 1024 * 1024

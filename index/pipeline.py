@@ -6,6 +6,7 @@ manifest (`expectation_for`) and both chunk with the embedder's own tokenizer.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import time
@@ -15,14 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from index.collection import has_pending_writes, recover
 from index.documents import Document
 from index.embedder import Embedder
 from index.lexical import lexical_settings
 from index.loaders import iter_collection, load_document
 from index.manifest import ChunkingInfo, EmbedderInfo, ManifestExpectation
+from index.reconcile import reconcile
 from index.store import Failure, IndexStore, NoProgress, ProgressSink, UpdateReport
 from ragqa.config import Settings
-from ragqa.errors import DocumentError
+from ragqa.errors import DocumentError, IndexStoreError
 from ragqa.models.resolve import embedder_fingerprint
 
 if TYPE_CHECKING:
@@ -122,8 +125,15 @@ def _load_files(
 def build_index(
     settings: Settings, embedder: Embedder, root: Path | None = None, progress: bool = True
 ) -> BuildReport:
-    """Index every file under `root` (default: the collection folder) into a fresh generation."""
+    """Index every file under `root` (default: the collection folder) into a fresh generation.
+
+    Writes a crash interrupted are first finished or undone, so the folder read is the one the
+    live index agrees with (a damaged index, the usual reason to rebuild, is skipped).
+    """
     started = time.perf_counter()
+    if has_pending_writes(settings.index_dir):
+        with contextlib.suppress(IndexStoreError):
+            recover(IndexStore.open(settings.index_dir, expected=None), settings.collection_dir)
     with _progress(progress) as sink:
         files = list(iter_collection(root or settings.collection_dir))
         documents, load_failures = _load_files(files, settings.max_upload_bytes, sink)
@@ -181,11 +191,21 @@ def open_or_build(settings: Settings, embedder: Embedder) -> IndexStore:
     """The configured index, built from the collection folder first if there is none yet.
 
     An existing index built with other settings is refused (IndexMismatch), never rebuilt
-    behind the user's back.
+    behind the user's back. Writes a crash interrupted are finished or undone, then the folder
+    is reconciled with the index (`RAGQA_RECONCILE_COLLECTION`), before anyone reads it.
     """
     if not IndexStore.exists(settings.index_dir):
         build_index(settings, embedder, progress=False)
-    return IndexStore.open(settings.index_dir, expected=expectation_for(settings, embedder))
+    store = IndexStore.open(settings.index_dir, expected=expectation_for(settings, embedder))
+    recover(store, settings.collection_dir)
+    reconcile(
+        store,
+        embedder,
+        settings.collection_dir,
+        mode=settings.reconcile_collection,
+        max_bytes=settings.max_upload_bytes,
+    )
+    return store
 
 
 def add_paths(

@@ -6,6 +6,7 @@ Values come from `RAGQA_*` environment variables or an optional `.env` file; the
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -13,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EmbedderBackend = Literal["auto", "onnx", "torch"]
+ReconcileMode = Literal["report", "index", "quarantine"]
 
 
 class Settings(BaseSettings):
@@ -132,6 +134,31 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         30, ge=0, description="Per-client /v1/ask and chat requests a minute (0 = off)."
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDR networks of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed, as a JSON list. Empty: the headers are ignored and "
+        "the client is the peer of the connection.",
+    )
+
+    # --- collection --------------------------------------------------------------------
+    reconcile_collection: ReconcileMode = Field(
+        "report",
+        description="At start-up, files in the collection folder that the index lacks (or holds "
+        "in another version) are logged (report), indexed (index) or, if unindexed, moved to "
+        "the index folder's quarantine/ (quarantine).",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, proxies: list[str]) -> list[str]:
+        """Only addresses and networks: a wildcard would let every client spoof its address."""
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or CIDR network") from None
+        return proxies
 
     @field_validator("collection_dir", "index_dir", "model_cache_dir")
     @classmethod

@@ -40,7 +40,7 @@ class DocumentNotFound(RagqaError):
     """No document with that id is in the index."""
 
     def __init__(self, doc_id: str) -> None:
-        super().__init__(f"no document with id {doc_id!r}")
+        super().__init__(f"no document with id {excerpt(doc_id)!r}")
         self.doc_id = doc_id
 
 
@@ -101,3 +101,8 @@ class NotReady(RagqaError):
 
 class InvalidRequest(RagqaError):
     """A request that is well-formed but breaks a configured limit or rule."""
+
+
+def excerpt(value: str, limit: int = 80) -> str:
+    """`value` cut to `limit` characters for an error message, so errors do not echo big input."""
+    return value if len(value) <= limit else value[:limit] + "…"

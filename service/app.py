@@ -34,6 +34,7 @@ from ragqa.errors import (
     Unauthorized,
     UnsupportedDocumentType,
 )
+from service.edge import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from service.limits import ClientRateLimiter, GenerationLimiter
 from service.metrics import Metrics, RequestMetricsMiddleware
 from service.pipeline import RagPipeline
@@ -94,6 +95,14 @@ def _warm_prompt_cache(pipeline: RagPipeline) -> None:
         log.info("prompt preamble prefilled in %.1f s", time.perf_counter() - started)
 
 
+JSON_BODY_EXPECTED = "the body must be JSON, sent with Content-Type: application/json"
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
 def validation_details(error: RequestValidationError) -> list[dict[str, object]]:
     """Location, message and kind of each validation error, without the input that failed.
 
@@ -141,7 +150,6 @@ def create_app(
         description="Cited answers from a document collection, offline.",
         lifespan=lifespan,
         responses={422: {"model": None}},
-        max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
     )
     app.state.ragqa = state
 
@@ -155,7 +163,12 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         """Where and why each field failed; the offending value is not echoed back."""
-        return JSONResponse({"detail": validation_details(error)}, status_code=422)
+        details = validation_details(error)
+        if not _is_json(request.headers.get("content-type", "")):
+            for detail in details:
+                if detail["loc"] == ["body"]:
+                    detail["msg"] = JSON_BODY_EXPECTED
+        return JSONResponse({"detail": details}, status_code=422)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
@@ -168,6 +181,10 @@ def create_app(
     for router in (health, search, ask, chat, documents, metrics, widget):
         app.include_router(router.router)
 
+    # The first added runs innermost: a 413 is counted, gets CORS headers and nosniff.
+    app.add_middleware(
+        BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+    )
     app.add_middleware(RequestMetricsMiddleware, metrics=state.metrics)
     app.add_middleware(
         CORSMiddleware,
@@ -176,4 +193,6 @@ def create_app(
         allow_headers=["Authorization", "Content-Type"],
         expose_headers=["Retry-After"],
     )
+    docs = (app.docs_url, app.swagger_ui_oauth2_redirect_url, app.redoc_url)
+    app.add_middleware(SecurityHeadersMiddleware, docs_paths=[p for p in docs if p])
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from fastapi import FastAPI
@@ -11,6 +11,7 @@ from rich.console import Console
 
 from ragqa.config import Settings
 from ragqa.errors import RagqaError
+from service.access_log import log_config
 
 err = Console(stderr=True, soft_wrap=True)  # one line per error, whatever the terminal
 
@@ -25,6 +26,21 @@ def app_from_env() -> FastAPI:
     from service.app import create_app
 
     return create_app(Settings())
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What `ragqa serve` tells uvicorn besides where to listen (the tests use it too).
+
+    Forwarded headers are believed only from the configured proxies: otherwise any client could
+    name its own address and escape the rate limit, or forge the access log. No `server`
+    header, and no secret from a query string in the access log.
+    """
+    return {
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies) or None,
+        "server_header": False,
+        "log_config": log_config(),
+    }
 
 
 def serve(
@@ -50,6 +66,7 @@ def serve(
             host=settings.host,
             port=settings.port,
             workers=settings.workers,
+            **uvicorn_options(settings),
         )
         return
     from service.app import create_app
@@ -61,7 +78,9 @@ def serve(
         raise _fail(e) from e
     app = create_app(settings, pipeline_factory=lambda _: pipeline)
     err.print(f"ragqa serving on http://{settings.host}:{settings.port}")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level="info", **uvicorn_options(settings)
+    )
 
 
 def ask(

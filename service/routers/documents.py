@@ -1,17 +1,13 @@
 """The collection: list, read, upload and delete documents in the live index.
 
-An upload is parsed and cleaned before anything is written; the file is then stored in the
-collection folder and the index updated as one atomic generation swap. If the index update
-fails, the folder is put back as it was, so a rejected upload changes nothing.
+An upload is parsed and cleaned before anything is written; `index.collection` then changes the
+collection folder and the index as one transaction, so a rejected or interrupted upload changes
+neither.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -19,13 +15,15 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from index.loaders import load_bytes
+from index.collection import put_document, remove_document
+from index.loaders import SUPPORTED_SUFFIXES, SUPPORTED_TYPES
 from index.manifest import DocumentEntry
 from ragqa.errors import (
     DocumentNotFound,
     DocumentTooLarge,
     InvalidRequest,
     UnsupportedDocumentType,
+    excerpt,
 )
 from service.deps import Pipeline, State, WriteAccess
 from service.pipeline import RagPipeline
@@ -40,7 +38,6 @@ from service.schemas import (
 
 router = APIRouter(tags=["documents"])
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
@@ -60,14 +57,14 @@ def safe_doc_id(name: str) -> str:
     size = _encoded_length(name)
     if not name or _UNSAFE_NAME.search(name) or name.startswith(".") or size is None:
         raise InvalidRequest(
-            f"file name {name!r} is not allowed: use a plain name without path separators, "
-            "control characters or a leading dot"
+            f"file name {excerpt(name)!r} is not allowed: use a plain name without path "
+            "separators, control characters or a leading dot"
         )
     if size > MAX_NAME_BYTES:
         raise InvalidRequest(f"file name is {size} bytes in UTF-8; the limit is {MAX_NAME_BYTES}")
     if not name.lower().endswith(SUPPORTED_SUFFIXES):
         raise UnsupportedDocumentType(
-            name, f"unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+            excerpt(name), f"unsupported file type; supported types: {SUPPORTED_TYPES}"
         )
     return name
 
@@ -136,64 +133,14 @@ async def _read_upload(request: Request, limit: int) -> tuple[str, bytes]:
 
 
 def _store(pipeline: RagPipeline, collection: Path, doc_id: str, data: bytes) -> UpdateResponse:
-    """Parse, write into the collection folder, update the index; undo the file on failure."""
-    document = load_bytes(data, doc_id=doc_id, filename=doc_id)
-    snapshot = pipeline.snapshot
-    existing = snapshot.documents.get(doc_id)
-    if existing is not None and existing.content_hash == document.content_hash:
-        return UpdateResponse(added=[], removed=[], unchanged=[doc_id], chunks=0)
-    twins = [
-        e.doc_id
-        for e in snapshot.documents.values()
-        if e.content_hash == document.content_hash and e.doc_id != doc_id
-    ]
-    if twins:
-        raise InvalidRequest(f"the same content is already indexed as {twins[0]!r}")
-
-    collection.mkdir(parents=True, exist_ok=True)
-    target = collection / doc_id
-    if target.resolve().parent != collection.resolve():  # defence in depth: never outside
-        raise InvalidRequest(f"file name {doc_id!r} is not allowed")
-    with _file_replaced(target, data):
-        report = pipeline.store.add_documents([document], pipeline.embedder)
+    """Add or replace the document in the collection folder and the index, as one transaction."""
+    report = put_document(pipeline.store, pipeline.embedder, collection, doc_id, data)
     return UpdateResponse(
         added=[*report.added, *report.replaced],
         removed=[],
         unchanged=list(report.unchanged),
         chunks=report.chunks_added,
     )
-
-
-@contextlib.contextmanager
-def _file_replaced(target: Path, data: bytes) -> Iterator[None]:
-    """`target` holds `data` (written and fsynced, then renamed in) while the block runs.
-
-    If the block fails, the previous file is renamed back, the very same file with its
-    timestamps, or the new one removed; the folder is left as it was.
-    """
-    fd, new = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    previous = Path(new).with_name(Path(new).name.replace(".upload-", ".previous-", 1))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        had_previous = target.is_file()
-        if had_previous:
-            os.link(target, previous)  # a second name for the old file while it is replaced
-        os.replace(new, target)
-        try:
-            yield
-        except BaseException:
-            if had_previous:
-                os.replace(previous, target)
-            else:
-                target.unlink(missing_ok=True)
-            raise
-    finally:
-        for leftover in (new, previous):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(leftover)
 
 
 @router.post(
@@ -233,9 +180,5 @@ async def upload_document(request: Request, state: State, pipeline: Pipeline) ->
 )
 def delete_document(doc_id: str, pipeline: Pipeline, state: State) -> UpdateResponse:
     """Remove a document from the index and the collection folder; needs the API key."""
-    report = pipeline.store.remove_documents([doc_id])
-    collection = state.settings.collection_dir.resolve()
-    target = (collection / doc_id).resolve()
-    if target.is_relative_to(collection) and target.is_file():
-        target.unlink()
+    report = remove_document(pipeline.store, state.settings.collection_dir, doc_id)
     return UpdateResponse(added=[], removed=list(report.removed), unchanged=[], chunks=0)

@@ -7,15 +7,18 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from ragqa.config import Settings
 from service.app import create_app
+from service.cli import uvicorn_options
 from service.loopback import serve
 from tests.service.conftest import build_fake_pipeline, make_settings
 
@@ -212,5 +215,139 @@ def test_the_api_key_never_reaches_the_logs(
     assert any("/v1/documents" in m and "201" in m for m in messages), "no access log captured"
     assert not [m for m in messages if KEY in m]
     assert KEY not in caplog.text
+    out, err = capfd.readouterr()
+    assert KEY not in out and KEY not in err
+
+
+# --- the client address behind (or without) a proxy, on a real server ------------------------
+
+
+class Records(logging.Handler):
+    """Keeps the access log records a live server writes (after the logger's filters)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    @property
+    def lines(self) -> list[str]:
+        return [record.getMessage() for record in self.records]
+
+
+@contextmanager
+def uvicorn_logging_restored() -> Iterator[None]:
+    """uvicorn reconfigures its loggers when a server starts with a log configuration (as
+    `ragqa serve`'s does); put them back afterwards, so other tests' servers log as before."""
+    saved = {
+        name: (lg.handlers[:], lg.filters[:], lg.level, lg.propagate)
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        for lg in [logging.getLogger(name)]
+    }
+    try:
+        yield
+    finally:
+        for name, (handlers, filters, level, propagate) in saved.items():
+            lg = logging.getLogger(name)
+            lg.handlers[:], lg.filters[:] = handlers, filters
+            lg.level, lg.propagate = level, propagate
+
+
+@pytest.fixture
+def access_log() -> Iterator[Records]:
+    """The access records of a server started in the test with `ragqa serve`'s options."""
+    with uvicorn_logging_restored():
+        yield Records()
+
+
+@contextmanager
+def served_like_ragqa_serve(
+    template: Path, tmp: Path, records: Records, **overrides: Any
+) -> Iterator[httpx.Client]:
+    """A real uvicorn on loopback with the options `ragqa serve` passes; a client for it."""
+    shutil.copytree(template, tmp, dirs_exist_ok=True)
+    settings = make_settings(tmp, **overrides)
+    app = create_app(settings, pipeline_factory=build_fake_pipeline)
+    with (
+        serve(app, log_level="info", **uvicorn_options(settings)) as base,
+        httpx.Client(base_url=base, timeout=30) as client,
+    ):
+        logging.getLogger("uvicorn.access").addHandler(records)
+        yield client
+
+
+def ask(client: httpx.Client, **headers: str) -> int:
+    return client.post("/v1/ask", json={"question": QUESTION}, headers=headers).status_code
+
+
+SPOOFS = [
+    {"X-Forwarded-For": "10.9.9.11"},
+    {"X-Forwarded-For": "10.9.9.12, 10.9.9.13"},
+    {"X-Forwarded-For": "127.0.0.2"},
+    {"Forwarded": "for=10.9.9.14"},
+    {"X-Real-IP": "10.9.9.15"},
+]
+
+
+@pytest.mark.parametrize("trusted", [[], ["10.1.2.3"], ["192.168.0.0/16"]], ids=repr)
+def test_without_a_trusted_proxy_forwarded_headers_neither_escape_the_limit_nor_reach_the_log(
+    template: Path, tmp_path: Path, access_log: Records, trusted: list[str]
+) -> None:
+    """Direct clients (here from 127.0.0.1, uvicorn's default trusted proxy) cannot name
+    another address: the limit and the access log use the connection's peer."""
+    with served_like_ragqa_serve(
+        template, tmp_path, access_log, rate_limit_per_minute=3, trusted_proxies=trusted
+    ) as client:
+        assert [ask(client, **{"X-Forwarded-For": f"10.9.9.{n}"}) for n in range(3)] == [200] * 3
+        for spoof in SPOOFS:
+            assert ask(client, **spoof) == 429, spoof
+    asks = [line for line in access_log.lines if "/v1/ask" in line]
+    assert len(asks) == 3 + len(SPOOFS)
+    assert all(line.startswith("127.0.0.1:") for line in asks), asks
+    assert not [line for line in access_log.lines if "10.9.9." in line]
+
+
+@pytest.mark.parametrize("trusted", [["127.0.0.1"], ["127.0.0.0/8"]], ids=repr)
+def test_behind_a_trusted_proxy_the_forwarded_client_is_limited_and_logged(
+    template: Path, tmp_path: Path, access_log: Records, trusted: list[str]
+) -> None:
+    with served_like_ragqa_serve(
+        template, tmp_path, access_log, rate_limit_per_minute=3, trusted_proxies=trusted
+    ) as client:
+        first = {"X-Forwarded-For": "10.9.9.9"}
+        assert [ask(client, **first) for _ in range(3)] == [200] * 3
+        assert ask(client, **first) == 429
+        # A client's own X-Forwarded-For comes before the address the proxy appends: the
+        # rightmost untrusted address is the client, so prepending does not escape the limit.
+        assert ask(client, **{"X-Forwarded-For": "6.6.6.6, 10.9.9.9"}) == 429
+        assert ask(client, **{"X-Forwarded-For": "10.9.9.10"}) == 200  # another client
+    asks = [line for line in access_log.lines if "/v1/ask" in line]
+    assert [line.split(" ", 1)[0] for line in asks] == ["10.9.9.9:0"] * 5 + ["10.9.9.10:0"]
+
+
+def test_settings_accept_only_addresses_and_networks_as_proxies(tmp_path: Path) -> None:
+    assert make_settings(tmp_path, trusted_proxies=["::1", "10.0.0.0/8"]).trusted_proxies
+    for bad in (["*"], ["proxy.example"], ["10.0.0.0/33"]):
+        with pytest.raises(ValidationError, match="not an IP address"):
+            make_settings(tmp_path, trusted_proxies=bad)
+
+
+def test_a_key_in_the_query_string_is_refused_and_redacted_from_the_access_log(
+    template: Path, tmp_path: Path, access_log: Records, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with served_like_ragqa_serve(template, tmp_path, access_log, api_key=KEY) as client:
+        for name in ("key", "api_key", "token", "access_token", "X-Api-Key", "apiKey"):
+            response = client.post(
+                f"/v1/documents?{name}={KEY}&doc=1", json=DOC, headers={"X-Trace": "1"}
+            )
+            assert response.status_code == 403, name
+        assert client.get(f"/v1/documents?token={KEY}").status_code == 200
+    lines = [line for line in access_log.lines if "/v1/documents" in line]
+    assert len(lines) == 7
+    assert not [line for line in lines if KEY in line]
+    assert all("REDACTED" in line for line in lines)
+    assert any("doc=1" in line for line in lines)  # other parameters are kept
     out, err = capfd.readouterr()
     assert KEY not in out and KEY not in err

@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from index.loaders import MAX_EXPANDED_BYTES
+from index.loaders import MAX_EXPANDED_BYTES, SUPPORTED_SUFFIXES
 from ragqa.config import Settings
 from ragqa.errors import ModelError
 from service.app import create_app
@@ -196,6 +196,39 @@ def test_types_are_checked_by_content_and_refused_with_415(
     assert response.status_code == 415, response.text
     assert expected in response.json()["detail"]
     assert "supported" in response.json()["detail"]
+    assert observable_state(server) == before
+
+
+def test_every_suffix_the_loaders_read_is_accepted_and_the_415_lists_exactly_them(
+    server: Server,
+) -> None:
+    for n, suffix in enumerate(SUPPORTED_SUFFIXES):
+        if suffix in (".pdf", ".docx"):
+            data = make_pdf(text_stream(f"Note {n}.")) if suffix == ".pdf" else make_docx()
+        else:
+            data = f"Note {n} about the {suffix} harvest.".encode()
+        response = server.upload(f"note{n}{suffix.upper()}", data)
+        assert response.status_code == 201, (suffix, response.text)
+    refused = server.upload("note.rtf", b"{\\rtf1 a note}")
+    assert refused.status_code == 415
+    assert refused.json()["detail"].endswith(f"supported types: {', '.join(SUPPORTED_SUFFIXES)}")
+    assert {".markdown", ".text"} <= set(SUPPORTED_SUFFIXES)
+
+
+@pytest.mark.parametrize(("lead", "middle"), [(".", ""), ("", "\x7f")], ids=["dot", "del"])
+def test_a_refused_file_name_is_not_echoed_in_full(server: Server, lead: str, middle: str) -> None:
+    def name(n: int) -> str:
+        return lead + "N" * n + middle + "N" * n + ".txt"
+
+    before = observable_state(server)
+    for response in (
+        server.upload(name(500), b"A note."),  # 1 kB
+        server.client.post("/v1/documents", json={"doc_id": name(120), "text": "x"}, headers=AUTH),
+    ):
+        assert response.status_code == 422, response.text
+        detail = response.json()["detail"]
+        assert f"'{name(500)[:80]}…'" in detail, detail  # the first 80 characters only
+        assert len(response.content) < 400
     assert observable_state(server) == before
 
 
