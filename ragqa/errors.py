@@ -93,3 +93,7 @@ class NotReady(RagqaError):
 
 class InvalidRequest(RagqaError):
     """A request that is well-formed but breaks a configured limit or rule."""
+
+
+class RemoteServerError(RagqaError):
+    """A ragqa server asked over HTTP (`ragqa ask --url`) could not be reached or failed."""
