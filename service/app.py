@@ -131,6 +131,8 @@ def create_app(
         version=__version__,
         description="Cited answers from a document collection, offline.",
         lifespan=lifespan,
+        docs_url=None,  # service.docs serves /docs and /redoc from local files
+        redoc_url=None,
         responses={422: {"model": None}},
         max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
     )
@@ -154,10 +156,12 @@ def create_app(
             error = HTTPException(400, "the request body is not valid UTF-8")
         return await http_exception_handler(request, error)
 
+    from service import docs
     from service.routers import ask, chat, documents, health, metrics, search, widget
 
     for router in (health, search, ask, chat, documents, metrics, widget):
         app.include_router(router.router)
+    docs.install(app)
 
     app.add_middleware(RequestMetricsMiddleware, metrics=state.metrics)
     app.add_middleware(

@@ -25,6 +25,7 @@ from index.chunking import split_sentences
 from ragqa.errors import InvalidRequest
 from service.answer import Passage, check_claims
 from service.deps import Pipeline, RateLimit, State
+from service.docs import sse_content
 from service.language import Language, detect_language
 from service.openai_schemas import (
     MODEL_NAME,
@@ -143,6 +144,7 @@ def _streamed_references(result: AskResult) -> list[dict[str, Any]]:
             "description": "A `chat.completion`, or with `stream: true` Server-Sent Events whose "
             "`data` is a `chat.completion.chunk` (the last one with `references`, `refused` "
             "and `usage`), then `[DONE]`.",
+            "content": sse_content("ChatCompletionChunk"),
         },
         **{code: {"model": ErrorResponse} for code in (413, 422, 429, 503, 504)},
     },
