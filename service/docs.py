@@ -1,7 +1,9 @@
 """`/docs` (Swagger UI) and `/redoc`, served from this server: they work offline.
 
-The pages' scripts and styles come from the `fastapi-offline` package, which ships Swagger UI's
-and ReDoc's files; FastAPI's own pages would load them from a CDN. The OpenAPI document also
+The pages' scripts and styles come from the `fastapi-standalone-docs` package, which ships
+Swagger UI's and ReDoc's files (with their licences; its ReDoc build loads its logo from beside
+the page instead of a CDN); FastAPI's own pages would load them from a CDN. Only the files are
+used: the package's own helper patches FastAPI globally. The OpenAPI document also
 gets the schemas that only Server-Sent Events carry, which FastAPI cannot find on its own:
 routes refer to them as `#/components/schemas/<name>`.
 """
@@ -20,7 +22,9 @@ from pydantic import BaseModel
 from service.openai_schemas import ChatCompletionChunk
 from service.schemas import ErrorEventData, PassagesEventData, TokenEventData
 
-ASSETS = "/docs/assets"
+SWAGGER = "/docs"  # Swagger UI's files, under the page's own path
+REDOC = "/redoc"  # ReDoc's, where its build looks for its logo: <page>/logo-mini.svg
+FAVICON = "/docs/fastapi/favicon.png"
 STREAM_SCHEMAS: tuple[type[BaseModel], ...] = (
     PassagesEventData,
     TokenEventData,
@@ -42,9 +46,9 @@ async def swagger_ui() -> HTMLResponse:
     return get_swagger_ui_html(
         openapi_url="/openapi.json",
         title="ragqa API",
-        swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
-        swagger_css_url=f"{ASSETS}/swagger-ui.css",
-        swagger_favicon_url=f"{ASSETS}/favicon.png",
+        swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+        swagger_css_url=f"{SWAGGER}/swagger-ui.css",
+        swagger_favicon_url=FAVICON,
         swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from elsewhere
     )
 
@@ -54,8 +58,8 @@ async def redoc() -> HTMLResponse:
     return get_redoc_html(
         openapi_url="/openapi.json",
         title="ragqa API",
-        redoc_js_url=f"{ASSETS}/redoc.standalone.js",
-        redoc_favicon_url=f"{ASSETS}/favicon.png",
+        redoc_js_url=f"{REDOC}/redoc.standalone.js",
+        redoc_favicon_url=FAVICON,
         with_google_fonts=False,
     )
 
@@ -76,9 +80,10 @@ def install(app: FastAPI) -> None:
 
     The app must be created with `docs_url=None, redoc_url=None`.
     """
-    directory = resources.files("fastapi_offline") / "static"
-    app.mount(ASSETS, StaticFiles(directory=str(directory)), name="docs-assets")
-    app.include_router(router)
+    static = resources.files("fastapi_standalone_docs") / "static"
+    app.include_router(router)  # before the mounts: /docs and /redoc themselves are pages
+    for prefix, folder in (("/docs/fastapi", "fastapi"), (SWAGGER, "swagger"), (REDOC, "redoc")):
+        app.mount(prefix, StaticFiles(directory=str(static / folder)), name=f"docs-{folder}")
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -46,6 +46,7 @@ def test_the_page_refers_only_to_this_server(client: TestClient, page: str) -> N
 @pytest.mark.parametrize("page", PAGES)
 def test_every_file_the_page_needs_is_served_with_its_type(client: TestClient, page: str) -> None:
     kinds = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+    kinds[".svg"] = "image/svg+xml"
     for url in referenced_urls(client.get(page).text):
         response = client.get(url)
         assert response.status_code == 200, url
@@ -54,8 +55,16 @@ def test_every_file_the_page_needs_is_served_with_its_type(client: TestClient, p
         assert len(response.content) > 1000, url
 
 
+def test_redocs_logo_is_served_where_its_script_looks_for_it(client: TestClient) -> None:
+    script = client.get("/redoc/redoc.standalone.js").text
+    assert "cdn.redoc" not in script and 'window.location.pathname+"/logo-mini.svg"' in script
+    logo = client.get("/redoc/logo-mini.svg")
+    assert logo.status_code == 200 and logo.headers["content-type"].startswith("image/svg+xml")
+
+
 def test_an_unknown_asset_is_404(client: TestClient) -> None:
-    assert client.get("/docs/assets/nothing.js").status_code == 404
+    assert client.get("/docs/nothing.js").status_code == 404
+    assert client.get("/redoc/nothing.js").status_code == 404
 
 
 def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
