@@ -17,8 +17,10 @@
  * While closed, the page gets bottom padding so the launcher never hides its last lines.
  *
  * Everything lives in a Shadow DOM so the host page's CSS cannot reach in and ours cannot
- * leak out. Text from documents and from the model is only ever set with textContent:
- * this file never parses data as HTML.
+ * leak out. Text from documents is only ever set with textContent. Answers are markdown:
+ * rendered by the vendored `marked` with any HTML in them turned back into visible text,
+ * then cleaned by the vendored DOMPurify (a short list of tags, http(s) links only) before
+ * they touch the page. Served without those libraries, answers are shown as plain text.
  */
 (function () {
   "use strict";
@@ -180,6 +182,45 @@
       .filter(Boolean).slice(0, 6);
   }
 
+  // --- markdown, sanitised --------------------------------------------------------------
+
+  // The libraries /widget.js is served with (service/routers/widget.py); absent: plain text.
+  var vendor = typeof ragqaVendor === "object" ? ragqaVendor : {};
+  var MARKDOWN_TAGS = ["p", "br", "strong", "em", "del", "code", "pre", "ul", "ol", "li",
+    "blockquote", "a", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody",
+    "tr", "th", "td"];
+
+  function escapeHtml(value) {
+    return String(value).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  /** markdown(text) -> a sanitised DocumentFragment, or null without the libraries. */
+  var markdown = (function () {
+    var Marked = vendor.marked && vendor.marked.Marked;
+    var purify = vendor.DOMPurify;
+    if (!Marked || !purify || !purify.isSupported) return null;
+    var parser = new Marked({ gfm: true, breaks: true, async: false });
+    function asText(token) { return escapeHtml(typeof token === "string" ? token : token.text); }
+    // HTML written in an answer is shown as the text it is, never as markup; images as their
+    // alt text (nothing is fetched because an answer says so).
+    parser.use({ renderer: { html: asText, image: asText } });
+    purify.addHook("afterSanitizeAttributes", function (node) {
+      if (node.tagName === "A") {
+        node.setAttribute("target", "_blank");
+        node.setAttribute("rel", "noopener noreferrer");
+      }
+    });
+    return function (source) {
+      var fragment = purify.sanitize(parser.parse(source), {
+        ALLOWED_TAGS: MARKDOWN_TAGS, ALLOWED_ATTR: ["href", "title", "start"],
+        ALLOWED_URI_REGEXP: /^https?:/i, RETURN_DOM_FRAGMENT: true,
+      });
+      return document.importNode(fragment, true);
+    };
+  })();
+
   var lang = chooseLanguage(script.getAttribute("data-lang"));
   var suggestions = readSuggestions(script.getAttribute("data-suggestions"));
   var text = MESSAGES[lang];
@@ -318,6 +359,20 @@
     "  border-bottom-right-radius: 4px; }",
     ".msg-assistant .bubble { background: var(--bg); border: 1px solid var(--line);",
     "  border-bottom-left-radius: 4px; }",
+    ".bubble.md { white-space: normal; }",
+    ".bubble.md p, .bubble.md ul, .bubble.md ol, .bubble.md pre, .bubble.md blockquote,",
+    "  .bubble.md table, .bubble.md h1, .bubble.md h2, .bubble.md h3, .bubble.md h4,",
+    "  .bubble.md h5, .bubble.md h6 { margin: 0 0 .5em; font-size: 1em; }",
+    ".bubble.md > :last-child { margin-bottom: 0; }",
+    ".bubble.md ul, .bubble.md ol { padding-left: 1.4em; }",
+    ".bubble.md pre { white-space: pre-wrap; padding: 6px 8px; border-radius: 6px;",
+    "  background: var(--soft); }",
+    ".bubble.md code { font-family: ui-monospace, 'SFMono-Regular', Menlo, monospace;",
+    "  font-size: 92%; }",
+    ".bubble.md blockquote { padding-left: 8px; border-left: 3px solid var(--line); }",
+    ".bubble.md a { color: var(--link); }",
+    ".bubble.md table { border-collapse: collapse; }",
+    ".bubble.md th, .bubble.md td { border: 1px solid var(--line); padding: 2px 6px; }",
     ".status { color: var(--muted); font-size: 13px; margin: 0 0 4px; }",
     ".refused .bubble { background: var(--refused-bg); color: var(--refused-fg);",
     "  border-style: dashed; }",
@@ -496,20 +551,46 @@
     return button;
   }
 
-  /** Answer text with each known [n] turned into a chip button; everything else stays text. */
-  function renderAnswer(view, answer) {
+  /** Text with each known [n] turned into a chip button; everything else stays text. */
+  function citedNodes(view, content) {
     var nodes = [];
     var last = 0;
-    answer.replace(CITATION_MARK, function (mark, numbers, offset) {
+    content.replace(CITATION_MARK, function (mark, numbers, offset) {
       var known = numbers.split(/\s*[,，]\s*/).filter(function (n) { return view.refs[n]; });
       if (!known.length) return mark;
-      nodes.push(document.createTextNode(answer.slice(last, offset)));
+      nodes.push(document.createTextNode(content.slice(last, offset)));
       known.forEach(function (n) { nodes.push(chip(view, n)); });
       last = offset + mark.length;
       return mark;
     });
-    nodes.push(document.createTextNode(answer.slice(last)));
-    view.bubble.replaceChildren.apply(view.bubble, nodes);
+    nodes.push(document.createTextNode(content.slice(last)));
+    return nodes;
+  }
+
+  /** Chips for the [n] in every text of rendered markdown, except in code and links. */
+  function addChips(view, fragment) {
+    var walker = document.createTreeWalker(fragment, NodeFilter.SHOW_TEXT);
+    var texts = [];
+    while (walker.nextNode()) {
+      var parent = walker.currentNode.parentNode;
+      if (!(parent.closest && parent.closest("code, pre, a"))) texts.push(walker.currentNode);
+    }
+    texts.forEach(function (node) {
+      if (node.nodeValue.search(CITATION_MARK) < 0) return;
+      node.replaceWith.apply(node, citedNodes(view, node.nodeValue));
+    });
+  }
+
+  /** The answer, as sanitised markdown where possible, with citation chips. */
+  function renderAnswer(view, answer) {
+    if (markdown) {
+      var fragment = markdown(answer);
+      addChips(view, fragment);
+      view.bubble.classList.add("md");
+      view.bubble.replaceChildren(fragment);
+    } else {
+      view.bubble.replaceChildren.apply(view.bubble, citedNodes(view, answer));
+    }
     followLog();
   }
 
@@ -553,7 +634,7 @@
       openRef: null, // the reference number (a string) shown in the card
       status: el("p", { class: "status" }),
       label: el("p", { class: "refused-label", hidden: "" }, said.notFound),
-      bubble: el("p", { class: "bubble", hidden: "" }),
+      bubble: el("div", { class: "bubble", hidden: "" }),
       note: el("p", { class: "stopped-note", hidden: "" }, said.stopped),
       card: el("div", { id: cardId, class: "card", hidden: "" }),
       sources: el("div", { class: "sources" }),
