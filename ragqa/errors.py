@@ -106,3 +106,7 @@ class InvalidRequest(RagqaError):
 def excerpt(value: str, limit: int = 80) -> str:
     """`value` cut to `limit` characters for an error message, so errors do not echo big input."""
     return value if len(value) <= limit else value[:limit] + "…"
+
+
+class RemoteServerError(RagqaError):
+    """A ragqa server asked over HTTP (`ragqa ask --url`) could not be reached or failed."""

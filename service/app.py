@@ -149,6 +149,8 @@ def create_app(
         version=__version__,
         description="Cited answers from a document collection, offline.",
         lifespan=lifespan,
+        docs_url=None,  # service.docs serves /docs and /redoc from local files
+        redoc_url=None,
         responses={422: {"model": None}},
     )
     app.state.ragqa = state
@@ -176,10 +178,12 @@ def create_app(
             error = HTTPException(400, "the request body is not valid UTF-8")
         return await http_exception_handler(request, error)
 
+    from service import docs
     from service.routers import ask, chat, documents, health, metrics, search, widget
 
     for router in (health, search, ask, chat, documents, metrics, widget):
         app.include_router(router.router)
+    docs.install(app)
 
     # The first added runs innermost: a 413 is counted, gets CORS headers and nosniff.
     app.add_middleware(
@@ -193,6 +197,5 @@ def create_app(
         allow_headers=["Authorization", "Content-Type"],
         expose_headers=["Retry-After"],
     )
-    docs = (app.docs_url, app.swagger_ui_oauth2_redirect_url, app.redoc_url)
-    app.add_middleware(SecurityHeadersMiddleware, docs_paths=[p for p in docs if p])
+    app.add_middleware(SecurityHeadersMiddleware, docs_paths=docs.PAGES)
     return app

@@ -1,8 +1,7 @@
-"""`ragqa serve` and `ragqa ask`."""
+"""`ragqa serve` and `ragqa ask` (in service.cli_ask)."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -83,36 +82,8 @@ def serve(
     )
 
 
-def ask(
-    question: Annotated[str, typer.Argument(help="The question, in any of the three scripts.")],
-    top_k: Annotated[int | None, typer.Option(help="Passages given to the model.")] = None,
-) -> None:
-    """Answer one question from the index and print the answer and its sources."""
-    from service.pipeline import DoneEvent, RagPipeline, TokenEvent
-
-    settings = Settings()
-    try:
-        pipeline = RagPipeline.from_settings(settings)
-        result = None
-        for event in pipeline.ask_events(question, top_k=top_k):
-            if isinstance(event, TokenEvent):
-                sys.stderr.write(event.text)  # live progress; the cited answer goes to stdout
-                sys.stderr.flush()
-            elif isinstance(event, DoneEvent):
-                result = event.result
-    except RagqaError as e:
-        raise _fail(e) from e
-    out = Console()
-    if result is None:  # pragma: no cover - ask_events always ends with DoneEvent
-        raise _fail(RuntimeError("no answer produced"))
-    err.print()
-    out.print(result.answer, markup=False)
-    for c in result.citations:
-        out.print(f"[{c.n}] {c.title} ({c.doc_id}): {c.quote}", markup=False, highlight=False)
-    timings = ", ".join(f"{k} {v:.0f}" for k, v in result.timings.items())
-    err.print(f"[dim]{timings}[/]")
-
-
 def register(app: typer.Typer) -> None:
+    from service.cli_ask import ask
+
     app.command()(serve)
     app.command()(ask)

@@ -23,14 +23,11 @@ PAGE_POLICY = (
     "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
 )
-# FastAPI's /docs and /redoc load Swagger UI and ReDoc from jsDelivr (a known finding until
-# they are served from here) and start them with an inline script, allowed by its hash only.
-_CDN = "https://cdn.jsdelivr.net"
+# /docs and /redoc load Swagger UI and ReDoc from this origin (service.docs) and start them
+# with an inline script, allowed by its hash only.
 DOCS_POLICY = (
-    f"default-src 'none'; script-src 'self' {_CDN}{{hashes}}; "
-    f"style-src 'self' 'unsafe-inline' {_CDN} https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-    "https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; base-uri 'none'; "
+    "default-src 'none'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; worker-src blob:; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'"
 )
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script>", re.S | re.I)

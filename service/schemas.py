@@ -35,8 +35,12 @@ class Strict(BaseModel):
 
 
 class Turn(Strict):
-    role: Literal["user", "assistant"]
-    content: Annotated[str, Field(min_length=1, max_length=HARD_TEXT_LIMIT)]
+    """One earlier message of the conversation."""
+
+    role: Literal["user", "assistant"] = Field(description="Who said it.")
+    content: Annotated[str, Field(min_length=1, max_length=HARD_TEXT_LIMIT)] = Field(
+        description="What was said (not empty)."
+    )
 
     _content = field_validator("content")(_clean_text)
 
@@ -63,122 +67,192 @@ class SearchRequest(Strict):
     _query = field_validator("query")(_clean_text)
 
 
+_DOC_ID = Field(description="The document's id: its path in the collection folder.")
+_CHUNK_ID = Field(description="The passage's id: the document's id, `#` and its number.")
+_TITLE = Field(description="The document's title.")
+_START = Field(description="Where the text starts in the document's cleaned text (characters).")
+_END = Field(description="Where the text ends in the document's cleaned text (characters).")
+_SCORE = Field(description="Relevance to the question (higher is closer; for ordering only).")
+_URL = Field(None, description="Where the document lives, when its metadata says so.")
+
+
 class SearchResult(BaseModel):
-    doc_id: str
-    chunk_id: str
-    title: str
-    text: str
-    score: float
-    start: int
-    end: int
+    """One passage found."""
+
+    doc_id: str = _DOC_ID
+    chunk_id: str = _CHUNK_ID
+    title: str = _TITLE
+    text: str = Field(description="The passage's text.")
+    score: float = _SCORE
+    start: int = _START
+    end: int = _END
 
 
 class SearchResponse(BaseModel):
-    results: list[SearchResult]
+    results: list[SearchResult] = Field(description="Passages, the most relevant first.")
 
 
 class AskRequest(Strict):
-    question: str
+    question: str = Field(
+        description="The question, in simplified or traditional Chinese or English; the "
+        "answer comes in the same.",
+        examples=["第二届分子影像高峰论坛在哪里举办？"],
+    )
     top_k: int | None = Field(None, ge=1, le=50, description="Passages given to the model.")
-    history: list[Turn] = Field(default_factory=list, max_length=200)
-    stream: bool = False
-    max_tokens: int | None = Field(None, ge=1, le=4096)
+    history: list[Turn] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Earlier turns, oldest first: a follow-up is understood with them.",
+    )
+    stream: bool = Field(
+        False, description="Answer as Server-Sent Events (`passages`, `token`, `done`)."
+    )
+    max_tokens: int | None = Field(
+        None, ge=1, le=4096, description="Answer length limit; omitted: RAGQA_MAX_TOKENS."
+    )
 
     _question = field_validator("question")(_clean_text)
 
 
 class CitationOut(BaseModel):
-    n: int
-    doc_id: str
-    chunk_id: str
-    title: str
-    quote: str
-    start: int
-    end: int
-    score: float
-    url: str | None = None
+    """A passage the answer cites, with the sentence of it that supports the answer."""
+
+    n: int = Field(description="The number the answer's `[n]` markers cite it by.", examples=[1])
+    doc_id: str = _DOC_ID
+    chunk_id: str = _CHUNK_ID
+    title: str = _TITLE
+    quote: str = Field(description="The supporting text, exactly as in the document.")
+    start: int = _START
+    end: int = _END
+    score: float = _SCORE
+    url: str | None = _URL
 
 
 class PassageOut(BaseModel):
-    n: int
-    doc_id: str
-    chunk_id: str
-    title: str
-    text: str
-    score: float
-    start: int
-    end: int
-    url: str | None = None
+    """A passage given to the model, numbered as the prompt and the streamed text number it."""
+
+    n: int = Field(description="Its number in the prompt.", examples=[1])
+    doc_id: str = _DOC_ID
+    chunk_id: str = _CHUNK_ID
+    title: str = _TITLE
+    text: str = Field(description="The passage's text.")
+    score: float = _SCORE
+    start: int = _START
+    end: int = _END
+    url: str | None = _URL
 
 
 class Usage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
+    prompt_tokens: int = Field(description="Tokens of the prompt, passages included.")
+    completion_tokens: int = Field(description="Tokens generated.")
 
 
 class AskResponse(BaseModel):
-    answer: str
-    refused: bool
-    citations: list[CitationOut]
-    timings: dict[str, float]
-    usage: Usage
+    """A cited answer; also the `data` of the stream's `done` event."""
+
+    answer: str = Field(
+        description="The answer; each `[n]` cites the citation with that `n`.",
+        examples=["第二届论坛在太原举办[1]。"],
+    )
+    refused: bool = Field(
+        description="True when the documents do not contain the answer: `answer` says so "
+        "and `citations` is empty."
+    )
+    citations: list[CitationOut] = Field(description="The cited passages, numbered 1, 2, …")
+    timings: dict[str, float] = Field(
+        description="Milliseconds per stage (`retrieve_ms`, `ttft_ms`, `generate_ms`, "
+        "`total_ms`, …).",
+        examples=[{"retrieve_ms": 35.2, "ttft_ms": 812.0, "total_ms": 4310.5}],
+    )
+    usage: Usage = Field(description="Token counts.")
+
+
+class PassagesEventData(BaseModel):
+    """`event: passages`, first: the passages the answer is written from."""
+
+    passages: list[PassageOut] = Field(description="Numbered as the streamed `[n]` markers.")
+
+
+class TokenEventData(BaseModel):
+    """`event: token`, repeated: the next piece of the answer as generated (unchecked)."""
+
+    text: str = Field(description="Text to append; `[n]` are passage numbers.")
+
+
+class ErrorEventData(BaseModel):
+    """`event: error`, last: the answer failed after the stream began (time limit, model)."""
+
+    detail: str = Field(description="What went wrong.")
 
 
 class ErrorResponse(BaseModel):
-    detail: str | list[dict[str, Any]]
+    detail: str | list[dict[str, Any]] = Field(
+        description="Why the request failed; for a 422, one entry (`loc`, `msg`, `type`) per "
+        "field that failed."
+    )
 
 
 class EngineOut(BaseModel):
     """The generation engine's state, as its supervisor sees it."""
 
-    state: Literal["starting", "ready", "restarting", "failed", "stopped"]
+    state: Literal["starting", "ready", "restarting", "failed", "stopped"] = Field(
+        description="`ready` once its self-test passed; answers get 503 in the other states."
+    )
     detail: str = Field(description="Why it is not ready, when it is not.")
     restarts: int = Field(description="Times it was restarted after a crash or hang.")
-    model: str
-    kind: Literal["llama.cpp", "openai"]
+    model: str = Field(description="The model name the engine serves.")
+    kind: Literal["llama.cpp", "openai"] = Field(
+        description="llama.cpp's server, or another OpenAI-compatible engine."
+    )
     embedded: bool = Field(description="Started and supervised by this service.")
 
 
 class HealthResponse(BaseModel):
-    status: Literal["ok", "loading", "failed", "unavailable"]
-    detail: str | None = None
-    engine: EngineOut | None = None
+    status: Literal["ok", "loading", "failed", "unavailable"] = Field(
+        description="`ok` once ready; `unavailable` while the generation engine restarts."
+    )
+    detail: str | None = Field(None, description="Why it is not ok, when known.")
+    engine: EngineOut | None = Field(
+        None, description="The generation engine, when the service uses one."
+    )
 
 
 class DocumentInfo(BaseModel):
-    doc_id: str
-    title: str
-    date: str
-    source: str
-    url: str | None = None
-    language: str
-    n_chunks: int
-    content_hash: str
+    doc_id: str = _DOC_ID
+    title: str = _TITLE
+    date: str = Field(description="Its date as its metadata give it, or empty.")
+    source: str = Field(description="Where it came from (a site or a file name).")
+    url: str | None = _URL
+    language: str = Field(description="Its main script: `zh` or `en`.")
+    n_chunks: int = Field(description="Passages it was split into.")
+    content_hash: str = Field(description="SHA-256 of the file's bytes.")
 
 
 class DocumentList(BaseModel):
-    documents: list[DocumentInfo]
+    documents: list[DocumentInfo] = Field(description="Every indexed document, by id.")
 
 
 class DocumentDetail(DocumentInfo):
-    text: str
+    text: str = Field(description="The cleaned text that offsets point into.")
 
 
 class DocumentText(Strict):
     """A document sent as JSON text instead of a file upload."""
 
     doc_id: str = Field(min_length=1, max_length=255, description="File name to store it as.")
-    text: str
-    title: str | None = Field(None, max_length=500)
+    text: str = Field(description="The document's text.")
+    title: str | None = Field(
+        None, max_length=500, description="A title, stored as its first line."
+    )
 
     _text = field_validator("text")(_clean_text)
 
 
 class UpdateResponse(BaseModel):
-    added: list[str]
-    removed: list[str]
-    unchanged: list[str]
-    chunks: int
+    added: list[str] = Field(description="Ids of documents added or replaced.")
+    removed: list[str] = Field(description="Ids of documents removed.")
+    unchanged: list[str] = Field(description="Ids of documents already indexed as they are.")
+    chunks: int = Field(description="Passages indexed by this change.")
 
 
 # --- OpenAI-compatible chat completions ---------------------------------------------------
@@ -187,8 +261,10 @@ class UpdateResponse(BaseModel):
 class ChatMessageIn(Strict):
     """One OpenAI message; empty content is allowed (clients send it), control characters not."""
 
-    role: Literal["system", "user", "assistant"]
-    content: str = Field(max_length=HARD_TEXT_LIMIT)
+    role: Literal["system", "user", "assistant"] = Field(
+        description="`system` messages are ignored: ragqa's own rules apply."
+    )
+    content: str = Field(max_length=HARD_TEXT_LIMIT, description="The message's text.")
 
     _content = field_validator("content")(_no_control_characters)
 
@@ -198,8 +274,14 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    messages: list[ChatMessageIn] = Field(min_length=1, max_length=200)
-    model: str | None = None
-    stream: bool = False
-    max_tokens: int | None = Field(None, ge=1, le=4096)
-    temperature: float | None = Field(None, ge=0.0, le=2.0, allow_inf_nan=False)
+    messages: list[ChatMessageIn] = Field(
+        min_length=1,
+        max_length=200,
+        description="The conversation; the last one must be the user's question.",
+    )
+    model: str | None = Field(None, description="Ignored: the one model is `ragqa`.")
+    stream: bool = Field(False, description="Stream `chat.completion.chunk` events.")
+    max_tokens: int | None = Field(None, ge=1, le=4096, description="Answer length limit.")
+    temperature: float | None = Field(
+        None, ge=0.0, le=2.0, allow_inf_nan=False, description="Sampling temperature."
+    )

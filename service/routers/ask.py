@@ -13,6 +13,7 @@ from sse_starlette.sse import EventSourceResponse
 from ragqa.errors import InvalidRequest, QuestionTooLong
 from service.answer import Citation, Passage
 from service.deps import Pipeline, RateLimit, State
+from service.docs import sse_content
 from service.pipeline import AskResult, DoneEvent, PassagesEvent, TokenEvent
 from service.schemas import (
     AskRequest,
@@ -89,7 +90,15 @@ def event_stream(run: AnswerRun, events: AsyncIterator[dict[str, str]]) -> Event
     response_model=AskResponse,
     responses={
         **_ERRORS,
-        200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE with stream"},
+        200: {
+            "description": "The answer as JSON; with `stream: true`, Server-Sent Events instead: "
+            "`passages` first (`PassagesEventData`), then `token` events (`TokenEventData`), "
+            "then `done` with the whole checked answer (`AskResponse`, its citations "
+            "renumbered 1, 2, …), or `error` (`ErrorEventData`) if the answer failed.",
+            "content": sse_content(
+                "PassagesEventData", "TokenEventData", "AskResponse", "ErrorEventData"
+            ),
+        },
     },
     dependencies=[RateLimit],
 )

@@ -2,9 +2,11 @@
 
 The last user message is the question and earlier messages are the history; system messages
 from the client are ignored (ragqa's own rules apply). Beside the standard fields, the response
-carries `references`: the cited passages. A stream sends the text as it is generated and each
-sentence's markers when the sentence ends, checked like the final answer's; its `[n]` are
-passage numbers, and the final chunk's `references` use those same numbers.
+carries `references` (the cited passages) and `refused` (the documents do not hold the answer).
+A stream sends the text as it is generated and each sentence's markers when the sentence ends,
+checked like the final answer's; its `[n]` are passage numbers, and the final chunk's
+`references` use those same numbers. `GET /v1/models` lists the one model, `ragqa`, which every
+completion names whatever the request's `model` says.
 """
 
 from __future__ import annotations
@@ -23,13 +25,31 @@ from index.chunking import split_sentences
 from ragqa.errors import InvalidRequest
 from service.answer import Passage, check_claims
 from service.deps import Pipeline, RateLimit, State
+from service.docs import sse_content
 from service.language import Language, detect_language
+from service.openai_schemas import (
+    MODEL_NAME,
+    AssistantMessage,
+    ChatChoice,
+    ChatCompletion,
+    ChatUsage,
+    ModelCard,
+    ModelList,
+)
 from service.pipeline import AskResult, DoneEvent, PassagesEvent, TokenEvent
 from service.routers.ask import CLIENT_CLOSED_REQUEST, check_length, citation_out, event_stream
 from service.schemas import ChatCompletionRequest, ErrorResponse
 from service.streaming import AskCall, StreamFailure, answer_whole, start_answer
 
 router = APIRouter(tags=["openai"])
+
+_STARTED = int(time.time())
+
+
+@router.get("/v1/models", response_model=ModelList)
+async def list_models() -> ModelList:
+    """The one model, `ragqa`: OpenAI clients list models before they chat."""
+    return ModelList(data=[ModelCard(id=MODEL_NAME, created=_STARTED, owned_by="ragqa")])
 
 
 def to_call(body: ChatCompletionRequest) -> AskCall:
@@ -98,10 +118,16 @@ class _CheckedStream:
 _MARKERS = re.compile(r"[\[【]\s*\d{1,3}(?:\s*[,，、\-–]\s*\d{1,3})*\s*[\]】]")
 
 
-def _references(result: AskResult, *, raw_numbers: bool) -> list[dict[str, Any]]:
-    """Cited passages; numbered as in the final answer, or as in the raw streamed text."""
-    if not raw_numbers:
-        return [citation_out(c).model_dump() for c in result.citations]
+def _usage(result: AskResult) -> ChatUsage:
+    return ChatUsage(
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        total_tokens=result.prompt_tokens + result.completion_tokens,
+    )
+
+
+def _streamed_references(result: AskResult) -> list[dict[str, Any]]:
+    """Cited passages numbered as in the streamed text: by passage number."""
     by_chunk = {p.chunk_id: p.n for p in result.passages}
     return [
         {**citation_out(c).model_dump(), "n": by_chunk.get(c.chunk_id, c.n)}
@@ -112,41 +138,46 @@ def _references(result: AskResult, *, raw_numbers: bool) -> list[dict[str, Any]]
 @router.post(
     "/v1/chat/completions",
     response_model=None,
-    responses={code: {"model": ErrorResponse} for code in (413, 422, 429, 503, 504)},
+    responses={
+        200: {
+            "model": ChatCompletion,
+            "description": "A `chat.completion`, or with `stream: true` Server-Sent Events whose "
+            "`data` is a `chat.completion.chunk` (the last one with `references`, `refused` "
+            "and `usage`), then `[DONE]`.",
+            "content": sse_content("ChatCompletionChunk"),
+        },
+        **{code: {"model": ErrorResponse} for code in (413, 422, 429, 503, 504)},
+    },
     dependencies=[RateLimit],
 )
 async def chat_completions(
     body: ChatCompletionRequest, pipeline: Pipeline, state: State, request: Request
-) -> dict[str, Any] | EventSourceResponse | Response:
-    """OpenAI's chat completion shape (stream or not) plus a `references` list."""
+) -> ChatCompletion | EventSourceResponse | Response:
+    """OpenAI's chat completion shape (stream or not) plus `references` and `refused`."""
     call = to_call(body)
     check_length(call.question, len(call.history), state)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
-    model = pipeline.generator_id or "ragqa"
     if not body.stream:
         result = await answer_whole(state, pipeline, call, request)
         if result is None:
             return Response(status_code=CLIENT_CLOSED_REQUEST)
-        return {
-            "id": completion_id,
-            "object": "chat.completion",
-            "created": created,
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": result.answer},
-                    "finish_reason": "stop",
-                }
+        return ChatCompletion(
+            id=completion_id,
+            object="chat.completion",
+            created=created,
+            model=MODEL_NAME,
+            choices=[
+                ChatChoice(
+                    index=0,
+                    message=AssistantMessage(content=result.answer),
+                    finish_reason="stop",
+                )
             ],
-            "usage": {
-                "prompt_tokens": result.prompt_tokens,
-                "completion_tokens": result.completion_tokens,
-                "total_tokens": result.prompt_tokens + result.completion_tokens,
-            },
-            "references": _references(result, raw_numbers=False),
-        }
+            usage=_usage(result),
+            references=[citation_out(c) for c in result.citations],
+            refused=result.refused,
+        )
     run = await start_answer(state, pipeline, call)
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, str]:
@@ -154,7 +185,7 @@ async def chat_completions(
             "id": completion_id,
             "object": "chat.completion.chunk",
             "created": created,
-            "model": model,
+            "model": MODEL_NAME,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             **extra,
         }
@@ -178,12 +209,9 @@ async def chat_completions(
                     yield chunk(
                         {},
                         "stop",
-                        references=_references(result, raw_numbers=True),
-                        usage={
-                            "prompt_tokens": result.prompt_tokens,
-                            "completion_tokens": result.completion_tokens,
-                            "total_tokens": result.prompt_tokens + result.completion_tokens,
-                        },
+                        references=_streamed_references(result),
+                        refused=result.refused,
+                        usage=_usage(result).model_dump(),
                     )
                 case StreamFailure(detail=detail):
                     error = {"error": {"message": detail, "type": "server_error"}}

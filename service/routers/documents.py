@@ -84,6 +84,7 @@ def _info(entry: DocumentEntry) -> DocumentInfo:
 
 @router.get("/v1/documents", response_model=DocumentList)
 def list_documents(pipeline: Pipeline) -> DocumentList:
+    """Every document in the index, by id."""
     documents = pipeline.snapshot.documents
     return DocumentList(documents=[_info(documents[d]) for d in sorted(documents)])
 
@@ -94,6 +95,7 @@ def list_documents(pipeline: Pipeline) -> DocumentList:
     responses={404: {"model": ErrorResponse}},
 )
 def get_document(doc_id: str, pipeline: Pipeline) -> DocumentDetail:
+    """One document with its cleaned text, which citation offsets point into."""
     snapshot = pipeline.snapshot
     entry = snapshot.documents.get(doc_id)
     if entry is None:

@@ -10,7 +10,16 @@ from service.deps import State
 router = APIRouter(tags=["metrics"])
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format.",
+            "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+        }
+    },
+)
 def metrics(state: State) -> Response:
     """Request counts and latencies per route and stage, queue length, tokens generated, and
     the generation engine's state and restarts."""

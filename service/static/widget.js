@@ -6,11 +6,21 @@
  * data-api   base URL of the ragqa server (default: the origin this script came from)
  * data-title title of the chat panel (default: a localised "Ask the documents")
  * data-lang  interface language: "en", "zh-Hans" or "zh-Hant" (default: the page's
- *            <html lang>, then the browser's language)
+ *            <html lang>, then the browser's language); what is said about one answer
+ *            (status, refusal, problems) follows the language of its question instead
+ * data-suggestions  questions offered in an empty chat: a JSON array, or "|" between them
+ *
+ * Theming: the page may set --ragqa-accent, --ragqa-accent-text, --ragqa-background,
+ * --ragqa-text and --ragqa-font on the ragqa-widget element (or any ancestor); light and dark
+ * defaults follow prefers-color-scheme. When the panel opens, the widget checks /readyz and
+ * tells a server that refuses this page (CORS, or a wrong address) from one that is down.
+ * While closed, the page gets bottom padding so the launcher never hides its last lines.
  *
  * Everything lives in a Shadow DOM so the host page's CSS cannot reach in and ours cannot
- * leak out. Text from documents and from the model is only ever set with textContent:
- * this file never parses data as HTML.
+ * leak out. Text from documents is only ever set with textContent. Answers are markdown:
+ * rendered by the vendored `marked` with any HTML in them turned back into visible text,
+ * then cleaned by the vendored DOMPurify (a short list of tags, http(s) links only) before
+ * they touch the page. Served without those libraries, answers are shown as plain text.
  */
 (function () {
   "use strict";
@@ -49,6 +59,12 @@
       tooLong: "The question is too long. Please shorten it.",
       invalid: "The question could not be accepted.",
       unreachable: "The server is unreachable. Check your connection and try again.",
+      blocked: "The server at {api} refused this page (CORS), or the address is wrong.",
+      starting: "The server is starting. Try again in a moment.",
+      retry: "Retry",
+      copy: "Copy",
+      copied: "Copied",
+      suggestions: "Try asking:",
       interrupted: "The answer was interrupted before it finished.",
       failed: "Something went wrong: {detail}",
       empty: "Ask anything about the documents. Answers cite their sources.",
@@ -78,6 +94,12 @@
       tooLong: "问题太长，请缩短后再试。",
       invalid: "无法接受这个问题。",
       unreachable: "无法连接服务器，请检查网络后重试。",
+      blocked: "服务器 {api} 拒绝了本页面的请求（CORS），或地址有误。",
+      starting: "服务器正在启动，请稍后再试。",
+      retry: "重试",
+      copy: "复制",
+      copied: "已复制",
+      suggestions: "可以这样问：",
       interrupted: "回答在完成前中断了。",
       failed: "出错了：{detail}",
       empty: "就文档内容随便问，回答会注明出处。",
@@ -107,6 +129,12 @@
       tooLong: "問題太長，請縮短後再試。",
       invalid: "無法接受這個問題。",
       unreachable: "無法連線到伺服器，請檢查網路後重試。",
+      blocked: "伺服器 {api} 拒絕了本頁面的請求（CORS），或位址有誤。",
+      starting: "伺服器正在啟動，請稍後再試。",
+      retry: "重試",
+      copy: "複製",
+      copied: "已複製",
+      suggestions: "可以這樣問：",
       interrupted: "回答在完成前中斷了。",
       failed: "出錯了：{detail}",
       empty: "就文件內容隨意提問，回答會註明出處。",
@@ -121,7 +149,80 @@
     return /hant|-tw|-hk|-mo/.test(tag) ? "zh-Hant" : "zh-Hans";
   }
 
+  // Characters written differently in the two scripts (traditional, then simplified).
+  var TRADITIONAL = "們這個說為時會國屆議論壇辦來對於與機術學醫療體發經關開長問應當實現區書東車門見聽讀報記專無還進過舉裡參擔將從";
+  var SIMPLIFIED = "们这个说为时会国届议论坛办来对于与机术学医疗体发经关开长问应当实现区书东车门见听读报记专无还进过举里参担将从";
+  var CJK = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]/g;
+
+  /** The language of a question, as the server judges it: its answer comes in the same. */
+  function questionLanguage(question) {
+    var han = question.match(CJK) || [];
+    var latin = question.match(/[A-Za-z]/g) || [];
+    if (!han.length || han.length * 4 < latin.length) return "en";
+    var traditional = 0;
+    var simplified = 0;
+    han.forEach(function (c) {
+      if (TRADITIONAL.indexOf(c) >= 0) traditional++;
+      else if (SIMPLIFIED.indexOf(c) >= 0) simplified++;
+    });
+    if (traditional !== simplified) return traditional > simplified ? "zh-Hant" : "zh-Hans";
+    return lang === "zh-Hant" ? "zh-Hant" : "zh-Hans";
+  }
+
+  /** Suggested questions from data-suggestions: a JSON array, or "|" between them. */
+  function readSuggestions(value) {
+    if (!value) return [];
+    var list;
+    try {
+      list = value.trim()[0] === "[" ? JSON.parse(value) : value.split("|");
+    } catch (_) {
+      list = [];
+    }
+    return (Array.isArray(list) ? list : []).map(function (q) { return String(q).trim(); })
+      .filter(Boolean).slice(0, 6);
+  }
+
+  // --- markdown, sanitised --------------------------------------------------------------
+
+  // The libraries /widget.js is served with (service/routers/widget.py); absent: plain text.
+  var vendor = typeof ragqaVendor === "object" ? ragqaVendor : {};
+  var MARKDOWN_TAGS = ["p", "br", "strong", "em", "del", "code", "pre", "ul", "ol", "li",
+    "blockquote", "a", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody",
+    "tr", "th", "td"];
+
+  function escapeHtml(value) {
+    return String(value).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  /** markdown(text) -> a sanitised DocumentFragment, or null without the libraries. */
+  var markdown = (function () {
+    var Marked = vendor.marked && vendor.marked.Marked;
+    var purify = vendor.DOMPurify;
+    if (!Marked || !purify || !purify.isSupported) return null;
+    var parser = new Marked({ gfm: true, breaks: true, async: false });
+    function asText(token) { return escapeHtml(typeof token === "string" ? token : token.text); }
+    // HTML written in an answer is shown as the text it is, never as markup; images as their
+    // alt text (nothing is fetched because an answer says so).
+    parser.use({ renderer: { html: asText, image: asText } });
+    purify.addHook("afterSanitizeAttributes", function (node) {
+      if (node.tagName === "A") {
+        node.setAttribute("target", "_blank");
+        node.setAttribute("rel", "noopener noreferrer");
+      }
+    });
+    return function (source) {
+      var fragment = purify.sanitize(parser.parse(source), {
+        ALLOWED_TAGS: MARKDOWN_TAGS, ALLOWED_ATTR: ["href", "title", "start"],
+        ALLOWED_URI_REGEXP: /^https?:/i, RETURN_DOM_FRAGMENT: true,
+      });
+      return document.importNode(fragment, true);
+    };
+  })();
+
   var lang = chooseLanguage(script.getAttribute("data-lang"));
+  var suggestions = readSuggestions(script.getAttribute("data-suggestions"));
   var text = MESSAGES[lang];
   var apiBase = (script.getAttribute("data-api") || new URL(script.src, location.href).origin)
     .replace(/\/+$/, "");
@@ -194,81 +295,142 @@
 
   var CSS = [
     ":host { all: initial; }",
-    ".root { font: 14px/1.5 system-ui, -apple-system, 'Segoe UI', 'PingFang SC',",
-    "  'Hiragino Sans GB', 'Microsoft YaHei', 'Noto Sans CJK SC', sans-serif; color: #1f2933;",
-    "  --accent: #0b5cad; --accent-dark: #084785; --line: #d5dbe3; --soft: #f3f5f8; }",
+    // Every colour is a custom property: the page may override the --ragqa-* ones.
+    ".root { --accent: var(--ragqa-accent, #0b5cad); --on-accent: var(--ragqa-accent-text, #fff);",
+    "  --bg: var(--ragqa-background, #fff); --fg: var(--ragqa-text, #1f2933);",
+    "  --link: var(--ragqa-accent, #084785); --accent-hover: #084785; --soft: #f3f5f8;",
+    "  --line: #d5dbe3; --muted: #52606d; --chip: #e8f0fa; --quote: #323f4b; --field: #9aa5b1;",
+    "  --refused-bg: #f1f3f5; --refused-fg: #3e4c59; --error-bg: #fdecea; --error-line: #f5b7b1;",
+    "  --error-fg: #8a1c12; --notice-bg: #fff8e1; --notice-line: #f3d98b; --notice-fg: #5c4400;",
+    "  --stop: #c0392b; --focus: #f5a623;",
+    "  font: 14px/1.5 var(--ragqa-font, system-ui, -apple-system, 'Segoe UI', 'PingFang SC',",
+    "  'Hiragino Sans GB', 'Microsoft YaHei', 'Noto Sans CJK SC', sans-serif); color: var(--fg); }",
+    "@media (prefers-color-scheme: dark) {",
+    "  .root { --accent: var(--ragqa-accent, #2f7fd1); --bg: var(--ragqa-background, #1d2127);",
+    "    --fg: var(--ragqa-text, #e4e7eb); --link: var(--ragqa-accent, #8cc4f2);",
+    "    --accent-hover: #2667aa; --soft: #14171c; --line: #3a424d; --muted: #a3adb8;",
+    "    --chip: #1f3a57; --quote: #d3d8de; --field: #5c6773; --refused-bg: #262b32;",
+    "    --refused-fg: #c5ccd3; --error-bg: #3b1d1a; --error-line: #7a2e25; --error-fg: #f6b8ae;",
+    "    --notice-bg: #352c12; --notice-line: #6e5a1d; --notice-fg: #f3dc9b; }",
+    "}",
     ".root *, .root *::before, .root *::after { box-sizing: border-box; }",
     "[hidden] { display: none !important; }",
     "button { font: inherit; cursor: pointer; }",
     "button:focus-visible, textarea:focus-visible, a:focus-visible {",
-    "  outline: 3px solid #f5a623; outline-offset: 2px; }",
-    ".launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;",
+    "  outline: 3px solid var(--focus); outline-offset: 2px; }",
+    ".launcher { position: fixed; right: calc(20px + env(safe-area-inset-right, 0px));",
+    "  bottom: calc(20px + env(safe-area-inset-bottom, 0px)); z-index: 2147483000;",
     "  display: flex; align-items: center; gap: 8px; padding: 12px 18px; border: 0;",
-    "  border-radius: 999px; background: var(--accent); color: #fff; font-weight: 600;",
+    "  border-radius: 999px; background: var(--accent); color: var(--on-accent); font-weight: 600;",
     "  box-shadow: 0 4px 14px rgba(0,0,0,.25); }",
-    ".launcher:hover { background: var(--accent-dark); }",
+    ".launcher:hover { filter: brightness(.9); }",
     ".launcher svg { width: 20px; height: 20px; fill: currentColor; }",
     ".panel { position: fixed; right: 20px; bottom: 84px; z-index: 2147483001;",
     "  width: 400px; max-width: calc(100vw - 40px); height: 600px; max-height: calc(100vh - 110px);",
-    "  display: flex; flex-direction: column; background: #fff; border: 1px solid var(--line);",
+    "  display: flex; flex-direction: column; background: var(--bg); border: 1px solid var(--line);",
     "  border-radius: 12px; box-shadow: 0 10px 40px rgba(0,0,0,.25); overflow: hidden; }",
     ".head { display: flex; align-items: center; gap: 8px; padding: 10px 12px;",
-    "  background: var(--accent); color: #fff; }",
+    "  background: var(--accent); color: var(--on-accent); }",
     ".head h2 { flex: 1; margin: 0; font-size: 16px; font-weight: 600; }",
-    ".head button { border: 1px solid rgba(255,255,255,.5); background: transparent; color: #fff;",
-    "  border-radius: 6px; padding: 4px 10px; }",
+    ".head button { border: 1px solid rgba(255,255,255,.5); background: transparent;",
+    "  color: inherit; border-radius: 6px; padding: 4px 10px; }",
     ".head button:hover { background: rgba(255,255,255,.15); }",
     ".head .close { font-size: 18px; line-height: 1; padding: 4px 9px; }",
+    ".connection { display: flex; align-items: center; gap: 8px; margin: 0; padding: 8px 12px;",
+    "  background: var(--error-bg); color: var(--error-fg); border-bottom: 1px solid var(--error-line);",
+    "  font-size: 13px; }",
+    ".connection p { flex: 1; margin: 0; overflow-wrap: anywhere; }",
+    ".connection button, .copy { border: 1px solid currentColor; border-radius: 6px;",
+    "  background: transparent; color: inherit; padding: 2px 10px; font-size: 12px; }",
     ".log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column;",
     "  gap: 12px; background: var(--soft); }",
-    ".empty { color: #52606d; text-align: center; margin: auto 12px; }",
+    ".empty { color: var(--muted); text-align: center; margin: auto 12px; }",
+    ".empty p { margin: 0 0 10px; }",
+    ".suggestions { display: flex; flex-direction: column; gap: 6px; align-items: stretch; }",
+    ".suggestion { border: 1px solid var(--line); border-radius: 10px; background: var(--bg);",
+    "  color: var(--fg); padding: 8px 12px; text-align: left; min-height: 36px; }",
+    ".suggestion:hover { border-color: var(--accent); }",
     ".msg { max-width: 92%; }",
     ".msg-user { align-self: flex-end; }",
     ".msg-assistant { align-self: flex-start; }",
     ".bubble { margin: 0; padding: 8px 12px; border-radius: 12px; white-space: pre-wrap;",
     "  overflow-wrap: anywhere; }",
-    ".msg-user .bubble { background: var(--accent); color: #fff; border-bottom-right-radius: 4px; }",
-    ".msg-assistant .bubble { background: #fff; border: 1px solid var(--line);",
+    ".msg-user .bubble { background: var(--accent); color: var(--on-accent);",
+    "  border-bottom-right-radius: 4px; }",
+    ".msg-assistant .bubble { background: var(--bg); border: 1px solid var(--line);",
     "  border-bottom-left-radius: 4px; }",
-    ".status { color: #52606d; font-size: 13px; margin: 0 0 4px; }",
-    ".refused .bubble { background: #f1f3f5; color: #3e4c59; border-style: dashed; }",
-    ".refused-label { font-size: 12px; font-weight: 600; color: #52606d; margin: 0 0 4px; }",
-    ".error .bubble { background: #fdecea; border-color: #f5b7b1; color: #8a1c12; }",
-    ".notice .bubble { background: #fff8e1; border-color: #f3d98b; color: #5c4400; }",
-    ".stopped-note { color: #52606d; font-size: 12px; margin: 4px 0 0; }",
-    ".chip { display: inline-block; min-width: 20px; margin: 0 2px; padding: 0 6px;",
-    "  border: 1px solid var(--accent); border-radius: 10px; background: #e8f0fa;",
-    "  color: var(--accent-dark); font-size: 12px; line-height: 18px; vertical-align: 1px; }",
-    ".chip:hover, .chip[aria-expanded='true'] { background: var(--accent); color: #fff; }",
-    ".sources { margin: 6px 0 0; font-size: 12px; color: #52606d; }",
+    ".bubble.md { white-space: normal; }",
+    ".bubble.md p, .bubble.md ul, .bubble.md ol, .bubble.md pre, .bubble.md blockquote,",
+    "  .bubble.md table, .bubble.md h1, .bubble.md h2, .bubble.md h3, .bubble.md h4,",
+    "  .bubble.md h5, .bubble.md h6 { margin: 0 0 .5em; font-size: 1em; }",
+    ".bubble.md > :last-child { margin-bottom: 0; }",
+    ".bubble.md ul, .bubble.md ol { padding-left: 1.4em; }",
+    ".bubble.md pre { white-space: pre-wrap; padding: 6px 8px; border-radius: 6px;",
+    "  background: var(--soft); }",
+    ".bubble.md code { font-family: ui-monospace, 'SFMono-Regular', Menlo, monospace;",
+    "  font-size: 92%; }",
+    ".bubble.md blockquote { padding-left: 8px; border-left: 3px solid var(--line); }",
+    ".bubble.md a { color: var(--link); }",
+    ".bubble.md table { border-collapse: collapse; }",
+    ".bubble.md th, .bubble.md td { border: 1px solid var(--line); padding: 2px 6px; }",
+    ".status { color: var(--muted); font-size: 13px; margin: 0 0 4px; }",
+    ".refused .bubble { background: var(--refused-bg); color: var(--refused-fg);",
+    "  border-style: dashed; }",
+    ".refused-label { font-size: 12px; font-weight: 600; color: var(--muted); margin: 0 0 4px; }",
+    ".error .bubble { background: var(--error-bg); border-color: var(--error-line);",
+    "  color: var(--error-fg); }",
+    ".notice .bubble { background: var(--notice-bg); border-color: var(--notice-line);",
+    "  color: var(--notice-fg); }",
+    ".stopped-note { color: var(--muted); font-size: 12px; margin: 4px 0 0; }",
+    ".tools { margin: 4px 0 0; color: var(--muted); }",
+    // A chip is a transparent button around its pill, so the touch target can grow alone.
+    ".chip { display: inline-block; margin: 0 1px; padding: 0; border: 0; background: none;",
+    "  color: inherit; vertical-align: 1px; }",
+    ".chip span { display: inline-block; min-width: 20px; padding: 0 6px; text-align: center;",
+    "  border: 1px solid var(--accent); border-radius: 10px; background: var(--chip);",
+    "  color: var(--link); font-size: 12px; line-height: 18px; }",
+    ".chip:hover span, .chip[aria-expanded='true'] span { background: var(--accent);",
+    "  color: var(--on-accent); }",
+    ".sources { margin: 6px 0 0; font-size: 12px; color: var(--muted); }",
     ".sources ol { list-style: none; margin: 2px 0 0; padding: 0; display: flex;",
     "  flex-direction: column; gap: 2px; }",
-    ".source { border: 0; background: none; color: var(--accent-dark); padding: 0;",
+    ".source { border: 0; background: none; color: var(--link); padding: 0;",
     "  text-align: left; text-decoration: underline; font-size: 12px; }",
     ".source[aria-expanded='true'] { font-weight: 600; }",
-    ".card { margin: 6px 0 0; padding: 8px 10px; background: #fff; border: 1px solid var(--line);",
-    "  border-left: 4px solid var(--accent); border-radius: 6px; font-size: 13px; }",
+    ".card { margin: 6px 0 0; padding: 8px 10px; background: var(--bg);",
+    "  border: 1px solid var(--line); border-left: 4px solid var(--accent); border-radius: 6px;",
+    "  font-size: 13px; }",
     ".card h3 { margin: 0 0 4px; font-size: 13px; }",
-    ".card blockquote { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; color: #323f4b;",
-    "  max-height: 180px; overflow-y: auto; }",
-    ".card a { display: inline-block; margin-top: 4px; color: var(--accent-dark); }",
-    ".composer { display: flex; gap: 8px; padding: 10px 12px 4px; border-top: 1px solid var(--line);",
-    "  background: #fff; align-items: flex-end; }",
+    ".card blockquote { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere;",
+    "  color: var(--quote); max-height: 180px; overflow-y: auto; }",
+    ".card a { display: inline-block; margin-top: 4px; color: var(--link); }",
+    ".composer { display: flex; gap: 8px; padding: 10px 12px 4px; align-items: flex-end;",
+    "  border-top: 1px solid var(--line); background: var(--bg); }",
     ".composer textarea { flex: 1; resize: none; min-height: 42px; max-height: 140px;",
-    "  field-sizing: content; padding: 9px 10px; border: 1px solid #9aa5b1; border-radius: 8px;",
-    "  font: inherit; color: inherit; background: #fff; }",
+    "  field-sizing: content; padding: 9px 10px; border: 1px solid var(--field);",
+    "  border-radius: 8px; font: inherit; color: inherit; background: var(--bg); }",
     ".composer button { border: 0; border-radius: 8px; padding: 10px 14px; font-weight: 600;",
-    "  background: var(--accent); color: #fff; }",
+    "  background: var(--accent); color: var(--on-accent); }",
     ".composer button:disabled { opacity: .5; cursor: default; }",
-    ".composer .stop { background: #c0392b; }",
-    ".hint { margin: 0; padding: 0 12px 8px; font-size: 11px; color: #616e7c; background: #fff; }",
+    ".composer .stop { background: var(--stop); color: #fff; }",
+    ".hint { margin: 0; padding: 0 12px 8px; font-size: 11px; color: var(--muted);",
+    "  background: var(--bg); }",
     ".visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden;",
     "  clip: rect(0 0 0 0); white-space: nowrap; }",
     "@media (max-width: 480px) {",
     "  .panel { right: 0; left: 0; bottom: 0; top: 0; width: 100%; max-width: 100%;",
     "    height: 100%; max-height: 100%; border-radius: 0; border: 0; }",
     "  .composer textarea { font-size: 16px; }", // below 16px, iOS zooms the page on focus
-    "  .launcher { right: 12px; bottom: 12px; }",
+    // Touch targets of at least 44x44 px; the chip's negative margins keep lines compact.
+    "  .head button, .connection button, .copy { min-width: 44px; min-height: 44px; }",
+    "  .chip { min-width: 44px; min-height: 44px; margin: -13px 0; vertical-align: middle; }",
+    "  .source { min-height: 44px; }",
+    // A round button in the corner, clear of the notch and the home bar.
+    "  .launcher { right: calc(12px + env(safe-area-inset-right, 0px));",
+    "    bottom: calc(12px + env(safe-area-inset-bottom, 0px)); width: 52px; height: 52px;",
+    "    padding: 0; justify-content: center; }",
+    "  .launcher span { position: absolute; width: 1px; height: 1px; overflow: hidden;",
+    "    clip: rect(0 0 0 0); white-space: nowrap; }",
     "}",
   ].join("\n");
 
@@ -308,6 +470,11 @@
   head.appendChild(clearButton);
   head.appendChild(closeButton);
 
+  var connection = el("div", { class: "connection", role: "alert", hidden: "" });
+  var connectionText = el("p");
+  var retryButton = el("button", { type: "button", class: "retry" }, text.retry);
+  connection.appendChild(connectionText);
+  connection.appendChild(retryButton);
   var log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": title });
   var composer = el("form", { class: "composer" });
   composer.appendChild(el("label", { for: "question", class: "visually-hidden" }, text.questionLabel));
@@ -321,6 +488,7 @@
   composer.appendChild(stopButton);
 
   panel.appendChild(head);
+  panel.appendChild(connection);
   panel.appendChild(log);
   panel.appendChild(composer);
   panel.appendChild(el("p", { id: "hint", class: "hint" }, text.hint));
@@ -362,7 +530,7 @@
     var href = safeUrl(ref.url);
     if (href) {
       view.card.appendChild(el("a", { href: href, target: "_blank", rel: "noopener noreferrer" },
-        text.openDocument));
+        view.text.openDocument));
     }
   }
 
@@ -377,25 +545,52 @@
   }
 
   function chip(view, n) {
-    var button = referenceButton(view, n, "chip", n);
-    button.setAttribute("aria-label", text.source + " " + n + ": " + view.refs[n].title);
+    var button = referenceButton(view, n, "chip");
+    button.appendChild(el("span", {}, n));
+    button.setAttribute("aria-label", view.text.source + " " + n + ": " + view.refs[n].title);
     return button;
   }
 
-  /** Answer text with each known [n] turned into a chip button; everything else stays text. */
-  function renderAnswer(view, answer) {
+  /** Text with each known [n] turned into a chip button; everything else stays text. */
+  function citedNodes(view, content) {
     var nodes = [];
     var last = 0;
-    answer.replace(CITATION_MARK, function (mark, numbers, offset) {
+    content.replace(CITATION_MARK, function (mark, numbers, offset) {
       var known = numbers.split(/\s*[,，]\s*/).filter(function (n) { return view.refs[n]; });
       if (!known.length) return mark;
-      nodes.push(document.createTextNode(answer.slice(last, offset)));
+      nodes.push(document.createTextNode(content.slice(last, offset)));
       known.forEach(function (n) { nodes.push(chip(view, n)); });
       last = offset + mark.length;
       return mark;
     });
-    nodes.push(document.createTextNode(answer.slice(last)));
-    view.bubble.replaceChildren.apply(view.bubble, nodes);
+    nodes.push(document.createTextNode(content.slice(last)));
+    return nodes;
+  }
+
+  /** Chips for the [n] in every text of rendered markdown, except in code and links. */
+  function addChips(view, fragment) {
+    var walker = document.createTreeWalker(fragment, NodeFilter.SHOW_TEXT);
+    var texts = [];
+    while (walker.nextNode()) {
+      var parent = walker.currentNode.parentNode;
+      if (!(parent.closest && parent.closest("code, pre, a"))) texts.push(walker.currentNode);
+    }
+    texts.forEach(function (node) {
+      if (node.nodeValue.search(CITATION_MARK) < 0) return;
+      node.replaceWith.apply(node, citedNodes(view, node.nodeValue));
+    });
+  }
+
+  /** The answer, as sanitised markdown where possible, with citation chips. */
+  function renderAnswer(view, answer) {
+    if (markdown) {
+      var fragment = markdown(answer);
+      addChips(view, fragment);
+      view.bubble.classList.add("md");
+      view.bubble.replaceChildren(fragment);
+    } else {
+      view.bubble.replaceChildren.apply(view.bubble, citedNodes(view, answer));
+    }
     followLog();
   }
 
@@ -403,7 +598,7 @@
     view.sources.replaceChildren();
     var numbers = Object.keys(view.refs);
     if (!numbers.length) return;
-    view.sources.appendChild(el("span", {}, text.sources));
+    view.sources.appendChild(el("span", {}, view.text.sources));
     var list = el("ol");
     numbers.forEach(function (n) {
       var item = el("li");
@@ -423,32 +618,80 @@
     appendToLog(node);
   }
 
-  /** An assistant message whose parts are filled in as the answer arrives. */
-  function addAssistantMessage() {
+  /**
+   * An assistant message whose parts are filled in as the answer arrives. What it says about
+   * the answer (status, refusal, problems) is in the language of `question`.
+   */
+  function addAssistantMessage(question) {
     var cardId = "card-" + ++messageCount;
     var node = el("div", { class: "msg msg-assistant" });
+    var said = MESSAGES[questionLanguage(question || "")];
     var view = {
       node: node,
+      text: said,
       cardId: cardId,
       refs: {},
       openRef: null, // the reference number (a string) shown in the card
       status: el("p", { class: "status" }),
-      label: el("p", { class: "refused-label", hidden: "" }, text.notFound),
-      bubble: el("p", { class: "bubble", hidden: "" }),
-      note: el("p", { class: "stopped-note", hidden: "" }, text.stopped),
+      label: el("p", { class: "refused-label", hidden: "" }, said.notFound),
+      bubble: el("div", { class: "bubble", hidden: "" }),
+      note: el("p", { class: "stopped-note", hidden: "" }, said.stopped),
       card: el("div", { id: cardId, class: "card", hidden: "" }),
       sources: el("div", { class: "sources" }),
+      tools: el("p", { class: "tools", hidden: "" }),
+      statusText: "",
+      started: 0,
     };
     node.appendChild(el("span", { class: "visually-hidden" }, text.assistant + ": "));
-    [view.status, view.label, view.bubble, view.note, view.card, view.sources]
+    [view.status, view.label, view.bubble, view.note, view.card, view.sources, view.tools]
       .forEach(function (part) { node.appendChild(part); });
     appendToLog(node);
     return view;
   }
 
+  /** The status line: the current step and, while an answer is awaited, the seconds so far. */
   function setStatus(view, message) {
-    view.status.textContent = message || "";
+    view.statusText = message || "";
+    var seconds = view.started ? Math.floor((Date.now() - view.started) / 1000) : 0;
+    view.status.textContent = view.statusText + (seconds >= 1 ? " · " + seconds + " s" : "");
     view.status.hidden = !message;
+  }
+
+  /** Put `content` on the clipboard (the async API where allowed, else a selection copy). */
+  function copyText(content) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(content);
+    }
+    return new Promise(function (resolve, reject) {
+      var area = el("textarea", { readonly: "", style: "position:fixed;top:-1000px;opacity:0" });
+      area.value = content;
+      document.body.appendChild(area);
+      area.select();
+      var done = document.execCommand("copy");
+      area.remove();
+      if (done) resolve();
+      else reject(new Error("copy refused"));
+    });
+  }
+
+  /** A Copy button under a finished answer: the answer, then its sources, as plain text. */
+  function addCopyButton(view, entry) {
+    view.tools.replaceChildren();
+    view.tools.hidden = !entry.content || !!entry.problem;
+    if (view.tools.hidden) return;
+    var button = el("button", { type: "button", class: "copy" }, view.text.copy);
+    button.addEventListener("click", function () {
+      var refs = entry.refs || {};
+      var lines = Object.keys(refs).map(function (n) { return "[" + n + "] " + refs[n].title; });
+      copyText(entry.content + (lines.length ? "\n\n" + lines.join("\n") : "")).then(
+        function () {
+          button.textContent = view.text.copied;
+          setTimeout(function () { button.textContent = view.text.copy; }, 2000);
+        },
+        function () { /* the page forbids it: nothing to show beyond the unchanged label */ }
+      );
+    });
+    view.tools.appendChild(button);
   }
 
   /** Show an error or notice as the assistant's reply. */
@@ -477,6 +720,7 @@
     else renderSources(view);
     renderCard(view);
     view.note.hidden = !entry.stopped;
+    addCopyButton(view, entry);
   }
 
   var atBottom = true; // follow a growing answer unless the reader scrolled up
@@ -497,12 +741,36 @@
     followLog();
   }
 
+  /** The empty chat: an invitation and the suggested questions, each asked with a click. */
+  function emptyState() {
+    var empty = el("div", { class: "empty" });
+    empty.appendChild(el("p", {}, text.empty));
+    if (suggestions.length) {
+      var list = el("div", { class: "suggestions", role: "group", "aria-label": text.suggestions });
+      list.appendChild(el("p", {}, text.suggestions));
+      suggestions.forEach(function (question) {
+        var button = el("button", { type: "button", class: "suggestion" }, question);
+        button.addEventListener("click", function () {
+          if (!current) ask(question);
+        });
+        list.appendChild(button);
+      });
+      empty.appendChild(list);
+    }
+    return empty;
+  }
+
   function renderConversation() {
     log.replaceChildren();
-    if (!conversation.length) log.appendChild(el("p", { class: "empty" }, text.empty));
+    if (!conversation.length) log.appendChild(emptyState());
+    var question = "";
     conversation.forEach(function (entry) {
-      if (entry.role === "user") addUserMessage(entry.content);
-      else showFinal(addAssistantMessage(), entry);
+      if (entry.role === "user") {
+        question = entry.content;
+        addUserMessage(entry.content);
+      } else {
+        showFinal(addAssistantMessage(question), entry);
+      }
     });
   }
 
@@ -603,7 +871,7 @@
     var entry = null;
     var pendingFrame = 0;
     current.controller = new AbortController();
-    setStatus(view, text.searching);
+    setStatus(view, view.text.searching);
     var response = await fetch(apiBase + "/v1/ask", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
@@ -619,7 +887,7 @@
       if (name === "passages") {
         view.refs = referencesFrom(payload.passages, "text");
         renderSources(view);
-        setStatus(view, text.writing);
+        setStatus(view, view.text.writing);
       } else if (name === "token") {
         raw += payload.text;
         view.partial = raw;
@@ -636,19 +904,62 @@
           refs: referencesFrom(payload.citations, "quote"), complete: true,
         };
       } else if (name === "error") {
-        entry = problemEntry(fill(text.failed, { detail: payload.detail }), "error");
+        entry = problemEntry(fill(view.text.failed, { detail: payload.detail }), "error");
       }
     });
-    return { entry: entry || problemEntry(text.interrupted, "error") };
+    return { entry: entry || problemEntry(view.text.interrupted, "error") };
   }
 
   /** The entry to show for an HTTP error status, or null when it is worth retrying. */
-  async function entryForStatus(response) {
+  async function entryForStatus(response, said) {
     if (response.status === 503 || response.status === 429) return null;
-    if (response.status === 413) return problemEntry(text.tooLong, "error");
+    if (response.status === 413) return problemEntry(said.tooLong, "error");
     var detail = await errorDetail(response);
-    if (response.status === 422) return problemEntry(text.invalid + " " + detail, "error");
-    return problemEntry(fill(text.failed, { detail: detail }), "error");
+    if (response.status === 422) return problemEntry(said.invalid + " " + detail, "error");
+    return problemEntry(fill(said.failed, { detail: detail }), "error");
+  }
+
+  /** Whether the server answers this page: "ok", "starting", "blocked" or "down". */
+  async function probe() {
+    var url = apiBase + "/readyz";
+    try {
+      var response = await fetch(url, { cache: "no-store" });
+      return response.status === 503 ? "starting" : "ok";
+    } catch (_) {
+      try {
+        // An opaque request is not subject to CORS: if it gets through, the server is up
+        // and the browser only kept its answer from this page.
+        await fetch(url, { mode: "no-cors", cache: "no-store" });
+        return "blocked";
+      } catch (_) {
+        return "down";
+      }
+    }
+  }
+
+  function connectionMessage(state, said) {
+    if (state === "blocked") return fill(said.blocked, { api: apiBase });
+    return state === "starting" ? said.starting : said.unreachable;
+  }
+
+  var checking = null; // the probe under way, shared by everyone who asks meanwhile
+  var failedQuestion = null; // asked again by Retry once the server answers
+
+  /** Probe the server and show the result above the conversation (nothing when it is ok). */
+  function checkConnection() {
+    if (!checking) {
+      checking = probe().then(function (state) {
+        checking = null;
+        connection.hidden = state === "ok";
+        connectionText.textContent = state === "ok" ? "" : connectionMessage(state, text);
+        if (state === "blocked" && window.console) {
+          console.warn("ragqa widget: " + apiBase + " does not accept requests from " +
+            location.origin + ": add it to RAGQA_CORS_ORIGINS, or check data-api.");
+        }
+        return state;
+      });
+    }
+    return checking;
   }
 
   /** Ask `question`, retrying while the server is busy, until answered, failed or stopped. */
@@ -657,32 +968,44 @@
     conversation.push({ role: "user", content: question });
     saveConversation();
     addUserMessage(question);
-    var view = addAssistantMessage();
+    var view = addAssistantMessage(question);
+    var said = view.text;
     var entry = null;
     current = { controller: null, stopped: false, cancelWait: null, discarded: false };
     setAnswering(true);
+    view.started = Date.now();
+    var ticker = setInterval(function () {
+      if (view.statusText) setStatus(view, view.statusText);
+    }, 1000);
     try {
       var waited = 0;
       while (!entry && !current.stopped) {
         var outcome = await attempt(view, question, history);
-        entry = outcome.entry || (await entryForStatus(outcome.response));
+        entry = outcome.entry || (await entryForStatus(outcome.response, said));
         if (entry) break;
         var seconds = retryAfterSeconds(outcome.response);
         if (waited + seconds > MAX_RETRY_WAIT_S) {
-          entry = problemEntry(text.stillBusy, "notice");
+          entry = problemEntry(said.stillBusy, "notice");
           break;
         }
         waited += seconds;
-        var template = outcome.response.status === 503 ? text.busy : text.rateLimited;
+        var template = outcome.response.status === 503 ? said.busy : said.rateLimited;
         await countdown(view, template, seconds);
       }
     } catch (error) {
-      if (!current.stopped) {
-        entry = error instanceof TypeError // what fetch throws when there is no connection
-          ? problemEntry(text.unreachable, "error")
-          : problemEntry(fill(text.failed, { detail: error.message || String(error) }), "error");
+      if (!current.stopped && error instanceof TypeError) {
+        // What fetch throws for every network failure: ask the server what kind it was.
+        var state = await checkConnection();
+        entry = problemEntry(state === "ok" ? said.interrupted : connectionMessage(state, said),
+          "error");
+        if (state !== "ok") failedQuestion = question;
+      } else if (!current.stopped) {
+        entry = problemEntry(fill(said.failed, { detail: error.message || String(error) }),
+          "error");
       }
     }
+    clearInterval(ticker);
+    view.started = 0;
     if (!entry) {
       // stopped: keep what arrived so far, marked as such (it is left out of later history)
       entry = { role: "assistant", content: view.partial || "", refs: view.refs,
@@ -710,6 +1033,7 @@
 
   function openPanel() {
     panel.hidden = false;
+    checkConnection();
     launcher.setAttribute("aria-expanded", "true");
     log.scrollTop = log.scrollHeight;
     input.focus();
@@ -733,6 +1057,14 @@
     else closePanel();
   });
   closeButton.addEventListener("click", closePanel);
+  retryButton.addEventListener("click", function () {
+    checkConnection().then(function (state) {
+      if (state !== "ok" || current || !failedQuestion) return;
+      var question = failedQuestion;
+      failedQuestion = null;
+      ask(question);
+    });
+  });
   stopButton.addEventListener("click", stop);
   clearButton.addEventListener("click", function () {
     if (current) current.discarded = true;
@@ -760,7 +1092,24 @@
     }
   });
 
+  var ownPadding = null; // the page's own bottom padding, before the launcher's room
+
+  /** Pad the page's end by the launcher's height, so it never hides the last lines. */
+  function reserveRoom() {
+    var body = document.body;
+    if (!body || !launcher.isConnected) return;
+    if (ownPadding === null) ownPadding = getComputedStyle(body).paddingBottom || "0px";
+    var room = Math.ceil(window.innerHeight - launcher.getBoundingClientRect().top + 8);
+    body.style.paddingBottom = "calc(" + ownPadding + " + " + Math.max(room, 0) + "px)";
+  }
+
+  function attach() {
+    document.body.appendChild(host);
+    reserveRoom();
+    window.addEventListener("resize", reserveRoom);
+  }
+
   renderConversation();
-  if (document.body) document.body.appendChild(host);
-  else document.addEventListener("DOMContentLoaded", function () { document.body.appendChild(host); });
+  if (document.body) attach();
+  else document.addEventListener("DOMContentLoaded", attach);
 })();
