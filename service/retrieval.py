@@ -27,6 +27,7 @@ from index.documents import Chunk
 from index.embedder import Embedder
 from index.store import Hit, IndexSnapshot
 from index.textnorm import sound_tokens, tokenize
+from service.followup import retrieval_query
 from service.language import corpus_language, detect_language
 
 RetrievalMode = Literal["dense", "lexical", "hybrid"]
@@ -80,13 +81,6 @@ class Retrieval:
     relevant: bool
     queries: list[str]
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def retrieval_query(question: str, history: Sequence[dict[str, str]] | None) -> str:
-    """A follow-up is searched together with the user's previous question, which names
-    what "it" or "that" refers to; the generator still sees the whole conversation."""
-    earlier = [t["content"] for t in history or () if t.get("role") == "user"]
-    return f"{earlier[-1]}\n{question}" if earlier else question
 
 
 class HybridRetriever:
