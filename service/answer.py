@@ -14,6 +14,7 @@ from itertools import pairwise
 
 import prompts
 from index.chunking import split_sentences
+from service.document_view import view_url
 from service.generation.base import ChatMessage
 from service.language import Language, match_script, to_simplified
 
@@ -408,7 +409,7 @@ def postprocess(
                 start=start,
                 end=end,
                 score=passage.score,
-                url=passage.url,
+                url=view_url(passage.doc_id, start, end),
             )
         )
     return CitedAnswer(answer, False, citations)

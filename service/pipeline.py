@@ -30,6 +30,7 @@ from service.answer import (
     preamble,
     refusal,
 )
+from service.document_view import view_url
 from service.generation import Engine, Generator, complete, load_generators
 from service.generation.base import ChatMessage
 from service.language import Language, detect_language, match_script
@@ -140,7 +141,7 @@ def to_passages(hits: Sequence[SearchHit]) -> list[Passage]:
             start=h.start,
             end=h.end,
             score=h.score,
-            url=h.url,
+            url=view_url(h.doc_id, h.start, h.end),
         )
         for i, h in enumerate(hits, start=1)
     ]

@@ -74,6 +74,12 @@ _START = Field(description="Where the text starts in the document's cleaned text
 _END = Field(description="Where the text ends in the document's cleaned text (characters).")
 _SCORE = Field(description="Relevance to the question (higher is closer; for ordering only).")
 _URL = Field(None, description="Where the document lives, when its metadata says so.")
+_VIEW_URL = Field(
+    None,
+    description="The document as a page with this text highlighted: "
+    "`/v1/documents/{doc_id}/view?start=…&end=…#cited`, relative to the API's base URL.",
+    examples=["/v1/documents/000_09db86074c66971f.txt/view?start=0&end=42#cited"],
+)
 
 
 class SearchResult(BaseModel):
@@ -125,7 +131,7 @@ class CitationOut(BaseModel):
     start: int = _START
     end: int = _END
     score: float = _SCORE
-    url: str | None = _URL
+    url: str | None = _VIEW_URL
 
 
 class PassageOut(BaseModel):
@@ -139,7 +145,7 @@ class PassageOut(BaseModel):
     score: float = _SCORE
     start: int = _START
     end: int = _END
-    url: str | None = _URL
+    url: str | None = _VIEW_URL
 
 
 class Usage(BaseModel):

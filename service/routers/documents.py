@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
@@ -25,6 +27,7 @@ from ragqa.errors import (
     UnsupportedDocumentType,
     excerpt,
 )
+from service import document_view
 from service.deps import Pipeline, State, WriteAccess
 from service.pipeline import RagPipeline
 from service.schemas import (
@@ -87,6 +90,36 @@ def list_documents(pipeline: Pipeline) -> DocumentList:
     """Every document in the index, by id."""
     documents = pipeline.snapshot.documents
     return DocumentList(documents=[_info(documents[d]) for d in sorted(documents)])
+
+
+@router.get(
+    "/v1/documents/{doc_id:path}/view",
+    response_class=HTMLResponse,
+    responses={
+        200: {"description": "The page.", "content": {"text/html": {}}},
+        404: {"model": ErrorResponse},
+        422: {"model": ErrorResponse},
+    },
+)
+def view_document(
+    doc_id: str,
+    pipeline: Pipeline,
+    start: Annotated[
+        int | None, Query(description="Where the highlighted span starts (characters).")
+    ] = None,
+    end: Annotated[
+        int | None, Query(description="Where the highlighted span ends (exclusive).")
+    ] = None,
+) -> HTMLResponse:
+    """The document as a page with [start, end) of its cleaned text highlighted and scrolled
+    to (by the `#cited` fragment): what every passage's and citation's `url` opens."""
+    snapshot = pipeline.snapshot
+    entry = snapshot.documents.get(doc_id)
+    if entry is None:
+        raise DocumentNotFound(doc_id)
+    text = snapshot.document_text(doc_id)
+    span = document_view.check_span(start, end, len(text))
+    return HTMLResponse(document_view.render(entry, text, span))
 
 
 @router.get(

@@ -50,7 +50,7 @@
       writing: "Writing the answer…",
       sources: "Sources",
       source: "Source",
-      openDocument: "Open the document",
+      openDocument: "Open in the document",
       notFound: "Not found in the documents",
       stopped: "Stopped.",
       busy: "The server is busy. Retrying in {s} s…",
@@ -85,7 +85,7 @@
       writing: "正在生成回答…",
       sources: "来源",
       source: "来源",
-      openDocument: "打开原文",
+      openDocument: "在原文中查看",
       notFound: "文档中未找到相关内容",
       stopped: "已停止。",
       busy: "服务器繁忙，{s} 秒后自动重试…",
@@ -120,7 +120,7 @@
       writing: "正在產生回答…",
       sources: "來源",
       source: "來源",
-      openDocument: "開啟原文",
+      openDocument: "在原文中檢視",
       notFound: "文件中未找到相關內容",
       stopped: "已停止。",
       busy: "伺服器忙碌中，{s} 秒後自動重試…",
@@ -240,11 +240,14 @@
     return node;
   }
 
-  /** Only http(s) links are shown: a `javascript:` url from a document must not run. */
+  /**
+   * Only http(s) links are shown: a `javascript:` url from a document must not run. A path
+   * ("/v1/documents/…/view") is the API's own page, under `data-api` (which may have a path).
+   */
   function safeUrl(url) {
     if (!url) return null;
     try {
-      var parsed = new URL(url, apiBase);
+      var parsed = /^\/(?!\/)/.test(url) ? new URL(apiBase + url) : new URL(url, apiBase);
       return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
     } catch (_) {
       return null;
@@ -594,15 +597,36 @@
     followLog();
   }
 
+  /**
+   * One entry per document, in order of its first reference: several passages of one
+   * document (while streaming) or several citations of it are listed once, as "[1, 3] Title".
+   */
+  function documentsOf(refs) {
+    var byDoc = {};
+    var documents = [];
+    Object.keys(refs).sort(function (a, b) { return a - b; }).forEach(function (n) {
+      var key = refs[n].docId || refs[n].title;
+      if (!byDoc[key]) {
+        byDoc[key] = { numbers: [], title: refs[n].title };
+        documents.push(byDoc[key]);
+      }
+      byDoc[key].numbers.push(n);
+    });
+    documents.forEach(function (doc) {
+      doc.label = "[" + doc.numbers.join(", ") + "] " + doc.title;
+    });
+    return documents;
+  }
+
   function renderSources(view) {
     view.sources.replaceChildren();
-    var numbers = Object.keys(view.refs);
-    if (!numbers.length) return;
+    var documents = documentsOf(view.refs);
+    if (!documents.length) return;
     view.sources.appendChild(el("span", {}, view.text.sources));
     var list = el("ol");
-    numbers.forEach(function (n) {
+    documents.forEach(function (doc) {
       var item = el("li");
-      item.appendChild(referenceButton(view, n, "source", "[" + n + "] " + view.refs[n].title));
+      item.appendChild(referenceButton(view, doc.numbers[0], "source", doc.label));
       list.appendChild(item);
     });
     view.sources.appendChild(list);
@@ -681,8 +705,7 @@
     if (view.tools.hidden) return;
     var button = el("button", { type: "button", class: "copy" }, view.text.copy);
     button.addEventListener("click", function () {
-      var refs = entry.refs || {};
-      var lines = Object.keys(refs).map(function (n) { return "[" + n + "] " + refs[n].title; });
+      var lines = documentsOf(entry.refs || {}).map(function (doc) { return doc.label; });
       copyText(entry.content + (lines.length ? "\n\n" + lines.join("\n") : "")).then(
         function () {
           button.textContent = view.text.copied;

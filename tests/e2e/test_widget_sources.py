@@ -1,0 +1,105 @@
+"""Sources a reader can check, in a real headless Chromium against the real app over the fake
+models: the source list names each document once, while streaming and after, and every
+citation card links to the document's page with the cited span highlighted."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html import unescape
+from urllib.parse import unquote
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from service.app import create_app
+from service.loopback import serve
+from tests.e2e.test_widget_ux import QUESTION_HANS, answered, ask, host_page, open_panel, with_page
+from tests.service.conftest import PacedGenerator, app_with_generators, build_fake_pipeline
+from tests.service.conftest import make_settings as service_settings
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app over the fake models, answering at once."""
+    settings = service_settings(tmp_path_factory.mktemp("sources"))
+    with serve(create_app(settings, pipeline_factory=build_fake_pipeline)) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Open to any origin, with a model that writes a token every 0.4 s, 8 tokens an answer."""
+    settings = service_settings(
+        tmp_path_factory.mktemp("slow-sources"), max_tokens=8, cors_origins=["*"]
+    )
+    with serve(app_with_generators(settings, PacedGenerator(interval_s=0.4))) as base:
+        yield base
+
+
+def test_while_streaming_each_document_is_listed_once_as_in_the_final_list(
+    browser: Browser, slow_server: str
+) -> None:
+    # The passages the answer is written from: several are parts of one document.
+    found = httpx.post(
+        f"{slow_server}/v1/search",
+        json={"query": QUESTION_HANS, "top_k": 4, "cross_lingual": True},
+    ).json()["results"]
+    titles = {r["doc_id"]: r["title"] for r in found}
+    assert len(titles) < len(found), "the premise: two passages of one document"
+
+    def check(page: Page) -> None:
+        page.set_content(host_page(f"{slow_server}/widget.js", slow_server, lang="zh-CN"))
+        open_panel(page)
+        ask(page, QUESTION_HANS)
+        reply = page.locator(".msg-assistant.streaming")
+        sources = reply.locator(".sources .source")
+        expect(sources).to_have_count(len(titles))  # while the answer is still coming
+        streamed = [s.inner_text() for s in sources.all()]
+        expect(page.locator(".msg-assistant.streaming")).to_have_count(1)  # still streaming
+        names = [re.sub(r"^\[[\d, ]+\] ", "", s) for s in streamed]
+        assert sorted(names) == sorted(titles.values()), streamed
+        answered(page)
+        final = page.locator(".msg-assistant").last.locator(".sources .source")
+        final_names = [re.sub(r"^\[[\d, ]+\] ", "", s) for s in final.all_inner_texts()]
+        assert final_names and len(set(final_names)) == len(final_names)
+        assert set(final_names) <= set(names)
+
+    with_page(browser, check)
+
+
+def test_a_citation_card_opens_the_document_at_the_cited_span(
+    browser: Browser, server: str
+) -> None:
+    def check(page: Page) -> None:
+        page.goto(f"{server}/")
+        open_panel(page)
+        ask(page, QUESTION_HANS)
+        answered(page)
+        reply = page.locator(".msg-assistant").last
+        reply.locator(".bubble .chip").first.click()
+        card = reply.locator(".card")
+        quote = card.locator("blockquote").inner_text()
+        link = card.get_by_role("link", name="在原文中查看")
+        href = link.get_attribute("href") or ""
+        assert href.startswith(f"{server}/v1/documents/") and href.endswith("#cited"), href
+        assert "/view?start=" in href
+        with page.expect_popup() as opened:
+            link.click()
+        document = opened.value
+        document.wait_for_load_state()
+        assert document.url == href
+        mark = document.locator("mark#cited")
+        expect(mark).to_have_count(1)
+        expect(mark).to_be_in_viewport()
+        assert mark.inner_text() == quote
+        doc_id = unquote(href.split("/v1/documents/", 1)[1].split("/view", 1)[0])
+        text = httpx.get(f"{server}/v1/documents/{doc_id}").json()["text"]
+        start, end = (int(v) for v in re.findall(r"(?:start|end)=(\d+)", href))
+        assert unescape(mark.inner_text()) == text[start:end]
+        assert document.evaluate("window.__xss") is None
+
+    with_page(browser, check)

@@ -1,0 +1,53 @@
+"""Issue 19 item 1 with the real default models, over HTTP: grounding holds on every turn.
+
+An off-topic question after an on-topic turn is refused as it is without history; a real
+follow-up ("And who chaired it?") is still answered from the document the history is about.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from service.language import to_simplified
+
+pytestmark = pytest.mark.slow
+
+ON_TOPIC = (
+    "Where was the second national molecular imaging precision diagnosis and treatment "
+    "summit forum held?"
+)
+HISTORY = [
+    {"role": "user", "content": ON_TOPIC},
+    {"role": "assistant", "content": "It was held in Taiyuan[1]."},
+]
+FORUM = "000_09db86074c66971f.txt"
+
+
+def ask(base: str, question: str) -> dict[str, object]:
+    response = httpx.post(
+        f"{base}/v1/ask",
+        json={"question": question, "history": HISTORY, "max_tokens": 128},
+        timeout=300,
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+def test_an_off_topic_question_after_on_topic_history_is_refused(live_server: str) -> None:
+    body = ask(live_server, "What is the capital of France?")
+    assert body["refused"] is True, body
+    assert body["citations"] == []
+    assert "Paris" not in str(body["answer"])
+
+
+def test_a_follow_up_after_on_topic_history_is_answered(live_server: str) -> None:
+    body = ask(live_server, "And who chaired it?")
+    assert body["refused"] is False, body
+    citations = body["citations"]
+    assert isinstance(citations, list) and citations
+    assert citations[0]["doc_id"] == FORUM
+    # The chair: 王宏伟 (Wang Hongwei), vice-president of Shanxi Medical University.
+    answer = to_simplified(str(body["answer"])).lower().replace(" ", "").replace("-", "")
+    assert "王宏伟" in answer or "wanghongwei" in answer, body
