@@ -33,6 +33,11 @@ class Settings(BaseSettings):
         Path.home() / ".cache" / "ragqa" / "models",
         description="Provisioned models, keyed by content hash (outside the repo).",
     )
+    feedback_db: Path | None = Field(
+        None,
+        description="SQLite file of readers' ratings of answers (default: feedback.sqlite3 "
+        "beside the index folder).",
+    )
 
     # --- models ------------------------------------------------------------------------
     embedder: str = Field(
@@ -160,8 +165,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"{proxy!r} is not an IP address or CIDR network") from None
         return proxies
 
-    @field_validator("collection_dir", "index_dir", "model_cache_dir")
+    @field_validator("collection_dir", "index_dir", "model_cache_dir", "feedback_db")
     @classmethod
-    def _absolute(cls, path: Path) -> Path:
+    def _absolute(cls, path: Path | None) -> Path | None:
         """Paths are fixed when settings are read, so a later chdir cannot move them."""
-        return path.expanduser().resolve()
+        return None if path is None else path.expanduser().resolve()
+
+    @property
+    def feedback_path(self) -> Path:
+        """Where ratings are stored: `feedback_db`, or beside the index folder."""
+        return self.feedback_db or self.index_dir.parent / "feedback.sqlite3"

@@ -35,6 +35,7 @@ from ragqa.errors import (
     UnsupportedDocumentType,
 )
 from service.edge import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from service.feedback import FeedbackStore
 from service.limits import ClientRateLimiter, GenerationLimiter
 from service.metrics import Metrics, RequestMetricsMiddleware
 from service.pipeline import RagPipeline
@@ -53,6 +54,7 @@ class AppState:
     settings: Settings
     limiter: GenerationLimiter
     rate_limiter: ClientRateLimiter
+    feedback: FeedbackStore
     metrics: Metrics = field(default_factory=Metrics)
     pipeline: RagPipeline | None = None
 
@@ -122,6 +124,7 @@ def create_app(
             settings.max_concurrent_generations, settings.max_queue, settings.retry_after_s
         ),
         rate_limiter=ClientRateLimiter(settings.rate_limit_per_minute),
+        feedback=FeedbackStore(settings.feedback_path),
     )
 
     @asynccontextmanager
@@ -179,9 +182,9 @@ def create_app(
         return await http_exception_handler(request, error)
 
     from service import docs
-    from service.routers import ask, chat, documents, health, metrics, search, widget
+    from service.routers import ask, chat, documents, feedback, health, metrics, search, widget
 
-    for router in (health, search, ask, chat, documents, metrics, widget):
+    for router in (health, search, ask, chat, documents, feedback, metrics, widget):
         app.include_router(router.router)
     docs.install(app)
 

@@ -84,6 +84,8 @@ def serve(
 
 def register(app: typer.Typer) -> None:
     from service.cli_ask import ask
+    from service.cli_feedback import app as feedback_app
 
     app.command()(serve)
     app.command()(ask)
+    app.add_typer(feedback_app, name="feedback", help="Readers' ratings of answers.")

@@ -54,6 +54,14 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.feedback = Counter(
+            "ragqa_feedback_total",
+            "Readers' ratings of answers",
+            ["rating"],
+            registry=self.registry,
+        )
+        for rating in ("up", "down"):
+            self.feedback.labels(rating)  # both series exist from the start, at 0
         self.engine_state = Gauge(
             "ragqa_engine_state",
             "1 for the generation engine's current state, 0 for the others",

@@ -261,6 +261,40 @@ class UpdateResponse(BaseModel):
     chunks: int = Field(description="Passages indexed by this change.")
 
 
+class FeedbackCitation(Strict):
+    """A citation of the rated answer, as the answer gave it."""
+
+    n: int = Field(ge=1, le=1000, description="Its number in the answer.")
+    doc_id: str = Field(min_length=1, max_length=1000, description="The document's id.")
+    title: str = Field("", max_length=1000, description="The document's title.")
+    quote: str = Field("", max_length=10_000, description="The quoted text.")
+    start: int | None = Field(None, ge=0, description="The quote's start in the document.")
+    end: int | None = Field(None, ge=0, description="The quote's end in the document.")
+
+
+class FeedbackRequest(Strict):
+    """A reader's rating of one answer, with what was asked and answered."""
+
+    question: str = Field(description="The question that was answered.")
+    answer: str = Field(min_length=1, description="The answer as shown, `[n]` markers included.")
+    rating: Literal["up", "down"] = Field(description="`up`: helpful; `down`: wrong or unhelpful.")
+    comment: str = Field("", max_length=2000, description="What was wrong or right (optional).")
+    citations: list[FeedbackCitation] = Field(
+        default_factory=list, max_length=50, description="The answer's citations."
+    )
+    refused: bool = Field(False, description="The answer said the documents do not tell.")
+    history: list[Turn] = Field(
+        default_factory=list, max_length=200, description="Earlier turns, oldest first."
+    )
+
+    _question = field_validator("question")(_clean_text)
+    _answer = field_validator("answer", "comment")(_no_control_characters)
+
+
+class FeedbackResponse(BaseModel):
+    id: int = Field(description="The stored rating's id.")
+
+
 # --- OpenAI-compatible chat completions ---------------------------------------------------
 
 
