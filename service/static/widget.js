@@ -64,6 +64,12 @@
       retry: "Retry",
       copy: "Copy",
       copied: "Copied",
+      helpful: "Helpful",
+      notHelpful: "Not helpful",
+      comment: "What was right or wrong? (optional)",
+      sendFeedback: "Send feedback",
+      thanks: "Thanks for your feedback.",
+      feedbackFailed: "Feedback not sent: {detail}",
       suggestions: "Try asking:",
       interrupted: "The answer was interrupted before it finished.",
       failed: "Something went wrong: {detail}",
@@ -99,6 +105,12 @@
       retry: "重试",
       copy: "复制",
       copied: "已复制",
+      helpful: "有帮助",
+      notHelpful: "没有帮助",
+      comment: "哪里对、哪里不对？（可选）",
+      sendFeedback: "提交反馈",
+      thanks: "感谢你的反馈。",
+      feedbackFailed: "反馈未能提交：{detail}",
       suggestions: "可以这样问：",
       interrupted: "回答在完成前中断了。",
       failed: "出错了：{detail}",
@@ -134,6 +146,12 @@
       retry: "重試",
       copy: "複製",
       copied: "已複製",
+      helpful: "有幫助",
+      notHelpful: "沒有幫助",
+      comment: "哪裡對、哪裡不對？（選填）",
+      sendFeedback: "送出回饋",
+      thanks: "感謝你的回饋。",
+      feedbackFailed: "回饋未能送出：{detail}",
       suggestions: "可以這樣問：",
       interrupted: "回答在完成前中斷了。",
       failed: "出錯了：{detail}",
@@ -385,7 +403,17 @@
     ".notice .bubble { background: var(--notice-bg); border-color: var(--notice-line);",
     "  color: var(--notice-fg); }",
     ".stopped-note { color: var(--muted); font-size: 12px; margin: 4px 0 0; }",
-    ".tools { margin: 4px 0 0; color: var(--muted); }",
+    ".tools { margin: 4px 0 0; color: var(--muted); display: flex; flex-wrap: wrap;",
+    "  align-items: center; gap: 6px; font-size: 12px; }",
+    ".rate { border: 1px solid var(--line); border-radius: 6px; background: transparent;",
+    "  padding: 1px 8px; font-size: 14px; line-height: 20px; }",
+    ".rate[aria-pressed='true'] { border-color: var(--accent); background: var(--chip); }",
+    ".feedback-form { display: flex; flex-wrap: wrap; gap: 6px; width: 100%; }",
+    ".feedback-form textarea { flex: 1 1 100%; min-height: 40px; resize: vertical;",
+    "  padding: 6px 8px; border: 1px solid var(--field); border-radius: 6px; font: inherit;",
+    "  color: inherit; background: var(--bg); }",
+    ".feedback-form button { border: 0; border-radius: 6px; padding: 4px 10px;",
+    "  background: var(--accent); color: var(--on-accent); font-size: 12px; }",
     // A chip is a transparent button around its pill, so the touch target can grow alone.
     ".chip { display: inline-block; margin: 0 1px; padding: 0; border: 0; background: none;",
     "  color: inherit; vertical-align: 1px; }",
@@ -425,7 +453,8 @@
     "    height: 100%; max-height: 100%; border-radius: 0; border: 0; }",
     "  .composer textarea { font-size: 16px; }", // below 16px, iOS zooms the page on focus
     // Touch targets of at least 44x44 px; the chip's negative margins keep lines compact.
-    "  .head button, .connection button, .copy { min-width: 44px; min-height: 44px; }",
+    "  .head button, .connection button, .copy, .rate, .feedback-form button {",
+    "    min-width: 44px; min-height: 44px; }",
     "  .chip { min-width: 44px; min-height: 44px; margin: -13px 0; vertical-align: middle; }",
     "  .source { min-height: 44px; }",
     // A round button in the corner, clear of the notch and the home bar.
@@ -506,7 +535,9 @@
     var refs = {};
     (items || []).forEach(function (item) {
       refs[item.n] = { title: item.title || item.doc_id || "", quote: item[quoteField] || "",
-        url: item.url || null, docId: item.doc_id || "" };
+        url: item.url || null, docId: item.doc_id || "",
+        start: typeof item.start === "number" ? item.start : null,
+        end: typeof item.end === "number" ? item.end : null };
     });
     return refs;
   }
@@ -646,7 +677,7 @@
    * An assistant message whose parts are filled in as the answer arrives. What it says about
    * the answer (status, refusal, problems) is in the language of `question`.
    */
-  function addAssistantMessage(question) {
+  function addAssistantMessage(question, history) {
     var cardId = "card-" + ++messageCount;
     var node = el("div", { class: "msg msg-assistant" });
     var said = MESSAGES[questionLanguage(question || "")];
@@ -662,7 +693,9 @@
       note: el("p", { class: "stopped-note", hidden: "" }, said.stopped),
       card: el("div", { id: cardId, class: "card", hidden: "" }),
       sources: el("div", { class: "sources" }),
-      tools: el("p", { class: "tools", hidden: "" }),
+      tools: el("div", { class: "tools", hidden: "" }),
+      question: question || "",
+      history: history || [],
       statusText: "",
       started: 0,
     };
@@ -715,6 +748,77 @@
       );
     });
     view.tools.appendChild(button);
+    if (entry.complete) addFeedback(view, entry);
+  }
+
+  /** The citations of an answer as POST /v1/feedback takes them. */
+  function feedbackCitations(refs) {
+    return Object.keys(refs).map(function (n) {
+      var ref = refs[n];
+      return { n: Number(n), doc_id: ref.docId || ref.title || "?", title: ref.title,
+        quote: ref.quote, start: ref.start, end: ref.end };
+    });
+  }
+
+  /**
+   * Thumbs up or down under a finished answer; either opens an optional comment and a Send
+   * button. What is sent is the turn as the reader saw it: question, answer, citations and
+   * the history it was asked with, so a thumbs-down can become an evaluation item.
+   */
+  function addFeedback(view, entry) {
+    var box = el("span", { class: "feedback", role: "group", "aria-label": view.text.helpful + "?" });
+    view.tools.appendChild(box);
+    if (entry.feedback) {
+      box.appendChild(el("span", { class: "thanks" }, view.text.thanks));
+      return;
+    }
+    var form = el("form", { class: "feedback-form", hidden: "" });
+    var comment = el("textarea", { class: "feedback-comment", rows: "2", maxlength: "2000",
+      "aria-label": view.text.comment, placeholder: view.text.comment });
+    var send = el("button", { type: "submit", class: "feedback-send" }, view.text.sendFeedback);
+    var problem = el("span", { class: "feedback-problem", role: "status" });
+    [comment, send, problem].forEach(function (part) { form.appendChild(part); });
+    var rating = null;
+    [["up", "\uD83D\uDC4D", view.text.helpful], ["down", "\uD83D\uDC4E", view.text.notHelpful]]
+      .forEach(function (choice) {
+        var button = el("button", { type: "button", class: "rate rate-" + choice[0],
+          "aria-pressed": "false", "aria-label": choice[2], title: choice[2] }, choice[1]);
+        button.addEventListener("click", function () {
+          rating = choice[0];
+          box.querySelectorAll(".rate").forEach(function (other) {
+            other.setAttribute("aria-pressed", String(other === button));
+          });
+          form.hidden = false;
+          comment.focus();
+        });
+        box.appendChild(button);
+      });
+    form.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      if (!rating) return;
+      send.disabled = true;
+      problem.textContent = "";
+      try {
+        var response = await fetch(apiBase + "/v1/feedback", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({
+            question: view.question, answer: entry.content, rating: rating,
+            comment: comment.value.trim(), refused: !!entry.refused,
+            citations: feedbackCitations(entry.refs || {}), history: view.history,
+          }),
+        });
+        if (!response.ok) throw new Error(await errorDetail(response));
+        entry.feedback = rating;
+        saveConversation();
+        form.remove();
+        box.replaceChildren(el("span", { class: "thanks", role: "status" }, view.text.thanks));
+      } catch (error) {
+        send.disabled = false;
+        problem.textContent = fill(view.text.feedbackFailed, { detail: error.message || error });
+      }
+    });
+    view.tools.appendChild(form);
   }
 
   /** Show an error or notice as the assistant's reply. */
@@ -787,12 +891,12 @@
     log.replaceChildren();
     if (!conversation.length) log.appendChild(emptyState());
     var question = "";
-    conversation.forEach(function (entry) {
+    conversation.forEach(function (entry, i) {
       if (entry.role === "user") {
         question = entry.content;
         addUserMessage(entry.content);
       } else {
-        showFinal(addAssistantMessage(question), entry);
+        showFinal(addAssistantMessage(question, historyFor(conversation.slice(0, i - 1))), entry);
       }
     });
   }
@@ -991,7 +1095,7 @@
     conversation.push({ role: "user", content: question });
     saveConversation();
     addUserMessage(question);
-    var view = addAssistantMessage(question);
+    var view = addAssistantMessage(question, history);
     var said = view.text;
     var entry = null;
     current = { controller: null, stopped: false, cancelWait: null, discarded: false };

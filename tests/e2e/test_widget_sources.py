@@ -1,12 +1,14 @@
-"""Sources a reader can check, in a real headless Chromium against the real app over the fake
-models: the source list names each document once, while streaming and after, and every
-citation card links to the document's page with the cited span highlighted."""
+"""Sources a reader can check, and feedback, in a real headless Chromium against the real app
+over the fake models: the source list names each document once, while streaming and after;
+every citation card links to the document's page with the cited span highlighted; a thumbs-down
+with a comment reaches the server's SQLite file."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from html import unescape
+from pathlib import Path
 from urllib.parse import unquote
 
 import httpx
@@ -14,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from service.app import create_app
+from service.feedback import FeedbackStore
 from service.loopback import serve
 from tests.e2e.test_widget_ux import QUESTION_HANS, answered, ask, host_page, open_panel, with_page
 from tests.service.conftest import PacedGenerator, app_with_generators, build_fake_pipeline
@@ -101,5 +104,63 @@ def test_a_citation_card_opens_the_document_at_the_cited_span(
         start, end = (int(v) for v in re.findall(r"(?:start|end)=(\d+)", href))
         assert unescape(mark.inner_text()) == text[start:end]
         assert document.evaluate("window.__xss") is None
+
+    with_page(browser, check)
+
+
+# --- feedback -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The app over the fake models, and the SQLite file its feedback goes to."""
+    settings = service_settings(tmp_path_factory.mktemp("feedback"))
+    with serve(create_app(settings, pipeline_factory=build_fake_pipeline)) as base:
+        yield base, settings.feedback_path
+
+
+def test_thumbs_down_with_a_comment_reaches_the_server(
+    browser: Browser, rated: tuple[str, Path]
+) -> None:
+    server, database = rated
+
+    def check(page: Page) -> None:
+        page.goto(f"{server}/")
+        open_panel(page)
+        ask(page, QUESTION_HANS)
+        answered(page)
+        reply = page.locator(".msg-assistant").last
+        comment = reply.locator("textarea.feedback-comment")
+        expect(comment).to_be_hidden()  # a comment is offered once a thumb is pressed
+        down = reply.get_by_role("button", name="没有帮助")
+        down.click()
+        expect(down).to_have_attribute("aria-pressed", "true")
+        comment.fill("举办地点不对 <b>x</b>")
+        reply.get_by_role("button", name="提交反馈").click()
+        expect(reply.locator(".thanks")).to_have_text("感谢你的反馈。")
+
+        (record,) = FeedbackStore(database).records()
+        assert record.rating == "down" and record.comment == "举办地点不对 <b>x</b>"
+        assert record.question == QUESTION_HANS and "[1]" in record.answer
+        assert record.history == [] and not record.refused
+        assert record.citations and all(
+            c["doc_id"].endswith(".txt") and c["end"] > c["start"] for c in record.citations
+        )
+        metrics = httpx.get(f"{server}/metrics").text
+        assert 'ragqa_feedback_total{rating="down"} 1.0' in metrics
+
+        page.reload()  # the rating is remembered with the conversation
+        open_panel(page)
+        expect(page.locator(".msg-assistant").last.locator(".thanks")).to_be_visible()
+        ask(page, "那次论坛是谁主持的？")  # a follow-up, rated up without a comment
+        answered(page, 2)
+        second = page.locator(".msg-assistant").last
+        second.get_by_role("button", name="有帮助", exact=True).click()
+        second.get_by_role("button", name="提交反馈").click()
+        expect(second.locator(".thanks")).to_be_visible()
+        up = FeedbackStore(database).records("up")
+        assert len(up) == 1 and up[0].comment == ""
+        assert [t["role"] for t in up[0].history] == ["user", "assistant"]
+        assert up[0].history[0]["content"] == QUESTION_HANS
 
     with_page(browser, check)
