@@ -6,10 +6,16 @@ follow-up ("And who chaired it?") is still answered from the document the histor
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
+from ragqa.config import Settings
+from service.app import create_app
 from service.language import to_simplified
+from service.loopback import serve
+from service.pipeline import RagPipeline
 
 pytestmark = pytest.mark.slow
 
@@ -24,26 +30,35 @@ HISTORY = [
 FORUM = "000_09db86074c66971f.txt"
 
 
+@pytest.fixture(scope="module")
+def server(real_settings: Settings, real_pipeline: RagPipeline) -> Iterator[str]:
+    """The real pipeline over HTTP, with time to answer on a busy shared machine: this is
+    about what is answered, not how fast."""
+    patient = real_settings.model_copy(update={"generation_timeout_s": 900.0})
+    with serve(create_app(patient, pipeline_factory=lambda _: real_pipeline)) as base:
+        yield base
+
+
 def ask(base: str, question: str) -> dict[str, object]:
     response = httpx.post(
         f"{base}/v1/ask",
         json={"question": question, "history": HISTORY, "max_tokens": 128},
-        timeout=300,
+        timeout=960,
     )
     assert response.status_code == 200, response.text
     body: dict[str, object] = response.json()
     return body
 
 
-def test_an_off_topic_question_after_on_topic_history_is_refused(live_server: str) -> None:
-    body = ask(live_server, "What is the capital of France?")
+def test_an_off_topic_question_after_on_topic_history_is_refused(server: str) -> None:
+    body = ask(server, "What is the capital of France?")
     assert body["refused"] is True, body
     assert body["citations"] == []
     assert "Paris" not in str(body["answer"])
 
 
-def test_a_follow_up_after_on_topic_history_is_answered(live_server: str) -> None:
-    body = ask(live_server, "And who chaired it?")
+def test_a_follow_up_after_on_topic_history_is_answered(server: str) -> None:
+    body = ask(server, "And who chaired it?")
     assert body["refused"] is False, body
     citations = body["citations"]
     assert isinstance(citations, list) and citations
