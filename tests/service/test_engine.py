@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,9 +114,12 @@ class Live:
 def live(tmp_path: Path, small_gguf: str) -> Iterator[Live]:
     settings = engine_settings(tmp_path, max_queue=2)
     pipeline = engine_pipeline(settings, small_gguf)
-    app = create_app(settings, pipeline_factory=lambda _: pipeline)
-    with serve(app, ready_within_s=120) as base:
-        yield Live(base, pipeline, app.state.ragqa)
+    app = create_app(settings, pipeline=pipeline)
+    try:
+        with serve(app, ready_within_s=120) as base:
+            yield Live(base, pipeline, app.state.ragqa)
+    finally:
+        pipeline.close()
 
 
 def engine_pid(pipeline: RagPipeline) -> int:
@@ -280,8 +283,8 @@ def test_a_remote_engine_by_url(tmp_path: Path, small_gguf: str) -> None:
         address = json.loads(remote.stdout.readline())["address"]
         settings = engine_settings(tmp_path, generator_url=address + "/v1")
         pipeline = engine_pipeline(settings, None)
-        app = create_app(settings, pipeline_factory=lambda _: pipeline)
-        with serve(app, ready_within_s=120) as base:
+        app = create_app(settings, pipeline=pipeline)
+        with closing(pipeline), serve(app, ready_within_s=120) as base:
             ready = httpx.get(f"{base}/readyz").json()["engine"]
             assert ready == {
                 "state": "ready",
