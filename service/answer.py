@@ -35,7 +35,9 @@ _SCALE = {"万": 10**4, "萬": 10**4, "亿": 10**8, "億": 10**8}
 _SCALE.update(thousand=10**3, million=10**6, billion=10**9)
 _WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]")
 # A Latin letter or digit touching a Chinese character, either way round.
-_LATIN_HAN = re.compile(r"(?<=[A-Za-z0-9,;:])(?=[\u3400-\u9fff])|(?<=[\u3400-\u9fff])(?=[A-Za-z0-9])")
+_LATIN_HAN = re.compile(
+    r"(?<=[A-Za-z0-9,;:])(?=[\u3400-\u9fff])|(?<=[\u3400-\u9fff])(?=[A-Za-z0-9])"
+)
 # A sentence that stops on one of these once its markers are removed used a marker as its
 # answer ("the agreement is worth [2].", "it appears at: [1] and [3]."): it states nothing.
 _HOLLOW_END = re.compile(
