@@ -14,6 +14,7 @@ from itertools import pairwise
 
 import prompts
 from index.chunking import split_sentences
+from index.textnorm import pinyin_ngrams, romanised_name_tokens
 from service.generation.base import ChatMessage
 from service.language import Language, match_script, to_simplified
 
@@ -228,8 +229,12 @@ def _tokens(text: str) -> set[str]:
 
 
 def locate_quote(passage: Passage, claim: str, max_chars: int = 160) -> tuple[str, int, int]:
-    """The passage sentence sharing most words with the claim, and its document offsets."""
-    claim_tokens = _tokens(claim)
+    """The passage sentence sharing most words with the claim, and its document offsets.
+
+    Names count by sound too, so an English claim finds the Chinese sentence that names the
+    same place or person ("Taiyuan" and 太原) rather than the passage's first sentence.
+    """
+    claim_tokens = _tokens(claim) | set(romanised_name_tokens(_MARKER_GROUP.sub(" ", claim)))
     best: tuple[float, int, int] = (-1.0, 0, min(len(passage.text), max_chars))
     for match in _SENTENCE.finditer(passage.text):
         start, end = match.span()
@@ -237,7 +242,8 @@ def locate_quote(passage: Passage, claim: str, max_chars: int = 160) -> tuple[st
             start += 1
         if start >= end:
             continue
-        overlap = len(claim_tokens & _tokens(passage.text[start:end]))
+        sentence = passage.text[start:end]
+        overlap = len(claim_tokens & (_tokens(sentence) | set(pinyin_ngrams(sentence))))
         if overlap > best[0]:
             best = (float(overlap), start, min(end, start + max_chars))
     _, start, end = best
