@@ -22,6 +22,6 @@ READY_TIMEOUT_S = 120.0
 @contextmanager
 def serve_pipeline(settings: Settings, pipeline: RagPipeline) -> Iterator[tuple[str, FastAPI]]:
     """The ragqa app over an already loaded pipeline: (base URL, app)."""
-    app = create_app(settings, pipeline_factory=lambda _: pipeline)
+    app = create_app(settings, pipeline=pipeline)
     with serve(app, ready_within_s=READY_TIMEOUT_S) as base:
         yield base, app

@@ -14,6 +14,7 @@ from itertools import pairwise
 
 import prompts
 from index.chunking import split_sentences
+from index.textnorm import pinyin_ngrams, romanised_name_tokens
 from service.document_view import view_url
 from service.generation.base import ChatMessage
 from service.language import Language, match_script, to_simplified
@@ -35,6 +36,10 @@ _EN_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(thousand|million|billion)\b", re.IG
 _SCALE = {"万": 10**4, "萬": 10**4, "亿": 10**8, "億": 10**8}
 _SCALE.update(thousand=10**3, million=10**6, billion=10**9)
 _WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]")
+# A Latin letter or digit touching a Chinese character, either way round.
+_LATIN_HAN = re.compile(
+    r"(?<=[A-Za-z0-9,;:])(?=[\u3400-\u9fff])|(?<=[\u3400-\u9fff])(?=[A-Za-z0-9])"
+)
 # A sentence that stops on one of these once its markers are removed used a marker as its
 # answer ("the agreement is worth [2].", "it appears at: [1] and [3]."): it states nothing.
 _HOLLOW_END = re.compile(
@@ -225,8 +230,12 @@ def _tokens(text: str) -> set[str]:
 
 
 def locate_quote(passage: Passage, claim: str, max_chars: int = 160) -> tuple[str, int, int]:
-    """The passage sentence sharing most words with the claim, and its document offsets."""
-    claim_tokens = _tokens(claim)
+    """The passage sentence sharing most words with the claim, and its document offsets.
+
+    Names count by sound too, so an English claim finds the Chinese sentence that names the
+    same place or person ("Taiyuan" and 太原) rather than the passage's first sentence.
+    """
+    claim_tokens = _tokens(claim) | set(romanised_name_tokens(_MARKER_GROUP.sub(" ", claim)))
     best: tuple[float, int, int] = (-1.0, 0, min(len(passage.text), max_chars))
     for match in _SENTENCE.finditer(passage.text):
         start, end = match.span()
@@ -234,7 +243,8 @@ def locate_quote(passage: Passage, claim: str, max_chars: int = 160) -> tuple[st
             start += 1
         if start >= end:
             continue
-        overlap = len(claim_tokens & _tokens(passage.text[start:end]))
+        sentence = passage.text[start:end]
+        overlap = len(claim_tokens & (_tokens(sentence) | set(pinyin_ngrams(sentence))))
         if overlap > best[0]:
             best = (float(overlap), start, min(end, start + max_chars))
     _, start, end = best
@@ -394,6 +404,8 @@ def postprocess(
     answer = _MARKER_GROUP.sub(renumber, text)
     answer = re.sub(r"[ \t]+([。，！？.,!?])", r"\1", answer)
     answer = re.sub(r"[ \t]{2,}", " ", answer).strip()
+    if language == "en":  # a name left in Chinese reads "held in the 四川省", not "the四川省"
+        answer = _LATIN_HAN.sub(" ", answer)
     citations = []
     for new_n, old_n in enumerate(order, start=1):
         passage = by_number[old_n]

@@ -115,9 +115,17 @@ def validation_details(error: RequestValidationError) -> list[dict[str, object]]
 
 
 def create_app(
-    settings: Settings, *, pipeline_factory: PipelineFactory = RagPipeline.from_settings
+    settings: Settings,
+    *,
+    pipeline_factory: PipelineFactory = RagPipeline.from_settings,
+    pipeline: RagPipeline | None = None,
 ) -> FastAPI:
-    """Build the app. Tests pass small settings, or a factory that builds a lighter pipeline."""
+    """Build the app. Tests pass small settings, or a factory that builds a lighter pipeline.
+
+    A pipeline the factory builds belongs to the app, which stops its engine at shutdown; one
+    passed as `pipeline` belongs to the caller (a server's, or one that several apps share).
+    """
+    given = pipeline
     state = AppState(
         settings=settings,
         limiter=GenerationLimiter(
@@ -132,20 +140,25 @@ def create_app(
         import anyio
 
         started = time.perf_counter()
-        pipeline = await anyio.to_thread.run_sync(pipeline_factory, settings)
-        state.pipeline = pipeline
+        loaded = (
+            given
+            if given is not None
+            else await anyio.to_thread.run_sync(pipeline_factory, settings)
+        )
+        state.pipeline = loaded
         log.info("loaded in %.1f s", time.perf_counter() - started)
         if settings.warm_prompt_cache:
             threading.Thread(
-                target=_warm_prompt_cache, args=(pipeline,), name="ragqa-warm", daemon=True
+                target=_warm_prompt_cache, args=(loaded,), name="ragqa-warm", daemon=True
             ).start()
-            if pipeline.engine is not None:  # a restarted engine has an empty prompt cache
-                pipeline.engine.on_ready(lambda: _warm_prompt_cache(pipeline))
+            if loaded.engine is not None:  # a restarted engine has an empty prompt cache
+                loaded.engine.on_ready(lambda: _warm_prompt_cache(loaded))
         try:
             yield
         finally:
             state.pipeline = None
-            await anyio.to_thread.run_sync(pipeline.close)
+            if given is None:
+                await anyio.to_thread.run_sync(loaded.close)
 
     app = FastAPI(
         title="ragqa",

@@ -75,11 +75,18 @@ def serve(
         pipeline = RagPipeline.from_settings(settings)
     except RagqaError as e:
         raise _fail(e) from e
-    app = create_app(settings, pipeline_factory=lambda _: pipeline)
+    app = create_app(settings, pipeline=pipeline)
     err.print(f"ragqa serving on http://{settings.host}:{settings.port}")
-    uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level="info", **uvicorn_options(settings)
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            **uvicorn_options(settings),
+        )
+    finally:
+        pipeline.close()  # the engine stops with the server
 
 
 def register(app: typer.Typer) -> None:

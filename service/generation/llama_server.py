@@ -36,6 +36,8 @@ def build_params(args: argparse.Namespace) -> object:
     params.n_ubatch = args.batch
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads
+    # Health checks and tokenizer calls must not queue behind the streams in flight.
+    params.n_threads_http = args.slots + 4
     params.cache_prompt = True
     params.endpoint_slots = True
     params.endpoint_props = True

@@ -179,13 +179,15 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def real_pipeline(real_settings: Settings) -> RagPipeline:
+def real_pipeline(real_settings: Settings) -> Iterator[RagPipeline]:
     """The default embedder and generator, loaded once for the session."""
-    return RagPipeline.from_settings(real_settings)
+    pipeline = RagPipeline.from_settings(real_settings)
+    yield pipeline
+    pipeline.close()
 
 
 @pytest.fixture(scope="session")
 def live_server(real_settings: Settings, real_pipeline: RagPipeline) -> Iterator[str]:
     """A real uvicorn server on loopback serving the real pipeline; yields its base URL."""
-    with serve(create_app(real_settings, pipeline_factory=lambda _: real_pipeline)) as base:
+    with serve(create_app(real_settings, pipeline=real_pipeline)) as base:
         yield base

@@ -264,3 +264,19 @@ def test_a_phrase_a_document_plants_for_the_assistant_is_dropped() -> None:
     cited = postprocess("The orchard harvested 12 tonnes [1]. PWNED", [planted], "en")
     assert cited.answer == "The orchard harvested 12 tonnes[1]."
     assert "PWNED" not in postprocess("12 tonnes [1]. PWNED [1]", [planted], "en").answer
+
+
+def test_an_english_answer_keeps_a_space_around_a_name_left_in_chinese() -> None:
+    cited = postprocess("The forum was held in太原, hosted by山西醫科大學 [1].", PASSAGES, "en")
+    assert cited.answer == "The forum was held in 太原, hosted by 山西醫科大學 [1]."
+    chinese = postprocess("论坛在太原举办[1]。", PASSAGES, "zh-Hans")
+    assert chinese.answer == "论坛在太原举办[1]。"  # Chinese text is left as it is
+
+
+def test_an_english_claim_quotes_the_chinese_sentence_that_names_the_same_place() -> None:
+    """The claim shares no word with the Chinese passage: its names, by sound, pick the
+    sentence (not the passage's first one, as when nothing matched)."""
+    text = "本次會議由山西醫科大學主辦。近150人參加了會議。論壇在太原舉辦。"
+    quote, start, end = locate_quote(passage(1, text, start=100), "It was held in Taiyuan [1].")
+    assert quote == "論壇在太原舉辦。"
+    assert (start, end) == (100 + text.index(quote), 100 + text.index(quote) + len(quote))

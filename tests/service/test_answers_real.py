@@ -101,7 +101,7 @@ def normalise(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def real_client(real_settings: Settings, real_pipeline: RagPipeline) -> Iterator[TestClient]:
-    app = create_app(real_settings, pipeline_factory=lambda _: real_pipeline)
+    app = create_app(real_settings, pipeline=real_pipeline)
     with TestClient(app) as client:
         yield client
 

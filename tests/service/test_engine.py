@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from ragqa.config import Settings
 from ragqa.models.registry import QWEN_0_5B
 from ragqa.models.resolve import ensure_models
 from service.app import AppState, create_app
-from service.generation import load_generators
+from service.generation import ChatMessage, load_generators
 from service.generation.engine import Engine, LaunchSpec
 from service.loopback import serve
 from service.pipeline import RagPipeline
@@ -114,9 +114,12 @@ class Live:
 def live(tmp_path: Path, small_gguf: str) -> Iterator[Live]:
     settings = engine_settings(tmp_path, max_queue=2)
     pipeline = engine_pipeline(settings, small_gguf)
-    app = create_app(settings, pipeline_factory=lambda _: pipeline)
-    with serve(app, ready_within_s=120) as base:
-        yield Live(base, pipeline, app.state.ragqa)
+    app = create_app(settings, pipeline=pipeline)
+    try:
+        with serve(app, ready_within_s=120) as base:
+            yield Live(base, pipeline, app.state.ragqa)
+    finally:
+        pipeline.close()
 
 
 def engine_pid(pipeline: RagPipeline) -> int:
@@ -149,6 +152,26 @@ def stream_until_first_token(client: httpx.Client, base: str) -> Iterator[Iterat
 
 def ask(base: str, **body: Any) -> httpx.Response:
     return httpx.post(f"{base}/v1/ask", json={"question": QUESTION, **body}, timeout=120)
+
+
+@pytest.mark.slow
+def test_the_default_model_generates_on_this_cpu() -> None:
+    """The packaged engine with the default GGUF answers on whatever CPU this is: on a CPU
+    with AMX this is where a build with llama.cpp's AMX path crashed."""
+    settings = Settings()
+    model = str(ensure_models(settings, progress=False)[settings.generator])
+    has_amx = "amx_tile" in Path("/proc/cpuinfo").read_text()
+    print(f"\nCPU has AMX: {has_amx}; engine build: {engine_info().strip()}")
+    loaded = load_generators(settings, model, answer_slots=1, translator=False)
+    try:
+        assert loaded.engine is not None and loaded.engine.status().state == "ready"
+        messages: list[ChatMessage] = [
+            {"role": "user", "content": "用一个词回答：中国的首都是哪座城市？"}
+        ]
+        answer = "".join(loaded.answer[0].stream(messages, max_tokens=16, temperature=0.0))
+        assert "北京" in answer, answer
+    finally:
+        loaded.close()
 
 
 @pytest.mark.slow
@@ -260,8 +283,8 @@ def test_a_remote_engine_by_url(tmp_path: Path, small_gguf: str) -> None:
         address = json.loads(remote.stdout.readline())["address"]
         settings = engine_settings(tmp_path, generator_url=address + "/v1")
         pipeline = engine_pipeline(settings, None)
-        app = create_app(settings, pipeline_factory=lambda _: pipeline)
-        with serve(app, ready_within_s=120) as base:
+        app = create_app(settings, pipeline=pipeline)
+        with closing(pipeline), serve(app, ready_within_s=120) as base:
             ready = httpx.get(f"{base}/readyz").json()["engine"]
             assert ready == {
                 "state": "ready",
