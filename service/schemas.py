@@ -61,7 +61,8 @@ class SearchRequest(Strict):
     history: list[Turn] = Field(
         default_factory=list,
         max_length=200,
-        description="Earlier turns: a follow-up is searched with the previous user question.",
+        description='Earlier turns: a query that refers back to them ("it", "that '
+        'meeting", 那次) is searched with the previous user question.',
     )
 
     _query = field_validator("query")(_clean_text)
