@@ -15,13 +15,14 @@ import psutil
 _VERSIONED = (
     "torch",
     "faiss-cpu",
-    "llama_cpp_python",
+    "xllamacpp",
     "sentence-transformers",
     "transformers",
     "bm25s",
     "fastapi",
     "uvicorn",
     "llama-index-core",
+    "llama-index-llms-openai-like",
 )
 
 

@@ -174,11 +174,44 @@ def test_generation_section_with_the_realload_models(tmp_path: Path) -> None:
     )
     items = ci_subset_items(answerable_only=True, limit=1)
     section = start_section("generation", "3. Generation", "python -m bench generation", quick=True)
-    run_generation(section, settings, load_models(settings), items, items, options)
+    models = load_models(settings)
+    try:
+        run_generation(section, settings, models, items, items, options)
+    finally:
+        models.close()
+    assert models.generators.engine is not None
+    assert models.generators.engine.status().state == "stopped"
     cache, _, sweep = section.tables
     assert [row[0] for row in cache.rows] == ["cold", "repeat"]
-    assert number(cache.rows[0][2]) > 0  # prompt tokens
+    prompt_tokens = number(cache.rows[0][2])
+    assert prompt_tokens > 0
+    assert number(cache.rows[1][3]) > prompt_tokens / 2  # the repeat came from the KV cache
     assert sweep.rows[0][:2] == [160, 1]
+
+
+@pytest.mark.slow
+def test_the_engine_alone_reuses_its_cache_for_a_repeated_prompt(tmp_path: Path) -> None:
+    from bench.alone import EngineAlone
+    from ragqa.models.registry import QWEN_0_5B
+    from ragqa.models.resolve import ensure_models
+    from service.generation import ChatMessage
+
+    settings = tiny_settings(tmp_path)
+    model = ensure_models(settings, [QWEN_0_5B.name], progress=False)[QWEN_0_5B.name]
+    alone = EngineAlone(str(model), settings)
+    try:
+        messages: list[ChatMessage] = [
+            {"role": "system", "content": "Answer in one short sentence."},
+            {"role": "user", "content": "What is the capital of France?"},
+        ]
+        tokens = alone.tokens(messages)
+        ttft_ms, _ = alone.complete(messages, max_tokens=4)
+        assert ttft_ms > 0 and alone.cached_tokens() < len(tokens) // 2
+        alone.complete(messages, max_tokens=4)
+        assert alone.cached_tokens() >= len(tokens) - 1  # llama.cpp re-evaluates the last one
+    finally:
+        alone.close()
+    assert alone.engine.status().state == "stopped"
 
 
 @pytest.mark.slow
