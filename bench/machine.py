@@ -66,6 +66,18 @@ def rss_bytes() -> int:
     return int(psutil.Process().memory_info().rss)
 
 
+def service_rss_bytes() -> int:
+    """RSS of this process and of the generation engines it started (not of other children,
+    such as a load client): the memory the service holds."""
+    me = psutil.Process()
+    total = me.memory_info().rss
+    for child in me.children(recursive=True):
+        with contextlib.suppress(psutil.Error):  # a child that ended meanwhile
+            if "service.generation.llama_server" in child.cmdline():
+                total += child.memory_info().rss
+    return int(total)
+
+
 def settle_memory() -> int:
     """RSS after garbage collection and returning freed heap pages to the OS (glibc)."""
     gc.collect()
