@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from bench.components import ci_subset_items, eval_questions
+from bench.components import BENCH_GENERATION_TIMEOUT_S, ci_subset_items, eval_questions
 from bench.load import LoadOptions, run_load
 from bench.report import (
     Cell,
@@ -168,7 +168,12 @@ def test_generation_section_with_the_realload_models(tmp_path: Path) -> None:
     from bench.generation import GenerationOptions, run_generation
     from bench.suite import load_models
 
-    settings = tiny_settings(tmp_path, cross_lingual=True, min_dense_score=0.8)
+    settings = tiny_settings(
+        tmp_path,
+        cross_lingual=True,
+        min_dense_score=0.8,
+        generation_timeout_s=BENCH_GENERATION_TIMEOUT_S,  # as the bench runs it
+    )
     options = GenerationOptions(
         questions=1, rounds=1, max_tokens=4, sweep=((160, 1),), sweep_questions=1
     )
