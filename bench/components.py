@@ -11,14 +11,21 @@ from ragqa.config import Settings
 CI_SUBSET = Path(__file__).resolve().parents[1] / "eval" / "sets" / "ci_subset.txt"
 
 
+BENCH_GENERATION_TIMEOUT_S = 900.0
+
+
 def bench_settings(**overrides: object) -> Settings:
     """The configured settings (environment, .env) with the bench's overrides.
 
     Per-client rate limiting is off in every bench server: the figures are about the work,
-    not about the limiter refusing a single benchmarking client.
+    not about the limiter refusing a single benchmarking client. The per-answer time limit is
+    raised so that a slow cold prompt on a busy machine is measured, not cut off.
     """
     base = Settings()
-    return base.model_copy(update={"rate_limit_per_minute": 0, **overrides})
+    timeout = max(base.generation_timeout_s, BENCH_GENERATION_TIMEOUT_S)
+    return base.model_copy(
+        update={"rate_limit_per_minute": 0, "generation_timeout_s": timeout, **overrides}
+    )
 
 
 def real_embedder(settings: Settings) -> Embedder:

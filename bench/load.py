@@ -20,7 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from bench.machine import rss_bytes
+from bench.machine import service_rss_bytes
 from bench.report import Section, Table, median, percentile
 from bench.server import serve_pipeline
 from ragqa.config import Settings
@@ -73,7 +73,7 @@ def sampled(app: FastAPI) -> Iterator[Samples]:
 
     def sample() -> None:
         while not stop.wait(SAMPLE_EVERY_S):
-            samples.rss.append(rss_bytes())
+            samples.rss.append(service_rss_bytes())
             samples.active.append(limiter.active)
             samples.waiting.append(limiter.waiting)
 
@@ -175,7 +175,7 @@ def run_load(
     )
     with serve_pipeline(settings, pipeline) as (base, app):
         for scenario in scenarios(options, questions, settings):
-            rss_start = rss_bytes()
+            rss_start = service_rss_bytes()
             with sampled(app) as samples:
                 started = time.perf_counter()
                 rows = run_client(base, scenario)
@@ -209,7 +209,8 @@ def run_load(
     section.notes += [
         "The client is a separate Python process (bench/loadclient.py: asyncio + httpx) on "
         "loopback keeping N requests in flight back to back; the server runs uvicorn in the "
-        "measuring process with the real models, sampled every 100 ms.",
+        "measuring process with the real models (generation in the engine's child process), "
+        "sampled every 100 ms; RSS is the measuring process's plus the engine's.",
         f"/v1/search: hybrid, cross_lingual off, the eval questions in turn, "
         f"{options.search_seconds:g} s per client count. /v1/ask: streamed, max_tokens "
         f"{options.ask_max_tokens}, {options.ask_seconds:g} s, one generation slot and a queue "

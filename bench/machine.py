@@ -15,13 +15,14 @@ import psutil
 _VERSIONED = (
     "torch",
     "faiss-cpu",
-    "llama_cpp_python",
+    "xllamacpp",
     "sentence-transformers",
     "transformers",
     "bm25s",
     "fastapi",
     "uvicorn",
     "llama-index-core",
+    "llama-index-llms-openai-like",
 )
 
 
@@ -63,6 +64,18 @@ def load_average() -> list[float]:
 
 def rss_bytes() -> int:
     return int(psutil.Process().memory_info().rss)
+
+
+def service_rss_bytes() -> int:
+    """RSS of this process and of the generation engines it started (not of other children,
+    such as a load client): the memory the service holds."""
+    me = psutil.Process()
+    total = me.memory_info().rss
+    for child in me.children(recursive=True):
+        with contextlib.suppress(psutil.Error):  # a child that ended meanwhile
+            if "service.generation.llama_server" in child.cmdline():
+                total += child.memory_info().rss
+    return int(total)
 
 
 def settle_memory() -> int:

@@ -2,17 +2,20 @@
 
 LlamaIndex runs as its documentation shows: SimpleDirectoryReader over the collection folder,
 SentenceSplitter, VectorStoreIndex with HuggingFaceEmbedding (the same embedder folder, with
-e5's "query: "/"passage: " instructions), `as_query_engine` with LlamaCPP (the same GGUF, same
-n_ctx/threads/batch, greedy). Both answer the same questions alternately, scored by
-eval.metrics; ragqa runs as configured (hybrid retrieval, cross-lingual expansion).
+e5's "query: "/"passage: " instructions), `as_query_engine` with OpenAILike, LlamaIndex's client
+for an OpenAI-compatible server, pointed at an engine started as the service starts its own
+(the same GGUF, n_ctx, threads and batch; greedy; the GGUF's chat template applied by the
+engine). Both answer the same questions alternately, scored by eval.metrics; ragqa runs as
+configured (hybrid retrieval, cross-lingual expansion).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bench.alone import EngineAlone
 from bench.report import Section, Table, Target, ratio
 from eval.metrics import AnswerRow, summarise_answers, summarise_retrieval
 from eval.runner import (
@@ -26,6 +29,7 @@ from eval.runner import (
     retrieval_row,
 )
 from ragqa.config import Settings
+from service.generation import ENGINE_MODEL_ALIAS
 from service.pipeline import RagPipeline
 
 SPLITTER_OVERLAP_TOKENS = 20
@@ -42,44 +46,21 @@ QUICK = PeerOptions(answer_questions=1, retrieval_questions=3)
 
 
 class LlamaIndexRag:
-    """LlamaIndex's standard pipeline over the collection folder, built in the constructor."""
+    """LlamaIndex's standard pipeline over the collection folder, built in the constructor,
+    answering with its own engine process; `close` stops that engine."""
 
     def __init__(self, settings: Settings, embedder_path: str, model_path: str) -> None:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         from llama_index.core import Settings as LlamaIndexSettings
         from llama_index.core import SimpleDirectoryReader, VectorStoreIndex
         from llama_index.core.node_parser import SentenceSplitter
         from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-        from llama_index.llms.llama_cpp import LlamaCPP
+        from llama_index.llms.openai_like import OpenAILike
         from transformers import AutoTokenizer
 
         # LlamaIndex counts tokens with tiktoken by default, which downloads its tables;
         # the embedder's own tokenizer keeps it offline and sizes chunks as ragqa does.
         tokenizer = AutoTokenizer.from_pretrained(embedder_path, model_max_length=1 << 30)
         LlamaIndexSettings.tokenizer = tokenizer.encode
-        formatter: list[Callable[[str], str]] = []
-        self.llm = LlamaCPP(
-            model_path=model_path,
-            temperature=0.0,
-            max_new_tokens=settings.max_tokens,
-            context_window=settings.n_ctx,
-            generate_kwargs={"top_k": 1},
-            model_kwargs={
-                "n_threads": settings.n_threads,
-                "n_threads_batch": settings.n_threads,
-                "n_batch": 512,
-                "seed": 0,
-            },
-            completion_to_prompt=lambda text: formatter[0](text),
-            verbose=False,
-        )
-        llama = self.llm._model
-        template = Jinja2ChatFormatter(
-            template=llama.metadata["tokenizer.chat_template"],
-            eos_token=llama._model.token_get_text(llama.token_eos()),
-            bos_token=llama._model.token_get_text(llama.token_bos()),
-        )
-        formatter.append(lambda text: template(messages=[{"role": "user", "content": text}]).prompt)
         embed = HuggingFaceEmbedding(
             model_name=embedder_path,
             query_instruction="query: ",
@@ -97,8 +78,31 @@ class LlamaIndexRag:
         )
         self.build_seconds = time.perf_counter() - started
         self.n_chunks = len(self.index.docstore.docs)
-        self.engine = self.index.as_query_engine(llm=self.llm, similarity_top_k=settings.context_k)
         self.retriever = self.index.as_retriever(similarity_top_k=max(5, settings.context_k))
+        self.engine = EngineAlone(model_path, settings)
+        try:
+            self.llm = OpenAILike(
+                model=ENGINE_MODEL_ALIAS,
+                api_base=self.engine.engine.base_url() + "/v1",
+                api_key="unused",  # the engine is on loopback and asks for none
+                is_chat_model=True,  # the engine applies the GGUF's own chat template
+                context_window=settings.n_ctx,
+                max_tokens=settings.max_tokens,
+                temperature=0.0,
+                # greedy, and prompt caching as the service asks for it (llama.cpp's fields)
+                additional_kwargs={"seed": 0, "extra_body": {"top_k": 1, "cache_prompt": True}},
+                timeout=settings.generation_timeout_s,
+                max_retries=0,
+            )
+            self.query_engine = self.index.as_query_engine(
+                llm=self.llm, similarity_top_k=settings.context_k
+            )
+        except BaseException:
+            self.engine.close()
+            raise
+
+    def close(self) -> None:
+        self.engine.close()
 
     def search(self, question: str) -> list[Found]:
         return [
@@ -110,7 +114,7 @@ class LlamaIndexRag:
         """The answer, timed; LlamaIndex has no refusal (an empty answer simply misses its
         facts), no citations and no token counts."""
         started = time.perf_counter()
-        text = str(self.engine.query(question))
+        text = str(self.query_engine.query(question))
         total_ms = (time.perf_counter() - started) * 1000
         return Answer(
             text=text,
@@ -218,9 +222,10 @@ def run_peer(
         "LlamaIndex reads the raw files (its standard reader; no cleaning of the damaged "
         f"articles), splits them with SentenceSplitter (chunk_size {settings.chunk_size} tokens "
         f"of the embedder's tokenizer, overlap {SPLITTER_OVERLAP_TOKENS}) and answers with its "
-        f"default QA prompt over the top {settings.context_k} chunks, the GGUF's own chat "
-        "template applied. ragqa's index build embeds the same collection (cleaned) with the "
-        "same model.",
+        f"default QA prompt for a chat model over the top {settings.context_k} chunks, sent "
+        "as chat messages to an engine of its own started as ragqa's is (the GGUF's own chat "
+        "template applied by the engine). ragqa's index build embeds the same collection "
+        "(cleaned) with the same model.",
         "ragqa's search and answer times include its cross-lingual query translation (a model "
         "call, cached per question); LlamaIndex's standard pipeline does not translate.",
     ]
@@ -232,7 +237,7 @@ def peer_available() -> tuple[bool, str]:
     try:
         import llama_index.core
         import llama_index.embeddings.huggingface
-        import llama_index.llms.llama_cpp  # noqa: F401
+        import llama_index.llms.openai_like  # noqa: F401
     except ImportError as error:
         return False, str(error)
     return True, ""

@@ -21,7 +21,7 @@ from ragqa.config import Settings
 from ragqa.models.resolve import load_configured_embedder
 
 TARGET_S = 10.0
-STAGES = ("imports_s", "models_check_s", "embedder_s", "index_s", "generators_s", "translator_s")
+STAGES = ("imports_s", "models_check_s", "embedder_s", "index_s", "generators_s")
 
 # A fresh interpreter: the imports a server pays, then the pipeline loaded as `serve` loads it.
 _LOAD_SCRIPT = """
@@ -34,6 +34,7 @@ from service.pipeline import RagPipeline
 imports_s = time.perf_counter() - started
 pipeline = RagPipeline.from_settings(Settings())
 print(json.dumps({"imports_s": imports_s, **pipeline.load_timings}))
+pipeline.close()
 """
 
 
@@ -101,7 +102,8 @@ def run_startup(section: Section, settings: Settings, options: StartupOptions) -
         "Stages: imports (uvicorn, FastAPI app, pipeline modules), model check (provisioned "
         "files against their verification stamps), embedder (the ONNX Runtime session, or "
         "sentence-transformers on torch), index (manifest check, FAISS, BM25, chunk records), "
-        "generators (llama.cpp contexts, one per generation slot), translator (one more "
-        "context for query translation).",
+        "generators (the engine: llama.cpp's server started in a child process, the model "
+        "loaded and a few tokens generated as a self-test, with a slot per generation and one "
+        "for query translation).",
     ]
     return section

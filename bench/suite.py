@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,19 +69,23 @@ def _ingestion(section: Section, quick: bool) -> Section:
 
 
 def load_models(settings: Settings) -> Models:
-    """The configured embedder and generator, and a translator context, loaded once."""
+    """The configured embedder, and one answer generator and the translator on an engine
+    loaded as the service loads it (`load_generators`); the caller closes them."""
     from bench.components import real_embedder
     from bench.generation import Models
     from ragqa.models.resolve import resolve_generator
-    from service.generation import load_generator
+    from service.generation import load_generators
     from service.pipeline import LlmTranslator
 
     model = resolve_generator(settings)
+    embedder = real_embedder(settings)
+    loaded = load_generators(settings, model, answer_slots=1, translator=settings.cross_lingual)
     return Models(
-        embedder=real_embedder(settings),
-        generator=load_generator(settings, model),
-        translator=LlmTranslator(load_generator(settings, model, n_ctx=1024)),
+        embedder=embedder,
+        generator=loaded.answer[0],
+        translator=LlmTranslator(loaded.translator) if loaded.translator else None,
         model_path=model,
+        generators=loaded,
     )
 
 
@@ -90,10 +95,10 @@ def _generation(section: Section, quick: bool) -> Section:
 
     options = QUICK if quick else FULL
     settings = bench_settings()
-    models = load_models(settings)
     timed = ci_subset_items(answerable_only=True, limit=options.questions)
     swept = ci_subset_items(answerable_only=False, limit=options.sweep_questions)
-    return run_generation(section, settings, models, timed, swept, options)
+    with closing(load_models(settings)) as models:
+        return run_generation(section, settings, models, timed, swept, options)
 
 
 def _load(section: Section, quick: bool) -> Section:
@@ -104,8 +109,10 @@ def _load(section: Section, quick: bool) -> Section:
     from bench.load import FULL, QUICK, run_load
 
     settings = bench_settings()
-    models = load_models(settings)
-    with tempfile.TemporaryDirectory(prefix="ragqa-bench-load-") as tmp:
+    with (
+        closing(load_models(settings)) as models,
+        tempfile.TemporaryDirectory(prefix="ragqa-bench-load-") as tmp,
+    ):
         pipeline = pipeline_for(settings, models, Path(tmp) / "index")
         return run_load(section, settings, pipeline, eval_questions(), QUICK if quick else FULL)
 
@@ -132,21 +139,24 @@ def _peer(section: Section, quick: bool) -> Section:
         return section
     options = QUICK if quick else FULL
     settings = bench_settings()
-    models = load_models(settings)
-    with tempfile.TemporaryDirectory(prefix="ragqa-bench-peer-") as tmp:
+    with (
+        closing(load_models(settings)) as models,
+        tempfile.TemporaryDirectory(prefix="ragqa-bench-peer-") as tmp,
+    ):
         started = time.perf_counter()
         pipeline = pipeline_for(settings, models, Path(tmp) / "index")
         ragqa_build = time.perf_counter() - started
         peer = LlamaIndexRag(settings, resolve_embedder(settings), models.model_path)
-        return run_peer(
-            section,
-            settings,
-            pipeline,
-            ragqa_build,
-            peer,
-            ci_subset_items(answerable_only=True, limit=options.answer_questions),
-            answerable_single_turn(eval_items(), options.retrieval_questions),
-        )
+        with closing(peer):
+            return run_peer(
+                section,
+                settings,
+                pipeline,
+                ragqa_build,
+                peer,
+                ci_subset_items(answerable_only=True, limit=options.answer_questions),
+                answerable_single_turn(eval_items(), options.retrieval_questions),
+            )
 
 
 def _startup(section: Section, quick: bool) -> Section:

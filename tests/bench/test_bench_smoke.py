@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from bench.components import ci_subset_items, eval_questions
+from bench.components import BENCH_GENERATION_TIMEOUT_S, ci_subset_items, eval_questions
 from bench.load import LoadOptions, run_load
 from bench.report import (
     Cell,
@@ -168,17 +168,55 @@ def test_generation_section_with_the_realload_models(tmp_path: Path) -> None:
     from bench.generation import GenerationOptions, run_generation
     from bench.suite import load_models
 
-    settings = tiny_settings(tmp_path, cross_lingual=True, min_dense_score=0.8)
+    settings = tiny_settings(
+        tmp_path,
+        cross_lingual=True,
+        min_dense_score=0.8,
+        generation_timeout_s=BENCH_GENERATION_TIMEOUT_S,  # as the bench runs it
+    )
     options = GenerationOptions(
         questions=1, rounds=1, max_tokens=4, sweep=((160, 1),), sweep_questions=1
     )
     items = ci_subset_items(answerable_only=True, limit=1)
     section = start_section("generation", "3. Generation", "python -m bench generation", quick=True)
-    run_generation(section, settings, load_models(settings), items, items, options)
+    models = load_models(settings)
+    try:
+        run_generation(section, settings, models, items, items, options)
+    finally:
+        models.close()
+    assert models.generators.engine is not None
+    assert models.generators.engine.status().state == "stopped"
     cache, _, sweep = section.tables
     assert [row[0] for row in cache.rows] == ["cold", "repeat"]
-    assert number(cache.rows[0][2]) > 0  # prompt tokens
+    prompt_tokens = number(cache.rows[0][2])
+    assert prompt_tokens > 0
+    assert number(cache.rows[1][3]) > prompt_tokens / 2  # the repeat came from the KV cache
     assert sweep.rows[0][:2] == [160, 1]
+
+
+@pytest.mark.slow
+def test_the_engine_alone_reuses_its_cache_for_a_repeated_prompt(tmp_path: Path) -> None:
+    from bench.alone import EngineAlone
+    from ragqa.models.registry import QWEN_0_5B
+    from ragqa.models.resolve import ensure_models
+    from service.generation import ChatMessage
+
+    settings = tiny_settings(tmp_path)
+    model = ensure_models(settings, [QWEN_0_5B.name], progress=False)[QWEN_0_5B.name]
+    alone = EngineAlone(str(model), settings)
+    try:
+        messages: list[ChatMessage] = [
+            {"role": "system", "content": "Answer in one short sentence."},
+            {"role": "user", "content": "What is the capital of France?"},
+        ]
+        tokens = alone.tokens(messages)
+        ttft_ms, _ = alone.complete(messages, max_tokens=4)
+        assert ttft_ms > 0 and alone.cached_tokens() < len(tokens) // 2
+        alone.complete(messages, max_tokens=4)
+        assert alone.cached_tokens() >= len(tokens) - 1  # llama.cpp re-evaluates the last one
+    finally:
+        alone.close()
+    assert alone.engine.status().state == "stopped"
 
 
 @pytest.mark.slow
