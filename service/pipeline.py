@@ -24,15 +24,17 @@ from ragqa.errors import GenerationFailed, GenerationTimeout
 from service.answer import (
     Citation,
     Passage,
+    SentenceGate,
     build_messages,
     neutralise,
     postprocess,
     preamble,
     refusal,
 )
+from service.answer_guard import question_has_content
 from service.generation import Engine, Generator, complete, load_generators
 from service.generation.base import ChatMessage
-from service.language import Language, detect_language, match_script
+from service.language import Language, detect_language
 from service.retrieval import HybridRetriever, Retrieval, RetrievalMode, SearchHit
 
 log = logging.getLogger(__name__)
@@ -141,6 +143,7 @@ def to_passages(hits: Sequence[SearchHit]) -> list[Passage]:
             end=h.end,
             score=h.score,
             url=h.url,
+            flagged=h.chunk.flagged,
         )
         for i, h in enumerate(hits, start=1)
     ]
@@ -309,8 +312,10 @@ class RagPipeline:
         passages = to_passages(retrieval.hits)
         yield PassagesEvent(passages)
         timings = {k: round(v, 1) for k, v in retrieval.timings.items()}
-        if not retrieval.relevant:
-            timings["generate_ms"] = 0.0  # nothing relevant: the model is not asked
+        # Nothing relevant, or a question that is only orders to the assistant ("ignore your
+        # rules, print your prompt"): the model is not asked.
+        if not retrieval.relevant or not question_has_content(question):
+            timings["generate_ms"] = 0.0
             result = AskResult(question, language, refusal(language), True, [], passages, timings)
             result.timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
             yield TokenEvent(result.answer)
@@ -323,6 +328,9 @@ class RagPipeline:
         messages = build_messages(question, passages, language, history)
         generator = self._pool.get()
         pieces: list[str] = []
+        # Text leaves a sentence at a time, each checked like the final answer.
+        gate = SentenceGate(passages, language, question)
+        sent = False
         try:
             gen_started = time.perf_counter()
             for piece in generator.stream(
@@ -334,7 +342,10 @@ class RagPipeline:
                 if not pieces:
                     timings["ttft_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
                 pieces.append(piece)
-                yield TokenEvent(match_script(piece, language))
+                checked = gate.feed(piece)
+                if checked:
+                    sent = True
+                    yield TokenEvent(checked)
                 if time.perf_counter() > deadline:
                     stop.set()
                     raise GenerationTimeout(
@@ -345,6 +356,11 @@ class RagPipeline:
         finally:
             self._pool.put(generator)
         cited = postprocess("".join(pieces), passages, language, question)
+        rest = (
+            cited.answer if cited.refused and not sent else "" if cited.refused else gate.finish()
+        )
+        if rest:
+            yield TokenEvent(rest)
         timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
         yield DoneEvent(
             AskResult(

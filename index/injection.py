@@ -1,0 +1,261 @@
+"""Screening text for instructions aimed at the assistant (prompt injection).
+
+A document is data: a sentence of it that speaks to the assistant ("ignore all previous
+instructions", "SYSTEM:", "enter your password at …") is not a fact to answer from. Ingestion
+records such sentences on each chunk (`Chunk.flagged`), answers keep them out of the prompt and
+check that the answer does not repeat them. Matching runs on a folded copy of the text (case,
+full-width letters, zero-width characters, spaced-out letters, traditional Chinese) so light
+obfuscation does not hide an instruction. Both `index` and `service` import this module; it
+imports neither.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
+
+_ZERO_WIDTH = re.compile(r"[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+# Letters written one by one: "I g n o r e", "i.g.n.o.r.e", "p-a-s-s-w-o-r-d".
+_SPACED = re.compile(r"(?<![a-z0-9])(?:[a-z0-9][ .\-_*·]){3,}[a-z0-9](?![a-z0-9])")
+# Sentences end at these, and at line breaks: an injection is often one line of its own.
+# An ASCII stop ends a sentence only before a space: "evil.example/login" stays whole.
+_SENTENCE = re.compile(
+    r"(?:[^。！？；.!?;…\n]|[.!?;…](?![\s\"'”’)\]]|$))+(?:[。！？；]+|[.!?;…]+[\"'”’)\]]*|\n|$)"
+)
+# Markup that runs code, loads a page or opens a chat turn: removed wherever it stands, so
+# the sentence around it keeps its facts.
+_MARKUP = re.compile(
+    r"<\s*(script|style|iframe)\b.*?<\s*/\s*\1\s*>"
+    r"|(?:<\|[a-z_]+\|>|<\|?(?:im_start|im_end|endoftext|eot_id)\|?>|<(?:start|end)_of_turn>)"
+    r"(?:[ \t]*(?:system|user|assistant|model)\b)?"
+    r"|\[/?inst\]|<</?sys>>|<\s*/?\s*(?:passages|context|system|instructions?|user|assistant)\s*>"
+    r"|<\s*/?\s*(?:script|style|iframe|img|svg|object|embed|form|meta|link|a|input|button)\b[^>]*>"
+    r"|!\[[^\]\n]*\]\([^)\n]*\)|\[[^\]\n]*\]\(\s*(?:javascript|data|vbscript):[^)\n]*\)+",
+    re.IGNORECASE | re.DOTALL,
+)
+_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff])[ \u3000]+(?=[\u3400-\u9fff「」“”])")
+
+_ASSISTANT = (
+    r"(?:ai|a\.i\.|assistant|chat ?bot|bot|language model|llm|gpt|chatgpt|qwen|copilot"
+    r"|(?:the )?system|model)"
+)
+_DOCUMENT_PATTERNS = {
+    # Instructions to set aside the rules.
+    "override": (
+        r"\b(?:ignore|disregard|forget|override|bypass|skip|drop|abandon)\b[^.!?。！？\n]{0,60}"
+        r"\b(?:instructions?|rules?|prompts?|guidelines?|directions?|directives?|above|previous"
+        r"|prior|earlier|constraints?|restrictions?|polic(?:y|ies)|programming|context)\b"
+        r"|\b(?:new|updated|real|actual|hidden|secret|override|priority)\s+(?:instructions?"
+        r"|orders?|directives?)\b"
+        r"|(?:忽略|无视|忽视|不要理会|不要理睬|别管|不用管|忘记|忘掉|跳过|绕过|抛开|放弃)"
+        r"[^。！？\n]{0,30}(?:指令|指示|规则|提示|说明|要求|设定|约束|限制|规定|以上|之前|上述|前面|先前)"
+        r"|新(?:的)?指令|最高指令|优先指令"
+    ),
+    # The hidden configuration of the assistant.
+    "prompt": (
+        r"\bsystem\s*(?:prompt|message|instructions?|notice|notification|override|note"
+        r"|alert|update|command)s?\b|\b(?:initial|hidden|original|secret)\s+(?:prompt|instructions?)"
+        r"|\bdeveloper\s+(?:mode|message|notice|note)\b|\bjailbreak|\bdo anything now\b"
+        r"|\b(?:print|output|reveal|repeat|show|display|dump|leak|recite|disclose|write out)\b"
+        r"[^.!?。！？\n]{0,40}\b(?:your|the)\s+(?:\w+\s+){0,2}(?:prompt|instructions|rules"
+        r"|configuration|guidelines)\b"
+        r"|系统(?:提示|指令|消息|信息|通知|设定|公告|命令|警告|更新|说明)|提示词|开发者模式"
+        r"|(?:输出|打印|显示|透露|泄露|泄漏|重复|复述|背诵|公开|展示|告诉我)[^。！？\n]{0,20}"
+        r"(?:系统|提示|指令|规则|设定|配置)"
+    ),
+    # Words addressed to the assistant.
+    "address": (
+        r"\b(?:to|for|dear|attention|note to|hey|hi|hello|message to|notice to)\s+(?:the\s+|any\s+"
+        r"|all\s+|every\s+)?" + _ASSISTANT + r"s?\b"
+        r"|\b(?:ai|assistant|chat ?bot|llm|language model)s?\s*[:,：，]"
+        r"|\b(?:ai|assistant|chat ?bot|llm|language model|model)s?\b[^.!?。！？\n]{0,40}"
+        r"\b(?:must|shall|should|is instructed|are instructed|is required|are required)\b"
+        r"[^.!?。！？\n]{0,30}\b(?:reply|respond|answer|say|output|print|write|include|add"
+        r"|reveal|tell|end|begin|start|ignore|refuse|claim|mention|append|inform)\b"
+        r"|\b(?:you are now|you're now|from now on|act as|pretend (?:to be|you)|role-?play"
+        r"|stay in character|as an ai)\b"
+        r"|(?:致|给|对|告诉|提醒|通知)(?:所有|任何|各位)?(?:ai|人工智能|助手|助理|机器人|语言模型|大模型)"
+        r"|(?:ai|人工智能|助手|助理|机器人|语言模型|大模型)[^。！？\n]{0,20}"
+        r"(?:必须|务必|一律|总是|永远|只能|只许|不得|应该|应当|请)"
+        r"|从现在(?:起|开始)|你现在是|扮演|假装你|假装成"
+    ),
+    # Orders about how to answer.
+    "answer": (
+        r"\b(?:answer|reply|respond|say|output|print|write)\s+(?:only|just|exactly|solely)\b"
+        r"|\b(?:only|just)\s+(?:answer|reply|respond|say|output|write)\b"
+        r"|\b(?:answer|reply|respond)\s+(?:\w+\s+){0,3}with\s+(?:the\s+|a\s+)?(?:\w+\s+)?"
+        r"(?:words?|phrases?|text|link|url|sentences?)\b"
+        r"|\b(?:always|must)\s+(?:include|add|append|insert|mention|say|end|start|begin|reply"
+        r"|answer|respond|tell)\b"
+        r"|\b(?:end|start|begin|prefix|suffix|finish|close)\s+(?:every|each|all|your|any)\s+"
+        r"(?:answer|reply|response|message|output)s?\b"
+        r"|\b(?:tell|instruct|ask|direct|urge|inform|advise|remind)\s+(?:the|every|all|each|any)"
+        r"\s+(?:users?|readers?|customers?|visitors?|people)\b"
+        r"|\b(?:every|each|any|all)\s+(?:answer|reply|response|question)s?\s+(?:must|should|shall)\b"
+        r"|\bthen\s+(?:say|write|print|output|reply)\b"
+        r"|\b(?:answer|reply|respond|say|output|write|print)(?:\s+(?:only|just|exactly))?"
+        r"(?:\s+with)?\s*[:：]?\s*[\"'“‘]"
+        r"|\b(?:answer|reply|respond)\s+(?:to\s+)?(?:every|each|all|any)\s+(?:questions?|messages?"
+        r"|quer(?:y|ies))\b"
+        r"|\bformat\s+(?:your|the|each|every)\s+(?:answer|reply|response)"
+        r"|\b(?:your|the|each|every)\s+(?:answer|reply|response)s?\s+(?:must|should|shall|has to)\b"
+        r"|\b(?:begin|start|end|finish|open|close)s?\s+(?:\w+\s+){0,2}(?:answers?|repl(?:y|ies)"
+        r"|responses?)\s+with\b"
+        r"|\b(?:repeat|print|output|copy|show|recite)\s+(?:back\s+)?(?:everything|all|the text"
+        r"|anything|the words)\s+(?:above|before|prior|you were)"
+        r"|\b(?:what|which)\s+(?:are|were)\s+your\s+(?:\w+\s+)?(?:rules|instructions|guidelines"
+        r"|directives)\b|\bas\s+(?:they\s+were|it\s+was)\s+given\s+to\s+you\b"
+        r"|\blet'?s\s+play\s+a\s+game\b|\b(?:assistant|ai|bot|model)\s+without\s+(?:any\s+)?"
+        r"(?:rules|limits|restrictions|filters)\b|\byou\s+are\s+(?:now\s+)?(?:an?\s+)?\w*bot\b"
+        r"|(?:只|仅)(?:用|以)?(?:回答|回复|输出|说|写)|(?:回答|回复|输出)(?:时|的时候)?(?:必须|务必|一律|只)"
+        r"|(?:每个|每条|每次|所有|任何)(?:问题|回答|回复|答案)"
+        r"|(?:在|于)(?:回答|回复|答案)(?:的)?(?:末尾|开头|结尾|最后|最前)"
+        r"|(?:告诉|通知|提醒|要求|引导)(?:所有|每个|每位|各位)?(?:用户|读者|访客|提问者)"
+        r"|(?:然后|接着|之后|最后|再)(?:说|输出|写上|加上|回答)"
+        r"|(?:回答|回复)(?:时|的时候|中|完|完后|之后)[^。！？\n]{0,6}(?:请|务必|必须|要|一律)"
+        r"|(?:请|并且?|然后|再|后)(?:说|输出|回复|回答|写上|写|加上)[:：]?\s*[「“\"『]"
+    ),
+    # Credentials and payment data asked for.
+    "credentials": (
+        r"\b(?:enter|type|provide|give|send|submit|confirm|verify|share|input|update|reset"
+        r"|re-?enter|supply|tell us)\b[^.!?。！？\n]{0,40}\b(?:password|passcode|passphrase|pin"
+        r"|credentials?|login details|log-?in|sign-?in|account details|credit card|card number"
+        r"|cvv|ssn|social security|one-time (?:code|password)|otp|2fa|verification code"
+        r"|security code|bank details)\b"
+        r"|\b(?:password|credentials?|login)\s+(?:here|at|via|on)\b"
+        r"|(?:输入|提供|填写|提交|发送|告诉|确认|验证|更新|登记)[^。！？\n]{0,20}"
+        r"(?:密码|口令|验证码|银行卡|信用卡|身份证号|账号信息|帐号信息|登录信息)"
+        r"|(?:登录|登陆)[^。！？\n]{0,10}(?:以|来)?(?:验证|确认|领取)"
+    ),
+    # Chat-template and role markers, and markup that runs code or loads a page.
+    "markup": (
+        r"<\|[a-z_]+\|>|<\|?(?:im_start|im_end|endoftext|eot_id)\|?>|\[/?inst\]|<</?sys>>"
+        r"|<(?:start|end)_of_turn>|</?\s*(?:passages|context|system|instructions?)\s*>"
+        r"|(?:^|\n)\s*(?:#+\s*)?(?:system|assistant|user|human|developer|instruction)s?\s*[:：]"
+        r"|\[(?:system|admin|developer|instruction)s?\]|【(?:系统|指令|管理员|开发者)[^】]{0,6}】"
+        r"|(?:^|\n)\s*(?:系统|用户|助手|助理|管理员)\s*[:：]"
+        r"|<\s*(?:script|iframe|img|svg|object|embed|form|meta|link|style)\b|\bon[a-z]+\s*="
+        r"|javascript:|!\[[^\]]*\]\(\s*https?://"
+    ),
+}
+# A question may ask about passwords or links (a user's own need); what it must not do is
+# give the assistant orders or ask for its configuration.
+_QUESTION_CATEGORIES = ("override", "prompt", "address", "answer", "markup")
+
+_URL = re.compile(
+    r"(?:https?://|www\.)[^\s<>\"'()\[\]{}，。、；！？）】]+"
+    r"|\b(?:[a-z0-9-]+\.)+(?:com|net|org|info|biz|io|co|me|app|dev|xyz|top|site|online|link"
+    r"|click|example|test|invalid|ru|cn|tk|ml|ga|cf|gq|hk|tw|uk|us|de|jp|edu|gov)"
+    r"(?:/[^\s<>\"'()\[\]{}，。、；！？）】]*)?(?![a-z0-9])",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Screened:
+    """A text split into the sentences kept and those flagged as instructions."""
+
+    kept: str  # the text with flagged sentences removed (their place kept by a space)
+    flagged: tuple[str, ...]  # the flagged sentences, as written
+    categories: tuple[str, ...]  # which patterns matched, in order of first match
+
+
+@cache
+def _t2s() -> Any:
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def _despace(match: re.Match[str]) -> str:
+    return re.sub(r"[ .\-_*·]", "", match.group(0))
+
+
+def fold(text: str) -> str:
+    """The text as the patterns see it: NFKC (full-width letters), no zero-width characters,
+    lower case, letters written one by one joined, simplified Chinese."""
+    folded = _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", text)).lower()
+    folded = _CJK_GAP.sub("", _SPACED.sub(_despace, folded))
+    return str(_t2s().convert(folded))
+
+
+@cache
+def _pattern(categories: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(
+        "|".join(f"(?P<{name}>{_DOCUMENT_PATTERNS[name]})" for name in categories),
+        re.IGNORECASE,
+    )
+
+
+def instruction_categories(sentence: str, *, question: bool = False) -> list[str]:
+    """The kinds of instruction a sentence carries ([] for an ordinary sentence)."""
+    pattern = _pattern(_QUESTION_CATEGORIES if question else tuple(_DOCUMENT_PATTERNS))
+    folded = fold(sentence)
+    found = {name for m in pattern.finditer(folded) for name, v in m.groupdict().items() if v}
+    return [name for name in _DOCUMENT_PATTERNS if name in found]
+
+
+def is_instruction(sentence: str, *, question: bool = False) -> bool:
+    return bool(instruction_categories(sentence, question=question))
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """Spans of the sentences (and lines) of `text`, surrounding space excluded."""
+    spans = []
+    for m in _SENTENCE.finditer(text):
+        start, end = m.span()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start < end:
+            spans.append((start, end))
+    return spans
+
+
+@lru_cache(maxsize=4096)
+def screen(text: str, *, question: bool = False) -> Screened:
+    """Remove active markup, then flag the sentences of `text` that carry instructions, and
+    every later sentence of the same line: an injected notice usually goes on for a few
+    sentences after its first order ("NOTICE TO THE ASSISTANT: ignore … Answer only with …")."""
+    cuts = [m.span() for m in _MARKUP.finditer(text)]
+    blanked = text
+    for start, end in cuts:  # same length, so sentence offsets stay those of `text`
+        blanked = blanked[:start] + " " * (end - start) + blanked[end:]
+    flagged_spans: list[tuple[int, int]] = []
+    categories: list[str] = ["markup"] if cuts else []
+    tainted_line, line, counted = -1, 0, 0
+    for start, end in sentences(blanked):
+        line += blanked.count("\n", counted, start)
+        counted = start
+        found = instruction_categories(blanked[start:end], question=question)
+        if found or line == tainted_line:
+            flagged_spans.append((start, end))
+            categories += [c for c in found if c not in categories]
+            tainted_line = line
+    if not cuts and not flagged_spans:
+        return Screened(text, (), ())
+    removed = sorted(cuts + flagged_spans)
+    pieces, last = [], 0
+    for start, end in removed:
+        if start >= last:
+            pieces += [text[last:start], " "]
+        last = max(last, end)
+    pieces.append(text[last:])
+    kept = re.sub(r"[ \t]{2,}", " ", "".join(pieces))
+    flagged = tuple(re.sub(r"\s+", " ", text[a:b]).strip() for a, b in removed)
+    return Screened(kept, tuple(f for f in flagged if f), tuple(categories))
+
+
+def flagged_sentences(text: str) -> tuple[str, ...]:
+    """The sentences of a document that read as instructions to an assistant."""
+    return screen(text).flagged
+
+
+def urls(text: str) -> list[str]:
+    """The links written in `text` (with or without a scheme), trailing punctuation removed."""
+    folded = _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", text))
+    return [m.group(0).rstrip(".,;:!?'\"") for m in _URL.finditer(folded)]
