@@ -38,112 +38,130 @@ _MARKUP = re.compile(
 )
 _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff])[ \u3000]+(?=[\u3400-\u9fff「」“”])")
 
-_ASSISTANT = (
-    r"(?:ai|a\.i\.|assistant|chat ?bot|bot|language model|llm|gpt|chatgpt|qwen|copilot"
-    r"|(?:the )?system|model)"
+_BOT = (
+    r"(?:ai|a\.i\.|assistants?|chat ?bots?|bots?|language models?|llms?|gpt|chatgpt|qwen"
+    r"|ai (?:models?|systems?|assistants?))"
 )
-_DOCUMENT_PATTERNS = {
-    # Instructions to set aside the rules.
+_EN_STOP = r"[^.!?。！？\n]"
+_ZH_STOP = r"[^。！？\n]"
+_PATTERNS = {
+    # Orders to set the rules aside.
     "override": (
-        r"\b(?:ignore|disregard|forget|override|bypass|skip|drop|abandon)\b[^.!?。！？\n]{0,60}"
-        r"\b(?:instructions?|rules?|prompts?|guidelines?|directions?|directives?|above|previous"
-        r"|prior|earlier|constraints?|restrictions?|polic(?:y|ies)|programming|context)\b"
-        r"|\b(?:new|updated|real|actual|hidden|secret|override|priority)\s+(?:instructions?"
-        r"|orders?|directives?)\b"
-        r"|(?:忽略|无视|忽视|不要理会|不要理睬|别管|不用管|忘记|忘掉|跳过|绕过|抛开|放弃)"
-        r"[^。！？\n]{0,30}(?:指令|指示|规则|提示|说明|要求|设定|约束|限制|规定|以上|之前|上述|前面|先前)"
-        r"|新(?:的)?指令|最高指令|优先指令"
+        r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|any\s+|the\s+|your\s+|my\s+"
+        r"|these\s+|those\s+)?(?:(?:of\s+)?(?:the\s+)?(?:previous|prior|earlier|above|preceding"
+        r"|former|original|system|initial|other|existing)\s+)?(?:instructions?|rules?|prompts?"
+        r"|guidelines?|directives?|context|programming|everything|restrictions)\b"
+        r"|\b(?:ignore|disregard|forget)\s+(?:all|everything|anything)\s+(?:above|before|said"
+        r"|you)\b"
+        r"|\b(?:ignore|disregard|forget|override)\b" + _EN_STOP + r"{0,40}\b(?:previous|prior|above"
+        r"|earlier|preceding)\s+(?:instructions?|rules?|prompts?|messages?|text|context)\b"
+        r"|\b(?:hidden|secret|override|priority|real|true)\s+(?:instructions?|orders?|directives?)\b"
+        r"|(?:忽略|无视|忽视|不要理会|别管|不用管|忘记|忘掉|绕过|抛开)" + _ZH_STOP + r"{0,12}"
+        r"(?:以上|之前|上述|前面|先前|所有|全部|一切|你的|系统)" + _ZH_STOP + r"{0,8}"
+        r"(?:指令|指示|规则|提示|设定|要求|内容|约束|限制)"
+        r"|最高指令|优先指令"
     ),
-    # The hidden configuration of the assistant.
+    # The assistant's hidden configuration.
     "prompt": (
-        r"\bsystem\s*(?:prompt|message|instructions?|notice|notification|override|note"
-        r"|alert|update|command)s?\b|\b(?:initial|hidden|original|secret)\s+(?:prompt|instructions?)"
-        r"|\bdeveloper\s+(?:mode|message|notice|note)\b|\bjailbreak|\bdo anything now\b"
-        r"|\b(?:print|output|reveal|repeat|show|display|dump|leak|recite|disclose|write out)\b"
-        r"[^.!?。！？\n]{0,40}\b(?:your|the)\s+(?:\w+\s+){0,2}(?:prompt|instructions|rules"
-        r"|configuration|guidelines)\b"
-        r"|系统(?:提示|指令|消息|信息|通知|设定|公告|命令|警告|更新|说明)|提示词|开发者模式"
-        r"|(?:输出|打印|显示|透露|泄露|泄漏|重复|复述|背诵|公开|展示|告诉我)[^。！？\n]{0,20}"
-        r"(?:系统|提示|指令|规则|设定|配置)"
+        r"\bsystem\s*(?:prompts?|instructions?|notices?|override)\b"
+        r"|\b(?:initial|hidden|original|secret)\s+(?:prompt|instructions)\b"
+        r"|\bdeveloper\s+mode\b|\bjailbreak|\bdo anything now\b"
+        r"|\b(?:print|output|reveal|repeat|show|display|dump|leak|recite|disclose|write out|list"
+        r"|translate)\b" + _EN_STOP + r"{0,40}\b(?:your|the system'?s?|the hidden|the initial"
+        r"|the original)\s+(?:\w+\s+){0,2}(?:prompt|instructions|rules|configuration|guidelines)\b"
+        r"|\b(?:print|output|reveal|repeat|show|display|recite|disclose)\b" + _EN_STOP + r"{0,40}"
+        r"\bsystem\s+messages?\b"
+        r"|系统(?:提示|指令|通知|设定|命令)|提示词|开发者模式"
+        r"|(?:输出|打印|透露|泄露|泄漏|重复|复述|背诵|告诉我|列出|翻译)" + _ZH_STOP + r"{0,12}"
+        r"(?:你的|您的|系统的?|隐藏的?|全部|所有|完整的?)" + _ZH_STOP + r"{0,6}"
+        r"(?:提示|指令|指示|规则|设定|配置)"
     ),
     # Words addressed to the assistant.
     "address": (
-        r"\b(?:to|for|dear|attention|note to|hey|hi|hello|message to|notice to)\s+(?:the\s+|any\s+"
-        r"|all\s+|every\s+)?" + _ASSISTANT + r"s?\b"
-        r"|\b(?:ai|assistant|chat ?bot|llm|language model)s?\s*[:,：，]"
-        r"|\b(?:ai|assistant|chat ?bot|llm|language model|model)s?\b[^.!?。！？\n]{0,40}"
-        r"\b(?:must|shall|should|is instructed|are instructed|is required|are required)\b"
-        r"[^.!?。！？\n]{0,30}\b(?:reply|respond|answer|say|output|print|write|include|add"
-        r"|reveal|tell|end|begin|start|ignore|refuse|claim|mention|append|inform)\b"
-        r"|\b(?:you are now|you're now|from now on|act as|pretend (?:to be|you)|role-?play"
-        r"|stay in character|as an ai)\b"
+        r"\b(?:dear|attention|hey|hi|hello|(?:note|notice|message|instructions?|reminder"
+        r"|warning)s?\s+(?:to|for))\s*[:,]?\s+(?:the\s+|any\s+|all\s+|every\s+)?" + _BOT + r"\b"
+        r"|\b" + _BOT + r"\s+(?:reading|processing|parsing|summari[sz]ing)\s+(?:this|these)\b"
+        r"|\b(?:ai|assistant|chat ?bot|llm|language model)s?\s*[:：]"
+        r"|\b" + _BOT + r"\b" + _EN_STOP + r"{0,40}\b(?:must|shall|should|is instructed"
+        r"|are instructed|is required|are required)\b" + _EN_STOP + r"{0,30}\b(?:reply|respond"
+        r"|answer|say|output|print|reveal|ignore|refuse|append)\b"
+        r"|\b(?:you are now|you're now|pretend (?:to be|you)|stay in character|let'?s play a game)\b"
+        r"|\b(?:assistant|ai|bot|model)\s+without\s+(?:any\s+)?(?:rules|limits|restrictions"
+        r"|filters)\b|\byou\s+are\s+(?:now\s+)?(?:an?\s+)?\w*bot\b"
         r"|(?:致|给|对|告诉|提醒|通知)(?:所有|任何|各位)?(?:ai|人工智能|助手|助理|机器人|语言模型|大模型)"
-        r"|(?:ai|人工智能|助手|助理|机器人|语言模型|大模型)[^。！？\n]{0,20}"
+        r"|(?:(?:ai|人工智能)(?:助手|助理|模型)|助手|语言模型|大模型|聊天机器人)" + _ZH_STOP + r"{0,20}"
         r"(?:必须|务必|一律|总是|永远|只能|只许|不得|应该|应当|请)"
-        r"|从现在(?:起|开始)|你现在是|扮演|假装你|假装成"
+        r"|(?:阅读|读到|处理)本文的(?:ai|模型|助手|人工智能)"
+        r"|你现在是|从现在(?:起|开始)[，,]?你(?:是|将是|就是)|假装你"
     ),
     # Orders about how to answer.
     "answer": (
         r"\b(?:answer|reply|respond|say|output|print|write)\s+(?:only|just|exactly|solely)\b"
-        r"|\b(?:only|just)\s+(?:answer|reply|respond|say|output|write)\b"
+        r"|\b(?:only|just)\s+(?:answer|reply|respond|say|output)\b"
         r"|\b(?:answer|reply|respond)\s+(?:\w+\s+){0,3}with\s+(?:the\s+|a\s+)?(?:\w+\s+)?"
         r"(?:words?|phrases?|text|link|url|sentences?)\b"
-        r"|\b(?:always|must)\s+(?:include|add|append|insert|mention|say|end|start|begin|reply"
-        r"|answer|respond|tell)\b"
+        r"|\balways\s+(?:include|add|append|insert|mention|say|reply|answer|respond|end with"
+        r"|start with|begin with|cite)\b|\bmust\s+(?:say|reply|append)\b"
         r"|\b(?:end|start|begin|prefix|suffix|finish|close)\s+(?:every|each|all|your|any)\s+"
-        r"(?:answer|reply|response|message|output)s?\b"
-        r"|\b(?:tell|instruct|ask|direct|urge|inform|advise|remind)\s+(?:the|every|all|each|any)"
-        r"\s+(?:users?|readers?|customers?|visitors?|people)\b"
-        r"|\b(?:every|each|any|all)\s+(?:answer|reply|response|question)s?\s+(?:must|should|shall)\b"
-        r"|\bthen\s+(?:say|write|print|output|reply)\b"
-        r"|\b(?:answer|reply|respond|say|output|write|print)(?:\s+(?:only|just|exactly))?"
-        r"(?:\s+with)?\s*[:：]?\s*[\"'“‘]"
-        r"|\b(?:answer|reply|respond)\s+(?:to\s+)?(?:every|each|all|any)\s+(?:questions?|messages?"
-        r"|quer(?:y|ies))\b"
+        r"(?:answers?|repl(?:y|ies)|responses?|messages?|outputs?)\b"
+        r"|\b(?:tell|instruct|direct|urge)\s+(?:the|every|all|each|any)\s+(?:users?|readers?)\b"
+        r"|\b(?:every|each|any|all)\s+(?:answers?|repl(?:y|ies)|responses?)\s+(?:must|should"
+        r"|shall)\b|\byour\s+(?:answers?|repl(?:y|ies)|responses?)\s+(?:must|should|shall"
+        r"|has to)\b"
+        r"|\b(?:answer|reply|respond)\s+(?:to\s+)?(?:every|each|all|any)\s+(?:questions?"
+        r"|messages?|quer(?:y|ies))\s+with\b"
         r"|\bformat\s+(?:your|the|each|every)\s+(?:answer|reply|response)"
-        r"|\b(?:your|the|each|every)\s+(?:answer|reply|response)s?\s+(?:must|should|shall|has to)\b"
-        r"|\b(?:begin|start|end|finish|open|close)s?\s+(?:\w+\s+){0,2}(?:answers?|repl(?:y|ies)"
-        r"|responses?)\s+with\b"
+        r"|\b(?:begin|start|end|finish)s?\s+(?:your|every|each|all|any|his|her|its|their)\s+"
+        r"(?:answers?|repl(?:y|ies)|responses?)\s+with\b"
         r"|\b(?:repeat|print|output|copy|show|recite)\s+(?:back\s+)?(?:everything|all|the text"
         r"|anything|the words)\s+(?:above|before|prior|you were)"
         r"|\b(?:what|which)\s+(?:are|were)\s+your\s+(?:\w+\s+)?(?:rules|instructions|guidelines"
         r"|directives)\b|\bas\s+(?:they\s+were|it\s+was)\s+given\s+to\s+you\b"
-        r"|\blet'?s\s+play\s+a\s+game\b|\b(?:assistant|ai|bot|model)\s+without\s+(?:any\s+)?"
-        r"(?:rules|limits|restrictions|filters)\b|\byou\s+are\s+(?:now\s+)?(?:an?\s+)?\w*bot\b"
-        r"|(?:只|仅)(?:用|以)?(?:回答|回复|输出|说|写)|(?:回答|回复|输出)(?:时|的时候)?(?:必须|务必|一律|只)"
-        r"|(?:每个|每条|每次|所有|任何)(?:问题|回答|回复|答案)"
+        r"|(?:只|仅)(?:回答|回复|输出)|只(?:说|写)[「“\"『]"
+        r"|(?:回答|回复|输出)(?:时|的时候)?(?:必须|务必|一律)"
+        r"|(?:在|于)?(?:每个|每条|每次|所有|任何)(?:回答|回复|答案)(?:的)?(?:末尾|开头|结尾|最后|前面"
+        r"|中|里)|回答任何问题(?:前|时|之前)"
         r"|(?:在|于)(?:回答|回复|答案)(?:的)?(?:末尾|开头|结尾|最后|最前)"
-        r"|(?:告诉|通知|提醒|要求|引导)(?:所有|每个|每位|各位)?(?:用户|读者|访客|提问者)"
-        r"|(?:然后|接着|之后|最后|再)(?:说|输出|写上|加上|回答)"
-        r"|(?:回答|回复)(?:时|的时候|中|完|完后|之后)[^。！？\n]{0,6}(?:请|务必|必须|要|一律)"
-        r"|(?:请|并且?|然后|再|后)(?:说|输出|回复|回答|写上|写|加上)[:：]?\s*[「“\"『]"
+        r"|(?:告诉|通知|提醒|要求|引导)(?:所有|每个|每位|各位)(?:用户|读者|访客|提问者|使用者)"
+        r"|(?:把|将)用户引导|引导用户(?:到|去|访问)"
+        r"|(?:回答|回复)(?:时|的时候|中|完|完后|之后)" + _ZH_STOP + r"{0,6}(?:请|务必|必须|一律)"
     ),
     # Credentials and payment data asked for.
     "credentials": (
-        r"\b(?:enter|type|provide|give|send|submit|confirm|verify|share|input|update|reset"
-        r"|re-?enter|supply|tell us)\b[^.!?。！？\n]{0,40}\b(?:password|passcode|passphrase|pin"
-        r"|credentials?|login details|log-?in|sign-?in|account details|credit card|card number"
-        r"|cvv|ssn|social security|one-time (?:code|password)|otp|2fa|verification code"
-        r"|security code|bank details)\b"
-        r"|\b(?:password|credentials?|login)\s+(?:here|at|via|on)\b"
-        r"|(?:输入|提供|填写|提交|发送|告诉|确认|验证|更新|登记)[^。！？\n]{0,20}"
-        r"(?:密码|口令|验证码|银行卡|信用卡|身份证号|账号信息|帐号信息|登录信息)"
-        r"|(?:登录|登陆)[^。！？\n]{0,10}(?:以|来)?(?:验证|确认|领取)"
+        r"\b(?:enter|type|provide|give|send|submit|confirm|verify|share|input|re-?enter|supply"
+        r"|tell us)\b" + _EN_STOP + r"{0,40}\b(?:password|passcode|passphrase|pin|credentials?"
+        r"|login details|account details|credit card|card number|cvv|ssn|social security"
+        r"|one-time (?:code|password)|otp|2fa code|verification code|security code"
+        r"|bank details)\b"
+        r"|\b(?:password|credentials?)\s+(?:here|at|via)\b"
+        r"|(?:输入|提供|填写|提交|发送|告诉|确认|验证)" + _ZH_STOP + r"{0,20}"
+        r"(?:密码|口令|验证码|银行卡号|信用卡号|cvv)"
     ),
     # Chat-template and role markers, and markup that runs code or loads a page.
     "markup": (
         r"<\|[a-z_]+\|>|<\|?(?:im_start|im_end|endoftext|eot_id)\|?>|\[/?inst\]|<</?sys>>"
         r"|<(?:start|end)_of_turn>|</?\s*(?:passages|context|system|instructions?)\s*>"
-        r"|(?:^|\n)\s*(?:#+\s*)?(?:system|assistant|user|human|developer|instruction)s?\s*[:：]"
-        r"|\[(?:system|admin|developer|instruction)s?\]|【(?:系统|指令|管理员|开发者)[^】]{0,6}】"
-        r"|(?:^|\n)\s*(?:系统|用户|助手|助理|管理员)\s*[:：]"
-        r"|<\s*(?:script|iframe|img|svg|object|embed|form|meta|link|style)\b|\bon[a-z]+\s*="
-        r"|javascript:|!\[[^\]]*\]\(\s*https?://"
+        r"|^\s*(?:#+\s*)?(?:system|assistant|developer|instructions?)\s*[:：]"
+        r"|\[(?:system|admin|developer|instructions?)\]|【(?:系统|指令|管理员|开发者)" + r"[^】]{0,6}】"
+        r"|\[(?:系统|管理员)\]|^\s*(?:系统|助手|管理员)\s*[:：]"
+        r"|<\s*(?:script|iframe|img|svg|object|embed|form|meta|link|style)\b"
+        r"|\bon(?:error|load|click|mouseover|focus|blur|submit|change|input|keydown|keyup"
+        r"|mouseenter)\s*=|javascript:|!\[[^\]]*\]\(\s*https?://"
+    ),
+    # Orders a question gives (read only in questions: documents quote speech this way).
+    "order": (
+        r"\bthen\s+(?:say|write|print|output|reply|add|append)\b"
+        r"|\b(?:answer|reply|respond|say|output|write|print)(?:\s+(?:only|just|exactly))?"
+        r"(?:\s+with)?\s*[:：]?\s*[\"'“‘]"
+        r"|\b(?:add|append|include|put)\s+(?:the\s+)?(?:words?|phrase|text|link|image|code)\b"
+        r"|(?:然后|接着|之后|最后|再|并|请)(?:说|输出|写上|加上|回答|回复)[:：]?\s*[「“\"『]"
+        r"|(?:加上|写上|附上)(?:一句|这句|链接|图片|代码)"
     ),
 }
+_DOCUMENT_CATEGORIES = ("override", "prompt", "address", "answer", "credentials", "markup")
 # A question may ask about passwords or links (a user's own need); what it must not do is
 # give the assistant orders or ask for its configuration.
-_QUESTION_CATEGORIES = ("override", "prompt", "address", "answer", "markup")
+_QUESTION_CATEGORIES = ("override", "prompt", "address", "answer", "markup", "order")
 
 _URL = re.compile(
     r"(?:https?://|www\.)[^\s<>\"'()\[\]{}，。、；！？）】]+"
@@ -185,17 +203,16 @@ def fold(text: str) -> str:
 @cache
 def _pattern(categories: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(
-        "|".join(f"(?P<{name}>{_DOCUMENT_PATTERNS[name]})" for name in categories),
-        re.IGNORECASE,
+        "|".join(f"(?P<{name}>{_PATTERNS[name]})" for name in categories), re.IGNORECASE
     )
 
 
 def instruction_categories(sentence: str, *, question: bool = False) -> list[str]:
     """The kinds of instruction a sentence carries ([] for an ordinary sentence)."""
-    pattern = _pattern(_QUESTION_CATEGORIES if question else tuple(_DOCUMENT_PATTERNS))
+    pattern = _pattern(_QUESTION_CATEGORIES if question else _DOCUMENT_CATEGORIES)
     folded = fold(sentence)
     found = {name for m in pattern.finditer(folded) for name, v in m.groupdict().items() if v}
-    return [name for name in _DOCUMENT_PATTERNS if name in found]
+    return [name for name in _PATTERNS if name in found]
 
 
 def is_instruction(sentence: str, *, question: bool = False) -> bool:
