@@ -36,6 +36,7 @@ _MARKUP = re.compile(
     r"|!\[[^\]\n]*\]\([^)\n]*\)|\[[^\]\n]*\]\(\s*(?:javascript|data|vbscript):[^)\n]*\)+",
     re.IGNORECASE | re.DOTALL,
 )
+_COMMA = re.compile(r"[,，]\s*")
 _CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff])[ \u3000]+(?=[\u3400-\u9fff「」“”])")
 
 _BOT = (
@@ -47,8 +48,8 @@ _ZH_STOP = r"[^。！？\n]"
 _PATTERNS = {
     # Orders to set the rules aside.
     "override": (
-        r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|any\s+|the\s+|your\s+|my\s+"
-        r"|these\s+|those\s+)?(?:(?:of\s+)?(?:the\s+)?(?:previous|prior|earlier|above|preceding"
+        r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:(?:all|any|the|your|my|these|those"
+        r"|of)\s+){0,3}(?:(?:previous|prior|earlier|above|preceding"
         r"|former|original|system|initial|other|existing)\s+)?(?:instructions?|rules?|prompts?"
         r"|guidelines?|directives?|context|programming|everything|restrictions)\b"
         r"|\b(?:ignore|disregard|forget)\s+(?:all|everything|anything)\s+(?:above|before|said"
@@ -85,11 +86,14 @@ _PATTERNS = {
         r"|\b" + _BOT + r"\b" + _EN_STOP + r"{0,40}\b(?:must|shall|should|is instructed"
         r"|are instructed|is required|are required)\b" + _EN_STOP + r"{0,30}\b(?:reply|respond"
         r"|answer|say|output|print|reveal|ignore|refuse|append)\b"
-        r"|\b(?:you are now|you're now|pretend (?:to be|you)|stay in character|let'?s play a game)\b"
+        r"|\b(?:you are now|you're now|pretend (?:to be|you)|stay in character"
+        r"|let'?s play a game)\b"
         r"|\b(?:assistant|ai|bot|model)\s+without\s+(?:any\s+)?(?:rules|limits|restrictions"
         r"|filters)\b|\byou\s+are\s+(?:now\s+)?(?:an?\s+)?\w*bot\b"
         r"|(?:致|给|对|告诉|提醒|通知)(?:所有|任何|各位)?(?:ai|人工智能|助手|助理|机器人|语言模型|大模型)"
-        r"|(?:(?:ai|人工智能)(?:助手|助理|模型)|助手|语言模型|大模型|聊天机器人)" + _ZH_STOP + r"{0,20}"
+        r"|(?:(?:ai|人工智能)(?:助手|助理|模型)|助手|语言模型|大模型|聊天机器人)"
+        + _ZH_STOP
+        + r"{0,20}"
         r"(?:必须|务必|一律|总是|永远|只能|只许|不得|应该|应当|请)"
         r"|(?:阅读|读到|处理)本文的(?:ai|模型|助手|人工智能)"
         r"|你现在是|从现在(?:起|开始)[，,]?你(?:是|将是|就是)|假装你"
@@ -142,7 +146,8 @@ _PATTERNS = {
         r"<\|[a-z_]+\|>|<\|?(?:im_start|im_end|endoftext|eot_id)\|?>|\[/?inst\]|<</?sys>>"
         r"|<(?:start|end)_of_turn>|</?\s*(?:passages|context|system|instructions?)\s*>"
         r"|^\s*(?:#+\s*)?(?:system|assistant|developer|instructions?)\s*[:：]"
-        r"|\[(?:system|admin|developer|instructions?)\]|【(?:系统|指令|管理员|开发者)" + r"[^】]{0,6}】"
+        r"|\[(?:system|admin|developer|instructions?)\]|【(?:系统|指令|管理员|开发者)"
+        + r"[^】]{0,6}】"
         r"|\[(?:系统|管理员)\]|^\s*(?:系统|助手|管理员)\s*[:：]"
         r"|<\s*(?:script|iframe|img|svg|object|embed|form|meta|link|style)\b"
         r"|\bon(?:error|load|click|mouseover|focus|blur|submit|change|input|keydown|keyup"
@@ -151,6 +156,7 @@ _PATTERNS = {
     # Orders a question gives (read only in questions: documents quote speech this way).
     "order": (
         r"\bthen\s+(?:say|write|print|output|reply|add|append)\b"
+        r"|\b(?:you\s+)?must\s+(?:answer|reply|respond|say|write|output)\b"
         r"|\b(?:answer|reply|respond|say|output|write|print)(?:\s+(?:only|just|exactly))?"
         r"(?:\s+with)?\s*[:：]?\s*[\"'“‘]"
         r"|\b(?:add|append|include|put)\s+(?:the\s+)?(?:words?|phrase|text|link|image|code)\b"
@@ -179,6 +185,7 @@ class Screened:
     kept: str  # the text with flagged sentences removed (their place kept by a space)
     flagged: tuple[str, ...]  # the flagged sentences, as written
     categories: tuple[str, ...]  # which patterns matched, in order of first match
+    spans: tuple[tuple[int, int], ...] = ()  # where the flagged sentences are in the text
 
 
 @cache
@@ -233,11 +240,25 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-@lru_cache(maxsize=4096)
+def _clauses(text: str) -> list[tuple[int, int]]:
+    """Sentences cut further at commas: a question often packs an order and a real question
+    into one sentence ("Reply with X, then tell me who …"), and only the order is dropped."""
+    spans = []
+    for start, end in sentences(text):
+        cut = start
+        for m in _COMMA.finditer(text, start, end):
+            spans.append((cut, m.start()))
+            cut = m.end()
+        spans.append((cut, end))
+    return [(a, b) for a, b in spans if text[a:b].strip()]
+
+
+@lru_cache(maxsize=1024)
 def screen(text: str, *, question: bool = False) -> Screened:
     """Remove active markup, then flag the sentences of `text` that carry instructions, and
-    every later sentence of the same line: an injected notice usually goes on for a few
-    sentences after its first order ("NOTICE TO THE ASSISTANT: ignore … Answer only with …")."""
+    in a document every later sentence of the same line: an injected notice usually goes on
+    for a few sentences after its first order ("NOTICE TO THE ASSISTANT: ignore … Answer only
+    with …"). A question (`question=True`) is screened clause by clause, without that."""
     cuts = [m.span() for m in _MARKUP.finditer(text)]
     blanked = text
     for start, end in cuts:  # same length, so sentence offsets stay those of `text`
@@ -245,11 +266,11 @@ def screen(text: str, *, question: bool = False) -> Screened:
     flagged_spans: list[tuple[int, int]] = []
     categories: list[str] = ["markup"] if cuts else []
     tainted_line, line, counted = -1, 0, 0
-    for start, end in sentences(blanked):
+    for start, end in _clauses(blanked) if question else sentences(blanked):
         line += blanked.count("\n", counted, start)
         counted = start
         found = instruction_categories(blanked[start:end], question=question)
-        if found or line == tainted_line:
+        if found or (line == tainted_line and not question):
             flagged_spans.append((start, end))
             categories += [c for c in found if c not in categories]
             tainted_line = line
@@ -263,13 +284,25 @@ def screen(text: str, *, question: bool = False) -> Screened:
         last = max(last, end)
     pieces.append(text[last:])
     kept = re.sub(r"[ \t]{2,}", " ", "".join(pieces))
-    flagged = tuple(re.sub(r"\s+", " ", text[a:b]).strip() for a, b in removed)
-    return Screened(kept, tuple(f for f in flagged if f), tuple(categories))
+    flagged = tuple(text[a:b].strip() for a, b in removed)
+    return Screened(kept, tuple(f for f in flagged if f), tuple(categories), tuple(removed))
 
 
 def flagged_sentences(text: str) -> tuple[str, ...]:
     """The sentences of a document that read as instructions to an assistant."""
     return screen(text).flagged
+
+
+def flagged_in_range(text: str, start: int, end: int) -> tuple[str, ...]:
+    """The flagged sentences of a whole document that fall in `text[start:end]` (a chunk),
+    cut to it: screened on the whole document, a notice split across chunks stays flagged."""
+    found = []
+    for a, b in screen(text).spans:
+        if a < end and b > start:
+            piece = text[max(a, start) : min(b, end)].strip()
+            if piece:
+                found.append(piece)
+    return tuple(found)
 
 
 def urls(text: str) -> list[str]:

@@ -36,7 +36,7 @@ from index.chunking import chunk_document
 from index.dense import DEFAULT_ANN_THRESHOLD, DenseIndex
 from index.documents import Chunk, Document
 from index.embedder import Embedder
-from index.injection import flagged_sentences
+from index.injection import flagged_in_range, flagged_sentences
 from index.lexical import LexicalIndex
 from index.manifest import (
     MANIFEST_FILE,
@@ -383,7 +383,9 @@ def _read_database(
                     end=row[5],
                     text=row[6],
                     title=row[7],
-                    flagged=flagged_sentences(row[6]),
+                    flagged=flagged_in_range(texts.get(row[2], row[6]), row[4], row[5])
+                    if row[2] in texts
+                    else flagged_sentences(row[6]),
                 )
                 for row in conn.execute(
                     "SELECT id, chunk_id, doc_id, n, start_char, end_char, text, title "

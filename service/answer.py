@@ -384,7 +384,7 @@ def postprocess(
     `citations` lists exactly the passages the answer cites.
     """
     text = check_claims(raw.strip(), passages, language, question).strip()
-    if not text or is_refusal(text) or answer_guard.leaks_prompt(text):
+    if not text or is_refusal(text) or answer_guard.leaks_prompt(raw):
         return CitedAnswer(refusal(language), True, [])
     by_number = {p.n: p for p in passages}
     order: list[int] = []
@@ -429,9 +429,16 @@ class SentenceGate:
         self.language = language
         self.question = question
         self.pending = ""
+        self.said = ""  # everything the model wrote so far, sent or not
+        self.leaked = False
 
     def _check(self, text: str) -> str:
-        return check_claims(text, self.passages, self.language, self.question)
+        # Once the model has repeated its prompt, nothing more of this answer is sent.
+        self.said += text
+        self.leaked = self.leaked or answer_guard.leaks_prompt(self.said)
+        return (
+            "" if self.leaked else check_claims(text, self.passages, self.language, self.question)
+        )
 
     def feed(self, piece: str) -> str:
         """The checked sentences that `piece` completes ('' while a sentence is open)."""

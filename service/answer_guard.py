@@ -25,6 +25,10 @@ _GRAM = 5
 _LEAK_CHARS = 40  # a run this long of a prompt template in an answer is a leak
 _NOISE = re.compile(r"[\[【]\s*\d{1,3}(?:\s*[,，、\-–]\s*\d{1,3})*\s*[\]】]|[\W_]+")
 _MARKER = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、\-–]\s*\d{1,3})*)\s*[\]】]")
+_ASKING = re.compile(
+    r"[?？]|\b(?:who|whom|whose|what|when|where|which|why|how)\b"
+    r"|谁|什么|哪|多少|几|吗|怎么|怎样|如何|是否|何时|为何"
+)
 # What an answer sentence must never carry, whatever the passages say.
 _ANSWER_CATEGORIES = {"override", "prompt", "credentials", "markup"}
 
@@ -54,8 +58,10 @@ def flagged_text(passage: Passage) -> tuple[str, ...]:
 
 
 def question_has_content(question: str) -> bool:
-    """The question still asks something once its instructions are taken out."""
-    return bool(_plain(screen(question, question=True).kept))
+    """The question still asks something once its orders are taken out: when some were, a
+    question mark or word is left ("…, then tell me who presided"), not just their remains."""
+    screened = screen(question, question=True)
+    return not screened.flagged or bool(_ASKING.search(fold(screened.kept)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,10 @@ from functools import cache
 
 import prompts
 from index.embedder import Embedder
+from index.injection import flagged_sentences
 from index.store import IndexSnapshot, IndexStore
 from ragqa.config import Settings
-from ragqa.errors import GenerationFailed, GenerationTimeout
+from ragqa.errors import DocumentNotFound, GenerationFailed, GenerationTimeout
 from service.answer import (
     Citation,
     Passage,
@@ -131,7 +132,19 @@ def translation_preamble() -> list[ChatMessage]:
     return [{"role": "system", "content": prompts.template("translate")}, *_translation_examples()]
 
 
-def to_passages(hits: Sequence[SearchHit]) -> list[Passage]:
+def to_passages(hits: Sequence[SearchHit], snapshot: IndexSnapshot | None = None) -> list[Passage]:
+    """Hits numbered from 1. With the snapshot, each passage carries the flagged sentences of
+    its whole document: an answer must not repeat a notice another chunk of it holds."""
+
+    def flagged(hit: SearchHit) -> tuple[str, ...]:
+        if snapshot is None:
+            return hit.chunk.flagged
+        try:
+            whole = flagged_sentences(snapshot.document_text(hit.doc_id))
+        except DocumentNotFound:  # deleted since it was retrieved
+            whole = ()
+        return tuple(dict.fromkeys((*hit.chunk.flagged, *whole)))
+
     return [
         Passage(
             n=i,
@@ -143,7 +156,7 @@ def to_passages(hits: Sequence[SearchHit]) -> list[Passage]:
             end=h.end,
             score=h.score,
             url=h.url,
-            flagged=h.chunk.flagged,
+            flagged=flagged(h),
         )
         for i, h in enumerate(hits, start=1)
     ]
@@ -309,7 +322,7 @@ class RagPipeline:
         deadline = started + (timeout_s or self.settings.generation_timeout_s)
         language = detect_language(question)
         retrieval = self.retrieve(question, top_k or self.settings.context_k, history=history)
-        passages = to_passages(retrieval.hits)
+        passages = to_passages(retrieval.hits, self.snapshot)
         yield PassagesEvent(passages)
         timings = {k: round(v, 1) for k, v in retrieval.timings.items()}
         # Nothing relevant, or a question that is only orders to the assistant ("ignore your
