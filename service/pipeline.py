@@ -25,7 +25,6 @@ from ragqa.errors import DocumentNotFound, GenerationFailed, GenerationTimeout
 from service.answer import (
     Citation,
     Passage,
-    SentenceGate,
     build_messages,
     neutralise,
     postprocess,
@@ -33,6 +32,7 @@ from service.answer import (
     refusal,
 )
 from service.answer_guard import question_has_content
+from service.answer_stream import SentenceGate
 from service.generation import Engine, Generator, complete, load_generators
 from service.generation.base import ChatMessage
 from service.language import Language, detect_language
