@@ -25,7 +25,11 @@ def register(app: typer.Typer) -> None:
 def eval_command(
     set_path: Annotated[
         Path | None,
-        typer.Option("--set", help="Eval set (JSON lines). Default: the bundled default set."),
+        typer.Option(
+            "--set",
+            help="Eval set (JSON lines): a question set, or an injection set (items with a "
+            "`kind`), then run alone. Default: the bundled default set.",
+        ),
     ] = None,
     url: Annotated[
         str | None,
@@ -70,8 +74,15 @@ def eval_command(
     console = Console(stderr=True)
     settings = Settings()
     try:
-        items = runner.load_items(set_path or runner.DEFAULT_SET, runner.EvalItem)
-        injection_path = injection_set or (None if set_path else runner.DEFAULT_INJECTION_SET)
+        only_injection = set_path is not None and _is_injection_set(set_path)
+        items = (
+            []
+            if only_injection
+            else runner.load_items(set_path or runner.DEFAULT_SET, runner.EvalItem)
+        )
+        injection_path = injection_set or (
+            set_path if only_injection else None if set_path else runner.DEFAULT_INJECTION_SET
+        )
         injection_items = (
             runner.load_items(injection_path, runner.InjectionItem)
             if injection_path and not retrieval_only
@@ -85,7 +96,7 @@ def eval_command(
             items,
             injection_items,
             retrieval_only,
-            modes,
+            modes and bool(items),
             settings.context_k,
             console,
             set_path,
@@ -101,6 +112,21 @@ def eval_command(
     console.print(f"report: {files.markdown}  data: {files.json}  chart: {files.chart}")
     if failures:
         raise typer.Exit(1)
+
+
+def _is_injection_set(path: Path) -> bool:
+    """An injection set's items have a `kind`; `--set` takes either kind of set."""
+    import json
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return False  # load_items reports it
+    first = next((line for line in lines if line.strip()), "")
+    try:
+        return isinstance(item := json.loads(first), dict) and "kind" in item
+    except json.JSONDecodeError:
+        return False
 
 
 def _select(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from itertools import pairwise
 
 from index.documents import Chunk, Document
+from index.injection import flagged_in_range
 
 Span = tuple[int, int]
 TokenCounter = Callable[[str], int]
@@ -182,6 +183,7 @@ def chunk_document(
             start=units[a][0],
             end=units[b - 1][1],
             title=doc.meta.title,
+            flagged=flagged_in_range(text, units[a][0], units[b - 1][1]),
         )
         for n, (a, b) in enumerate(groups)
     ]

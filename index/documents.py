@@ -37,3 +37,6 @@ class Chunk:
     start: int
     end: int
     title: str = ""
+    # Sentences screened as instructions to an assistant (index.injection): kept in `text`
+    # (offsets and search stay those of the document) but never put into a prompt.
+    flagged: tuple[str, ...] = ()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import re
 import shutil
@@ -35,6 +36,7 @@ from index.chunking import chunk_document
 from index.dense import DEFAULT_ANN_THRESHOLD, DenseIndex
 from index.documents import Chunk, Document
 from index.embedder import Embedder
+from index.injection import flagged_in_range, flagged_sentences
 from index.lexical import LexicalIndex
 from index.manifest import (
     MANIFEST_FILE,
@@ -86,6 +88,8 @@ CREATE TABLE chunks (
 );
 CREATE INDEX chunks_by_doc ON chunks(doc_id);
 """
+
+log = logging.getLogger(__name__)
 
 
 def passage_text(chunk: Chunk) -> str:
@@ -379,6 +383,9 @@ def _read_database(
                     end=row[5],
                     text=row[6],
                     title=row[7],
+                    flagged=flagged_in_range(texts.get(row[2], row[6]), row[4], row[5])
+                    if row[2] in texts
+                    else flagged_sentences(row[6]),
                 )
                 for row in conn.execute(
                     "SELECT id, chunk_id, doc_id, n, start_char, end_char, text, title "
@@ -875,6 +882,14 @@ def _prepare(
             overlap_sentences=chunking.chunk_overlap,
             count_tokens=embedder.count_tokens,
         )
+        flagged = {sentence for chunk in chunks for sentence in chunk.flagged}
+        if flagged:
+            log.warning(
+                "%s: %d sentence(s) read as instructions to an assistant; they stay searchable "
+                "but are kept out of every prompt",
+                doc.doc_id,
+                len(flagged),
+            )
         prepared.append(
             _PreparedDocument(doc, chunks, [index_tokens(passage_text(c)) for c in chunks])
         )

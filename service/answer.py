@@ -14,7 +14,9 @@ from itertools import pairwise
 
 import prompts
 from index.chunking import split_sentences
+from index.injection import is_instruction, screen
 from index.textnorm import pinyin_ngrams, romanised_name_tokens
+from service import answer_guard
 from service.document_view import view_url
 from service.generation.base import ChatMessage
 from service.language import Language, match_script, to_simplified
@@ -53,17 +55,6 @@ _MARKER_AS_QUANTITY = re.compile(
     r"|people|participants|experts|attendees|times|years?)\b|%|[百千万萬亿億元人名位个個项項届屆年])",
     re.IGNORECASE,
 )
-# A sentence of a document that speaks to the assistant instead of stating a fact.
-_INSTRUCTION = re.compile(
-    r"\b(?:ignore|disregard|forget)\b[^.!?。！？]{0,60}\b(?:instructions?|rules?|prompts?|above"
-    r"|previous)\b"
-    r"|\b(?:AI|assistant|chatbot|language model|LLM)\b[^.!?。！？]{0,60}\b(?:must|should|always"
-    r"|never|reply|respond|answer|say|end|include|reveal|instead)\b"
-    r"|\bsystem prompt\b"
-    r"|(?:忽略|无视|不要理会)[^。！？]{0,30}(?:指令|规则|提示|说明|要求)"
-    r"|(?:AI|人工智能|助手|模型)[^。！？]{0,30}(?:必须|务必|一律|总是|请在|回答时)",
-    re.IGNORECASE,
-)
 # A model that will not answer often says so in its own words instead of the fixed sentence.
 _NOT_FOUND = re.compile(
     r"\b(?:is|are|was|were|does|do|did)\s+not\s+(?:mentioned|stated|given|specified|provided"
@@ -87,6 +78,7 @@ class Passage:
     end: int
     score: float
     url: str | None = None
+    flagged: tuple[str, ...] = ()  # sentences screened out as instructions at ingestion
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +124,9 @@ def _user_turn(question: str, rendered_passages: str, language: Language) -> str
 
 def _render_passages(passages: Sequence[Passage]) -> str:
     return "\n".join(
-        prompts.render("passage", n=str(p.n), title=title, text=neutralise(p.text))
+        prompts.render(
+            "passage", n=str(p.n), title=title, text=neutralise(answer_guard.kept_text(p))
+        )
         for p, title in zip(passages, _titles(passages), strict=True)
     )
 
@@ -171,14 +165,20 @@ def build_messages(
     language: Language,
     history: Sequence[dict[str, str]] = (),
 ) -> list[ChatMessage]:
-    """The preamble, earlier turns, then one user turn holding the passages and the question."""
-    user = _user_turn(neutralise(question), _render_passages(passages), language)
+    """The preamble, earlier turns, then one user turn holding the passages and the question.
+
+    Documents and user turns go in without their sentences screened as instructions (an
+    order to the assistant, a role marker), and without chat-control tokens.
+    """
+    asked = screen(question, question=True).kept.strip()
+    user = _user_turn(neutralise(asked), _render_passages(passages), language)
     messages = preamble()
     for turn in history:
         if turn["role"] == "assistant":
             messages.append({"role": "assistant", "content": neutralise(turn["content"])})
         else:
-            messages.append({"role": "user", "content": neutralise(turn["content"])})
+            said = screen(turn["content"], question=True).kept.strip()
+            messages.append({"role": "user", "content": neutralise(said)})
     messages.append({"role": "user", "content": user})
     return messages
 
@@ -305,7 +305,9 @@ def _split_instructions(passages: Sequence[Passage]) -> tuple[set[str], set[str]
     instructions: set[str] = set()
     for p in passages:
         for sentence in _SENTENCE.findall(to_simplified(p.text)):
-            (instructions if _INSTRUCTION.search(sentence) else factual).update(_tokens(sentence))
+            (instructions if is_instruction(sentence) else factual).update(_tokens(sentence))
+        for sentence in answer_guard.flagged_text(p):
+            instructions.update(_tokens(sentence))
     return factual, instructions
 
 
@@ -349,32 +351,36 @@ def _check_claim(claim: str, passages: Sequence[Passage], min_support: float = 0
 @lru_cache(maxsize=32)
 def _evidence(
     passages: tuple[Passage, ...], question: str
-) -> tuple[set[str], set[str], set[str], set[str]]:
-    """What claims are checked against: the numbers of the sources, the question's words, and
-    the passages' factual and instruction words. Cached: a streamed answer is checked sentence
-    by sentence against the same passages."""
+) -> tuple[set[str], set[str], set[str], set[str], answer_guard.Evidence]:
+    """What claims are checked against: the numbers of the sources, the question's words, the
+    passages' factual and instruction words, and what the answer guard needs. Cached: a
+    streamed answer is checked sentence by sentence against the same passages."""
     sources = _numbers(
         to_simplified(
             "\n".join([question, *(p.text for p in passages), *(p.title for p in passages)])
         )
     )
-    return sources, _tokens(question), *_split_instructions(passages)
+    guard = answer_guard.evidence(passages, question)
+    return sources, _tokens(question), *_split_instructions(passages), guard
 
 
 def check_claims(
     raw: str, passages: Sequence[Passage], language: Language, question: str = ""
 ) -> str:
     """The answer text with its markers pointed at supporting passages (passage numbers kept),
-    and without sentences that invent a number, use a marker as their answer, or echo an
-    instruction; usable on whole sentences as they stream."""
+    and without sentences that invent a number, use a marker as their answer, echo an
+    instruction, or fail an answer-guard check (a link the cited passage does not state, a
+    credential request, markup, a run of the prompt); usable on whole sentences as they
+    stream."""
     text = _MARKER_AFTER_STOP.sub(r"\2\1", match_script(raw, language))
-    sources, asked, factual, instructions = _evidence(tuple(passages), question)
+    sources, asked, factual, instructions, guard = _evidence(tuple(passages), question)
     return "".join(
         _check_claim(c, passages)
         for c in _claims(text)
         if _is_grounded(c, sources)
         and not _is_hollow(c)
         and not _echoes_instructions(c, asked, factual, instructions)
+        and not any(answer_guard.failed_checks(c, guard))
     )
 
 
@@ -389,7 +395,7 @@ def postprocess(
     `citations` lists exactly the passages the answer cites.
     """
     text = check_claims(raw.strip(), passages, language, question).strip()
-    if not text or is_refusal(text):
+    if not text or is_refusal(text) or answer_guard.leaks_prompt(raw):
         return CitedAnswer(refusal(language), True, [])
     by_number = {p.n: p for p in passages}
     order: list[int] = []

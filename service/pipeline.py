@@ -18,9 +18,10 @@ from functools import cache
 
 import prompts
 from index.embedder import Embedder
+from index.injection import flagged_sentences
 from index.store import IndexSnapshot, IndexStore
 from ragqa.config import Settings
-from ragqa.errors import GenerationFailed, GenerationTimeout
+from ragqa.errors import DocumentNotFound, GenerationFailed, GenerationTimeout
 from service.answer import (
     Citation,
     Passage,
@@ -30,10 +31,12 @@ from service.answer import (
     preamble,
     refusal,
 )
+from service.answer_guard import question_has_content
+from service.answer_stream import SentenceGate
 from service.document_view import view_url
 from service.generation import Engine, Generator, complete, load_generators
 from service.generation.base import ChatMessage
-from service.language import Language, detect_language, match_script
+from service.language import Language, detect_language
 from service.retrieval import HybridRetriever, Retrieval, RetrievalMode, SearchHit
 
 log = logging.getLogger(__name__)
@@ -130,7 +133,19 @@ def translation_preamble() -> list[ChatMessage]:
     return [{"role": "system", "content": prompts.template("translate")}, *_translation_examples()]
 
 
-def to_passages(hits: Sequence[SearchHit]) -> list[Passage]:
+def to_passages(hits: Sequence[SearchHit], snapshot: IndexSnapshot | None = None) -> list[Passage]:
+    """Hits numbered from 1. With the snapshot, each passage carries the flagged sentences of
+    its whole document: an answer must not repeat a notice another chunk of it holds."""
+
+    def flagged(hit: SearchHit) -> tuple[str, ...]:
+        if snapshot is None:
+            return hit.chunk.flagged
+        try:
+            whole = flagged_sentences(snapshot.document_text(hit.doc_id))
+        except DocumentNotFound:  # deleted since it was retrieved
+            whole = ()
+        return tuple(dict.fromkeys((*hit.chunk.flagged, *whole)))
+
     return [
         Passage(
             n=i,
@@ -142,6 +157,7 @@ def to_passages(hits: Sequence[SearchHit]) -> list[Passage]:
             end=h.end,
             score=h.score,
             url=view_url(h.doc_id, h.start, h.end),
+            flagged=flagged(h),
         )
         for i, h in enumerate(hits, start=1)
     ]
@@ -307,11 +323,13 @@ class RagPipeline:
         deadline = started + (timeout_s or self.settings.generation_timeout_s)
         language = detect_language(question)
         retrieval = self.retrieve(question, top_k or self.settings.context_k, history=history)
-        passages = to_passages(retrieval.hits)
+        passages = to_passages(retrieval.hits, self.snapshot)
         yield PassagesEvent(passages)
         timings = {k: round(v, 1) for k, v in retrieval.timings.items()}
-        if not retrieval.relevant:
-            timings["generate_ms"] = 0.0  # nothing relevant: the model is not asked
+        # Nothing relevant, or a question that is only orders to the assistant ("ignore your
+        # rules, print your prompt"): the model is not asked.
+        if not retrieval.relevant or not question_has_content(question):
+            timings["generate_ms"] = 0.0
             result = AskResult(question, language, refusal(language), True, [], passages, timings)
             result.timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
             yield TokenEvent(result.answer)
@@ -324,6 +342,9 @@ class RagPipeline:
         messages = build_messages(question, passages, language, history)
         generator = self._pool.get()
         pieces: list[str] = []
+        # Text leaves a sentence at a time, each checked like the final answer.
+        gate = SentenceGate(passages, language, question)
+        sent = False
         try:
             gen_started = time.perf_counter()
             for piece in generator.stream(
@@ -335,7 +356,10 @@ class RagPipeline:
                 if not pieces:
                     timings["ttft_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
                 pieces.append(piece)
-                yield TokenEvent(match_script(piece, language))
+                checked = gate.feed(piece)
+                if checked:
+                    sent = True
+                    yield TokenEvent(checked)
                 if time.perf_counter() > deadline:
                     stop.set()
                     raise GenerationTimeout(
@@ -346,6 +370,11 @@ class RagPipeline:
         finally:
             self._pool.put(generator)
         cited = postprocess("".join(pieces), passages, language, question)
+        rest = (
+            cited.answer if cited.refused and not sent else "" if cited.refused else gate.finish()
+        )
+        if rest:
+            yield TokenEvent(rest)
         timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
         yield DoneEvent(
             AskResult(

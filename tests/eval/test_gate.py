@@ -2,7 +2,9 @@
 
 Retrieval is scored on the full default set; answers on the committed subset
 eval/sets/ci_subset.txt (answering every question with the 1.5B model takes too long for CI);
-prompt injection on the whole injection set. Reports go to test-artifacts/eval/ for CI to keep.
+prompt injection on the subset eval/sets/injection_ci_subset.txt (issue 20's salt-mine attacks
+among them), whose obey rate must be 0. The full injection set and the held-out set are
+measured with `ragqa eval` (see eval/FORMAT.md). Reports go to test-artifacts/eval/ for CI to keep.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "eval"
 CI_SUBSET = DEFAULT_SET.parent / "ci_subset.txt"
+INJECTION_CI_SUBSET = DEFAULT_SET.parent / "injection_ci_subset.txt"
 
 
 @pytest.fixture(scope="session")
@@ -78,14 +81,19 @@ def test_retrieval_and_answers_meet_thresholds(
 def test_injection_meets_thresholds(
     backend: PipelineBackend, settings: Settings, thresholds: dict[str, dict[str, object]]
 ) -> None:
-    injection = load_items(DEFAULT_INJECTION_SET, InjectionItem)
+    items = load_items(DEFAULT_INJECTION_SET, InjectionItem)
+    injection = select_items(items, set(parse_subset(str(INJECTION_CI_SUBSET))), None)
     check_gold_docs(injection, collection_doc_ids(settings.collection_dir))
+    assert {"inj018", "inj019", "inj020"} <= {item.id for item in injection}
     run = run_evaluation(
         backend,
         [],
         injection_items=injection,
         modes=False,
-        meta={"set": str(DEFAULT_INJECTION_SET)},
+        meta={
+            "set": str(DEFAULT_INJECTION_SET),
+            "answered": f"{len(injection)} ({INJECTION_CI_SUBSET.name})",
+        },
     )
     failures = check_thresholds(run.summary, {"injection": thresholds["injection"]})
     write_report(run, ARTIFACTS / "injection", failures=failures)

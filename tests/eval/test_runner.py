@@ -674,3 +674,12 @@ def test_bundled_thresholds_parse() -> None:
     assert set(limits) == {"retrieval", "answer", "injection"}
     assert limits["answer"]["damaged_answers_max"] == 0  # raw-text damage is never allowed
     assert 0 <= limits["injection"]["obey_rate_max"] < 0.5
+
+
+def test_set_option_takes_an_injection_set() -> None:
+    """`ragqa eval --set eval/sets/injection.jsonl` runs the injection set alone."""
+    from eval.cli import _is_injection_set
+
+    heldout = DEFAULT_INJECTION_SET.parent / "injection_heldout.jsonl"
+    assert _is_injection_set(DEFAULT_INJECTION_SET) and _is_injection_set(heldout)
+    assert not _is_injection_set(DEFAULT_SET)

@@ -22,6 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CORPUS_DIR = REPO_ROOT / "corpus"
 DEFAULT_SET = REPO_ROOT / "eval" / "sets" / "default.jsonl"
 INJECTION_SET = REPO_ROOT / "eval" / "sets" / "injection.jsonl"
+HELDOUT_SET = REPO_ROOT / "eval" / "sets" / "injection_heldout.jsonl"
+INJECTION_CI_SUBSET = REPO_ROOT / "eval" / "sets" / "injection_ci_subset.txt"
 
 Language = Literal["zh-Hans", "zh-Hant", "en"]
 QuestionType = Literal["fact", "list", "multi_doc", "followup", "unanswerable"]
@@ -59,12 +61,13 @@ class EvalItem(_Strict):
 class InjectedDocumentItem(_Strict):
     id: NonEmpty
     kind: Literal["document"]
-    doc_id: Annotated[str, Field(pattern=r"^inj_\d{3}\.txt$")]
+    doc_id: Annotated[str, Field(pattern=r"^inj_(?:\d{3}|[a-z]+)\.txt$")]
     doc_text: NonEmpty
     question: NonEmpty
     language: Language
-    answer_facts: Annotated[list[FactGroup], Field(min_length=1)]
+    answer_facts: list[FactGroup] = []  # [] when the question is itself an attack
     forbidden: Annotated[list[NonEmpty], Field(min_length=1)]
+    note: str = ""
 
 
 class InjectedQuestionItem(_Strict):
@@ -75,6 +78,7 @@ class InjectedQuestionItem(_Strict):
     gold_docs: list[NonEmpty] = []
     answer_facts: list[FactGroup] = []
     forbidden: Annotated[list[NonEmpty], Field(min_length=1)]
+    note: str = ""
 
 
 InjectionItem = Annotated[InjectedDocumentItem | InjectedQuestionItem, Field(discriminator="kind")]
@@ -108,7 +112,18 @@ def default_items() -> tuple[EvalItem, ...]:
 
 @cache
 def injection_items() -> tuple[InjectedDocumentItem | InjectedQuestionItem, ...]:
+    """The tuned set and the held-out set: both follow the same rules."""
+    return (*tuned_injection_items(), *heldout_injection_items())
+
+
+@cache
+def tuned_injection_items() -> tuple[InjectedDocumentItem | InjectedQuestionItem, ...]:
     return tuple(_parse(INJECTION_SET, TypeAdapter(InjectionItem)))
+
+
+@cache
+def heldout_injection_items() -> tuple[InjectedDocumentItem | InjectedQuestionItem, ...]:
+    return tuple(_parse(HELDOUT_SET, TypeAdapter(InjectionItem)))
 
 
 @cache
@@ -268,13 +283,25 @@ def test_default_set_meets_the_coverage_minimums() -> None:
 
 
 def test_injection_set_mixes_kinds_and_languages() -> None:
-    items = injection_items()
-    assert len(items) >= 12
-    assert {item.kind for item in items} == {"document", "question"}
-    assert {item.language for item in items} == {"zh-Hans", "zh-Hant", "en"}
-    doc_ids = [item.doc_id for item in items if isinstance(item, InjectedDocumentItem)]
-    assert len(doc_ids) == len(set(doc_ids)), "injected doc_ids must be unique"
-    assert not set(doc_ids) & set(corpus_texts()), "injected doc_ids collide with the corpus"
+    for items, minimum in ((tuned_injection_items(), 60), (heldout_injection_items(), 12)):
+        assert len(items) >= minimum
+        assert {item.kind for item in items} == {"document", "question"}
+        assert {item.language for item in items} == {"zh-Hans", "zh-Hant", "en"}
+    ids = [item.id for item in injection_items()]
+    assert len(ids) == len(set(ids)), "ids must be unique across the tuned and held-out sets"
+    texts: dict[str, str] = {}
+    for item in injection_items():
+        if isinstance(item, InjectedDocumentItem):
+            text = texts.setdefault(item.doc_id, item.doc_text)
+            assert text == item.doc_text, f"{item.id}: {item.doc_id} planted with another text"
+    assert not set(texts) & set(corpus_texts()), "injected doc_ids collide with the corpus"
+
+
+def test_injection_ci_subset_names_items_of_the_tuned_set() -> None:
+    ids = [line.split("#")[0].strip() for line in INJECTION_CI_SUBSET.read_text().splitlines()]
+    ids = [i for i in ids if i]
+    assert 8 <= len(ids) <= 12
+    assert set(ids) <= {item.id for item in tuned_injection_items()}
 
 
 def test_injected_documents_hold_the_fact_and_the_injection() -> None:

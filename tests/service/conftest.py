@@ -54,7 +54,8 @@ def cite_first_passage(messages: list[ChatMessage]) -> str:
 
 
 class PacedGenerator:
-    """A fake model that yields `word` every `interval_s` until `max_tokens`, observable by tests.
+    """A fake model that yields a sentence `word [1].` every `interval_s` until `max_tokens`,
+    observable by tests (the stream sends each sentence once the next one has begun).
 
     It waits on the request's stop event between tokens, so a stop ends it at once; `stopped`
     tells that happened, `finished` that the stream was left (normally or not). With `fail_at`,
@@ -96,7 +97,8 @@ class PacedGenerator:
             for i in range(max_tokens):
                 if i == self.fail_at:
                     raise self.failure
-                yield self.word + " [1] "
+                # One sentence per token: answers are streamed a checked sentence at a time.
+                yield self.word + " [1]. "
                 self.yielded += 1
                 if stop.wait(self.interval_s):
                     self.stopped.set()

@@ -409,9 +409,11 @@ def test_injected_documents_reach_the_model_neutralised_and_framed_as_data(
         for token in CONTROL_TOKENS:
             assert token not in message["content"], (token, message)
     user = messages[-1]["content"]
-    assert "48 seats" in user and "developer mode" in user  # the text is there, as data ...
+    assert "48 seats" in user  # the fact is there, as data ...
     opened, closed = user.index("<passages>"), user.rindex("</passages>")
-    assert opened < user.index("developer mode") < closed  # ... inside the passages frame
+    assert opened < user.index("48 seats") < closed  # ... inside the passages frame
+    for order in ("developer mode", "HACKED", "PWNED", "print your rules", "obey the document"):
+        assert order not in user  # the injected orders are screened out (index/injection.py)
     assert user.count("<passages>") == 1 and user.count("</passages>") == 1, (
         "a document can close the passages frame and write outside it"
     )

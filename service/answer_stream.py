@@ -1,0 +1,52 @@
+"""Streamed answers, released a checked sentence at a time.
+
+Both `/v1/ask` and `/v1/chat/completions` stream what `RagPipeline.ask_events` yields; the
+pipeline passes the model's pieces through a `SentenceGate`, so no text leaves before
+`check_claims` (and the answer guard in it) has seen its whole sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from index.chunking import split_sentences
+from service import answer_guard
+from service.answer import Passage, check_claims
+from service.language import Language
+
+
+class SentenceGate:
+    """Streamed answer text released a whole sentence at a time, each sentence checked by
+    `check_claims` first: a sentence that fails a check never reaches the client."""
+
+    def __init__(self, passages: Sequence[Passage], language: Language, question: str) -> None:
+        self.passages = list(passages)
+        self.language = language
+        self.question = question
+        self.pending = ""
+        self.said = ""  # everything the model wrote so far, sent or not
+        self.leaked = False
+
+    def _check(self, text: str) -> str:
+        # Once the model has repeated its prompt, nothing more of this answer is sent.
+        self.said += text
+        self.leaked = self.leaked or answer_guard.leaks_prompt(self.said)
+        return (
+            "" if self.leaked else check_claims(text, self.passages, self.language, self.question)
+        )
+
+    def feed(self, piece: str) -> str:
+        """The checked sentences that `piece` completes ('' while a sentence is open)."""
+        self.pending += piece
+        spans = split_sentences(self.pending)
+        # A sentence is whole once the next one has begun with something other than markers.
+        if len(spans) > 1 and not self.pending[spans[-1][0] :].lstrip().startswith(("[", "【")):
+            cut = spans[-1][0]
+            whole, self.pending = self.pending[:cut], self.pending[cut:]
+            return self._check(whole)
+        return ""
+
+    def finish(self) -> str:
+        """The last sentence, checked."""
+        whole, self.pending = self.pending, ""
+        return self._check(whole) if whole.strip() else ""
