@@ -92,6 +92,8 @@ def live_server(
         "RAGQA_MAX_QUEUE": "0",
         "RAGQA_RETRY_AFTER_S": "3",
         "RAGQA_RATE_LIMIT_PER_MINUTE": "0",  # the busy test's automatic retries are not abuse
+        # the first answer shares the CPU with the start-up prefill: behaviour is tested, not speed
+        "RAGQA_GENERATION_TIMEOUT_S": "600",
         "PYTHONUNBUFFERED": "1",
         # importable without an install; the server runs in its own folder so no .env leaks in
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),

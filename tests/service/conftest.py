@@ -177,6 +177,7 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         chunk_size=Settings().chunk_size,
         min_dense_score=Settings().min_dense_score,
         max_queue=1,
+        generation_timeout_s=600,  # behaviour is tested here, not speed (that is the bench's)
     )
 
 
