@@ -19,7 +19,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from service.loopback import free_port
+from service.app import create_app
+from service.loopback import free_port, serve
+from tests.service.conftest import PacedGenerator, app_with_generators, build_fake_pipeline
+from tests.service.conftest import make_settings as service_settings
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -155,3 +158,30 @@ def artifacts() -> Path:
 def xss_markup() -> tuple[str, str]:
     """The two tags written literally into the live server's `xss_test.txt`."""
     return XSS_IMG, XSS_SCRIPT
+
+
+# --- fake-model servers for the widget's own behaviour (no real model) ---------------------
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app over the fake models, answering at once; no other origin may call it."""
+    settings = service_settings(tmp_path_factory.mktemp("widget"))
+    with serve(create_app(settings, pipeline_factory=build_fake_pipeline)) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Like `server`, but any origin may call it (test pages made with `set_content`)."""
+    settings = service_settings(tmp_path_factory.mktemp("open"), cors_origins=["*"])
+    with serve(create_app(settings, pipeline_factory=build_fake_pipeline)) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Open to any origin, with a model that writes a token every 0.4 s, 8 tokens an answer."""
+    settings = service_settings(tmp_path_factory.mktemp("slow"), max_tokens=8, cors_origins=["*"])
+    with serve(app_with_generators(settings, PacedGenerator(interval_s=0.4))) as base:
+        yield base

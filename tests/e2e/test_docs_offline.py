@@ -7,18 +7,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
-from service.app import create_app
-from service.loopback import serve
-from tests.service.conftest import build_fake_pipeline, make_settings
-
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = make_settings(tmp_path_factory.mktemp("docs"))
-    with serve(create_app(settings, pipeline_factory=build_fake_pipeline)) as base:
-        yield base
 
 
 @pytest.fixture

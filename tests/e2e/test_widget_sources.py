@@ -19,28 +19,10 @@ from service.app import create_app
 from service.feedback import FeedbackStore
 from service.loopback import serve
 from tests.e2e.test_widget_ux import QUESTION_HANS, answered, ask, host_page, open_panel, with_page
-from tests.service.conftest import PacedGenerator, app_with_generators, build_fake_pipeline
+from tests.service.conftest import build_fake_pipeline
 from tests.service.conftest import make_settings as service_settings
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app over the fake models, answering at once."""
-    settings = service_settings(tmp_path_factory.mktemp("sources"))
-    with serve(create_app(settings, pipeline_factory=build_fake_pipeline)) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Open to any origin, with a model that writes a token every 0.4 s, 8 tokens an answer."""
-    settings = service_settings(
-        tmp_path_factory.mktemp("slow-sources"), max_tokens=8, cors_origins=["*"]
-    )
-    with serve(app_with_generators(settings, PacedGenerator(interval_s=0.4))) as base:
-        yield base
 
 
 def test_while_streaming_each_document_is_listed_once_as_in_the_final_list(

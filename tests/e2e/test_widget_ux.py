@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, expect
 from service.app import create_app
 from service.loopback import HOST, free_port, serve
 from service.routers.widget import widget_bundle
-from tests.service.conftest import PacedGenerator, app_with_generators, build_fake_pipeline
+from tests.service.conftest import build_fake_pipeline
 from tests.service.conftest import make_settings as service_settings
 
 pytestmark = pytest.mark.e2e
@@ -73,30 +73,6 @@ def host_page(src: str, api: str, lang: str = "en", extra: str = "", body: str =
         f"<script src='{src}' data-api='{api}' data-lang='{lang}' {extra} defer></script>"
         "</body></html>"
     )
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app over the fake models, answering at once; no other origin may call it."""
-    settings = service_settings(tmp_path_factory.mktemp("widget"))
-    with serve(create_app(settings, pipeline_factory=build_fake_pipeline)) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Like `server`, but any origin may call it (test pages made with `set_content`)."""
-    settings = service_settings(tmp_path_factory.mktemp("open"), cors_origins=["*"])
-    with serve(create_app(settings, pipeline_factory=build_fake_pipeline)) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Open to any origin, with a model that writes a token every 0.4 s, 8 tokens an answer."""
-    settings = service_settings(tmp_path_factory.mktemp("slow"), max_tokens=8, cors_origins=["*"])
-    with serve(app_with_generators(settings, PacedGenerator(interval_s=0.4))) as base:
-        yield base
 
 
 def open_panel(page: Page) -> None:
