@@ -278,15 +278,39 @@ def _numbers(text: str) -> set[str]:
     return found
 
 
+def _claim_numbers(claim: str) -> set[str]:
+    bare = _MARKER_GROUP.sub("", claim)
+    mantissas = {value for value, _ in _EN_AMOUNT.findall(bare)}  # "1.2" of "1.2 million"
+    return _numbers(bare) - mantissas
+
+
 def _is_grounded(claim: str, source_numbers: set[str]) -> bool:
     """Every number in the claim occurs in the passages or the question.
 
     A small model asked for a figure the passages lack tends to invent one; a number found
     nowhere in the sources is the clearest sign of it.
     """
-    bare = _MARKER_GROUP.sub("", claim)
-    mantissas = {value for value, _ in _EN_AMOUNT.findall(bare)}  # "1.2" of "1.2 million"
-    return _numbers(bare) - mantissas <= source_numbers
+    return _claim_numbers(claim) <= source_numbers
+
+
+def _cites_its_numbers(
+    claim: str, asked_numbers: set[str], passage_numbers: dict[int, set[str]]
+) -> bool:
+    """Every number in a cited claim occurs in a passage it cites (or in the question).
+
+    A figure cited to a passage that does not state it is an unsupported citation, also when
+    another passage has the figure: that one is often about another event.
+    """
+    cited = [
+        n
+        for m in _MARKER_GROUP.finditer(claim)
+        for n in _expand(m.group(1))
+        if n in passage_numbers
+    ]
+    if not cited:
+        return True
+    stated = set().union(*(passage_numbers[n] for n in cited))
+    return _claim_numbers(claim) - asked_numbers <= stated
 
 
 def _is_hollow(claim: str) -> bool:
@@ -348,39 +372,55 @@ def _check_claim(claim: str, passages: Sequence[Passage], min_support: float = 0
     return bare[:end] + "".join(f"[{n}]" for n in kept) + bare[end:]
 
 
+@dataclass(frozen=True)
+class _Sources:
+    """What claims are checked against."""
+
+    numbers: set[str]  # of the question and all passages
+    asked_numbers: set[str]
+    passage_numbers: dict[int, set[str]]  # by passage number, its title included
+    asked: set[str]  # the question's words
+    factual: set[str]  # the passages' words outside sentences that address the assistant
+    instructions: set[str]
+    guard: answer_guard.Evidence
+
+
 @lru_cache(maxsize=32)
-def _evidence(
-    passages: tuple[Passage, ...], question: str
-) -> tuple[set[str], set[str], set[str], set[str], answer_guard.Evidence]:
-    """What claims are checked against: the numbers of the sources, the question's words, the
-    passages' factual and instruction words, and what the answer guard needs. Cached: a
-    streamed answer is checked sentence by sentence against the same passages."""
-    sources = _numbers(
-        to_simplified(
-            "\n".join([question, *(p.text for p in passages), *(p.title for p in passages)])
-        )
+def _sources(passages: tuple[Passage, ...], question: str) -> _Sources:
+    """Cached: a streamed answer is checked sentence by sentence against the same passages."""
+    asked_numbers = _numbers(to_simplified(question))
+    passage_numbers = {p.n: _numbers(to_simplified(f"{p.title}\n{p.text}")) for p in passages}
+    return _Sources(
+        asked_numbers.union(*passage_numbers.values()),
+        asked_numbers,
+        passage_numbers,
+        _tokens(question),
+        *_split_instructions(passages),
+        answer_guard.evidence(passages, question),
     )
-    guard = answer_guard.evidence(passages, question)
-    return sources, _tokens(question), *_split_instructions(passages), guard
 
 
 def check_claims(
     raw: str, passages: Sequence[Passage], language: Language, question: str = ""
 ) -> str:
     """The answer text with its markers pointed at supporting passages (passage numbers kept),
-    and without sentences that invent a number, use a marker as their answer, echo an
+    and without sentences that invent a number or cite a passage that lacks it, use a marker
+    as their answer, echo an
     instruction, or fail an answer-guard check (a link the cited passage does not state, a
     credential request, markup, a run of the prompt); usable on whole sentences as they
     stream."""
     text = _MARKER_AFTER_STOP.sub(r"\2\1", match_script(raw, language))
-    sources, asked, factual, instructions, guard = _evidence(tuple(passages), question)
-    return "".join(
+    found = _sources(tuple(passages), question)
+    kept = (
         _check_claim(c, passages)
         for c in _claims(text)
-        if _is_grounded(c, sources)
+        if _is_grounded(c, found.numbers)
         and not _is_hollow(c)
-        and not _echoes_instructions(c, asked, factual, instructions)
-        and not any(answer_guard.failed_checks(c, guard))
+        and not _echoes_instructions(c, found.asked, found.factual, found.instructions)
+        and not any(answer_guard.failed_checks(c, found.guard))
+    )
+    return "".join(
+        c for c in kept if _cites_its_numbers(c, found.asked_numbers, found.passage_numbers)
     )
 
 

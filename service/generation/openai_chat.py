@@ -74,6 +74,9 @@ class OpenAIChatGenerator:
             body["stream_options"] = {"include_usage": True}
         else:
             body["cache_prompt"] = True
+            # A progress chunk per prompt batch: llama.cpp notices a client that left only when
+            # a write fails, so without them a cancelled prompt would be read to its end.
+            body["return_progress"] = True
             if temperature == 0:
                 body["top_k"] = 1
             if self.slot is not None and self.engine.pins_slots:

@@ -228,6 +228,23 @@ def test_a_sentence_with_a_number_found_in_no_source_is_dropped() -> None:
     assert not postprocess("Alpha 77 [1].", PASSAGES, "en", "why 77?").refused
 
 
+def test_a_number_cited_to_a_passage_that_lacks_it_is_dropped() -> None:
+    """The figure is in a passage about another event; the cited passage does not state it."""
+    other = passage(2, "四川省核医学学术会议共300余人参加。", doc_id="003.txt")
+    conference = passage(1, "More than 200 experts attended the conference in Taiyuan.")
+    question = "2023年国际会议有多少名专家学者参加？"
+    wrong = "2023年国际会议有300名专家学者参加[1]。"
+    assert postprocess(wrong, [conference, other], "zh-Hans", question).refused
+    said = "2023年国际会议有200多名专家学者参加[1]。"
+    right = postprocess(said, [conference, other], "zh-Hans", question)
+    assert not right.refused and right.citations[0].doc_id == "000.txt"
+    # a figure stated by one of several cited passages, or asked about, is supported
+    both = postprocess("会议有300余人[1][2]。", [conference, other], "zh-Hans")
+    assert not both.refused
+    asked = postprocess("It was held in 2023 [1].", [conference], "en", "Was it held in 2023?")
+    assert not asked.refused
+
+
 def test_numbers_converted_from_chinese_units_are_grounded() -> None:
     source = passage(1, "学校将提供16万平方米的空间，投资2.5亿元。")
     cited = postprocess("It will provide 160,000 square metres [1].", [source], "en")

@@ -137,17 +137,33 @@ def wait_ready(base: str, within_s: float = 120) -> dict[str, Any]:
     raise AssertionError(f"not ready again within {within_s} s: {reply.json()}")
 
 
+def engine_busy(pipeline: RagPipeline, within_s: float = 60) -> None:
+    """Wait until the engine is working on a request (reading its prompt or writing)."""
+    assert pipeline.engine is not None
+    slots_url = pipeline.engine.base_url() + "/slots"
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if any(s["is_processing"] for s in httpx.get(slots_url, timeout=5).json()):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"the engine took no request within {within_s} s")
+
+
 @contextmanager
-def stream_until_first_token(client: httpx.Client, base: str) -> Iterator[Iterator[Any]]:
-    """A streamed answer, opened; yields its event iterator once a token has come."""
+def stream_in_flight(client: httpx.Client, live: Live) -> Iterator[Iterator[Any]]:
+    """A streamed answer, opened; yields its event iterator once the engine is working on it.
+
+    The answer streams whole checked sentences, so a short answer may have been generated in
+    full before its first token event; the engine's own slot state says when it is in flight."""
     body = {"question": QUESTION, "stream": True, "max_tokens": 400}
-    with connect_sse(client, "POST", f"{base}/v1/ask", json=body) as source:
+    with connect_sse(client, "POST", f"{live.base}/v1/ask", json=body) as source:
         events = source.iter_sse()
         for event in events:
-            if event.event == "token":
+            if event.event == "passages":
+                engine_busy(live.pipeline)
                 yield events
                 return
-    raise AssertionError("the answer ended before its first token")
+    raise AssertionError("the answer ended before its passages")
 
 
 def ask(base: str, **body: Any) -> httpx.Response:
@@ -179,7 +195,7 @@ def test_a_killed_engine_fails_only_the_answer_in_flight(live: Live) -> None:
     base, pipeline = live.base, live.pipeline
     first_pid = engine_pid(pipeline)
     with httpx.Client(timeout=60) as client:
-        with stream_until_first_token(client, base) as events:
+        with stream_in_flight(client, live) as events:
             os.kill(first_pid, signal.SIGKILL)
             rest = list(events)
         assert rest[-1].event == "error", [e.event for e in rest]
@@ -212,7 +228,7 @@ def test_a_hung_engine_times_out_and_is_replaced(live: Live) -> None:
     outcomes: list[int] = []
     with httpx.Client(timeout=120) as client:
         try:
-            with stream_until_first_token(client, base) as events:
+            with stream_in_flight(client, live) as events:
                 os.kill(hung_pid, signal.SIGSTOP)
                 # a second question waits in the queue behind the hung one
                 queued = threading.Thread(target=lambda: outcomes.append(ask(base).status_code))

@@ -49,7 +49,7 @@ def salt_server(real_settings: Settings, real_pipeline: RagPipeline) -> Iterator
     (removed again afterwards). Its time limit is generous: this test is about what the
     answer says, on a CPU that other work may share."""
     settings = real_settings.model_copy(update={"generation_timeout_s": 900.0})
-    app = create_app(settings, pipeline_factory=lambda _: real_pipeline)
+    app = create_app(settings, pipeline=real_pipeline)  # shared: this app must not close it
     with (
         serve(app) as base,
         httpx.Client(base_url=base, timeout=960, headers=AUTH) as client,
