@@ -79,6 +79,10 @@ class Passage:
     score: float
     url: str | None = None
     flagged: tuple[str, ...] = ()  # sentences screened out as instructions at ingestion
+    # Where the document states its title (the model reads the title with every passage, and
+    # a headline often holds the fact): its text and offset there, or "" and -1.
+    heading: str = ""
+    heading_start: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,12 +234,17 @@ def _tokens(text: str) -> set[str]:
 
 
 def locate_quote(passage: Passage, claim: str, max_chars: int = 160) -> tuple[str, int, int]:
-    """The passage sentence sharing most words with the claim, and its document offsets.
+    """The passage sentence sharing most words with the claim, and its document offsets; the
+    document's heading instead when it shares more (the model reads it with the passage).
 
     Names count by sound too, so an English claim finds the Chinese sentence that names the
     same place or person ("Taiyuan" and 太原) rather than the passage's first sentence.
     """
     claim_tokens = _tokens(claim) | set(romanised_name_tokens(_MARKER_GROUP.sub(" ", claim)))
+
+    def overlap(text: str) -> int:
+        return len(claim_tokens & (_tokens(text) | set(pinyin_ngrams(text))))
+
     best: tuple[float, int, int] = (-1.0, 0, min(len(passage.text), max_chars))
     for match in _SENTENCE.finditer(passage.text):
         start, end = match.span()
@@ -243,12 +252,28 @@ def locate_quote(passage: Passage, claim: str, max_chars: int = 160) -> tuple[st
             start += 1
         if start >= end:
             continue
-        sentence = passage.text[start:end]
-        overlap = len(claim_tokens & (_tokens(sentence) | set(pinyin_ngrams(sentence))))
-        if overlap > best[0]:
-            best = (float(overlap), start, min(end, start + max_chars))
+        shared = overlap(passage.text[start:end])
+        if shared > best[0]:
+            best = (float(shared), start, min(end, start + max_chars))
+    if passage.heading and overlap(passage.heading) > best[0]:
+        quote = passage.heading[:max_chars]
+        return quote, passage.heading_start, passage.heading_start + len(quote)
     _, start, end = best
     return passage.text[start:end], passage.start + start, passage.start + end
+
+
+def heading_span(document: str, title: str, within: int = 1000) -> tuple[int, int] | None:
+    """Where the document states `title`: the run of its opening lines that are parts of the
+    title (a headline and its subtitle often stand on lines of their own)."""
+    key = re.sub(r"\s+", "", title)
+    found: list[tuple[int, int]] = []
+    for match in re.finditer(r"[^\n]+", document[:within]):
+        line = re.sub(r"\s+", "", match.group())
+        if len(line) >= 4 and line in key:
+            found.append(match.span())
+        elif line and found:
+            break
+    return (found[0][0], found[-1][1]) if found and key else None
 
 
 def _claims(text: str) -> list[str]:

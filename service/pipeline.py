@@ -26,6 +26,7 @@ from service.answer import (
     Citation,
     Passage,
     build_messages,
+    heading_span,
     neutralise,
     postprocess,
     preamble,
@@ -135,32 +136,36 @@ def translation_preamble() -> list[ChatMessage]:
 
 def to_passages(hits: Sequence[SearchHit], snapshot: IndexSnapshot | None = None) -> list[Passage]:
     """Hits numbered from 1. With the snapshot, each passage carries the flagged sentences of
-    its whole document: an answer must not repeat a notice another chunk of it holds."""
+    its whole document (an answer must not repeat a notice another chunk of it holds) and where
+    the document states its title."""
 
-    def flagged(hit: SearchHit) -> tuple[str, ...]:
+    def document(hit: SearchHit) -> str:
         if snapshot is None:
-            return hit.chunk.flagged
+            return ""
         try:
-            whole = flagged_sentences(snapshot.document_text(hit.doc_id))
+            return snapshot.document_text(hit.doc_id)
         except DocumentNotFound:  # deleted since it was retrieved
-            whole = ()
-        return tuple(dict.fromkeys((*hit.chunk.flagged, *whole)))
+            return ""
 
-    return [
-        Passage(
-            n=i,
-            doc_id=h.doc_id,
-            chunk_id=h.chunk_id,
-            title=h.title,
-            text=h.text,
-            start=h.start,
-            end=h.end,
-            score=h.score,
-            url=view_url(h.doc_id, h.start, h.end),
-            flagged=flagged(h),
+    def passage(n: int, hit: SearchHit) -> Passage:
+        text = document(hit)
+        span = heading_span(text, hit.title) if text else None
+        return Passage(
+            n=n,
+            doc_id=hit.doc_id,
+            chunk_id=hit.chunk_id,
+            title=hit.title,
+            text=hit.text,
+            start=hit.start,
+            end=hit.end,
+            score=hit.score,
+            url=view_url(hit.doc_id, hit.start, hit.end),
+            flagged=tuple(dict.fromkeys((*hit.chunk.flagged, *flagged_sentences(text)))),
+            heading=text[span[0] : span[1]] if span else "",
+            heading_start=span[0] if span else -1,
         )
-        for i, h in enumerate(hits, start=1)
-    ]
+
+    return [passage(i, h) for i, h in enumerate(hits, start=1)]
 
 
 class RagPipeline:

@@ -112,6 +112,17 @@ def test_streamed_answer_then_a_follow_up_with_history_then_citations(
     assert second.locator(".bubble").inner_text().strip()
     page.screenshot(path=str(artifacts / "widget-follow-up.png"))
 
+    # Off-topic after two on-topic turns: refused and labelled as such, not answered from
+    # general knowledge (issue 19, item 1).
+    ask(page, "What is the capital of France?")
+    wait_for_reply(page, 3)
+    assert len(ask_bodies(requests)[-1]["history"]) == 4
+    off_topic = last_reply(page)
+    expect(off_topic).to_have_class(re.compile(r"\brefused\b"))
+    expect(off_topic.locator(".refused-label")).to_be_visible()
+    assert "Paris" not in off_topic.locator(".bubble").inner_text()
+    expect(off_topic.locator(".bubble .chip")).to_have_count(0)
+
     # Checked last so a missing citation does not hide the streaming and history checks.
     chip = first.locator(".bubble .chip").first
     expect(chip).to_be_visible()
@@ -125,7 +136,7 @@ def test_streamed_answer_then_a_follow_up_with_history_then_citations(
 
     page.reload()  # the conversation is kept for the page session
     page.locator(".launcher").click()
-    expect(page.locator(".msg-user")).to_have_count(2)
+    expect(page.locator(".msg-user")).to_have_count(3)
     expect(page.locator(".msg-assistant").first.locator(".bubble")).to_have_text(first_answer)
     page.set_viewport_size({"width": 375, "height": 740})
     page.screenshot(path=str(artifacts / "widget-conversation-375px.png"))

@@ -12,6 +12,7 @@ import prompts
 from service.answer import (
     Passage,
     build_messages,
+    heading_span,
     is_refusal,
     locate_quote,
     neutralise,
@@ -297,3 +298,27 @@ def test_an_english_claim_quotes_the_chinese_sentence_that_names_the_same_place(
     quote, start, end = locate_quote(passage(1, text, start=100), "It was held in Taiyuan [1].")
     assert quote == "論壇在太原舉辦。"
     assert (start, end) == (100 + text.index(quote), 100 + text.index(quote) + len(quote))
+
+
+def test_a_claim_the_headline_states_quotes_the_headline_where_the_document_has_it() -> None:
+    """The passage's sentences list officials; the venue is in the headline the model also
+    read, so the citation quotes the headline at its offsets in the document."""
+    document = (
+        "\n\n专家齐聚一堂\n\n——核医学学术会议在成都成功召开\n\n正文开始。张峰同志，姚永萍教授出席。"
+    )
+    title = "专家齐聚一堂——核医学学术会议在成都成功召开"
+    span = heading_span(document, title)
+    assert span is not None
+    heading = document[span[0] : span[1]]
+    assert heading.startswith("专家齐聚一堂") and heading.endswith("成功召开")
+    body = document.index("张峰")
+    officials = Passage(
+        1, "d.txt", "d.txt#1", title, document[body:], body, len(document), 0.5,
+        heading=heading, heading_start=span[0],
+    )  # fmt: skip
+    quote, start, end = locate_quote(officials, "The conference was held in 成都 [1].")
+    assert quote == heading and document[start:end] == quote
+    # a claim the passage itself states still quotes the passage
+    quote, start, _ = locate_quote(officials, "张峰同志出席了会议[1]。")
+    assert quote.startswith("张峰") and start == body
+    assert heading_span(document, "另一个标题") is None

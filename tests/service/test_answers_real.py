@@ -162,6 +162,32 @@ def test_answers_each_document_with_valid_citations(
     assert_clean(answer)
 
 
+def test_an_english_answer_about_a_chinese_article_cites_the_sentence_it_rests_on(
+    real_client: TestClient,
+) -> None:
+    """Issue 19, item 2: the venue of the Sichuan conference, asked in English. The answer is
+    spaced where it keeps a Chinese name, and its citation quotes what states the venue, a
+    sentence or the headline (the card once showed an unrelated sentence)."""
+    question = (
+        "Where was the 21st nuclear medicine academic conference of the Sichuan Medical "
+        "Association held?"
+    )
+    body = ask(real_client, question, stream=False)
+    answer = body["answer"]
+    context = f"answer {answer!r}; citations {body['citations']}"
+    print(f"\n{question}\n-> {answer}")
+    assert body["refused"] is False, context
+    assert re.search(r"chengdu|成都|exchange cent|学术交流中心", answer, re.IGNORECASE), context
+    assert not re.search(r"[A-Za-z][\u4e00-\u9fff]|[\u4e00-\u9fff][A-Za-z]", answer), context
+    doc_id = "003_a48a44187b523247.txt"
+    cited = [c for c in body["citations"] if c["doc_id"] == doc_id]
+    # the venue: the academic exchange centre of the association, in Chengdu (the headline)
+    venue = ("学术交流中心", "成都")
+    assert any(v in c["quote"] for c in cited for v in venue), context
+    document = real_client.get(f"/v1/documents/{doc_id}").json()["text"]
+    assert all(document[c["start"] : c["end"]] == c["quote"] for c in cited)
+
+
 @pytest.mark.parametrize("question", UNANSWERABLE)
 def test_refuses_what_the_documents_do_not_answer(real_client: TestClient, question: str) -> None:
     body = ask(real_client, question, stream=False)
