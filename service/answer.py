@@ -394,7 +394,8 @@ def _check_claim(claim: str, passages: Sequence[Passage], min_support: float = 0
     ] or [best.n]
     bare = _MARKER_GROUP.sub("", claim)
     end = len(bare.rstrip("。！？；.!?; \n"))
-    return bare[:end] + "".join(f"[{n}]" for n in kept) + bare[end:]
+    tail = re.sub(r"^[ \t]+(?=[。！？；.!?;])", "", bare[end:])  # "Taiyuan [1]." -> "Taiyuan[1]."
+    return bare[:end] + "".join(f"[{n}]" for n in kept) + tail
 
 
 @dataclass(frozen=True)

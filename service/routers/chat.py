@@ -3,16 +3,15 @@
 The last user message is the question and earlier messages are the history; system messages
 from the client are ignored (ragqa's own rules apply). Beside the standard fields, the response
 carries `references` (the cited passages) and `refused` (the documents do not hold the answer).
-A stream sends the text as it is generated and each sentence's markers when the sentence ends,
-checked like the final answer's; its `[n]` are passage numbers, and the final chunk's
-`references` use those same numbers. `GET /v1/models` lists the one model, `ragqa`, which every
+A stream sends the answer a checked sentence at a time, as `/v1/ask` does (the pipeline's
+`SentenceGate`); its `[n]` are passage numbers, and the final chunk's `references` use those
+same numbers. `GET /v1/models` lists the one model, `ragqa`, which every
 completion names whatever the request's `model` says.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -21,12 +20,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
-from index.chunking import split_sentences
 from ragqa.errors import InvalidRequest
-from service.answer import Passage, check_claims
 from service.deps import Pipeline, RateLimit, State
 from service.docs import sse_content
-from service.language import Language, detect_language
 from service.openai_schemas import (
     MODEL_NAME,
     AssistantMessage,
@@ -36,7 +32,7 @@ from service.openai_schemas import (
     ModelCard,
     ModelList,
 )
-from service.pipeline import AskResult, DoneEvent, PassagesEvent, TokenEvent
+from service.pipeline import AskResult, DoneEvent, TokenEvent
 from service.routers.ask import CLIENT_CLOSED_REQUEST, check_length, citation_out, event_stream
 from service.schemas import ChatCompletionRequest, ErrorResponse
 from service.streaming import AskCall, StreamFailure, answer_whole, start_answer
@@ -63,59 +59,6 @@ def to_call(body: ChatCompletionRequest) -> AskCall:
         max_tokens=body.max_tokens,
         temperature=body.temperature,
     )
-
-
-class _CheckedStream:
-    """Answer text is sent as it is generated; each sentence's `[n]` markers are held back
-    until the sentence ends and are then sent as the final answer has them (pointed at the
-    passage that supports the sentence), so the streamed markers and `references` agree."""
-
-    def __init__(self, passages: list[Passage], language: Language, question: str) -> None:
-        self.passages = passages
-        self.language = language
-        self.question = question
-        self.pending = ""  # raw text of the sentence being generated
-        self.shown = 0  # characters of its marker-free text already sent
-
-    @staticmethod
-    def _visible(text: str) -> str:
-        """The text without markers, cut before a marker that is still being written."""
-        opened = max(text.rfind("["), text.rfind("【"))
-        if opened > max(text.rfind("]"), text.rfind("】")):
-            text = text[:opened]
-        return _MARKERS.sub("", text)
-
-    def _markers(self, sentence: str) -> str:
-        checked = check_claims(sentence, self.passages, self.language, self.question)
-        return "".join(re.findall(r"\[\d+\]", checked))
-
-    def feed(self, text: str) -> str:
-        self.pending += text
-        out = ""
-        spans = split_sentences(self.pending)
-        # A sentence is whole once the next one has begun with something other than markers.
-        if len(spans) > 1 and not self.pending[spans[-1][0] :].startswith(("[", "【")):
-            cut = spans[-1][0]
-            sentence, self.pending = self.pending[:cut], self.pending[cut:]
-            body = self._visible(sentence)
-            core = body.rstrip()  # markers go before the space that ends the sentence
-            if self.shown <= len(core):
-                out += core[self.shown :] + self._markers(sentence) + body[len(core) :]
-            else:
-                out += self._markers(sentence) + body[self.shown :]
-            self.shown = 0
-        visible = self._visible(self.pending)
-        out += visible[self.shown :]
-        self.shown = len(visible)
-        return out
-
-    def finish(self) -> str:
-        out = self._visible(self.pending)[self.shown :] + self._markers(self.pending)
-        self.pending, self.shown = "", 0
-        return out
-
-
-_MARKERS = re.compile(r"[\[【]\s*\d{1,3}(?:\s*[,，、\-–]\s*\d{1,3})*\s*[\]】]")
 
 
 def _usage(result: AskResult) -> ChatUsage:
@@ -193,19 +136,11 @@ async def chat_completions(
 
     async def events() -> AsyncIterator[dict[str, str]]:
         yield chunk({"role": "assistant", "content": ""})
-        stream: _CheckedStream | None = None
         async for event in run.events():
             match event:
-                case PassagesEvent(passages=passages):
-                    stream = _CheckedStream(passages, detect_language(call.question), call.question)
-                case TokenEvent(text=text):
-                    piece = stream.feed(text) if stream else text
-                    if piece:
-                        yield chunk({"content": piece})
+                case TokenEvent(text=text):  # whole sentences, checked by the pipeline
+                    yield chunk({"content": text})
                 case DoneEvent(result=result):
-                    piece = stream.finish() if stream else ""
-                    if piece:
-                        yield chunk({"content": piece})
                     yield chunk(
                         {},
                         "stop",
