@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -34,29 +33,20 @@ from ragqa.errors import (
     Unauthorized,
     UnsupportedDocumentType,
 )
+from service import docs
 from service.edge import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from service.feedback import FeedbackStore
 from service.limits import ClientRateLimiter, GenerationLimiter
-from service.metrics import Metrics, RequestMetricsMiddleware
+from service.metrics import RequestMetricsMiddleware
 from service.pipeline import RagPipeline
+from service.routers import ask, chat, documents, feedback, health, metrics, search, widget
+from service.state import AppState
 
 log = logging.getLogger("ragqa.service")
 
 PipelineFactory = Callable[[Settings], RagPipeline]
 # Room for multipart boundaries and headers around an upload of the largest allowed size.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
-
-
-@dataclass
-class AppState:
-    """Everything a request needs, created once per app."""
-
-    settings: Settings
-    limiter: GenerationLimiter
-    rate_limiter: ClientRateLimiter
-    feedback: FeedbackStore
-    metrics: Metrics = field(default_factory=Metrics)
-    pipeline: RagPipeline | None = None
 
 
 # Domain error -> (status, extra headers). Only this edge knows about HTTP.
@@ -193,9 +183,6 @@ def create_app(
         if error.status_code == 400 and isinstance(error.__cause__, UnicodeDecodeError):
             error = HTTPException(400, "the request body is not valid UTF-8")
         return await http_exception_handler(request, error)
-
-    from service import docs
-    from service.routers import ask, chat, documents, feedback, health, metrics, search, widget
 
     for router in (health, search, ask, chat, documents, feedback, metrics, widget):
         app.include_router(router.router)

@@ -10,8 +10,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ragqa.config import Settings
 from ragqa.errors import NotReady, RateLimited, Unauthorized
-from service.app import AppState
 from service.pipeline import RagPipeline
+from service.state import AppState
 
 # Dependencies that do not block are `async def`: FastAPI runs a plain `def` dependency in
 # its thread pool: a thread hop per dependency per request.

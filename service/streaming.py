@@ -21,8 +21,8 @@ import anyio
 from starlette.requests import Request
 
 from ragqa.errors import GenerationFailed, GenerationTimeout, RagqaError
-from service.app import AppState
 from service.pipeline import AskEvent, AskResult, DoneEvent, RagPipeline
+from service.state import AppState
 
 log = logging.getLogger("ragqa.service")
 

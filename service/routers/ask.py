@@ -4,39 +4,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import asdict
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
-from ragqa.errors import InvalidRequest, QuestionTooLong
-from service.answer import Citation, Passage
 from service.deps import Pipeline, RateLimit, State
 from service.docs import sse_content
+from service.http_shared import (
+    CLIENT_CLOSED_REQUEST,
+    check_length,
+    citation_out,
+    event_stream,
+    passage_out,
+)
 from service.pipeline import AskResult, DoneEvent, PassagesEvent, TokenEvent
 from service.schemas import (
     AskRequest,
     AskResponse,
-    CitationOut,
     ErrorResponse,
-    PassageOut,
     Usage,
 )
-from service.streaming import AnswerRun, AskCall, StreamFailure, answer_whole, start_answer
+from service.streaming import AskCall, StreamFailure, answer_whole, start_answer
 
 router = APIRouter(tags=["ask"])
-
-
-def check_length(question: str, history_len: int, state: State) -> None:
-    limit = state.settings.max_question_chars
-    if len(question) > limit:
-        raise QuestionTooLong(len(question), limit)
-    if history_len > 2 * state.settings.max_history_turns:
-        raise InvalidRequest(
-            f"history has {history_len} messages; the limit is "
-            f"{2 * state.settings.max_history_turns} ({state.settings.max_history_turns} turns)"
-        )
 
 
 def to_call(body: AskRequest) -> AskCall:
@@ -47,14 +37,6 @@ def to_call(body: AskRequest) -> AskCall:
         max_tokens=body.max_tokens,
         temperature=None,
     )
-
-
-def citation_out(c: Citation) -> CitationOut:
-    return CitationOut(**asdict(c))
-
-
-def passage_out(p: Passage) -> PassageOut:
-    return PassageOut(**asdict(p))
 
 
 def ask_response(result: AskResult) -> AskResponse:
@@ -70,19 +52,6 @@ def ask_response(result: AskResult) -> AskResponse:
 _ERRORS: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorResponse} for code in (403, 413, 422, 429, 503, 504)
 }
-
-
-# Status for a request whose client left before its answer was ready (nobody reads it).
-CLIENT_CLOSED_REQUEST = 499
-
-
-def event_stream(run: AnswerRun, events: AsyncIterator[dict[str, str]]) -> EventSourceResponse:
-    """SSE over `events`; a client that disconnects stops the run, even before it is read."""
-
-    async def on_disconnect(_: Any) -> None:
-        run.close()
-
-    return EventSourceResponse(events, ping=15, client_close_handler_callable=on_disconnect)
 
 
 @router.post(

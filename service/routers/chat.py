@@ -23,6 +23,7 @@ from sse_starlette.sse import EventSourceResponse
 from ragqa.errors import InvalidRequest
 from service.deps import Pipeline, RateLimit, State
 from service.docs import sse_content
+from service.http_shared import CLIENT_CLOSED_REQUEST, check_length, citation_out, event_stream
 from service.openai_schemas import (
     MODEL_NAME,
     AssistantMessage,
@@ -33,7 +34,6 @@ from service.openai_schemas import (
     ModelList,
 )
 from service.pipeline import AskResult, DoneEvent, TokenEvent
-from service.routers.ask import CLIENT_CLOSED_REQUEST, check_length, citation_out, event_stream
 from service.schemas import ChatCompletionRequest, ErrorResponse
 from service.streaming import AskCall, StreamFailure, answer_whole, start_answer
 

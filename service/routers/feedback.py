@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.deps import RateLimit, State
-from service.routers.ask import check_length
+from service.http_shared import check_length
 from service.schemas import ErrorResponse, FeedbackRequest, FeedbackResponse
 
 router = APIRouter(tags=["feedback"])

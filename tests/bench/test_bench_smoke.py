@@ -32,9 +32,9 @@ from bench.retrieval import RetrievalOptions, exact_top_k, run_retrieval
 from bench.synthetic import chunk_specs, chunk_vectors, make_corpus, sentence_pool
 from index.pipeline import open_or_build
 from ragqa.config import Settings
-from service.generation.fake import FakeGenerator
 from service.pipeline import RagPipeline
 from tests.conftest import FakeEmbedder
+from tests.fakes import FakeGenerator
 
 REPO = Path(__file__).resolve().parents[2]
 

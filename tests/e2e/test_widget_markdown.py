@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from service.generation.fake import FakeGenerator
 from service.loopback import serve
 from tests.e2e.test_widget_ux import answered, ask, host_page, open_panel, with_page
+from tests.fakes import FakeGenerator
 from tests.service.conftest import app_with_generators
 from tests.service.conftest import make_settings as service_settings
 

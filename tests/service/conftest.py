@@ -22,10 +22,10 @@ from index.store import IndexStore
 from ragqa.config import Settings
 from service.app import create_app
 from service.generation.base import ChatMessage, Generator
-from service.generation.fake import FakeGenerator
 from service.loopback import serve
 from service.pipeline import LlmTranslator, RagPipeline
 from tests.conftest import FakeEmbedder
+from tests.fakes import FakeGenerator
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "corpus"

@@ -28,11 +28,12 @@ from httpx_sse import connect_sse
 from ragqa.config import Settings
 from ragqa.models.registry import QWEN_0_5B
 from ragqa.models.resolve import ensure_models
-from service.app import AppState, create_app
+from service.app import create_app
 from service.generation import ChatMessage, load_generators
 from service.generation.engine import Engine, LaunchSpec
 from service.loopback import serve
 from service.pipeline import RagPipeline
+from service.state import AppState
 from tests.service.conftest import build_fake_pipeline, make_settings
 
 QUESTION = "四川省医学会第二十一次核医学学术会议在哪里召开？"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from service.followup import refers_back, retrieval_query
-from service.generation.fake import FakeGenerator
 from service.pipeline import RagPipeline
+from tests.fakes import FakeGenerator
 from tests.service.conftest import build_fake_pipeline, cite_first_passage, make_settings
 
 ON_TOPIC = "第二届全国分子影像精准诊疗协同创新高峰论坛在哪里举办？"

@@ -26,10 +26,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from ragqa.config import Settings
 from ragqa.errors import GenerationFailed
 from service.answer import preamble
-from service.app import AppState, create_app
-from service.generation.fake import FakeGenerator
+from service.app import create_app
 from service.loopback import serve
 from service.pipeline import translation_preamble
+from service.state import AppState
+from tests.fakes import FakeGenerator
 from tests.service.conftest import (
     PacedGenerator,
     app_with_generators,

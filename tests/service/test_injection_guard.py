@@ -17,7 +17,7 @@ from ragqa.config import Settings
 from service.answer import Passage, postprocess
 from service.app import create_app
 from service.generation.base import ChatMessage
-from service.generation.fake import FakeGenerator
+from tests.fakes import FakeGenerator
 from tests.service.conftest import build_fake_pipeline
 
 SALT = (

@@ -15,8 +15,8 @@ from openai import OpenAI
 
 from service.answer import refusal
 from service.app import create_app
-from service.generation.fake import FakeGenerator
 from service.loopback import serve
+from tests.fakes import FakeGenerator
 from tests.service.conftest import app_with_generators, build_fake_pipeline, make_settings
 
 QUESTION = "第二屆分子影像高峰論壇在哪裡舉辦？"

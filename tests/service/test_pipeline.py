@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ragqa.errors import GenerationFailed
 from service.generation.base import ChatMessage
-from service.generation.fake import FakeGenerator
 from service.pipeline import LlmTranslator, translation_preamble
+from tests.fakes import FakeGenerator
 
 
 def test_every_translation_starts_with_the_same_instructions_and_examples() -> None:

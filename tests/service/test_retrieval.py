@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from ragqa.config import Settings
-from service.generation.fake import FakeGenerator
 from service.pipeline import LlmTranslator, RagPipeline
+from tests.fakes import FakeGenerator
 from tests.service.conftest import build_fake_pipeline, make_settings
 
 TANG_YONGLIN = "001_d756bbd637e114db.txt"  # 唐勇林, in traditional script

@@ -383,7 +383,7 @@ INJECTED = (
 def test_injected_documents_reach_the_model_neutralised_and_framed_as_data(
     template: Path, tmp_path: Path
 ) -> None:
-    from service.generation.fake import FakeGenerator
+    from tests.fakes import FakeGenerator
     from tests.service.conftest import cite_first_passage
 
     model = FakeGenerator(cite_first_passage)

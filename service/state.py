@@ -1,0 +1,23 @@
+"""What every request can reach: settings, limits, metrics, feedback and the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ragqa.config import Settings
+from service.feedback import FeedbackStore
+from service.limits import ClientRateLimiter, GenerationLimiter
+from service.metrics import Metrics
+from service.pipeline import RagPipeline
+
+
+@dataclass
+class AppState:
+    """Everything a request needs, created once per app."""
+
+    settings: Settings
+    limiter: GenerationLimiter
+    rate_limiter: ClientRateLimiter
+    feedback: FeedbackStore
+    metrics: Metrics = field(default_factory=Metrics)
+    pipeline: RagPipeline | None = None
