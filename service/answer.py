@@ -431,10 +431,9 @@ def check_claims(
 ) -> str:
     """The answer text with its markers pointed at supporting passages (passage numbers kept),
     and without sentences that invent a number or cite a passage that lacks it, use a marker
-    as their answer, echo an
-    instruction, or fail an answer-guard check (a link the cited passage does not state, a
-    credential request, markup, a run of the prompt); usable on whole sentences as they
-    stream."""
+    as their answer, echo an instruction, or fail an answer-guard check (a link the cited
+    passage does not state, a credential request, markup, a run of the prompt); usable on
+    whole sentences as they stream."""
     text = _MARKER_AFTER_STOP.sub(r"\2\1", match_script(raw, language))
     found = _sources(tuple(passages), question)
     kept = (
