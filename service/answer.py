@@ -318,13 +318,24 @@ def _is_grounded(claim: str, source_numbers: set[str]) -> bool:
     return _claim_numbers(claim) <= source_numbers
 
 
-def _cites_its_numbers(
-    claim: str, asked_numbers: set[str], passage_numbers: dict[int, set[str]]
-) -> bool:
-    """Every number in a cited claim occurs in a passage it cites (or in the question).
+def _with_markers(claim: str, numbers: Sequence[int]) -> str:
+    """The claim with its markers replaced by `numbers`, placed before its closing stop."""
+    bare = _MARKER_GROUP.sub("", claim)
+    end = len(bare.rstrip("。！？；.!?; \n"))
+    tail = re.sub(r"^[ \t]+(?=[。！？；.!?;])", "", bare[end:])  # "Taiyuan [1]." -> "Taiyuan[1]."
+    return bare[:end] + "".join(f"[{n}]" for n in numbers) + tail
 
-    A figure cited to a passage that does not state it is an unsupported citation, also when
-    another passage has the figure: that one is often about another event.
+
+def _cite_its_numbers(
+    claim: str,
+    passages: Sequence[Passage],
+    asked_numbers: set[str],
+    passage_numbers: dict[int, set[str]],
+) -> str | None:
+    """The claim if every number in it is stated by a passage it cites (or by the question);
+    pointed at another passage of the same document that states them all (the model cited
+    the neighbouring chunk); else None, and the claim is dropped: a figure from another
+    document is often about another event.
     """
     cited = [
         n
@@ -332,10 +343,14 @@ def _cites_its_numbers(
         for n in _expand(m.group(1))
         if n in passage_numbers
     ]
-    if not cited:
-        return True
-    stated = set().union(*(passage_numbers[n] for n in cited))
-    return _claim_numbers(claim) - asked_numbers <= stated
+    needed = _claim_numbers(claim) - asked_numbers
+    if not cited or needed <= set().union(*(passage_numbers[n] for n in cited)):
+        return claim
+    documents = {p.doc_id for p in passages if p.n in cited}
+    for p in passages:
+        if p.doc_id in documents and needed <= passage_numbers[p.n]:
+            return _with_markers(claim, [p.n])
+    return None
 
 
 def _is_hollow(claim: str) -> bool:
@@ -392,10 +407,7 @@ def _check_claim(claim: str, passages: Sequence[Passage], min_support: float = 0
         for n in dict.fromkeys(cited)
         if n in by_number and _support(tokens, by_number[n]) >= _support(tokens, best) / 2
     ] or [best.n]
-    bare = _MARKER_GROUP.sub("", claim)
-    end = len(bare.rstrip("。！？；.!?; \n"))
-    tail = re.sub(r"^[ \t]+(?=[。！？；.!?;])", "", bare[end:])  # "Taiyuan [1]." -> "Taiyuan[1]."
-    return bare[:end] + "".join(f"[{n}]" for n in kept) + tail
+    return _with_markers(claim, kept)
 
 
 @dataclass(frozen=True)
@@ -444,9 +456,10 @@ def check_claims(
         and not _echoes_instructions(c, found.asked, found.factual, found.instructions)
         and not any(answer_guard.failed_checks(c, found.guard))
     )
-    return "".join(
-        c for c in kept if _cites_its_numbers(c, found.asked_numbers, found.passage_numbers)
+    cited = (
+        _cite_its_numbers(c, passages, found.asked_numbers, found.passage_numbers) for c in kept
     )
+    return "".join(c for c in cited if c is not None)
 
 
 def postprocess(

@@ -246,6 +246,14 @@ def test_a_number_cited_to_a_passage_that_lacks_it_is_dropped() -> None:
     assert not asked.refused
 
 
+def test_a_number_cited_to_the_wrong_chunk_of_its_document_is_pointed_at_the_right_one() -> None:
+    opening = passage(1, "论坛在太原举办。本次会议由山西医科大学主办。")
+    attendance = passage(2, "专家们出席了会议。近150人参加了会议。", start=40)
+    cited = postprocess("本次会议有近150人参加[1]。", [opening, attendance], "zh-Hans")
+    assert not cited.refused and cited.answer == "本次会议有近150人参加[1]。"
+    assert "150" in cited.citations[0].quote and cited.citations[0].chunk_id == "000.txt#2"
+
+
 def test_numbers_converted_from_chinese_units_are_grounded() -> None:
     source = passage(1, "学校将提供16万平方米的空间，投资2.5亿元。")
     cited = postprocess("It will provide 160,000 square metres [1].", [source], "en")
