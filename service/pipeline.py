@@ -139,17 +139,18 @@ def to_passages(hits: Sequence[SearchHit], snapshot: IndexSnapshot | None = None
     its whole document (an answer must not repeat a notice another chunk of it holds) and where
     the document states its title."""
 
-    def document(hit: SearchHit) -> str:
-        if snapshot is None:
-            return ""
+    @cache  # hits of one document share its text, flagged sentences and heading
+    def document(doc_id: str, title: str) -> tuple[tuple[str, ...], str, int]:
         try:
-            return snapshot.document_text(hit.doc_id)
+            text = snapshot.document_text(doc_id) if snapshot is not None else ""
         except DocumentNotFound:  # deleted since it was retrieved
-            return ""
+            text = ""
+        span = heading_span(text, title) if text else None
+        heading = text[span[0] : span[1]] if span else ""
+        return flagged_sentences(text), heading, span[0] if span else -1
 
     def passage(n: int, hit: SearchHit) -> Passage:
-        text = document(hit)
-        span = heading_span(text, hit.title) if text else None
+        flagged, heading, heading_start = document(hit.doc_id, hit.title)
         return Passage(
             n=n,
             doc_id=hit.doc_id,
@@ -160,9 +161,9 @@ def to_passages(hits: Sequence[SearchHit], snapshot: IndexSnapshot | None = None
             end=hit.end,
             score=hit.score,
             url=view_url(hit.doc_id, hit.start, hit.end),
-            flagged=tuple(dict.fromkeys((*hit.chunk.flagged, *flagged_sentences(text)))),
-            heading=text[span[0] : span[1]] if span else "",
-            heading_start=span[0] if span else -1,
+            flagged=tuple(dict.fromkeys((*hit.chunk.flagged, *flagged))),
+            heading=heading,
+            heading_start=heading_start,
         )
 
     return [passage(i, h) for i, h in enumerate(hits, start=1)]
