@@ -33,10 +33,17 @@ class ModelList(BaseModel):
     data: list[ModelCard] = Field(description="The models this server answers as (one).")
 
 
+class PromptTokensDetails(BaseModel):
+    cached_tokens: int = Field(description="Prompt tokens the engine reused from its KV cache.")
+
+
 class ChatUsage(BaseModel):
     prompt_tokens: int = Field(description="Tokens of the prompt, passages included.")
     completion_tokens: int = Field(description="Tokens generated.")
     total_tokens: int = Field(description="Their sum.")
+    prompt_tokens_details: PromptTokensDetails | None = Field(
+        default=None, description="Present when the engine reports its KV-cache reuse."
+    )
 
 
 class AssistantMessage(BaseModel):

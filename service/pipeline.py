@@ -56,6 +56,7 @@ class AskResult:
     timings: dict[str, float] = field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int | None = None  # prompt tokens the engine reused from its KV cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +374,7 @@ class RagPipeline:
                     )
             timings["generate_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
             prompt_tokens = generator.count_tokens(messages)
+            cached_tokens = generator.cached_tokens()
         finally:
             self._pool.put(generator)
         cited = postprocess("".join(pieces), passages, language, question)
@@ -393,6 +395,7 @@ class RagPipeline:
                 timings=timings,
                 prompt_tokens=prompt_tokens,
                 completion_tokens=len(pieces),
+                cached_tokens=cached_tokens,
             )
         )
 

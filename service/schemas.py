@@ -152,6 +152,10 @@ class PassageOut(BaseModel):
 class Usage(BaseModel):
     prompt_tokens: int = Field(description="Tokens of the prompt, passages included.")
     completion_tokens: int = Field(description="Tokens generated.")
+    cached_tokens: int | None = Field(
+        default=None,
+        description="Prompt tokens the engine reused from its KV cache, when it reports them.",
+    )
 
 
 class AskResponse(BaseModel):

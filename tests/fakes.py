@@ -36,5 +36,8 @@ class FakeGenerator:
     def count_tokens(self, messages: list[ChatMessage]) -> int:
         return sum(len(m["content"].split()) for m in messages)
 
+    def cached_tokens(self) -> int | None:
+        return None
+
     def prefill(self, messages: list[ChatMessage]) -> None:
         self.prefilled.append(messages)

@@ -32,6 +32,11 @@ class Generator(Protocol):
         """Tokens the prompt for `messages` takes, chat template included."""
         ...
 
+    def cached_tokens(self) -> int | None:
+        """Prompt tokens of the last request that the back end took from its cache; None
+        when it does not say."""
+        ...
+
     def prefill(self, messages: list[ChatMessage]) -> None:
         """Evaluate the prompt for `messages` into the back end's prompt cache, so a later
         prompt that starts the same way skips those tokens; a no-op for a back end without

@@ -53,6 +53,7 @@ class OpenAIChatGenerator:
         self.seed = seed
         self.model_id = engine.model_id
         self.last_prompt_tokens = 0
+        self.last_cached_tokens: int | None = None
         # What llama.cpp's server said of the last request: prompt tokens evaluated
         # (`prompt_n`) and taken from its cache (`cache_n`), speeds.
         self.last_timings: dict[str, float] = {}
@@ -95,6 +96,7 @@ class OpenAIChatGenerator:
         body = self._body(messages, max_tokens=max_tokens, temperature=temperature)
         stop = stop or threading.Event()
         done = threading.Event()
+        self.last_timings, self.last_cached_tokens = {}, None
         try:
             with connect_sse(self.engine.client, "POST", url, json=body) as source:
                 response = source.response
@@ -128,7 +130,11 @@ class OpenAIChatGenerator:
 
     def _piece(self, chunk: dict[str, Any]) -> str:
         if chunk.get("usage"):
-            self.last_prompt_tokens = int(chunk["usage"].get("prompt_tokens") or 0)
+            usage = chunk["usage"]
+            self.last_prompt_tokens = int(usage.get("prompt_tokens") or 0)
+            details = usage.get("prompt_tokens_details") or {}
+            cached = details.get("cached_tokens") if isinstance(details, dict) else None
+            self.last_cached_tokens = int(cached) if cached is not None else None
         if isinstance(chunk.get("timings"), dict):
             self.last_timings = chunk["timings"]
         if "error" in chunk:
@@ -172,6 +178,11 @@ class OpenAIChatGenerator:
                 f"the engine could not count tokens ({e})", self.engine.retry_after_s
             ) from e
         return len(tokens.json()["tokens"])
+
+    def cached_tokens(self) -> int | None:
+        if "cache_n" in self.last_timings:  # llama.cpp
+            return int(self.last_timings["cache_n"])
+        return self.last_cached_tokens  # OpenAI's usage.prompt_tokens_details (vLLM and others)
 
     def prefill(self, messages: list[ChatMessage]) -> None:
         # One generated token: the engine's slot then holds the prompt, and the next prompt

@@ -99,5 +99,8 @@ class TransformersGenerator:
     def count_tokens(self, messages: list[ChatMessage]) -> int:
         return int(self._encode(messages)["input_ids"].shape[-1])
 
+    def cached_tokens(self) -> int | None:
+        return None  # `generate` keeps no cache from one call to the next
+
     def prefill(self, messages: list[ChatMessage]) -> None:
         """Nothing to do: `generate` keeps no cache from one call to the next."""

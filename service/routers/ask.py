@@ -45,7 +45,11 @@ def ask_response(result: AskResult) -> AskResponse:
         refused=result.refused,
         citations=[citation_out(c) for c in result.citations],
         timings=result.timings,
-        usage=Usage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens),
+        usage=Usage(
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            cached_tokens=result.cached_tokens,
+        ),
     )
 
 

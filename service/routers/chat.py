@@ -32,6 +32,7 @@ from service.openai_schemas import (
     ChatUsage,
     ModelCard,
     ModelList,
+    PromptTokensDetails,
 )
 from service.pipeline import AskResult, DoneEvent, TokenEvent
 from service.schemas import ChatCompletionRequest, ErrorResponse
@@ -66,6 +67,11 @@ def _usage(result: AskResult) -> ChatUsage:
         prompt_tokens=result.prompt_tokens,
         completion_tokens=result.completion_tokens,
         total_tokens=result.prompt_tokens + result.completion_tokens,
+        prompt_tokens_details=(
+            None
+            if result.cached_tokens is None
+            else PromptTokensDetails(cached_tokens=result.cached_tokens)
+        ),
     )
 
 

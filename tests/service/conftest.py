@@ -109,6 +109,9 @@ class PacedGenerator:
     def count_tokens(self, messages: list[ChatMessage]) -> int:
         return sum(len(m["content"].split()) for m in messages)
 
+    def cached_tokens(self) -> int | None:
+        return None
+
     def prefill(self, messages: list[ChatMessage]) -> None:
         """No prompt cache to fill."""
 

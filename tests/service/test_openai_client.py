@@ -30,6 +30,10 @@ def test_openai_client_gets_a_cited_answer(openai_client: OpenAI) -> None:
     assert completion.choices[0].finish_reason == "stop"
     assert "xie jun" in content.lower()
     assert completion.usage is not None and completion.usage.completion_tokens > 0
+    # The engine's KV-cache reuse, in OpenAI's own field (at least the preamble, prefilled
+    # at start or by an earlier answer).
+    details = completion.usage.prompt_tokens_details
+    assert details is not None and 0 < (details.cached_tokens or 0) < completion.usage.prompt_tokens
     references = (completion.model_extra or {})["references"]
     assert references and {r["doc_id"] for r in references} == {DOCUMENT}
     assert all(f"[{r['n']}]" in content for r in references)
