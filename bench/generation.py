@@ -375,7 +375,8 @@ def run_generation(
         "Server TTFT (generator) is the pipeline's own ttft_ms (request to the engine -> first "
         "piece); the engine alone's is measured the same way in the measuring process. End to "
         "end is the client's time from sending /v1/ask to the first token event, which adds "
-        "query translation (cross-lingual, cached per question), retrieval and HTTP. Decode is "
+        "query translation (cross-lingual, cached per question), retrieval, HTTP, and the rest "
+        "of the first sentence: the answer leaves a checked sentence at a time. Decode is "
         "pieces per second after the first piece (the engine streams about one piece per "
         "token; a multi-byte character split across tokens comes as one piece).",
         f"Sweep: {len(sweep_items)} CI-subset question(s) per configuration through "
