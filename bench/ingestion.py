@@ -20,7 +20,8 @@ from bench.report import Section, Table, Target, median, ratio
 from bench.synthetic import SentencePool, sentence_pool
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.pipeline import build_index
-from index.store import IndexStore, passage_text
+from index.prepare import passage_text
+from index.store import IndexStore
 from ragqa.config import Settings
 
 TARGET_RATIO = 0.9

@@ -33,7 +33,8 @@ from bench.synthetic import (
 from index.dense import DEFAULT_ANN_THRESHOLD, DenseIndex
 from index.embedder import Embedder
 from index.pipeline import expectation_for
-from index.store import IndexSnapshot, IndexStore
+from index.snapshot import IndexSnapshot
+from index.store import IndexStore
 from ragqa.config import Settings
 from service.pipeline import RagPipeline
 

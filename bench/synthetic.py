@@ -27,7 +27,8 @@ from index.embedder import Embedder
 from index.lexical import LexicalIndex
 from index.loaders import load_collection
 from index.manifest import DocumentEntry, Manifest, ManifestExpectation
-from index.store import IndexSnapshot, passage_text
+from index.prepare import passage_text
+from index.snapshot import IndexSnapshot
 from index.textnorm import index_tokens
 
 CHUNKS_PER_DOCUMENT = 10

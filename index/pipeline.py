@@ -22,8 +22,9 @@ from index.embedder import Embedder
 from index.lexical import lexical_settings
 from index.loaders import iter_collection, load_document
 from index.manifest import ChunkingInfo, EmbedderInfo, ManifestExpectation
+from index.prepare import Failure, NoProgress, ProgressSink
 from index.reconcile import reconcile
-from index.store import Failure, IndexStore, NoProgress, ProgressSink, UpdateReport
+from index.store import IndexStore, UpdateReport
 from ragqa.config import Settings
 from ragqa.errors import DocumentError, IndexStoreError
 from ragqa.models.resolve import embedder_fingerprint

@@ -1,136 +1,49 @@
-"""The index on disk and in memory: crash-safe generations and immutable snapshots.
+"""The index folder and the only way to change it: `IndexStore`, composing the parts below.
 
-On disk, `index_dir/generations/<id>/` each hold one complete index (manifest.json,
-chunks.sqlite, dense/, lexical/) and `index_dir/CURRENT` names the live one. An update writes a
-whole new generation beside the live one (reusing unchanged rows and vectors), fsyncs it, and only
-then replaces CURRENT atomically, so a crash at any moment leaves the previous index loadable.
-Writers are serialised by an fcntl lock; older generations are deleted after a successful write,
-keeping the previous one.
-
-In memory, an `IndexSnapshot` never changes: an update loads a new snapshot and swaps the
-reference, so a query already running keeps the snapshot it started with.
+An update plans and prepares the documents (`index.prepare`), writes and publishes a whole new
+generation beside the live one, reusing unchanged rows and vectors (`index.generations`), then
+loads it as a new immutable snapshot and swaps the reference (`index.snapshot`), so a crash at
+any moment leaves the previous index loadable and a query already running keeps its snapshot.
+Older generations are deleted after a successful write, keeping the previous one.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import logging
-import os
-import re
-import shutil
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import MappingProxyType
-from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from index.chunking import chunk_document
-from index.dense import DEFAULT_ANN_THRESHOLD, DenseIndex
-from index.documents import Chunk, Document
+from index.dense import DEFAULT_ANN_THRESHOLD
+from index.documents import Document
 from index.embedder import Embedder
-from index.injection import flagged_in_range, flagged_sentences
-from index.lexical import LexicalIndex
-from index.manifest import (
-    MANIFEST_FILE,
-    REBUILD_HINT,
-    ChunkingInfo,
-    DocumentEntry,
-    Manifest,
-    ManifestExpectation,
-    check_compatible,
-    file_sha256,
-    manifest_json,
-    read_manifest,
+from index.generations import (
+    CURRENT_FILE,
+    cleanup_generations,
+    current_or_none,
+    folder_bytes,
+    read_current,
+    write_generation,
+    writing_lock,
 )
-from index.textnorm import index_tokens
-from ragqa.errors import DocumentNotFound, IndexMismatch, IndexStoreError, ModelError
-
-GENERATIONS_DIR = "generations"
-CURRENT_FILE = "CURRENT"
-CHUNKS_DB = "chunks.sqlite"
-DENSE_DIR = "dense"
-LEXICAL_DIR = "lexical"
-_WRITE_LOCK = ".write.lock"  # held by a writer for its whole update
-_CLEANUP_LOCK = ".cleanup.lock"  # shared by readers while loading, exclusive while deleting
-_PARTIAL = ".partial"
-_GENERATION_NAME = re.compile(r"^\d{6,}$")
-_UNIT_NORM_TOLERANCE = 1e-3
-
-_SCHEMA = """
-CREATE TABLE documents (
-    doc_id TEXT PRIMARY KEY,
-    content_hash TEXT NOT NULL,
-    title TEXT NOT NULL,
-    date TEXT NOT NULL,
-    source TEXT NOT NULL,
-    url TEXT NOT NULL,
-    language TEXT NOT NULL,
-    text TEXT NOT NULL
-);
-CREATE TABLE chunks (
-    id INTEGER PRIMARY KEY,
-    chunk_id TEXT NOT NULL UNIQUE,
-    doc_id TEXT NOT NULL REFERENCES documents(doc_id),
-    n INTEGER NOT NULL,
-    start_char INTEGER NOT NULL,
-    end_char INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    title TEXT NOT NULL,
-    tokens TEXT NOT NULL
-);
-CREATE INDEX chunks_by_doc ON chunks(doc_id);
-"""
-
-log = logging.getLogger(__name__)
-
-
-def passage_text(chunk: Chunk) -> str:
-    """What the embedder and BM25 see for a chunk: its title gives a passage its context.
-
-    `chunk.text` itself stays the exact slice of the document, for citations.
-    """
-    return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
-
-
-class Hit(NamedTuple):
-    """A retrieved chunk: its integer id in the snapshot, and the retriever's score."""
-
-    id: int
-    score: float
-
-
-class ProgressSink(Protocol):
-    """Receives progress of the long stages (tasks "chunking", "embedding", "writing")."""
-
-    def start(self, task: str, total: int) -> None: ...
-
-    def advance(self, task: str, amount: int = 1) -> None: ...
-
-
-class NoProgress:
-    """The progress sink of library and service calls: nothing is shown."""
-
-    def start(self, task: str, total: int) -> None:
-        """Progress is not shown."""
-
-    def advance(self, task: str, amount: int = 1) -> None:
-        """Progress is not shown."""
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A document that was not indexed, and why."""
-
-    path: str
-    reason: str
+from index.manifest import ManifestExpectation, check_compatible
+from index.prepare import (
+    Failure,
+    NoProgress,
+    PreparedDocument,
+    ProgressSink,
+    embed_passages,
+    passage_text,
+    plan_update,
+    prepare_documents,
+)
+from index.snapshot import IndexSnapshot, empty_snapshot, load_current
+from ragqa.errors import DocumentNotFound, IndexStoreError
 
 
 @dataclass(frozen=True)
@@ -165,363 +78,6 @@ class IndexStats:
     disk_bytes: int  # the whole index folder, the kept previous generation included
     created_at: datetime
     build_seconds: float | None
-
-
-class IndexSnapshot:
-    """One generation loaded in memory; never modified, so readers need no lock."""
-
-    def __init__(
-        self,
-        *,
-        generation: str,
-        directory: Path,
-        manifest: Manifest,
-        dense: DenseIndex,
-        lexical: LexicalIndex,
-        chunks: dict[int, Chunk],
-        documents: dict[str, DocumentEntry],
-        texts: dict[str, str],
-    ) -> None:
-        self.generation = generation
-        self.directory = directory
-        self.manifest = manifest
-        self.dense = dense
-        self.lexical = lexical
-        self._chunks = chunks
-        self._texts = texts
-        self.documents: Mapping[str, DocumentEntry] = MappingProxyType(documents)
-        self.languages = frozenset(entry.language for entry in documents.values())
-
-    def __len__(self) -> int:
-        return len(self._chunks)
-
-    def chunk(self, chunk_id: int) -> Chunk:
-        return self._chunks[chunk_id]
-
-    def chunk_ids(self) -> np.ndarray:
-        """Every integer chunk id, ascending."""
-        return self.dense.ids
-
-    def chunk_ids_of(self, doc_ids: set[str]) -> np.ndarray:
-        """The integer ids of every chunk of these documents, ascending."""
-        return np.array(
-            [i for i, chunk in self._chunks.items() if chunk.doc_id in doc_ids], dtype=np.int64
-        )
-
-    def document_text(self, doc_id: str) -> str:
-        try:
-            return self._texts[doc_id]
-        except KeyError:
-            raise DocumentNotFound(doc_id) from None
-
-    def dense_search(self, query_vectors: np.ndarray, k: int) -> list[list[Hit]]:
-        """Nearest chunks by cosine, one ranked list per query vector."""
-        scores, ids = self.dense.search(np.atleast_2d(query_vectors), k)
-        return [
-            [Hit(int(i), float(s)) for s, i in zip(row_scores, row_ids, strict=True)]
-            for row_scores, row_ids in zip(scores, ids, strict=True)
-        ]
-
-    def lexical_search(self, query_text: str, k: int) -> list[Hit]:
-        """Chunks sharing words with the query (either Chinese script, any case), by BM25."""
-        return _hits(*self.lexical.search(query_text, k))
-
-    def lexical_search_tokens(self, tokens: Sequence[str], k: int) -> list[Hit]:
-        """As `lexical_search`, for query tokens made some other way (a translation's words
-        with the sound of the question's names)."""
-        return _hits(*self.lexical.search_tokens(tokens, k))
-
-
-def _hits(scores: np.ndarray, ids: np.ndarray) -> list[Hit]:
-    return [Hit(int(i), float(s)) for s, i in zip(scores, ids, strict=True)]
-
-
-# --- files and locks -------------------------------------------------------------------------
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(root: Path) -> None:
-    """Flush every file and folder under `root` (and root) to disk before it is published."""
-    for path in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        _fsync_path(path)
-    _fsync_path(root)
-
-
-@contextmanager
-def _flock(path: Path, operation: int) -> Iterator[bool]:
-    """Hold an fcntl lock on `path`; yields False when LOCK_NB was asked and it is taken."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, operation)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
-
-
-@contextmanager
-def _reading_lock(index_dir: Path) -> Iterator[None]:
-    """Keep writers from deleting generations while one is being loaded."""
-    try:
-        fd = os.open(index_dir / _CLEANUP_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError:  # a read-only or missing folder: nothing deletes generations there
-        yield
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _read_current(index_dir: Path) -> str:
-    path = index_dir / CURRENT_FILE
-    try:
-        name = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise IndexStoreError(
-            f"{index_dir}: no index here (no {CURRENT_FILE} file); build one with "
-            "`ragqa index build`"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise IndexStoreError(f"{path}: cannot read ({exc}); {REBUILD_HINT}") from exc
-    if not _GENERATION_NAME.match(name):
-        raise IndexStoreError(f"{path}: {name!r} is not a generation name; {REBUILD_HINT}")
-    return name
-
-
-def _write_current(index_dir: Path, generation: str) -> None:
-    """Point CURRENT at `generation` atomically: temp file, fsync, rename, fsync the folder."""
-    temporary = index_dir / f"{CURRENT_FILE}.tmp"
-    with temporary.open("w", encoding="utf-8") as handle:
-        handle.write(generation + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, index_dir / CURRENT_FILE)
-    _fsync_path(index_dir)
-
-
-def _next_generation(generations: Path) -> str:
-    numbers = [
-        int(entry.name.removesuffix(_PARTIAL))
-        for entry in generations.iterdir()
-        if _GENERATION_NAME.match(entry.name.removesuffix(_PARTIAL))
-    ]
-    return f"{max(numbers, default=0) + 1:06d}"
-
-
-def _folder_bytes(folder: Path) -> int:
-    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
-
-
-# --- loading ---------------------------------------------------------------------------------
-
-
-def _verify_files(directory: Path, manifest: Manifest) -> None:
-    for relative, expected_sha in manifest.files.items():
-        path = directory / relative
-        if not path.is_file():
-            raise IndexStoreError(f"{path}: missing from the index; {REBUILD_HINT}")
-        if file_sha256(path) != expected_sha:
-            raise IndexStoreError(
-                f"{path}: damaged (its SHA-256 differs from the manifest); {REBUILD_HINT}"
-            )
-
-
-def _connect_read_only(path: Path) -> sqlite3.Connection:
-    if not path.is_file():
-        raise IndexStoreError(f"{path}: missing from the index; {REBUILD_HINT}")
-    return sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-
-
-def _document_entries(conn: sqlite3.Connection) -> list[DocumentEntry]:
-    counts = dict(conn.execute("SELECT doc_id, count(*) FROM chunks GROUP BY doc_id"))
-    return [
-        DocumentEntry(
-            doc_id=doc_id,
-            content_hash=content_hash,
-            title=title,
-            date=date,
-            source=source,
-            url=url,
-            language=language,
-            n_chunks=counts.get(doc_id, 0),
-        )
-        for doc_id, content_hash, title, date, source, url, language in conn.execute(
-            "SELECT doc_id, content_hash, title, date, source, url, language "
-            "FROM documents ORDER BY doc_id"
-        )
-    ]
-
-
-def _read_database(
-    path: Path,
-) -> tuple[dict[int, Chunk], dict[str, DocumentEntry], dict[str, str]]:
-    try:
-        with closing(_connect_read_only(path)) as conn:
-            (check,) = conn.execute("PRAGMA quick_check").fetchone()
-            if check != "ok":
-                raise IndexStoreError(f"{path}: SQLite integrity check failed: {check}")
-            documents = {entry.doc_id: entry for entry in _document_entries(conn)}
-            texts = dict(conn.execute("SELECT doc_id, text FROM documents"))
-            chunks = {
-                row[0]: Chunk(
-                    chunk_id=row[1],
-                    doc_id=row[2],
-                    n=row[3],
-                    start=row[4],
-                    end=row[5],
-                    text=row[6],
-                    title=row[7],
-                    flagged=flagged_in_range(texts.get(row[2], row[6]), row[4], row[5])
-                    if row[2] in texts
-                    else flagged_sentences(row[6]),
-                )
-                for row in conn.execute(
-                    "SELECT id, chunk_id, doc_id, n, start_char, end_char, text, title "
-                    "FROM chunks ORDER BY id"
-                )
-            }
-    except sqlite3.Error as exc:
-        raise IndexStoreError(
-            f"{path}: not a readable index database ({exc}); {REBUILD_HINT}"
-        ) from exc
-    return chunks, documents, texts
-
-
-def _load_generation(index_dir: Path, generation: str) -> IndexSnapshot:
-    """Load one generation, checking every file against the manifest and each other."""
-    directory = index_dir / GENERATIONS_DIR / generation
-    if not directory.is_dir():
-        raise IndexStoreError(
-            f"{directory}: generation named by {index_dir / CURRENT_FILE} is missing; "
-            f"{REBUILD_HINT}"
-        )
-    manifest = read_manifest(directory / MANIFEST_FILE)
-    _verify_files(directory, manifest)
-    chunks, documents, texts = _read_database(directory / CHUNKS_DB)
-    dense = DenseIndex.load(directory / DENSE_DIR, factory=manifest.faiss_factory)
-    lexical = LexicalIndex.load(directory / LEXICAL_DIR)
-    chunk_ids = np.fromiter(chunks, dtype=np.int64, count=len(chunks))
-    if not (np.array_equal(chunk_ids, dense.ids) and np.array_equal(chunk_ids, lexical.ids)):
-        raise IndexStoreError(
-            f"{directory}: the chunk ids of {CHUNKS_DB}, {DENSE_DIR}/ and {LEXICAL_DIR}/ "
-            f"disagree; {REBUILD_HINT}"
-        )
-    if list(documents.values()) != sorted(manifest.documents, key=lambda entry: entry.doc_id):
-        raise IndexStoreError(
-            f"{directory / MANIFEST_FILE}: its document list disagrees with {CHUNKS_DB}; "
-            f"{REBUILD_HINT}"
-        )
-    return IndexSnapshot(
-        generation=generation,
-        directory=directory,
-        manifest=manifest,
-        dense=dense,
-        lexical=lexical,
-        chunks=chunks,
-        documents=documents,
-        texts=texts,
-    )
-
-
-def _load_current(index_dir: Path) -> IndexSnapshot:
-    with _reading_lock(index_dir):
-        return _load_generation(index_dir, _read_current(index_dir))
-
-
-# --- writing ---------------------------------------------------------------------------------
-
-
-@dataclass
-class _PreparedDocument:
-    doc: Document
-    chunks: list[Chunk]
-    tokens: list[list[str]]  # BM25 words of each chunk
-
-
-def _embed(
-    texts: Sequence[str],
-    embedder: Embedder,
-    *,
-    dimension: int,
-    batch_size: int,
-    progress: ProgressSink,
-) -> np.ndarray:
-    """Embed in batches, checking the embedder keeps its contract (shape, unit length).
-
-    Batches are made of texts of similar length (longest first, as sentence-transformers
-    orders one call), so little of each batch is padding.
-    """
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    out = np.zeros((len(texts), dimension), dtype=np.float32)
-    progress.start("embedding", len(texts))
-    for begin in range(0, len(order), batch_size):
-        batch = order[begin : begin + batch_size]
-        vectors = np.asarray(embedder.embed_documents([texts[i] for i in batch]), dtype=np.float32)
-        if vectors.shape != (len(batch), dimension):
-            raise IndexMismatch(
-                f"embedder {embedder.model_id} returned vectors of shape {vectors.shape} for "
-                f"{len(batch)} texts; the index expects dimension {dimension}"
-            )
-        if not np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=_UNIT_NORM_TOLERANCE):
-            raise ModelError(f"embedder {embedder.model_id} returned vectors not of unit length")
-        out[batch] = vectors
-        progress.advance("embedding", len(batch))
-    return out
-
-
-def _insert(
-    conn: sqlite3.Connection, prepared: list[_PreparedDocument], ids: Iterator[int]
-) -> None:
-    for item in prepared:
-        doc, meta = item.doc, item.doc.meta
-        conn.execute(
-            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                doc.doc_id,
-                doc.content_hash,
-                meta.title,
-                meta.date,
-                meta.source,
-                meta.url,
-                doc.language,
-                doc.text,
-            ),
-        )
-        conn.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    next(ids),
-                    c.chunk_id,
-                    c.doc_id,
-                    c.n,
-                    c.start,
-                    c.end,
-                    c.text,
-                    c.title,
-                    json.dumps(tokens, ensure_ascii=False),
-                )
-                for c, tokens in zip(item.chunks, item.tokens, strict=True)
-            ],
-        )
-
-
-def _chunk_tokens(conn: sqlite3.Connection) -> tuple[np.ndarray, list[list[str]]]:
-    """Every chunk's id and stored BM25 tokens, by id, so BM25 is rebuilt without re-tokenising."""
-    rows = conn.execute("SELECT id, tokens FROM chunks ORDER BY id").fetchall()
-    return np.array([row[0] for row in rows], dtype=np.int64), [json.loads(r[1]) for r in rows]
 
 
 class IndexStore:
@@ -561,7 +117,7 @@ class IndexStore:
         Raises IndexStoreError when files are missing or damaged, IndexMismatch when the index
         was built with other settings than `expected`.
         """
-        snapshot = _load_current(index_dir)
+        snapshot = load_current(index_dir)
         if expected is not None:
             check_compatible(snapshot.manifest, expected, where=index_dir)
         return cls(index_dir, snapshot, expected=expected, ann_threshold=ann_threshold)
@@ -603,7 +159,7 @@ class IndexStore:
         started = time.perf_counter() if started is None else started
         index_dir.mkdir(parents=True, exist_ok=True)
         store = cls(
-            index_dir, _empty_snapshot(expected), expected=expected, ann_threshold=ann_threshold
+            index_dir, empty_snapshot(expected), expected=expected, ann_threshold=ann_threshold
         )
         report = store._update(
             docs,
@@ -629,9 +185,9 @@ class IndexStore:
 
     def refresh(self) -> bool:
         """Load the live generation if another process changed it; True when it did."""
-        if _read_current(self.index_dir) == self.snapshot.generation:
+        if read_current(self.index_dir) == self.snapshot.generation:
             return False
-        snapshot = _load_current(self.index_dir)
+        snapshot = load_current(self.index_dir)
         if self.expected is not None:
             check_compatible(snapshot.manifest, self.expected, where=self.index_dir)
         self._swap(snapshot)
@@ -652,8 +208,8 @@ class IndexStore:
             faiss_factory=manifest.faiss_factory,
             chunk_size=manifest.chunking.chunk_size,
             chunk_overlap=manifest.chunking.chunk_overlap,
-            generation_bytes=_folder_bytes(snapshot.directory),
-            disk_bytes=_folder_bytes(self.index_dir),
+            generation_bytes=folder_bytes(snapshot.directory),
+            disk_bytes=folder_bytes(self.index_dir),
             created_at=manifest.created_at,
             build_seconds=manifest.build_seconds,
         )
@@ -697,7 +253,7 @@ class IndexStore:
 
     @contextmanager
     def _writer(self) -> Iterator[None]:
-        with self._write_lock, _flock(self.index_dir / _WRITE_LOCK, fcntl.LOCK_EX):
+        with self._write_lock, writing_lock(self.index_dir):
             yield
 
     def _latest_base(self) -> IndexSnapshot:
@@ -717,20 +273,22 @@ class IndexStore:
         full_build: bool,
     ) -> UpdateReport:
         with self._writer():
-            previous = _current_or_none(self.index_dir)
-            base = _empty_snapshot(self.expected) if full_build else self._latest_base()
+            previous = current_or_none(self.index_dir)
+            base = empty_snapshot(self.expected) if full_build else self._latest_base()
             unknown = sorted(set(remove_ids) - set(base.documents))
             if unknown:
                 raise DocumentNotFound(unknown[0])
-            plan = _plan(docs, base)
-            prepared: list[_PreparedDocument] = []
+            plan = plan_update(docs, base.documents)
+            prepared: list[PreparedDocument] = []
             if plan.to_index:
                 if embedder is None or self.expected is None:
                     raise IndexStoreError(
                         f"{self.index_dir}: adding documents needs the configured embedder "
                         "and settings (this index was opened for inspection only)"
                     )
-                prepared = _prepare(plan.to_index, embedder, self.expected.chunking, progress)
+                prepared = prepare_documents(
+                    plan.to_index, embedder, self.expected.chunking, progress
+                )
             failures = plan.failures + [
                 Failure(item.doc.doc_id, "no text to index") for item in prepared if not item.chunks
             ]
@@ -748,7 +306,7 @@ class IndexStore:
             dimension = base.manifest.embedder.dimension
             texts = [passage_text(chunk) for item in prepared for chunk in item.chunks]
             vectors = (
-                _embed(
+                embed_passages(
                     texts, embedder, dimension=dimension, batch_size=batch_size, progress=progress
                 )
                 if embedder is not None
@@ -764,17 +322,20 @@ class IndexStore:
                 ann_threshold=self.ann_threshold,
             )
             progress.start("writing", 1)
-            generation = self._write_generation(
-                base,
-                sorted(dropped),
-                prepared,
-                new_ids,
-                dense,
-                full_build=full_build,
-                build_seconds=time.perf_counter() - started,
+            generation = write_generation(
+                self.index_dir,
+                base_dir=None if full_build else base.directory,
+                dropped=sorted(dropped),
+                prepared=prepared,
+                new_ids=new_ids,
+                dense=dense,
+                expectation=self._expectation(base),
+                build_seconds=(
+                    time.perf_counter() - started if full_build else base.manifest.build_seconds
+                ),
             )
             progress.advance("writing")
-            self._swap(_load_current(self.index_dir))
+            self._swap(load_current(self.index_dir))
             self._cleanup(keep={generation} | ({previous} if previous else set()))
         return UpdateReport(
             generation=generation,
@@ -787,63 +348,6 @@ class IndexStore:
             failures=tuple(failures),
             seconds=time.perf_counter() - started,
         )
-
-    def _write_generation(
-        self,
-        base: IndexSnapshot,
-        dropped: list[str],
-        prepared: list[_PreparedDocument],
-        new_ids: np.ndarray,
-        dense: DenseIndex,
-        *,
-        full_build: bool,
-        build_seconds: float | None,
-    ) -> str:
-        """Write a complete generation, fsync it, then publish it through CURRENT."""
-        generations = self.index_dir / GENERATIONS_DIR
-        generations.mkdir(exist_ok=True)
-        generation = _next_generation(generations)
-        partial = generations / f"{generation}{_PARTIAL}"
-        partial.mkdir()
-        database = partial / CHUNKS_DB
-        if full_build:
-            with closing(sqlite3.connect(database)) as conn:
-                conn.executescript(_SCHEMA)
-        else:
-            shutil.copyfile(base.directory / CHUNKS_DB, database)
-        with closing(sqlite3.connect(database)) as conn:
-            with conn:
-                conn.executemany(
-                    "DELETE FROM chunks WHERE doc_id = ?", [(doc_id,) for doc_id in dropped]
-                )
-                conn.executemany(
-                    "DELETE FROM documents WHERE doc_id = ?", [(doc_id,) for doc_id in dropped]
-                )
-                _insert(conn, prepared, iter(new_ids.tolist()))
-            entries = _document_entries(conn)
-            ids, tokens = _chunk_tokens(conn)
-        if not np.array_equal(ids, dense.ids):
-            raise IndexStoreError(f"{database}: chunk ids disagree with the dense index (a bug)")
-        dense.save(partial / DENSE_DIR)
-        LexicalIndex.build(ids, tokens).save(partial / LEXICAL_DIR)
-        files = {
-            path.relative_to(partial).as_posix(): file_sha256(path)
-            for path in sorted(partial.rglob("*"))
-            if path.is_file()
-        }
-        manifest = Manifest.new(
-            self._expectation(base),
-            faiss_factory=dense.factory,
-            documents=entries,
-            build_seconds=build_seconds if full_build else base.manifest.build_seconds,
-            files=files,
-        )
-        (partial / MANIFEST_FILE).write_bytes(manifest_json(manifest))
-        _fsync_tree(partial)
-        os.rename(partial, generations / generation)
-        _fsync_path(generations)
-        _write_current(self.index_dir, generation)
-        return generation
 
     def _expectation(self, base: IndexSnapshot) -> ManifestExpectation:
         """The settings a new generation records: the configured ones, else the base's own."""
@@ -859,95 +363,4 @@ class IndexStore:
 
     def _cleanup(self, *, keep: set[str]) -> None:
         """Delete other generations (crashed writes, older ones) unless a reader is loading."""
-        generations = self.index_dir / GENERATIONS_DIR
-        with _flock(self.index_dir / _CLEANUP_LOCK, fcntl.LOCK_EX | fcntl.LOCK_NB) as locked:
-            if not locked:
-                return
-            for entry in generations.iterdir():
-                if entry.name not in keep:
-                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-        (self.index_dir / f"{CURRENT_FILE}.tmp").unlink(missing_ok=True)
-
-
-def _prepare(
-    docs: list[Document], embedder: Embedder, chunking: ChunkingInfo, progress: ProgressSink
-) -> list[_PreparedDocument]:
-    """Chunk with the embedder's tokenizer and tokenise for BM25, one document at a time."""
-    progress.start("chunking", len(docs))
-    prepared = []
-    for doc in docs:
-        chunks = chunk_document(
-            doc,
-            max_tokens=chunking.chunk_size,
-            overlap_sentences=chunking.chunk_overlap,
-            count_tokens=embedder.count_tokens,
-        )
-        flagged = {sentence for chunk in chunks for sentence in chunk.flagged}
-        if flagged:
-            log.warning(
-                "%s: %d sentence(s) read as instructions to an assistant; they stay searchable "
-                "but are kept out of every prompt",
-                doc.doc_id,
-                len(flagged),
-            )
-        prepared.append(
-            _PreparedDocument(doc, chunks, [index_tokens(passage_text(c)) for c in chunks])
-        )
-        progress.advance("chunking")
-    return prepared
-
-
-def _current_or_none(index_dir: Path) -> str | None:
-    """The live generation, or None when there is none (or CURRENT is unreadable)."""
-    try:
-        return _read_current(index_dir)
-    except IndexStoreError:
-        return None
-
-
-@dataclass
-class _Plan:
-    to_index: list[Document]
-    unchanged: list[str]
-    failures: list[Failure]
-
-
-def _plan(docs: Sequence[Document], base: IndexSnapshot) -> _Plan:
-    """Split `docs` into those to (re)index, unchanged ones, and duplicates within the batch."""
-    plan = _Plan([], [], [])
-    seen: set[str] = set()
-    for doc in docs:
-        if doc.doc_id in seen:
-            plan.failures.append(Failure(doc.doc_id, "given twice in one update"))
-            continue
-        seen.add(doc.doc_id)
-        known = base.documents.get(doc.doc_id)
-        if known is not None and known.content_hash == doc.content_hash:
-            plan.unchanged.append(doc.doc_id)
-        else:
-            plan.to_index.append(doc)
-    return plan
-
-
-def _empty_snapshot(expected: ManifestExpectation | None) -> IndexSnapshot:
-    """The base of a full build: nothing indexed yet."""
-    if expected is None:
-        raise IndexStoreError("a full build needs the configured settings (expected manifest)")
-    dimension = expected.embedder.dimension
-    empty_ids = np.zeros(0, dtype=np.int64)
-    dense = DenseIndex.build(
-        empty_ids, np.zeros((0, dimension), dtype=np.float32), dimension=dimension
-    )
-    manifest = Manifest.new(
-        expected, faiss_factory=dense.factory, documents=[], build_seconds=None, files={}
-    )
-    return IndexSnapshot(
-        generation="",
-        directory=Path(),
-        manifest=manifest,
-        dense=dense,
-        lexical=LexicalIndex.build(empty_ids, []),
-        chunks={},
-        documents={},
-        texts={},
-    )
+        cleanup_generations(self.index_dir, keep=keep)

@@ -19,7 +19,8 @@ from functools import cache
 import prompts
 from index.embedder import Embedder
 from index.injection import flagged_sentences
-from index.store import IndexSnapshot, IndexStore
+from index.snapshot import IndexSnapshot
+from index.store import IndexStore
 from ragqa.config import Settings
 from ragqa.errors import DocumentNotFound, GenerationFailed, GenerationTimeout
 from service.answer import (

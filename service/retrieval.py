@@ -25,7 +25,7 @@ from typing import Literal, Protocol
 
 from index.documents import Chunk
 from index.embedder import Embedder
-from index.store import Hit, IndexSnapshot
+from index.snapshot import Hit, IndexSnapshot
 from index.textnorm import sound_tokens, tokenize
 from service.followup import retrieval_query
 from service.language import corpus_language, detect_language

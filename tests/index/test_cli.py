@@ -10,8 +10,9 @@ from typer.testing import CliRunner, Result
 
 from index.cli import app
 from index.documents import Document
+from index.generations import CURRENT_FILE, GENERATIONS_DIR
 from index.manifest import ManifestExpectation
-from index.store import CURRENT_FILE, GENERATIONS_DIR, IndexStore
+from index.store import IndexStore
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 

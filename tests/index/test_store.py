@@ -20,15 +20,11 @@ from hypothesis import strategies as st
 
 from index.dense import HNSW_FACTORY
 from index.documents import Document
+from index.generations import CHUNKS_DB, CURRENT_FILE, GENERATIONS_DIR
 from index.manifest import ManifestExpectation
-from index.store import (
-    CHUNKS_DB,
-    CURRENT_FILE,
-    GENERATIONS_DIR,
-    IndexSnapshot,
-    IndexStore,
-    passage_text,
-)
+from index.prepare import passage_text
+from index.snapshot import IndexSnapshot
+from index.store import IndexStore
 from ragqa.errors import DocumentNotFound, IndexMismatch, IndexStoreError
 
 REPO = Path(__file__).resolve().parents[2]

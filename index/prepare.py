@@ -1,0 +1,156 @@
+"""Preparing documents for an index update: what to (re)index, chunks, BM25 words, vectors.
+
+Nothing here touches the index folder; `index.generations` writes what this module prepares,
+so an embedder that breaks its contract is caught before anything is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from index.chunking import chunk_document
+from index.documents import Chunk, Document
+from index.embedder import Embedder
+from index.manifest import ChunkingInfo, DocumentEntry
+from index.textnorm import index_tokens
+from ragqa.errors import IndexMismatch, ModelError
+
+_UNIT_NORM_TOLERANCE = 1e-3
+
+log = logging.getLogger(__name__)
+
+
+def passage_text(chunk: Chunk) -> str:
+    """What the embedder and BM25 see for a chunk: its title gives a passage its context.
+
+    `chunk.text` itself stays the exact slice of the document, for citations.
+    """
+    return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
+
+
+class ProgressSink(Protocol):
+    """Receives progress of the long stages (tasks "chunking", "embedding", "writing")."""
+
+    def start(self, task: str, total: int) -> None: ...
+
+    def advance(self, task: str, amount: int = 1) -> None: ...
+
+
+class NoProgress:
+    """The progress sink of library and service calls: nothing is shown."""
+
+    def start(self, task: str, total: int) -> None:
+        """Progress is not shown."""
+
+    def advance(self, task: str, amount: int = 1) -> None:
+        """Progress is not shown."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A document that was not indexed, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class Plan:
+    """An update's documents sorted: to (re)index, unchanged, and refused."""
+
+    to_index: list[Document]
+    unchanged: list[str]
+    failures: list[Failure]
+
+
+def plan_update(docs: Sequence[Document], indexed: Mapping[str, DocumentEntry]) -> Plan:
+    """Split `docs` into those to (re)index, unchanged ones, and duplicates within the batch.
+
+    `indexed` is what the index holds now; a document with the same content hash is unchanged.
+    """
+    plan = Plan([], [], [])
+    seen: set[str] = set()
+    for doc in docs:
+        if doc.doc_id in seen:
+            plan.failures.append(Failure(doc.doc_id, "given twice in one update"))
+            continue
+        seen.add(doc.doc_id)
+        known = indexed.get(doc.doc_id)
+        if known is not None and known.content_hash == doc.content_hash:
+            plan.unchanged.append(doc.doc_id)
+        else:
+            plan.to_index.append(doc)
+    return plan
+
+
+@dataclass
+class PreparedDocument:
+    """A document cut into chunks, with the BM25 words of each chunk."""
+
+    doc: Document
+    chunks: list[Chunk]
+    tokens: list[list[str]]  # BM25 words of each chunk
+
+
+def prepare_documents(
+    docs: list[Document], embedder: Embedder, chunking: ChunkingInfo, progress: ProgressSink
+) -> list[PreparedDocument]:
+    """Chunk with the embedder's tokenizer and tokenise for BM25, one document at a time."""
+    progress.start("chunking", len(docs))
+    prepared = []
+    for doc in docs:
+        chunks = chunk_document(
+            doc,
+            max_tokens=chunking.chunk_size,
+            overlap_sentences=chunking.chunk_overlap,
+            count_tokens=embedder.count_tokens,
+        )
+        flagged = {sentence for chunk in chunks for sentence in chunk.flagged}
+        if flagged:
+            log.warning(
+                "%s: %d sentence(s) read as instructions to an assistant; they stay searchable "
+                "but are kept out of every prompt",
+                doc.doc_id,
+                len(flagged),
+            )
+        prepared.append(
+            PreparedDocument(doc, chunks, [index_tokens(passage_text(c)) for c in chunks])
+        )
+        progress.advance("chunking")
+    return prepared
+
+
+def embed_passages(
+    texts: Sequence[str],
+    embedder: Embedder,
+    *,
+    dimension: int,
+    batch_size: int,
+    progress: ProgressSink,
+) -> np.ndarray:
+    """Embed in batches, checking the embedder keeps its contract (shape, unit length).
+
+    Batches are made of texts of similar length (longest first, as sentence-transformers
+    orders one call), so little of each batch is padding.
+    """
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    out = np.zeros((len(texts), dimension), dtype=np.float32)
+    progress.start("embedding", len(texts))
+    for begin in range(0, len(order), batch_size):
+        batch = order[begin : begin + batch_size]
+        vectors = np.asarray(embedder.embed_documents([texts[i] for i in batch]), dtype=np.float32)
+        if vectors.shape != (len(batch), dimension):
+            raise IndexMismatch(
+                f"embedder {embedder.model_id} returned vectors of shape {vectors.shape} for "
+                f"{len(batch)} texts; the index expects dimension {dimension}"
+            )
+        if not np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=_UNIT_NORM_TOLERANCE):
+            raise ModelError(f"embedder {embedder.model_id} returned vectors not of unit length")
+        out[batch] = vectors
+        progress.advance("embedding", len(batch))
+    return out
