@@ -21,17 +21,15 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
 from index.documents import Chunk
 from index.embedder import Embedder
 from index.store import Hit, IndexSnapshot
 from index.textnorm import sound_tokens, tokenize
+from ragqa.types import RetrievalMode
 from service.followup import retrieval_query
 from service.language import corpus_language, detect_language
-
-RetrievalMode = Literal["dense", "lexical", "hybrid"]
-RETRIEVAL_MODES: tuple[RetrievalMode, ...] = ("dense", "lexical", "hybrid")
 
 
 class Translator(Protocol):
