@@ -110,7 +110,7 @@ class HybridRetriever:
         use = self.cross_lingual if cross_lingual is None else cross_lingual
         if not use or self.translator is None:
             return [(query, language)]
-        variants = [(query, language)]
+        variants: list[tuple[str, str]] = [(query, language)]
         for target in sorted(set(snapshot.languages) - {language}):
             translated = self.translator.translate(query, target).strip()
             if translated and translated != query:
