@@ -15,14 +15,14 @@ from typing import Any, TypeVar
 import numpy as np
 
 from index.textnorm import normalise_for_lexical
+from ragqa.types import CITATION_MARKER, marker_numbers
+from ragqa.types import LANGUAGES as LANGUAGES  # the order figures are broken down in
 
 RETRIEVAL_K = 5
 """Cut-off of the retrieval figures: the passages a question's search returns by default."""
 
-LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 QUESTION_TYPES = ("fact", "list", "multi_doc", "followup", "unanswerable")
 
-CITATION_MARKER = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
 GLUED_PINYIN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]+\)")
 DOUBLED_PUNCTUATION = re.compile(r"[,，][,，。、]")
 
@@ -58,11 +58,14 @@ def strings_found(answer: str, candidates: Iterable[str]) -> list[str]:
 
 
 def cited_numbers(answer: str) -> list[int]:
-    """Distinct citation numbers in order of first use: `[1]`, `[2][3]` and `[1, 2]` all count."""
+    """Distinct citation numbers in order of first use: `[1]`, `[2][3]` and `[1, 2]` all count.
+
+    Markers are read as the answer's own parser reads them (`ragqa.types.CITATION_MARKER`), so
+    an answer is scored for the citations it was checked and renumbered with.
+    """
     numbers: dict[int, None] = {}
     for marker in CITATION_MARKER.finditer(answer):
-        for part in re.split(r"[,，、]", marker.group(1)):
-            numbers[int(part)] = None
+        numbers.update(dict.fromkeys(marker_numbers(marker.group(1))))
     return list(numbers)
 
 

@@ -36,6 +36,7 @@ from eval.metrics import (
     summarise_retrieval,
 )
 from ragqa.errors import Busy, ConfigError, RagqaError
+from ragqa.types import RETRIEVAL_MODES, Language, RetrievalMode
 
 if TYPE_CHECKING:
     from ragqa.config import Settings
@@ -44,9 +45,6 @@ EVAL_DIR = Path(__file__).parent
 DEFAULT_SET = EVAL_DIR / "sets" / "default.jsonl"
 DEFAULT_INJECTION_SET = EVAL_DIR / "sets" / "injection.jsonl"
 DEFAULT_THRESHOLDS = EVAL_DIR / "thresholds.toml"
-
-RetrievalMode = Literal["dense", "lexical", "hybrid"]
-RETRIEVAL_MODES: tuple[RetrievalMode, ...] = ("dense", "lexical", "hybrid")
 
 T = TypeVar("T")
 
@@ -67,7 +65,7 @@ class EvalItem(BaseModel):
 
     id: str = Field(min_length=1)
     question: str = Field(min_length=1)
-    language: Literal["zh-Hans", "zh-Hant", "en"]
+    language: Language
     type: Literal["fact", "list", "multi_doc", "followup", "unanswerable"]
     history: list[Turn] = []
     gold_docs: list[str]
@@ -96,7 +94,7 @@ class InjectionItem(BaseModel):
     id: str = Field(min_length=1)
     kind: Literal["document", "question"]
     question: str = Field(min_length=1)
-    language: Literal["zh-Hans", "zh-Hant", "en"]
+    language: Language
     doc_id: str = ""
     doc_text: str = ""
     gold_docs: list[str] = []

@@ -20,7 +20,7 @@ from charset_normalizer import from_bytes
 
 from index import clean
 from index.documents import Document, DocumentMeta
-from index.textnorm import detect_language
+from index.textnorm import detect_text_language
 from ragqa.errors import ConfigError, DocumentError, DocumentTooLarge, UnsupportedDocumentType
 
 
@@ -293,7 +293,7 @@ def load_bytes(
         text=text,
         meta=meta,
         content_hash=hashlib.sha256(data).hexdigest(),
-        language=detect_language(text),
+        language=detect_text_language(text),
     )
 
 

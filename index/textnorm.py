@@ -23,12 +23,12 @@ import unicodedata
 from functools import cache
 from itertools import pairwise
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
+
+from ragqa.types import TextLanguage
 
 if TYPE_CHECKING:
     from opencc import OpenCC
-
-Language = Literal["zh", "en"]
 
 _CJK_IDEOGRAPH = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
@@ -145,7 +145,7 @@ def sound_tokens(query: str, language: str) -> list[str]:
     return romanised_name_tokens(query) if language == "en" else pinyin_ngrams(query)
 
 
-def detect_language(text: str) -> Language:
+def detect_text_language(text: str) -> TextLanguage:
     """'zh' when CJK ideographs outnumber Latin letters, else 'en' (also for text with neither)."""
     cjk = len(_CJK_IDEOGRAPH.findall(text))
     latin = len(_LATIN_LETTER.findall(text))

@@ -16,10 +16,11 @@ import prompts
 from index.chunking import split_sentences
 from index.injection import is_instruction, screen
 from index.textnorm import pinyin_ngrams, romanised_name_tokens
+from ragqa.types import CITATION_MARKER, Language, marker_numbers
 from service import answer_guard
 from service.document_view import view_url
 from service.generation.base import ChatMessage
-from service.language import Language, match_script, to_simplified
+from service.language import match_script, to_simplified
 
 # Chat-control tokens of the common templates (ChatML, Llama, Gemma), and ragqa's own passage
 # frame: a document or question containing one must not be able to leave its place.
@@ -29,7 +30,6 @@ _CONTROL_TOKENS = re.compile(
     r"|</?\s*passages\s*>",  # the frame passages are put in: a document cannot close it
     re.IGNORECASE,
 )
-_MARKER_GROUP = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、\-–]\s*\d{1,3})*)\s*[\]】]")
 _SENTENCE = re.compile(r"[^。！？；.!?;\n]+[。！？；.!?;]?")
 _MARKER_AFTER_STOP = re.compile(r"([。！？.!?])\s*((?:\[\d{1,3}\])+)")
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?")
@@ -201,23 +201,10 @@ def _titles(passages: Sequence[Passage], max_chars: int = 60) -> list[str]:
     return titles
 
 
-def _expand(group: str) -> list[int]:
-    """`1, 3-4` -> [1, 3, 4]; ranges are short by construction (at most 20 passages)."""
-    numbers: list[int] = []
-    for part in re.split(r"\s*[,，、]\s*", group):
-        bounds = re.split(r"\s*[\-–]\s*", part)
-        if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit():
-            low, high = int(bounds[0]), int(bounds[1])
-            numbers.extend(range(low, high + 1) if 0 < high - low < 20 else [low, high])
-        elif part.isdigit():
-            numbers.append(int(part))
-    return numbers
-
-
 def is_refusal(answer: str) -> bool:
     """The model answered with (a version of) the fixed refusal sentence, or said in its own
     words, in every sentence, that the passages do not give the answer."""
-    bare = _MARKER_GROUP.sub("", answer)
+    bare = CITATION_MARKER.sub("", answer)
     plain = _normalise(bare)
     if any(_normalise(sentence) in plain for sentence in prompts.table("refusals").values()):
         return True
@@ -230,7 +217,7 @@ def _normalise(text: str) -> str:
 
 
 def _tokens(text: str) -> set[str]:
-    return set(_WORD.findall(to_simplified(_MARKER_GROUP.sub(" ", text)).lower()))
+    return set(_WORD.findall(to_simplified(CITATION_MARKER.sub(" ", text)).lower()))
 
 
 def locate_quote(passage: Passage, claim: str, max_chars: int = 160) -> tuple[str, int, int]:
@@ -240,7 +227,7 @@ def locate_quote(passage: Passage, claim: str, max_chars: int = 160) -> tuple[st
     Names count by sound too, so an English claim finds the Chinese sentence that names the
     same place or person ("Taiyuan" and 太原) rather than the passage's first sentence.
     """
-    claim_tokens = _tokens(claim) | set(romanised_name_tokens(_MARKER_GROUP.sub(" ", claim)))
+    claim_tokens = _tokens(claim) | set(romanised_name_tokens(CITATION_MARKER.sub(" ", claim)))
 
     def overlap(text: str) -> int:
         return len(claim_tokens & (_tokens(text) | set(pinyin_ngrams(text))))
@@ -304,7 +291,7 @@ def _numbers(text: str) -> set[str]:
 
 
 def _claim_numbers(claim: str) -> set[str]:
-    bare = _MARKER_GROUP.sub("", claim)
+    bare = CITATION_MARKER.sub("", claim)
     mantissas = {value for value, _ in _EN_AMOUNT.findall(bare)}  # "1.2" of "1.2 million"
     return _numbers(bare) - mantissas
 
@@ -320,7 +307,7 @@ def _is_grounded(claim: str, source_numbers: set[str]) -> bool:
 
 def _with_markers(claim: str, numbers: Sequence[int]) -> str:
     """The claim with its markers replaced by `numbers`, placed before its closing stop."""
-    bare = _MARKER_GROUP.sub("", claim)
+    bare = CITATION_MARKER.sub("", claim)
     end = len(bare.rstrip("。！？；.!?; \n"))
     tail = re.sub(r"^[ \t]+(?=[。！？；.!?;])", "", bare[end:])  # "Taiyuan [1]." -> "Taiyuan[1]."
     return bare[:end] + "".join(f"[{n}]" for n in numbers) + tail
@@ -339,8 +326,8 @@ def _cite_its_numbers(
     """
     cited = [
         n
-        for m in _MARKER_GROUP.finditer(claim)
-        for n in _expand(m.group(1))
+        for m in CITATION_MARKER.finditer(claim)
+        for n in marker_numbers(m.group(1))
         if n in passage_numbers
     ]
     needed = _claim_numbers(claim) - asked_numbers
@@ -358,8 +345,8 @@ def _is_hollow(claim: str) -> bool:
     a quantity's unit follows it ("worth [1] million")."""
     if _MARKER_AS_QUANTITY.search(claim):
         return True
-    bare = re.sub(r"\s+", " ", _MARKER_GROUP.sub("", claim)).strip(" \n。.!！?？;；")
-    return bool(_MARKER_GROUP.search(claim)) and bool(_HOLLOW_END.search(bare))
+    bare = re.sub(r"\s+", " ", CITATION_MARKER.sub("", claim)).strip(" \n。.!！?？;；")
+    return bool(CITATION_MARKER.search(claim)) and bool(_HOLLOW_END.search(bare))
 
 
 def _split_instructions(passages: Sequence[Passage]) -> tuple[set[str], set[str]]:
@@ -385,7 +372,7 @@ def _echoes_instructions(
         return False
     if tokens <= instructions:
         return True
-    return not _MARKER_GROUP.search(claim) and tokens <= question_tokens | instructions
+    return not CITATION_MARKER.search(claim) and tokens <= question_tokens | instructions
 
 
 def _check_claim(claim: str, passages: Sequence[Passage], min_support: float = 0.6) -> str:
@@ -401,7 +388,7 @@ def _check_claim(claim: str, passages: Sequence[Passage], min_support: float = 0
     if best is None or _support(tokens, best) < min_support:
         return claim
     by_number = {p.n: p for p in passages}
-    cited = [n for m in _MARKER_GROUP.finditer(claim) for n in _expand(m.group(1))]
+    cited = [n for m in CITATION_MARKER.finditer(claim) for n in marker_numbers(m.group(1))]
     kept = [
         n
         for n in dict.fromkeys(cited)
@@ -479,13 +466,13 @@ def postprocess(
     order: list[int] = []
 
     def renumber(match: re.Match[str]) -> str:
-        valid = [n for n in _expand(match.group(1)) if n in by_number]
+        valid = [n for n in marker_numbers(match.group(1)) if n in by_number]
         for n in valid:
             if n not in order:
                 order.append(n)
         return "".join(f"[{order.index(n) + 1}]" for n in dict.fromkeys(valid))
 
-    answer = _MARKER_GROUP.sub(renumber, text)
+    answer = CITATION_MARKER.sub(renumber, text)
     answer = re.sub(r"[ \t]+([。，！？.,!?])", r"\1", answer)
     answer = re.sub(r"[ \t]{2,}", " ", answer).strip()
     if language == "en":  # a name left in Chinese reads "held in the 四川省", not "the四川省"

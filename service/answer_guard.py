@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 
 import prompts
 from index.injection import fold, instruction_categories, screen, urls
+from ragqa.types import CITATION_MARKER
 
 if TYPE_CHECKING:
     from service.answer import Passage
 
 _GRAM = 5
 _LEAK_CHARS = 40  # a run this long of a prompt template in an answer is a leak
-_NOISE = re.compile(r"[\[【]\s*\d{1,3}(?:\s*[,，、\-–]\s*\d{1,3})*\s*[\]】]|[\W_]+")
-_MARKER = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、\-–]\s*\d{1,3})*)\s*[\]】]")
+_NOISE = re.compile(rf"{CITATION_MARKER.pattern}|[\W_]+")  # markers, spaces, punctuation
 _ASKING = re.compile(
     r"[?？]|\b(?:who|whom|whose|what|when|where|which|why|how)\b"
     r"|谁|什么|哪|多少|几|吗|怎么|怎样|如何|是否|何时|为何"
@@ -85,8 +85,9 @@ def evidence(passages: Sequence[Passage], question: str) -> Evidence:
 
 
 def _cited(claim: str) -> list[int]:
+    """The numbers written in the claim's markers (a range counts by its two ends)."""
     numbers = []
-    for m in _MARKER.finditer(claim):
+    for m in CITATION_MARKER.finditer(claim):
         numbers += [int(n) for n in re.findall(r"\d{1,3}", m.group(1))]
     return numbers
 
@@ -134,7 +135,7 @@ def _prompt_runs() -> frozenset[str]:
 
 
 def _leak_plain(text: str) -> str:
-    return re.sub(r"\s+", " ", _MARKER.sub("", fold(text))).strip()
+    return re.sub(r"\s+", " ", CITATION_MARKER.sub("", fold(text))).strip()
 
 
 def leaks_prompt(text: str) -> bool:

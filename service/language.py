@@ -1,13 +1,17 @@
-"""Which language a question is in, and answering in the same script."""
+"""Which language a question is in, and answering in the same script.
+
+A question's `Language` tells the two Chinese scripts apart, because its answer is written in
+the question's script; the index's coarser `TextLanguage` of a document ("zh" or "en", from
+`index.textnorm.detect_text_language`) only decides how the text is tokenised and searched.
+"""
 
 from __future__ import annotations
 
 import re
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
-Language = Literal["en", "zh-Hans", "zh-Hant"]
-LANGUAGES: tuple[Language, ...] = ("en", "zh-Hans", "zh-Hant")
+from ragqa.types import Language, TextLanguage
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -49,6 +53,6 @@ def match_script(text: str, language: Language) -> str:
     return text
 
 
-def corpus_language(language: Language) -> str:
+def corpus_language(language: Language) -> TextLanguage:
     """The index's coarse language label ("zh" or "en") for a question language."""
     return "en" if language == "en" else "zh"

@@ -23,6 +23,7 @@ from index.snapshot import IndexSnapshot
 from index.store import IndexStore
 from ragqa.config import Settings
 from ragqa.errors import DocumentNotFound, GenerationFailed, GenerationTimeout
+from ragqa.types import Language, RetrievalMode
 from service.answer import (
     Citation,
     Passage,
@@ -38,8 +39,8 @@ from service.answer_stream import SentenceGate
 from service.document_view import view_url
 from service.generation import Engine, Generator, complete, load_generators
 from service.generation.base import ChatMessage
-from service.language import Language, detect_language
-from service.retrieval import HybridRetriever, Retrieval, RetrievalMode, SearchHit
+from service.language import detect_language
+from service.retrieval import HybridRetriever, Retrieval, SearchHit
 
 log = logging.getLogger(__name__)
 

@@ -21,17 +21,15 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
 from index.documents import Chunk
 from index.embedder import Embedder
 from index.snapshot import Hit, IndexSnapshot
 from index.textnorm import sound_tokens, tokenize
+from ragqa.types import RetrievalMode
 from service.followup import retrieval_query
 from service.language import corpus_language, detect_language
-
-RetrievalMode = Literal["dense", "lexical", "hybrid"]
-RETRIEVAL_MODES: tuple[RetrievalMode, ...] = ("dense", "lexical", "hybrid")
 
 
 class Translator(Protocol):
@@ -112,7 +110,7 @@ class HybridRetriever:
         use = self.cross_lingual if cross_lingual is None else cross_lingual
         if not use or self.translator is None:
             return [(query, language)]
-        variants = [(query, language)]
+        variants: list[tuple[str, str]] = [(query, language)]
         for target in sorted(set(snapshot.languages) - {language}):
             translated = self.translator.translate(query, target).strip()
             if translated and translated != query:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from service.retrieval import RetrievalMode
+from ragqa.types import RetrievalMode
 
 # C0/C1 control characters other than tab and newlines never belong in a question.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")

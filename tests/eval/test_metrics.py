@@ -177,6 +177,12 @@ def test_citation_markers_in_order_of_first_use() -> None:
     assert cited_numbers("no markers, [x] or [] here") == []
 
 
+def test_citation_markers_are_read_as_the_answer_reads_them() -> None:
+    """Full-width brackets and ranges are markers (the answer's parser renumbers them); a
+    bracketed year is text."""
+    assert cited_numbers("A【2】b [1-3], c [ 4 ] in [2023].") == [2, 1, 3, 4]
+
+
 def test_raw_text_damage_finds_glued_pinyin_and_doubled_punctuation() -> None:
     assert raw_text_damage("山西醫(yī)科大學主辦,。中華醫學會,,") == ["醫(yī)", ",。", ",,"]
     assert raw_text_damage("醫學會，，主辦") == ["，，"]

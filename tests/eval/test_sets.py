@@ -18,6 +18,8 @@ import opencc
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from ragqa.types import Language
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CORPUS_DIR = REPO_ROOT / "corpus"
 DEFAULT_SET = REPO_ROOT / "eval" / "sets" / "default.jsonl"
@@ -25,7 +27,6 @@ INJECTION_SET = REPO_ROOT / "eval" / "sets" / "injection.jsonl"
 HELDOUT_SET = REPO_ROOT / "eval" / "sets" / "injection_heldout.jsonl"
 INJECTION_CI_SUBSET = REPO_ROOT / "eval" / "sets" / "injection_ci_subset.txt"
 
-Language = Literal["zh-Hans", "zh-Hant", "en"]
 QuestionType = Literal["fact", "list", "multi_doc", "followup", "unanswerable"]
 NonEmpty = Annotated[str, Field(min_length=1)]
 FactGroup = Annotated[list[NonEmpty], Field(min_length=1)]

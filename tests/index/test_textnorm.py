@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from index.loaders import load_collection
 from index.textnorm import (
-    detect_language,
+    detect_text_language,
     index_tokens,
     normalise_for_lexical,
     pinyin_ngrams,
@@ -107,8 +107,8 @@ def test_tokenize_emits_sub_words_of_compounds() -> None:
         ("12345 !!!", "en"),
     ],
 )
-def test_detect_language(text: str, language: str) -> None:
-    assert detect_language(text) == language
+def test_detect_text_language(text: str, language: str) -> None:
+    assert detect_text_language(text) == language
 
 
 def test_jieba_initialises_quietly() -> None:

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import prompts
+from ragqa.types import Language
 from service.answer import (
     Passage,
     build_messages,
@@ -20,7 +21,6 @@ from service.answer import (
     preamble,
     refusal,
 )
-from service.language import Language
 
 DOC = (
     "4月28日至29日，第二屆全國分子影像精準診療協同創新高峰論壇在太原舉辦。"

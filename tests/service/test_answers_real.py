@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx_sse import connect_sse
 
-from index.textnorm import detect_language
+from index.textnorm import detect_text_language
 from ragqa.config import Settings
 from service.answer import build_messages, preamble
 from service.app import create_app
@@ -221,7 +221,7 @@ def test_translation_keeps_a_question_a_question(
     assert real_pipeline.translator is not None
     translated = real_pipeline.translator.translate(query, target)
     print(f"\n{query}\n-> {translated}")
-    assert detect_language(translated) == target, translated
+    assert detect_text_language(translated) == target, translated
     assert translated.rstrip().endswith(("?", "？")), translated
 
 
