@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.runner import DEFAULT_SET, EvalItem, load_items, parse_subset, select_items
+from eval.items import DEFAULT_SET, EvalItem, load_items, parse_subset, select_items
 from index.embedder import Embedder
 from ragqa.config import Settings
 

@@ -18,11 +18,12 @@ import numpy as np
 
 from bench.report import Section, Table, Target, median, ratio
 from bench.synthetic import SentencePool, sentence_pool
-from index.embedder import Embedder, SentenceTransformerEmbedder
+from index.embedder import Embedder
 from index.pipeline import build_index
 from index.prepare import passage_text
 from index.store import IndexStore
 from ragqa.config import Settings
+from ragqa.models.embedders import SentenceTransformerEmbedder
 
 TARGET_RATIO = 0.9
 

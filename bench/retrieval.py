@@ -116,7 +116,7 @@ def _pipeline(settings: Settings, embedder: Embedder, snapshot: IndexSnapshot) -
 
 class PlainClient:
     """A keep-alive `http.client` connection: the thinnest Python client, so the HTTP figure
-    is the service's cost and not the client library's (httpx adds about 0.5 ms here)."""
+    is the service's cost and not the client library's (httpx adds its own per request)."""
 
     def __init__(self, base: str) -> None:
         host, port = base.removeprefix("http://").rsplit(":", 1)

@@ -58,7 +58,7 @@ def _retrieval(section: Section, quick: bool) -> Section:
 def _ingestion(section: Section, quick: bool) -> Section:
     from bench.components import bench_settings, real_embedder
     from bench.ingestion import FULL, QUICK, run_ingestion
-    from index.embedder import SentenceTransformerEmbedder
+    from ragqa.models.embedders import SentenceTransformerEmbedder
     from ragqa.models.resolve import resolve_embedder
 
     settings = bench_settings()

@@ -33,7 +33,7 @@ from index.textnorm import index_tokens
 
 CHUNKS_PER_DOCUMENT = 10
 MIN_CHUNK_CHARS = 120
-MAX_CHUNK_CHARS = 360  # the real index's chunks: ~240 characters on average
+MAX_CHUNK_CHARS = 360  # a range around the real index's average chunk length
 _CALIBRATION_VARIANTS = 64
 _BLOCK = 65_536
 

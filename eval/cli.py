@@ -11,7 +11,9 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from eval.runner import Backend, EvalItem, EvalRun, InjectionItem
+    from eval.backends import Backend
+    from eval.items import EvalItem, InjectionItem
+    from eval.runner import EvalRun
     from ragqa.config import Settings
 
 DEFAULT_OUT = Path("eval/reports/latest")
@@ -65,8 +67,8 @@ def eval_command(
     """
     from rich.console import Console
 
-    from eval import runner
-    from eval.metrics import check_thresholds
+    from eval.items import DEFAULT_INJECTION_SET, DEFAULT_SET, EvalItem, InjectionItem, load_items
+    from eval.metrics import DEFAULT_THRESHOLDS, check_thresholds
     from eval.report import write_report
     from ragqa.config import Settings
     from ragqa.errors import RagqaError
@@ -75,21 +77,17 @@ def eval_command(
     settings = Settings()
     try:
         only_injection = set_path is not None and _is_injection_set(set_path)
-        items = (
-            []
-            if only_injection
-            else runner.load_items(set_path or runner.DEFAULT_SET, runner.EvalItem)
-        )
+        items = [] if only_injection else load_items(set_path or DEFAULT_SET, EvalItem)
         injection_path = injection_set or (
-            set_path if only_injection else None if set_path else runner.DEFAULT_INJECTION_SET
+            set_path if only_injection else None if set_path else DEFAULT_INJECTION_SET
         )
         injection_items = (
-            runner.load_items(injection_path, runner.InjectionItem)
+            load_items(injection_path, InjectionItem)
             if injection_path and not retrieval_only
             else []
         )
         items, injection_items = _select(items, injection_items, subset, limit)
-        limits = tomllib.loads((thresholds or runner.DEFAULT_THRESHOLDS).read_text("utf-8"))
+        limits = tomllib.loads((thresholds or DEFAULT_THRESHOLDS).read_text("utf-8"))
         backend = _backend(settings, url, [*items, *injection_items])
         run = _run(
             backend,
@@ -136,7 +134,7 @@ def _select(
     limit: int | None,
 ) -> tuple[list[EvalItem], list[InjectionItem]]:
     """Apply --subset (ids of either set) and --limit (per set)."""
-    from eval.runner import parse_subset, select_items
+    from eval.items import parse_subset, select_items
     from ragqa.errors import ConfigError
 
     ids = None if subset is None else set(parse_subset(subset))
@@ -150,7 +148,8 @@ def _select(
 
 
 def _backend(settings: Settings, url: str | None, items: list[Any]) -> Backend:
-    from eval.runner import HttpBackend, PipelineBackend, check_gold_docs, collection_doc_ids
+    from eval.backends import HttpBackend, PipelineBackend
+    from eval.items import check_gold_docs, collection_doc_ids
 
     if url:
         key = settings.api_key.get_secret_value() if settings.api_key else None
@@ -173,7 +172,8 @@ def _run(
 ) -> EvalRun:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from eval.runner import DEFAULT_SET, run_evaluation
+    from eval.items import DEFAULT_SET
+    from eval.runner import run_evaluation
 
     with Progress(
         "{task.description}",

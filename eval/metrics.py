@@ -10,6 +10,7 @@ import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -388,6 +389,7 @@ def breakdown(
 
 # --- thresholds -----------------------------------------------------------------------------
 
+DEFAULT_THRESHOLDS = Path(__file__).parent / "thresholds.toml"
 _THRESHOLD_KEY = re.compile(r"(?P<figure>.+?)(?P<bound>_max)?(?:_by_(?P<breakdown>[a-z]+))?")
 
 

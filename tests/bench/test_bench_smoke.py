@@ -146,7 +146,7 @@ def test_percentile_interpolates_and_is_nan_for_nothing() -> None:
 def test_ingestion_section_with_the_real_embedder(tmp_path: Path) -> None:
     from bench.components import real_embedder
     from bench.ingestion import IngestionOptions, run_ingestion
-    from index.embedder import SentenceTransformerEmbedder
+    from ragqa.models.embedders import SentenceTransformerEmbedder
     from ragqa.models.resolve import resolve_embedder
 
     settings = tiny_settings(tmp_path)

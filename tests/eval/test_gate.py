@@ -14,22 +14,21 @@ from pathlib import Path
 
 import pytest
 
-from eval.metrics import check_thresholds
-from eval.report import write_report
-from eval.runner import (
+from eval.backends import PipelineBackend
+from eval.items import (
     DEFAULT_INJECTION_SET,
     DEFAULT_SET,
-    DEFAULT_THRESHOLDS,
     EvalItem,
     InjectionItem,
-    PipelineBackend,
     check_gold_docs,
     collection_doc_ids,
     load_items,
     parse_subset,
-    run_evaluation,
     select_items,
 )
+from eval.metrics import DEFAULT_THRESHOLDS, check_thresholds
+from eval.report import write_report
+from eval.runner import run_evaluation
 from ragqa.config import Settings
 
 pytestmark = pytest.mark.slow

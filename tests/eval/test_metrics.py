@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eval.metrics import (
+    DEFAULT_THRESHOLDS,
     AnswerRow,
     RetrievalRow,
     breakdown,
@@ -30,7 +31,6 @@ from eval.metrics import (
     summarise_answers,
     summarise_retrieval,
 )
-from eval.runner import DEFAULT_THRESHOLDS
 
 # --- retrieval ----------------------------------------------------------------------------
 

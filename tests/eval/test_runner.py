@@ -14,27 +14,27 @@ import typer
 from fastapi import FastAPI, Header, HTTPException, Response
 from typer.testing import CliRunner
 
+from eval.backends import HttpBackend, PipelineBackend
 from eval.cli import register
-from eval.metrics import summarise_answers
-from eval.report import write_report
-from eval.runner import (
+from eval.items import (
     DEFAULT_INJECTION_SET,
     DEFAULT_SET,
-    DEFAULT_THRESHOLDS,
     EvalItem,
-    HttpBackend,
     InjectionItem,
-    PipelineBackend,
     check_gold_docs,
     collection_doc_ids,
+    load_items,
+    parse_subset,
+    select_items,
+)
+from eval.metrics import DEFAULT_THRESHOLDS, summarise_answers
+from eval.report import write_report
+from eval.runner import (
     compare_modes,
     evaluate_answers,
     evaluate_injection,
     evaluate_retrieval,
-    load_items,
-    parse_subset,
     run_evaluation,
-    select_items,
 )
 from ragqa.config import Settings
 from ragqa.errors import ConfigError, GenerationTimeout, RagqaError

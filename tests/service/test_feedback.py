@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
-from eval.runner import EvalItem, load_items
+from eval.items import EvalItem, load_items
 from ragqa.cli import app as cli
 from ragqa.config import Settings
 from service.app import create_app

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from eval.runner import DEFAULT_SET, EvalItem, load_items
+from eval.items import DEFAULT_SET, EvalItem, load_items
 from ragqa.config import Settings
 from service.app import create_app
 from service.loopback import serve

@@ -253,9 +253,9 @@ class OnnxEmbedder:
         self._batcher.enable_padding(pad_id=int(meta["pad_id"]), pad_token=str(meta["pad_token"]))
         options = ort.SessionOptions()
         options.inter_op_num_threads = 1
-        # Workers spin between operators (fast: a query in 5.7 ms on 2 cores here, 9.3 ms
-        # without spinning) but stop when a run ends, so that they do not take the cores
-        # from the prefill that follows a query's embedding.
+        # Workers spin between operators (a query embeds faster than without spinning) but
+        # stop when a run ends, so that they do not take the cores from the prefill that
+        # follows a query's embedding.
         options.add_session_config_entry("session.force_spinning_stop", "1")
         self.session = ort.InferenceSession(
             str(export / "model.onnx"), options, providers=["CPUExecutionProvider"]
@@ -291,7 +291,7 @@ class OnnxEmbedder:
     @cached_property
     def _counter(self) -> Any:
         """An untruncated copy of the tokenizer, for chunk sizing only: loaded at the first
-        count (an index build), not at every start (0.6 s for e5's tokenizer here)."""
+        count (an index build), not at every start, which does not need it."""
         from tokenizers import Tokenizer
 
         counter = Tokenizer.from_file(str(self._tokenizer_file))

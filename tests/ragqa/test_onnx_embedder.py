@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.embedder import SentenceTransformerEmbedder, load_embedder, uses_onnx
-from index.onnx_embedder import ensure_onnx_export, export_dir, source_signature
 from ragqa.errors import ModelError
+from ragqa.models.embedders import SentenceTransformerEmbedder, load_embedder, uses_onnx
+from ragqa.models.onnx_embedder import ensure_onnx_export, export_dir, source_signature
 
 REPO = Path(__file__).resolve().parents[2]
 
