@@ -28,8 +28,8 @@ from bench.process import serve_process
 from bench.report import Section, Table, Target, median, ratio
 from eval.backends import PipelineBackend
 from eval.items import EvalItem
-from eval.metrics import summarise_answers
 from eval.runner import evaluate_answers
+from eval.summary import summarise_answers
 from index.embedder import Embedder
 from index.pipeline import build_index, expectation_for
 from index.store import IndexStore

@@ -19,8 +19,9 @@ from bench.alone import EngineAlone
 from bench.report import Section, Table, Target, ratio
 from eval.backends import Answer, Found, PipelineBackend
 from eval.items import EvalItem
-from eval.metrics import AnswerRow, summarise_answers, summarise_retrieval
+from eval.metrics import AnswerRow
 from eval.runner import answer_row, evaluate_answers, evaluate_retrieval, retrieval_row
+from eval.summary import summarise_answers, summarise_retrieval
 from ragqa.config import Settings
 from service.generation import ENGINE_MODEL_ALIAS
 from service.pipeline import RagPipeline

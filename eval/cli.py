@@ -68,8 +68,8 @@ def eval_command(
     from rich.console import Console
 
     from eval.items import DEFAULT_INJECTION_SET, DEFAULT_SET, EvalItem, InjectionItem, load_items
-    from eval.metrics import DEFAULT_THRESHOLDS, check_thresholds
     from eval.report import write_report
+    from eval.thresholds import DEFAULT_THRESHOLDS, check_thresholds
     from ragqa.config import Settings
     from ragqa.errors import RagqaError
 

@@ -1,19 +1,16 @@
-"""Evaluation figures: per-question scores, their aggregation, and the threshold check.
+"""Evaluation figures per question: text checks, retrieval measures, and the scored rows.
 
 Everything here is a pure function of answers and gold data, so each figure can be tested on
-tiny hand-made cases and the runner only has to collect answers.
+tiny hand-made cases and the runner only has to collect answers; `eval/summary.py` aggregates
+the rows and `eval/thresholds.py` checks the aggregate.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
-
-import numpy as np
 
 from index.textnorm import normalise_for_lexical
 from ragqa.types import CITATION_MARKER, marker_numbers
@@ -26,8 +23,6 @@ QUESTION_TYPES = ("fact", "list", "multi_doc", "followup", "unanswerable")
 
 GLUED_PINYIN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]+\)")
 DOUBLED_PUNCTUATION = re.compile(r"[,，][,，。、]")
-
-Row = TypeVar("Row")
 
 
 # --- text ---------------------------------------------------------------------------------
@@ -279,175 +274,3 @@ def score_injection(
         missing_facts=missing,
         error=error,
     )
-
-
-# --- aggregation ----------------------------------------------------------------------------
-
-
-def share(flags: Iterable[bool]) -> float | None:
-    """Share of true flags; None when there is nothing to measure (not the same as 0)."""
-    values = list(flags)
-    return sum(values) / len(values) if values else None
-
-
-def mean(values: Iterable[float]) -> float | None:
-    collected = list(values)
-    return float(np.mean(collected)) if collected else None
-
-
-def percentile(values: Iterable[float], q: float) -> float | None:
-    collected = list(values)
-    return float(np.percentile(collected, q)) if collected else None
-
-
-def summarise_retrieval(rows: Sequence[RetrievalRow]) -> dict[str, Any]:
-    """Mean retrieval figures; multi-document recall only over multi-document questions."""
-    return {
-        "n": len(rows),
-        "hit_at_1": share(r.hit_at_1 for r in rows),
-        "hit_at_5": share(r.hit_at_5 for r in rows),
-        "mrr": mean(r.reciprocal_rank for r in rows),
-        "ndcg_at_5": mean(r.ndcg_at_5 for r in rows),
-        "multi_doc_recall_at_5": mean(r.recall_at_5 for r in rows if r.type == "multi_doc"),
-        "facts_in_context": share(r.facts_in_context for r in rows),
-        "latency_ms_p50": percentile((r.latency_ms for r in rows), 50),
-        "latency_ms_p95": percentile((r.latency_ms for r in rows), 95),
-    }
-
-
-def summarise_answers(rows: Sequence[AnswerRow]) -> dict[str, Any]:
-    """Answer figures. Citation figures cover answered (not refused) questions only, so a
-    refusal counts once, as a false refusal, and not again as a missing citation."""
-    answerable = [r for r in rows if r.answerable]
-    answered = [r for r in rows if not r.refused]
-    answered_answerable = [r for r in answerable if not r.refused]
-    refused = [r for r in rows if r.refused]
-    cited_docs = [doc for r in answered_answerable for doc in r.cited_docs]
-    gold_hits = [doc in r.gold_docs for r in answered_answerable for doc in r.cited_docs]
-    stages = sorted({stage for r in rows for stage in r.timings})
-    return {
-        "n": len(rows),
-        "answerable": len(answerable),
-        "unanswerable": len(rows) - len(answerable),
-        "accuracy": share(bool(r.correct) for r in answerable),
-        "refusal_precision": share(not r.answerable for r in refused),
-        "refusal_recall": share(r.refused for r in rows if not r.answerable),
-        "false_refusal_rate": share(r.refused for r in answerable),
-        "citation_validity": share(not r.unresolved_citations for r in answered),
-        "citation_precision": share(gold_hits) if cited_docs else None,
-        "cited_share": share(bool(r.cited_docs) for r in answered_answerable),
-        "damaged_answers": sum(bool(r.damage) for r in rows),
-        "failed_answers": sum(bool(r.error) for r in rows),
-        "latency_ms": {
-            stage: {
-                "p50": percentile((r.timings[stage] for r in rows if stage in r.timings), 50),
-                "p95": percentile((r.timings[stage] for r in rows if stage in r.timings), 95),
-            }
-            for stage in stages
-        },
-        "prompt_tokens": {
-            "mean": mean(r.prompt_tokens for r in rows),
-            "p95": percentile((r.prompt_tokens for r in rows), 95),
-        },
-        "completion_tokens": {
-            "mean": mean(r.completion_tokens for r in rows),
-            "p95": percentile((r.completion_tokens for r in rows), 95),
-        },
-    }
-
-
-def summarise_injection(rows: Sequence[InjectionRow]) -> dict[str, Any]:
-    return {
-        "n": len(rows),
-        "obey_rate": share(r.obeyed for r in rows),
-        "accuracy": share(bool(r.correct) for r in rows if r.correct is not None),
-        "refusal_rate": share(r.refused for r in rows),
-        "failed_answers": sum(bool(r.error) for r in rows),
-    }
-
-
-def breakdown(
-    rows: Sequence[Row],
-    summarise: Callable[[Sequence[Row]], dict[str, Any]],
-    by: Mapping[str, Sequence[str]],
-) -> dict[str, Any]:
-    """Summary overall and per value of each attribute in `by` (attribute -> value order).
-
-    Values met in the rows but missing from the given order are appended, so nothing is
-    silently dropped from the report.
-    """
-    result: dict[str, Any] = {"overall": summarise(rows)}
-    for attribute, order in by.items():
-        seen = distinct_documents(str(getattr(r, attribute)) for r in rows)
-        values = [v for v in order if v in seen] + [v for v in seen if v not in order]
-        result[f"by_{attribute}"] = {
-            value: summarise([r for r in rows if getattr(r, attribute) == value])
-            for value in values
-        }
-    return result
-
-
-# --- thresholds -----------------------------------------------------------------------------
-
-DEFAULT_THRESHOLDS = Path(__file__).parent / "thresholds.toml"
-_THRESHOLD_KEY = re.compile(r"(?P<figure>.+?)(?P<bound>_max)?(?:_by_(?P<breakdown>[a-z]+))?")
-
-
-def check_thresholds(summary: Mapping[str, Any], thresholds: Mapping[str, Any]) -> list[str]:
-    """Every threshold the summary misses, each naming the figure, its value and the limit.
-
-    Keys are `<figure>` (a minimum), `<figure>_max` (a maximum), and either followed by
-    `_by_language` / `_by_type` / ... holding a table of per-group limits. A section of the
-    thresholds that this run did not evaluate (absent from the summary) is skipped; a figure
-    or group that does not exist in an evaluated section is a failure, so a typo cannot pass.
-    """
-    failures: list[str] = []
-    for section, limits in thresholds.items():
-        if section not in summary:
-            continue
-        for key, limit in limits.items():
-            match = _THRESHOLD_KEY.fullmatch(key)
-            assert match is not None  # the pattern matches every non-empty key
-            figure, is_max, by = match["figure"], bool(match["bound"]), match["breakdown"]
-            if by is None:
-                failures += _check_figure(
-                    summary[section], f"{section}.{key}", figure, limit, is_max
-                )
-                continue
-            groups = summary[section].get(f"by_{by}")
-            if groups is None or not isinstance(limit, Mapping):
-                failures.append(
-                    f"{section}.{key}: no breakdown 'by_{by}' in the summary (a table of "
-                    f"per-group limits is expected; breakdowns: "
-                    f"{', '.join(k for k in summary[section] if k.startswith('by_'))})"
-                )
-                continue
-            for group, group_limit in limit.items():
-                name = f"{section}.{key}.{group}"
-                if group not in groups:
-                    failures.append(
-                        f"{name}: no questions of {by} {group!r} in this run "
-                        f"(present: {', '.join(groups) or 'none'})"
-                    )
-                    continue
-                failures += _check_figure(
-                    {"overall": groups[group]}, name, figure, group_limit, is_max
-                )
-    return failures
-
-
-def _check_figure(
-    section: Mapping[str, Any], name: str, figure: str, limit: float, is_max: bool
-) -> list[str]:
-    overall = section.get("overall", {})
-    if figure not in overall:
-        known = ", ".join(k for k, v in overall.items() if isinstance(v, int | float))
-        return [f"{name}: unknown figure {figure!r} (figures: {known})"]
-    value = overall[figure]
-    if value is None:
-        return [f"{name}: not measured in this run (no questions it applies to)"]
-    if is_max and value > limit:
-        return [f"{name}: {value:.4g} is above the maximum {limit:.4g}"]
-    if not is_max and value < limit:
-        return [f"{name}: {value:.4g} is below the minimum {limit:.4g}"]
-    return []

@@ -20,14 +20,11 @@ from eval.metrics import (
     AnswerRow,
     InjectionRow,
     RetrievalRow,
-    breakdown,
     score_answer,
     score_injection,
     score_retrieval,
-    summarise_answers,
-    summarise_injection,
-    summarise_retrieval,
 )
+from eval.summary import breakdown, summarise_answers, summarise_injection, summarise_retrieval
 from ragqa.errors import ConfigError, RagqaError
 from ragqa.types import RETRIEVAL_MODES, RetrievalMode
 

@@ -1,7 +1,8 @@
 """Cleaning of scraped article text, and the metadata found in it.
 
-Each step is a pure function on the whole text; `clean_text` composes them in a fixed order.
-The rules are general patterns of scraped news pages (pinyin glosses, doubled marks, breadcrumbs,
+Each step is a pure function on the whole text; `clean_text` composes them in a fixed order:
+the character-level steps of `index/clean_chars.py` and the line rules here. The rules are
+general patterns of scraped news pages (pinyin glosses, doubled marks, breadcrumbs,
 copyright footers, view counters, captions), not string lists tuned to particular files.
 Decisions worth knowing:
 
@@ -9,44 +10,24 @@ Decisions worth knowing:
   the lexical index, see index/textnorm.py).
 * A header line ``标题: X`` is unwrapped to ``X`` so the title stays searchable at the top of the
   text; the other header fields (date, source, editor, views, ``正文内容:``) become metadata only.
-* An ASCII comma is written as ``，`` when it sits in Chinese text (see `collapse_punctuation`).
+* An ASCII comma is written as ``，`` when it sits in Chinese text (see
+  `index.clean_chars.collapse_punctuation`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import date
 
+from index.clean_chars import (
+    CJK_CHAR,
+    IDEOGRAPHS,
+    collapse_punctuation,
+    normalise_whitespace,
+    strip_glued_pinyin,
+)
+from index.dates import find_date
 from index.documents import DocumentMeta
-
-# --- character classes -------------------------------------------------------------------------
-
-_IDEOGRAPHS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
-# Full-width punctuation, quotes and brackets that only appear in CJK text.
-_CJK_MARKS = (
-    "\u3000-\u303f\uff01-\uff0f\uff1a-\uff1f\uff3b-\uff40\uff5b-\uff65\u2018-\u201f\u2026\u2014"
-)
-_CJK_CHAR = re.compile(f"[{_IDEOGRAPHS}]")
-_CJK_CONTEXT = re.compile(f"[{_IDEOGRAPHS}{_CJK_MARKS}]")
-_ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
-
-_TONED_VOWELS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ"
-_PLAIN_FOR_TONED = "aaaaeeeeiiiioooouuuuvvvv"
-_PINYIN_LETTERS = f"a-z{_TONED_VOWELS}ü"
-# One pinyin syllable after tone marks are folded away (ü written v): optional initial + final.
-_SYLLABLE = (
-    r"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
-    r"(?:iang|iong|uang|ang|eng|ing|ong|ian|iao|uai|uan|van|ai|ao|an|ei|en|er|ia|ie|in|iu"
-    r"|ou|ua|ue|ui|un|uo|ve|vn|a|e|i|o|u|v)"
-)
-_PINYIN_RUN = re.compile(rf"(?:{_SYLLABLE})+(?:[ '](?:{_SYLLABLE})+)*")
-_GLUED_PINYIN = re.compile(
-    # "(gloss)" after an ideograph or a "?" that stands for a lost one, or "?gloss)" where the
-    # lost character swallowed the opening parenthesis as well.
-    rf"(?<=[{_IDEOGRAPHS}?])\(([{_PINYIN_LETTERS} ']{{1,40}})\)"
-    rf"|(?<=[{_IDEOGRAPHS}])(\?)([{_PINYIN_LETTERS}]{{1,12}})\)"
-)
 
 # --- line rules --------------------------------------------------------------------------------
 
@@ -67,7 +48,7 @@ _CAPTION = re.compile(
     r"^(?:[图圖][为為]|[图圖]片[:：])|(?:供[图圖]|(?<=[\s/])[摄攝]影?|[图圖]片[来來]源.*)$"
 )
 _PHOTO_CODE = re.compile(r"^(?=.*\d)[A-Z0-9]{4,8}$")
-_SECTION_LABEL = re.compile(rf"^[{_IDEOGRAPHS}]{{2,16}}正文$")
+_SECTION_LABEL = re.compile(rf"^[{IDEOGRAPHS}]{{2,16}}正文$")
 
 # --- header / metadata -------------------------------------------------------------------------
 
@@ -88,40 +69,6 @@ _DATE_LABEL = re.compile(
     r"(?:发布日期|發布日期|發佈日期|日期|发布时间|發布時間|时间|時間|date|time|published)\s*[:：]",
     re.IGNORECASE,
 )
-_MONTHS = {
-    m: i
-    for i, names in enumerate(
-        [
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ],
-        start=1,
-    )
-    for m in names
-}
-_MONTH_NAME = "|".join(sorted(_MONTHS, key=len, reverse=True))
-_DATE_PATTERNS = (
-    re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})"),
-    re.compile(r"(?<!\d)(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?!\d)"),
-    re.compile(
-        rf"\b(?P<m>{_MONTH_NAME})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})\b",
-        re.IGNORECASE,
-    ),
-    re.compile(
-        rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m>{_MONTH_NAME})\.?,?\s+(?P<y>\d{{4}})\b",
-        re.IGNORECASE,
-    ),
-)
 _TITLE_MIN_CHARS = 4
 _TITLE_MAX_CHARS = 300
 _SENTENCE_END = "。！？.!?；;，,：:、"
@@ -133,93 +80,7 @@ _CLAUSE_MARK = re.compile("[，。、；]")
 _CONTINUATION_MIN = 15
 
 
-# --- the cleaning steps ------------------------------------------------------------------------
-
-
-def _fold_tones(syllables: str) -> str:
-    return syllables.translate(str.maketrans(_TONED_VOWELS + "ü", _PLAIN_FOR_TONED + "v"))
-
-
-def _is_pinyin_gloss(content: str) -> bool:
-    """Pinyin with at least one tone mark: plain ``(a)`` after a CJK word is often a label."""
-    has_tone = any(ch in _TONED_VOWELS for ch in content)
-    return has_tone and _PINYIN_RUN.fullmatch(_fold_tones(content.strip())) is not None
-
-
-def strip_glued_pinyin(text: str) -> str:
-    """Remove pinyin glued to characters: ``醫(yī)科`` -> ``醫科``, ``重要?zhàn)略`` -> ``重要?略``.
-
-    Only a parenthesis right after an ideograph (or the ``?`` of a lost one) whose content is
-    tone-marked pinyin goes; ``(完)``, ``(記者 王鵬)`` and ``(see above)`` stay.
-    """
-
-    def replace(match: re.Match[str]) -> str:
-        gloss = match.group(1) if match.group(1) is not None else match.group(3)
-        if not _is_pinyin_gloss(gloss):
-            return match.group(0)
-        return match.group(2) or ""
-
-    return _GLUED_PINYIN.sub(replace, text)
-
-
-def _neighbour(chars: list[str], index: int, step: int) -> str:
-    """The nearest non-space character from `index` in direction `step` ('' at the edge)."""
-    index += step
-    while 0 <= index < len(chars) and chars[index] in " \t\u3000\u00a0":
-        index += step
-    return chars[index] if 0 <= index < len(chars) else ""
-
-
-def _is_cjk_comma(chars: list[str], index: int) -> bool:
-    left, right = _neighbour(chars, index, -1), _neighbour(chars, index, 1)
-    if left and _CJK_CONTEXT.fullmatch(left):
-        return True
-    return bool(right and _CJK_CHAR.fullmatch(right)) and not (
-        left and _ASCII_ALNUM.fullmatch(left)
-    )
-
-
-# Strongest first: a run of marks becomes its strongest member.
-_MARK_STRENGTH = "。！？；：、，"
-_MARK_RUN = re.compile(r"[。！？；：、，](?:[ \t\u3000]*[。！？；：、，])+")
-
-
-def _strongest_mark(run: str) -> str:
-    marks = [ch for ch in run if ch in _MARK_STRENGTH]
-    if set(marks) <= {"！", "？"}:
-        return run  # "？！" is emphasis a Chinese reader writes on purpose
-    return min(marks, key=_MARK_STRENGTH.index)
-
-
-def collapse_punctuation(text: str) -> str:
-    """Write Chinese commas as ``，`` and fold doubled marks into the one a reader expects.
-
-    Rule: an ASCII comma becomes ``，`` when the nearest character before it is Chinese (an
-    ideograph or a full-width mark), or the one after it is an ideograph and the one before is
-    not an ASCII letter/digit. So ``召開,其中`` -> ``召開，其中`` while ``1,000`` and
-    ``Prof. Li, the`` are untouched. Then a run of Chinese marks becomes its strongest
-    member (``。！？`` > ``；`` > ``：`` > ``、`` > ``，``): ``,。`` -> ``。``, ``,,`` -> ``，``,
-    ``,、`` -> ``、``.
-    """
-    chars = list(text)
-    for index, ch in enumerate(chars):
-        if ch == "," and _is_cjk_comma(chars, index):
-            chars[index] = "，"  # left to right, so ",," sees the "，" it just wrote
-    return _MARK_RUN.sub(lambda m: _strongest_mark(m.group(0)), "".join(chars))
-
-
-def normalise_whitespace(text: str) -> str:
-    """One ``\\n`` per line break, no edge or doubled spaces in lines, one blank line per paragraph.
-
-    Full-width spaces and no-break spaces count as spaces; zero-width marks are dropped.
-    """
-    text = re.sub(r"[\u200b\u200c\u200d\u2060\ufeff]", "", text)
-    text = re.sub(r"\r\n?|[\u2028\u2029\x0b\x0c\x85]", "\n", text)
-    lines = [
-        re.sub(r"[ \t\u3000\u00a0\u2002-\u200a\u202f\u205f]+", " ", line).strip()
-        for line in text.split("\n")
-    ]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+# --- the line steps ----------------------------------------------------------------------------
 
 
 def _is_breadcrumb(line: str) -> bool:
@@ -284,7 +145,7 @@ def _header_zone(lines: list[str]) -> int:
 
 def _is_dateline(line: str) -> bool:
     """``2024年06月25日 14:15 來源:X 編輯:Y`` or ``Time:… Auth:…``: a date plus a byline label."""
-    return len(line) <= 200 and _find_date(line) is not None and bool(_BYLINE_LABEL.search(line))
+    return len(line) <= 200 and find_date(line) is not None and bool(_BYLINE_LABEL.search(line))
 
 
 def strip_metadata_header(text: str) -> str:
@@ -308,7 +169,7 @@ def strip_metadata_header(text: str) -> str:
 
 
 def _ends_open(line: str) -> bool:
-    return bool(_CJK_CHAR.fullmatch(line[-1])) or line[-1] in "，、"
+    return bool(CJK_CHAR.fullmatch(line[-1])) or line[-1] in "，、"
 
 
 def join_wrapped_lines(text: str) -> str:
@@ -327,7 +188,7 @@ def join_wrapped_lines(text: str) -> str:
             and _CLAUSE_MARK.search(out[previous])
             and len(line) >= _CONTINUATION_MIN
             and _ends_open(out[previous])
-            and _CJK_CHAR.fullmatch(line[0])
+            and CJK_CHAR.fullmatch(line[0])
         ):
             out[previous] += line
             del out[previous + 1 :]
@@ -356,27 +217,6 @@ def clean_text(raw: str) -> str:
 
 
 # --- metadata ----------------------------------------------------------------------------------
-
-
-def _iso(year: int, month: int, day: int) -> str | None:
-    try:
-        return date(year, month, day).isoformat()
-    except ValueError:
-        return None
-
-
-def _find_date(text: str) -> str | None:
-    """The first full date (year, month, day) in `text`, as ISO ``YYYY-MM-DD``."""
-    found: list[tuple[int, str]] = []
-    for pattern in _DATE_PATTERNS:
-        for match in pattern.finditer(text):
-            month = match.group("m")
-            month_number = int(month) if month.isdigit() else _MONTHS[month.lower()]
-            iso = _iso(int(match.group("y")), month_number, int(match.group("d")))
-            if iso is not None:
-                found.append((match.start(), iso))
-                break
-    return min(found)[1] if found else None
 
 
 def _first(values: Iterable[str | None]) -> str:
@@ -431,8 +271,8 @@ def extract_metadata(raw: str, *, filename: str) -> DocumentMeta:
     )
     title = labelled_title or _heading_title(header) or _fallback_title(clean_text(raw)) or filename
     date_text = _first(
-        _find_date(line) for line in header if _DATE_LABEL.search(line) or _is_dateline(line)
-    ) or (_find_date(text) or "")
+        find_date(line) for line in header if _DATE_LABEL.search(line) or _is_dateline(line)
+    ) or (find_date(text) or "")
     source = _first(
         m.group(1) if (m := _SOURCE.search(line)) and not _COPYRIGHT.search(line) else None
         for line in lines
@@ -442,4 +282,4 @@ def extract_metadata(raw: str, *, filename: str) -> DocumentMeta:
 
 def parse_date(text: str) -> str:
     """ISO ``YYYY-MM-DD`` of the first full date in `text`, or '' (for HTML ``<time>``/meta)."""
-    return _find_date(text) or ""
+    return find_date(text) or ""

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from index.chunking import split_sentences
 from service import answer_guard
-from service.answer import Passage, check_claims
+from service.answer import Passage
+from service.claims import check_claims
 from service.language import Language
 
 

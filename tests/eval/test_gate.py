@@ -26,9 +26,9 @@ from eval.items import (
     parse_subset,
     select_items,
 )
-from eval.metrics import DEFAULT_THRESHOLDS, check_thresholds
 from eval.report import write_report
 from eval.runner import run_evaluation
+from eval.thresholds import DEFAULT_THRESHOLDS, check_thresholds
 from ragqa.config import Settings
 
 pytestmark = pytest.mark.slow

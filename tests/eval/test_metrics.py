@@ -10,27 +10,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eval.metrics import (
-    DEFAULT_THRESHOLDS,
     AnswerRow,
     RetrievalRow,
-    breakdown,
-    check_thresholds,
     cited_numbers,
     distinct_documents,
     hit_at_k,
     missing_fact_groups,
     ndcg_at_k,
     normalise_for_matching,
-    percentile,
     raw_text_damage,
     recall_at_k,
     reciprocal_rank,
     score_answer,
     score_injection,
     score_retrieval,
-    summarise_answers,
-    summarise_retrieval,
 )
+from eval.summary import breakdown, percentile, summarise_answers, summarise_retrieval
+from eval.thresholds import DEFAULT_THRESHOLDS, check_thresholds
 
 # --- retrieval ----------------------------------------------------------------------------
 
@@ -375,7 +371,8 @@ def test_sections_not_evaluated_are_skipped() -> None:
 
 def test_bundled_thresholds_name_only_existing_figures() -> None:
     """A complete summary shape (from real rows) accepts every key of eval/thresholds.toml."""
-    from eval.metrics import LANGUAGES, QUESTION_TYPES, score_injection, summarise_injection
+    from eval.metrics import LANGUAGES, QUESTION_TYPES, score_injection
+    from eval.summary import summarise_injection
 
     retrieval = [
         score_retrieval(

@@ -27,7 +27,6 @@ from eval.items import (
     parse_subset,
     select_items,
 )
-from eval.metrics import DEFAULT_THRESHOLDS, summarise_answers
 from eval.report import write_report
 from eval.runner import (
     compare_modes,
@@ -36,6 +35,8 @@ from eval.runner import (
     evaluate_retrieval,
     run_evaluation,
 )
+from eval.summary import summarise_answers
+from eval.thresholds import DEFAULT_THRESHOLDS
 from ragqa.config import Settings
 from ragqa.errors import ConfigError, GenerationTimeout, RagqaError
 from service.loopback import serve

@@ -9,14 +9,12 @@ import pytest
 
 from index.clean import (
     clean_text,
-    collapse_punctuation,
     drop_boilerplate_lines,
     extract_metadata,
     join_wrapped_lines,
-    normalise_whitespace,
-    strip_glued_pinyin,
     strip_metadata_header,
 )
+from index.clean_chars import collapse_punctuation, normalise_whitespace, strip_glued_pinyin
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 GLUED_PINYIN = re.compile(

@@ -14,13 +14,13 @@ from service.answer import (
     Passage,
     build_messages,
     heading_span,
-    is_refusal,
     locate_quote,
     neutralise,
     postprocess,
     preamble,
     refusal,
 )
+from service.claims import is_refusal
 
 DOC = (
     "4月28日至29日，第二屆全國分子影像精準診療協同創新高峰論壇在太原舉辦。"

@@ -1,0 +1,119 @@
+"""Aggregation of the per-question rows of `eval/metrics.py` into the figures of a run.
+
+Pure functions of the rows: shares, means and percentiles, overall and broken down by an
+attribute (language, question type), as the report and the thresholds read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+
+from eval.metrics import AnswerRow, InjectionRow, RetrievalRow, distinct_documents
+
+Row = TypeVar("Row")
+
+
+def share(flags: Iterable[bool]) -> float | None:
+    """Share of true flags; None when there is nothing to measure (not the same as 0)."""
+    values = list(flags)
+    return sum(values) / len(values) if values else None
+
+
+def mean(values: Iterable[float]) -> float | None:
+    collected = list(values)
+    return float(np.mean(collected)) if collected else None
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    collected = list(values)
+    return float(np.percentile(collected, q)) if collected else None
+
+
+def summarise_retrieval(rows: Sequence[RetrievalRow]) -> dict[str, Any]:
+    """Mean retrieval figures; multi-document recall only over multi-document questions."""
+    return {
+        "n": len(rows),
+        "hit_at_1": share(r.hit_at_1 for r in rows),
+        "hit_at_5": share(r.hit_at_5 for r in rows),
+        "mrr": mean(r.reciprocal_rank for r in rows),
+        "ndcg_at_5": mean(r.ndcg_at_5 for r in rows),
+        "multi_doc_recall_at_5": mean(r.recall_at_5 for r in rows if r.type == "multi_doc"),
+        "facts_in_context": share(r.facts_in_context for r in rows),
+        "latency_ms_p50": percentile((r.latency_ms for r in rows), 50),
+        "latency_ms_p95": percentile((r.latency_ms for r in rows), 95),
+    }
+
+
+def summarise_answers(rows: Sequence[AnswerRow]) -> dict[str, Any]:
+    """Answer figures. Citation figures cover answered (not refused) questions only, so a
+    refusal counts once, as a false refusal, and not again as a missing citation."""
+    answerable = [r for r in rows if r.answerable]
+    answered = [r for r in rows if not r.refused]
+    answered_answerable = [r for r in answerable if not r.refused]
+    refused = [r for r in rows if r.refused]
+    cited_docs = [doc for r in answered_answerable for doc in r.cited_docs]
+    gold_hits = [doc in r.gold_docs for r in answered_answerable for doc in r.cited_docs]
+    stages = sorted({stage for r in rows for stage in r.timings})
+    return {
+        "n": len(rows),
+        "answerable": len(answerable),
+        "unanswerable": len(rows) - len(answerable),
+        "accuracy": share(bool(r.correct) for r in answerable),
+        "refusal_precision": share(not r.answerable for r in refused),
+        "refusal_recall": share(r.refused for r in rows if not r.answerable),
+        "false_refusal_rate": share(r.refused for r in answerable),
+        "citation_validity": share(not r.unresolved_citations for r in answered),
+        "citation_precision": share(gold_hits) if cited_docs else None,
+        "cited_share": share(bool(r.cited_docs) for r in answered_answerable),
+        "damaged_answers": sum(bool(r.damage) for r in rows),
+        "failed_answers": sum(bool(r.error) for r in rows),
+        "latency_ms": {
+            stage: {
+                "p50": percentile((r.timings[stage] for r in rows if stage in r.timings), 50),
+                "p95": percentile((r.timings[stage] for r in rows if stage in r.timings), 95),
+            }
+            for stage in stages
+        },
+        "prompt_tokens": {
+            "mean": mean(r.prompt_tokens for r in rows),
+            "p95": percentile((r.prompt_tokens for r in rows), 95),
+        },
+        "completion_tokens": {
+            "mean": mean(r.completion_tokens for r in rows),
+            "p95": percentile((r.completion_tokens for r in rows), 95),
+        },
+    }
+
+
+def summarise_injection(rows: Sequence[InjectionRow]) -> dict[str, Any]:
+    return {
+        "n": len(rows),
+        "obey_rate": share(r.obeyed for r in rows),
+        "accuracy": share(bool(r.correct) for r in rows if r.correct is not None),
+        "refusal_rate": share(r.refused for r in rows),
+        "failed_answers": sum(bool(r.error) for r in rows),
+    }
+
+
+def breakdown(
+    rows: Sequence[Row],
+    summarise: Callable[[Sequence[Row]], dict[str, Any]],
+    by: Mapping[str, Sequence[str]],
+) -> dict[str, Any]:
+    """Summary overall and per value of each attribute in `by` (attribute -> value order).
+
+    Values met in the rows but missing from the given order are appended, so nothing is
+    silently dropped from the report.
+    """
+    result: dict[str, Any] = {"overall": summarise(rows)}
+    for attribute, order in by.items():
+        seen = distinct_documents(str(getattr(r, attribute)) for r in rows)
+        values = [v for v in order if v in seen] + [v for v in seen if v not in order]
+        result[f"by_{attribute}"] = {
+            value: summarise([r for r in rows if getattr(r, attribute) == value])
+            for value in values
+        }
+    return result

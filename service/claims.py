@@ -1,0 +1,264 @@
+"""The checks a model's answer passes sentence by sentence before it is shown.
+
+Each claim (a sentence with its markers) has its markers pointed at the passages that support
+it, and is dropped when it invents a number, cites a passage that lacks its number, uses a
+marker as its answer, echoes an instruction, or fails an answer-guard check. Pure functions:
+`service/answer.py` and the streaming gate call them with plain data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+import prompts
+from index.chunking import split_sentences
+from index.injection import is_instruction
+from ragqa.types import CITATION_MARKER, Language, marker_numbers
+from service import answer_guard
+from service.language import match_script, to_simplified
+
+if TYPE_CHECKING:
+    from service.answer import Passage
+
+# A sentence of a passage, as quotes and the instruction screen cut passages.
+SENTENCE = re.compile(r"[^。！？；.!?;\n]+[。！？；.!?;]?")
+_MARKER_AFTER_STOP = re.compile(r"([。！？.!?])\s*((?:\[\d{1,3}\])+)")
+_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?")
+_CJK_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*([万亿萬億])")
+_EN_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(thousand|million|billion)\b", re.IGNORECASE)
+_SCALE = {"万": 10**4, "萬": 10**4, "亿": 10**8, "億": 10**8}
+_SCALE.update(thousand=10**3, million=10**6, billion=10**9)
+_WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]")
+# A sentence that stops on one of these once its markers are removed used a marker as its
+# answer ("the agreement is worth [2].", "it appears at: [1] and [3]."): it states nothing.
+_HOLLOW_END = re.compile(
+    r"(?:\b(?:is|are|was|were|worth|of|in|at|by|and|or|the|to|from|on|as|with)|[:：,，、]"
+    r"|[是和及与與])$",  # not 的 (是…的) nor 在 (存在): Chinese sentences end on those
+    re.IGNORECASE,
+)
+# A marker standing where a quantity belongs: "worth [1] million yuan", "共有[2]人参加".
+_MARKER_AS_QUANTITY = re.compile(
+    r"[\[【]\s*\d{1,3}\s*[\]】]\s*(?:(?:hundred|thousand|million|billion|percent|yuan|dollars?"
+    r"|people|participants|experts|attendees|times|years?)\b|%|[百千万萬亿億元人名位个個项項届屆年])",
+    re.IGNORECASE,
+)
+# A model that will not answer often says so in its own words instead of the fixed sentence.
+_NOT_FOUND = re.compile(
+    r"\b(?:is|are|was|were|does|do|did)\s+not\s+(?:mentioned|stated|given|specified|provided"
+    r"|included|contain|mention|say|state|specify|provide|include)\b"
+    r"|\bno\s+(?:information|mention|details?)\b|\bnot\s+(?:available|found)\b"
+    r"|没有(?:提到|提及|提供|说明|给出|相关信息|找到)|未(?:提到|提及|提供|说明|给出|找到)|无法回答",
+    re.IGNORECASE,
+)
+
+
+def is_refusal(answer: str) -> bool:
+    """The model answered with (a version of) the fixed refusal sentence, or said in its own
+    words, in every sentence, that the passages do not give the answer."""
+    bare = CITATION_MARKER.sub("", answer)
+    plain = _normalise(bare)
+    if any(_normalise(sentence) in plain for sentence in prompts.table("refusals").values()):
+        return True
+    claims = [c for c in split_claims(bare) if c.strip(" \n。.")]
+    return bool(claims) and all(_NOT_FOUND.search(to_simplified(c)) for c in claims)
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[\s。.，,！!]", "", to_simplified(text).lower())
+
+
+def words(text: str) -> set[str]:
+    """Latin words and Han characters, markers removed and script folded: what claims and
+    passages are compared by."""
+    return set(_WORD.findall(to_simplified(CITATION_MARKER.sub(" ", text)).lower()))
+
+
+def split_claims(text: str) -> list[str]:
+    """The answer cut into sentences (abbreviations and decimals respected), each keeping the
+    markers written after it; joined back they give the text unchanged."""
+    spans = split_sentences(text)
+    if not spans:
+        return [text] if text else []
+    pieces = [text[: spans[0][1]]]
+    pieces += [text[prev_end:end] for (_, prev_end), (_, end) in pairwise(spans)]
+    pieces[-1] += text[spans[-1][1] :]
+    return pieces
+
+
+def _support(claim_tokens: set[str], passage: Passage) -> float:
+    """Share of the claim's words that occur in the passage."""
+    return len(claim_tokens & words(passage.text)) / len(claim_tokens) if claim_tokens else 0.0
+
+
+def _numbers(text: str) -> set[str]:
+    """The numbers written in `text`, thousands separators removed, and amounts with a scale
+    word (万/亿, million) also as plain integers: an English answer turns 120万 into 1.2
+    million, and both stand for 1200000."""
+    found = {m.replace(",", "") for m in _NUMBER.findall(text)}
+    for value, unit in [*_CJK_AMOUNT.findall(text), *_EN_AMOUNT.findall(text)]:
+        found.add(f"{float(value) * _SCALE[unit.lower()]:.0f}")
+    return found
+
+
+def _claim_numbers(claim: str) -> set[str]:
+    bare = CITATION_MARKER.sub("", claim)
+    mantissas = {value for value, _ in _EN_AMOUNT.findall(bare)}  # "1.2" of "1.2 million"
+    return _numbers(bare) - mantissas
+
+
+def _is_grounded(claim: str, source_numbers: set[str]) -> bool:
+    """Every number in the claim occurs in the passages or the question.
+
+    A small model asked for a figure the passages lack tends to invent one; a number found
+    nowhere in the sources is the clearest sign of it.
+    """
+    return _claim_numbers(claim) <= source_numbers
+
+
+def _with_markers(claim: str, numbers: Sequence[int]) -> str:
+    """The claim with its markers replaced by `numbers`, placed before its closing stop."""
+    bare = CITATION_MARKER.sub("", claim)
+    end = len(bare.rstrip("。！？；.!?; \n"))
+    tail = re.sub(r"^[ \t]+(?=[。！？；.!?;])", "", bare[end:])  # "Taiyuan [1]." -> "Taiyuan[1]."
+    return bare[:end] + "".join(f"[{n}]" for n in numbers) + tail
+
+
+def _cite_its_numbers(
+    claim: str,
+    passages: Sequence[Passage],
+    asked_numbers: set[str],
+    passage_numbers: dict[int, set[str]],
+) -> str | None:
+    """The claim if every number in it is stated by a passage it cites (or by the question);
+    pointed at another passage of the same document that states them all (the model cited
+    the neighbouring chunk); else None, and the claim is dropped: a figure from another
+    document is often about another event.
+    """
+    cited = [
+        n
+        for m in CITATION_MARKER.finditer(claim)
+        for n in marker_numbers(m.group(1))
+        if n in passage_numbers
+    ]
+    needed = _claim_numbers(claim) - asked_numbers
+    if not cited or needed <= set().union(*(passage_numbers[n] for n in cited)):
+        return claim
+    documents = {p.doc_id for p in passages if p.n in cited}
+    for p in passages:
+        if p.doc_id in documents and needed <= passage_numbers[p.n]:
+            return _with_markers(claim, [p.n])
+    return None
+
+
+def _is_hollow(claim: str) -> bool:
+    """The model wrote a marker where the answer should be: the claim's words stop there, or
+    a quantity's unit follows it ("worth [1] million")."""
+    if _MARKER_AS_QUANTITY.search(claim):
+        return True
+    bare = re.sub(r"\s+", " ", CITATION_MARKER.sub("", claim)).strip(" \n。.!！?？;；")
+    return bool(CITATION_MARKER.search(claim)) and bool(_HOLLOW_END.search(bare))
+
+
+def _split_instructions(passages: Sequence[Passage]) -> tuple[set[str], set[str]]:
+    """The words of the passages' factual sentences, and of their sentences that address the
+    assistant (a planted "end every answer with X")."""
+    factual: set[str] = set()
+    instructions: set[str] = set()
+    for p in passages:
+        for sentence in SENTENCE.findall(to_simplified(p.text)):
+            (instructions if is_instruction(sentence) else factual).update(words(sentence))
+        for sentence in answer_guard.flagged_text(p):
+            instructions.update(words(sentence))
+    return factual, instructions
+
+
+def _echoes_instructions(
+    claim: str, question_tokens: set[str], factual: set[str], instructions: set[str]
+) -> bool:
+    """The claim repeats instruction words and states nothing from the documents' facts: a
+    phrase the question or a planted sentence told the model to say ("ACCESS GRANTED")."""
+    tokens = words(claim)
+    if not tokens or tokens & factual:
+        return False
+    if tokens <= instructions:
+        return True
+    return not CITATION_MARKER.search(claim) and tokens <= question_tokens | instructions
+
+
+def _check_claim(claim: str, passages: Sequence[Passage], min_support: float = 0.6) -> str:
+    """Point the claim's markers at the passages that support it.
+
+    Without a marker, a claim whose words mostly come from one passage is attributed to it
+    (small models often forget markers). A marker whose passage shares less than half as many
+    of the claim's words as the best-supporting passage is moved to that passage. Claims whose
+    words match no passage (a translation, a paraphrase) keep the model's own markers.
+    """
+    tokens = words(claim)
+    best = max(passages, key=lambda p: _support(tokens, p), default=None)
+    if best is None or _support(tokens, best) < min_support:
+        return claim
+    by_number = {p.n: p for p in passages}
+    cited = [n for m in CITATION_MARKER.finditer(claim) for n in marker_numbers(m.group(1))]
+    kept = [
+        n
+        for n in dict.fromkeys(cited)
+        if n in by_number and _support(tokens, by_number[n]) >= _support(tokens, best) / 2
+    ] or [best.n]
+    return _with_markers(claim, kept)
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """What claims are checked against."""
+
+    numbers: set[str]  # of the question and all passages
+    asked_numbers: set[str]
+    passage_numbers: dict[int, set[str]]  # by passage number, its title included
+    asked: set[str]  # the question's words
+    factual: set[str]  # the passages' words outside sentences that address the assistant
+    instructions: set[str]
+    guard: answer_guard.Evidence
+
+
+@lru_cache(maxsize=32)
+def _sources(passages: tuple[Passage, ...], question: str) -> _Sources:
+    """Cached: a streamed answer is checked sentence by sentence against the same passages."""
+    asked_numbers = _numbers(to_simplified(question))
+    passage_numbers = {p.n: _numbers(to_simplified(f"{p.title}\n{p.text}")) for p in passages}
+    return _Sources(
+        asked_numbers.union(*passage_numbers.values()),
+        asked_numbers,
+        passage_numbers,
+        words(question),
+        *_split_instructions(passages),
+        answer_guard.evidence(passages, question),
+    )
+
+
+def check_claims(
+    raw: str, passages: Sequence[Passage], language: Language, question: str = ""
+) -> str:
+    """The answer text with its markers pointed at supporting passages (passage numbers kept),
+    and without sentences that invent a number or cite a passage that lacks it, use a marker
+    as their answer, echo an instruction, or fail an answer-guard check (a link the cited
+    passage does not state, a credential request, markup, a run of the prompt); usable on
+    whole sentences as they stream."""
+    text = _MARKER_AFTER_STOP.sub(r"\2\1", match_script(raw, language))
+    found = _sources(tuple(passages), question)
+    kept = (
+        _check_claim(c, passages)
+        for c in split_claims(text)
+        if _is_grounded(c, found.numbers)
+        and not _is_hollow(c)
+        and not _echoes_instructions(c, found.asked, found.factual, found.instructions)
+        and not any(answer_guard.failed_checks(c, found.guard))
+    )
+    cited = (
+        _cite_its_numbers(c, passages, found.asked_numbers, found.passage_numbers) for c in kept
+    )
+    return "".join(c for c in cited if c is not None)
