@@ -4,6 +4,9 @@ The type is decided by the bytes first (PDF magic, a zip holding ``word/document
 markup) and by the file name second, so a mislabelled file is either read as what it really is or
 refused with the list of supported types. Every limit is checked before the expensive parse: a
 document bomb fails with a `DocumentError` naming the file, it does not exhaust the machine.
+
+Formats are registered by kind (`register_format`: suffixes, reader, and for a binary format a
+content sniff), and the list of supported suffixes is derived from that registry.
 """
 
 from __future__ import annotations
@@ -12,40 +15,83 @@ import hashlib
 import io
 import re
 import zipfile
-from collections.abc import Iterator
-from enum import Enum
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from charset_normalizer import from_bytes
-
 from index import clean
+from index.decoding import decode_text
 from index.documents import Document, DocumentMeta
 from index.textnorm import detect_text_language
 from ragqa.errors import ConfigError, DocumentError, DocumentTooLarge, UnsupportedDocumentType
 
-
-class DocumentKind(Enum):
-    """The formats ragqa reads."""
-
-    TEXT = "text"
-    MARKDOWN = "markdown"
-    HTML = "html"
-    PDF = "pdf"
-    DOCX = "docx"
+Reader = Callable[[bytes, str], tuple[str, DocumentMeta]]
+"""(file bytes, name for errors) -> uncleaned text and the metadata the format itself declares."""
 
 
-KIND_BY_SUFFIX: dict[str, DocumentKind] = {
-    ".txt": DocumentKind.TEXT,
-    ".text": DocumentKind.TEXT,
-    ".md": DocumentKind.MARKDOWN,
-    ".markdown": DocumentKind.MARKDOWN,
-    ".html": DocumentKind.HTML,
-    ".htm": DocumentKind.HTML,
-    ".pdf": DocumentKind.PDF,
-    ".docx": DocumentKind.DOCX,
-}
-SUPPORTED_SUFFIXES = tuple(sorted(KIND_BY_SUFFIX))  # the one list: loaders, uploads, messages
-SUPPORTED_TYPES = ", ".join(SUPPORTED_SUFFIXES)
+@dataclass(frozen=True)
+class DocumentFormat:
+    """A format ragqa reads: its kind, the file suffixes that name it, and its reader.
+
+    `sniff` recognises a binary format by its content, which then wins over the file name (and a
+    file named with its suffix but without that content is refused). A format without it is
+    text-like: chosen by suffix, and its bytes must not look binary.
+    """
+
+    kind: str
+    suffixes: tuple[str, ...]
+    read: Reader
+    sniff: Callable[[bytes], bool] | None = None
+
+
+# The registry: formats by kind (content sniffs are tried in registration order) and by suffix.
+FORMATS: dict[str, DocumentFormat] = {}
+KIND_BY_SUFFIX: dict[str, str] = {}
+# The one list of suffixes (loaders, uploads, error messages), rebuilt at every registration, so
+# read it as `loaders.SUPPORTED_SUFFIXES` at the time of use rather than importing the value.
+SUPPORTED_SUFFIXES: tuple[str, ...] = ()
+SUPPORTED_TYPES = ""
+
+
+def _refresh_supported() -> None:
+    global SUPPORTED_SUFFIXES, SUPPORTED_TYPES
+    SUPPORTED_SUFFIXES = tuple(sorted(KIND_BY_SUFFIX))
+    SUPPORTED_TYPES = ", ".join(SUPPORTED_SUFFIXES)
+
+
+def register_format(
+    kind: str,
+    suffixes: Iterable[str],
+    read: Reader,
+    *,
+    sniff: Callable[[bytes], bool] | None = None,
+) -> DocumentFormat:
+    """Add a format: files with these suffixes (or, with `sniff`, this content) go to `read`.
+
+    A kind or suffix that is already registered is refused: one suffix, one reader.
+    """
+    names = tuple(suffix.lower() for suffix in suffixes)
+    if not names or any(not suffix.startswith(".") or len(suffix) < 2 for suffix in names):
+        raise ValueError(f"format {kind!r}: suffixes must look like '.ext', got {names}")
+    if kind in FORMATS:
+        raise ValueError(f"format {kind!r} is already registered")
+    taken = [suffix for suffix in names if suffix in KIND_BY_SUFFIX]
+    if taken:
+        raise ValueError(f"format {kind!r}: suffixes {taken} are already registered")
+    document_format = DocumentFormat(kind, names, read, sniff)
+    FORMATS[kind] = document_format
+    KIND_BY_SUFFIX.update(dict.fromkeys(names, kind))
+    _refresh_supported()
+    return document_format
+
+
+def unregister_format(kind: str) -> None:
+    """Remove a format and its suffixes (for tests and for a deployment that refuses one)."""
+    document_format = FORMATS.pop(kind)
+    for suffix in document_format.suffixes:
+        del KIND_BY_SUFFIX[suffix]
+    _refresh_supported()
+
 
 # Limits on what a small file may expand into (a 10 MiB upload can hold gigabytes compressed).
 MAX_EXPANDED_BYTES = 64 * 1024 * 1024
@@ -56,11 +102,6 @@ MAX_TEXT_CHARS = 20_000_000
 _PDF_MAGIC = b"%PDF-"
 _ZIP_MAGIC = b"PK\x03\x04"
 _DOCX_BODY = "word/document.xml"
-_BOMS = (
-    (b"\xef\xbb\xbf", "utf-8-sig"),
-    (b"\xff\xfe", "utf-16"),
-    (b"\xfe\xff", "utf-16"),
-)
 _HTML_DOCUMENT = re.compile(
     rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
 )
@@ -77,25 +118,25 @@ def _unsupported(name: str, what: str) -> UnsupportedDocumentType:
     return UnsupportedDocumentType(name, f"{what}; supported types: {SUPPORTED_TYPES}")
 
 
-def _sniff_kind(data: bytes, filename: str, name: str) -> DocumentKind:
-    """The kind of `data`, from its content first and its `filename` second (errors say `name`)."""
+def _sniff_format(data: bytes, filename: str, name: str) -> DocumentFormat:
+    """The format of `data`: by its content first, its `filename` second (errors say `name`)."""
     suffix = PurePosixPath(filename).suffix.lower()
-    named = KIND_BY_SUFFIX.get(suffix)
-    if _PDF_MAGIC in data[:1024]:
-        return DocumentKind.PDF
+    kind = KIND_BY_SUFFIX.get(suffix)
+    named = FORMATS[kind] if kind is not None else None
+    for candidate in FORMATS.values():
+        if candidate.sniff is not None and candidate.sniff(data):
+            return candidate
     if data.startswith(_ZIP_MAGIC):
-        if _zip_has(data, _DOCX_BODY):
-            return DocumentKind.DOCX
         raise _unsupported(name, f"zip archive without {_DOCX_BODY}, so not a .docx")
     if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _unsupported(name, "binary content of an unknown type")
-    if named in (DocumentKind.PDF, DocumentKind.DOCX):
+    if named is not None and named.sniff is not None:
         raise _unsupported(name, f"named {suffix} but the content is not a {suffix} file")
     if named is None and suffix:
         raise _unsupported(name, f"unsupported file type {suffix!r}")
-    if named is DocumentKind.HTML or _HTML_DOCUMENT.match(data[:4096]):
-        return DocumentKind.HTML
-    return named or DocumentKind.TEXT
+    if (named is not None and named.kind == "html") or _HTML_DOCUMENT.match(data[:4096]):
+        return FORMATS["html"]
+    return named or FORMATS["text"]
 
 
 def _zip_has(data: bytes, member: str) -> bool:
@@ -104,36 +145,6 @@ def _zip_has(data: bytes, member: str) -> bool:
             return member in archive.namelist()
     except zipfile.BadZipFile:
         return False
-
-
-def decode_text(data: bytes, name: str) -> str:
-    """Text of `data`: BOM, else strict UTF-8, else GB18030 or Big5, else charset detection.
-
-    Short Chinese text fools general detectors, so UTF-8 is tried strictly first; when both
-    GB18030 and Big5 decode the bytes cleanly, charset-normalizer chooses between just those two.
-    """
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data.decode(encoding, errors="replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    chinese: list[str] = []
-    for encoding in ("gb18030", "big5"):
-        try:
-            data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        chinese.append(encoding)
-    if len(chinese) == 1:
-        return data.decode(chinese[0])
-    best = from_bytes(data, cp_isolation=chinese or None).best()
-    if best is None:
-        raise DocumentError(
-            name, "undecodable text: not UTF-8, GB18030, Big5 or a detectable encoding"
-        )
-    return str(best)
 
 
 def _html_text_and_meta(html: str) -> tuple[str, DocumentMeta]:
@@ -250,18 +261,33 @@ def _pdf_text(data: bytes, name: str) -> tuple[str, DocumentMeta]:
     return "\n\n".join(pages), DocumentMeta(title=title)
 
 
-def _raw_text_and_meta(data: bytes, kind: DocumentKind, name: str) -> tuple[str, DocumentMeta]:
-    """Uncleaned text of `data` and the metadata the format itself declares."""
-    if kind is DocumentKind.PDF:
-        return _pdf_text(data, name)
-    if kind is DocumentKind.DOCX:
-        return _docx_text(data, name)
-    text = decode_text(data, name)
-    if kind is DocumentKind.HTML:
-        return _html_text_and_meta(text)
-    if kind is DocumentKind.MARKDOWN:
-        return _MARKDOWN_HEADING.sub("", text), DocumentMeta()
-    return text, DocumentMeta()
+def _is_pdf(data: bytes) -> bool:
+    return _PDF_MAGIC in data[:1024]
+
+
+def _is_docx(data: bytes) -> bool:
+    return data.startswith(_ZIP_MAGIC) and _zip_has(data, _DOCX_BODY)
+
+
+def _plain_text(data: bytes, name: str) -> tuple[str, DocumentMeta]:
+    return decode_text(data, name), DocumentMeta()
+
+
+def _markdown_text(data: bytes, name: str) -> tuple[str, DocumentMeta]:
+    return _MARKDOWN_HEADING.sub("", decode_text(data, name)), DocumentMeta()
+
+
+def _html_document(data: bytes, name: str) -> tuple[str, DocumentMeta]:
+    return _html_text_and_meta(decode_text(data, name))
+
+
+# The formats ragqa reads. A new one is a reader in its own module under index/ (a text format
+# decodes with `index.decoding.decode_text`) and one `register_format` line here.
+register_format("text", (".txt", ".text"), _plain_text)
+register_format("markdown", (".md", ".markdown"), _markdown_text)
+register_format("html", (".html", ".htm"), _html_document)
+register_format("pdf", (".pdf",), _pdf_text, sniff=_is_pdf)
+register_format("docx", (".docx",), _docx_text, sniff=_is_docx)
 
 
 def _merge_meta(declared: DocumentMeta, found: DocumentMeta) -> DocumentMeta:
@@ -280,8 +306,7 @@ def load_bytes(
     """A cleaned `Document` from the bytes of a file (an upload, or a file read from disk)."""
     if max_bytes is not None and len(data) > max_bytes:
         raise DocumentTooLarge(doc_id, f"{len(data)} bytes, over the limit of {max_bytes}")
-    kind = _sniff_kind(data, filename, doc_id)
-    raw, declared = _raw_text_and_meta(data, kind, doc_id)
+    raw, declared = _sniff_format(data, filename, doc_id).read(data, doc_id)
     text = clean.clean_text(raw)
     if not text:
         raise DocumentError(doc_id, "empty")

@@ -13,7 +13,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-EmbedderBackend = Literal["auto", "onnx", "torch"]
 ReconcileMode = Literal["report", "index", "quarantine"]
 
 
@@ -78,10 +77,12 @@ class Settings(BaseSettings):
     n_threads: int = Field(2, ge=1, le=256, description="CPU threads for llama.cpp.")
     n_ctx: int = Field(4096, ge=512, le=131072, description="Generator context window.")
     embed_batch_size: int = Field(32, ge=1, le=1024)
-    embedder_backend: EmbedderBackend = Field(
+    embedder_backend: str = Field(
         "auto",
-        description="auto: ONNX Runtime for a local folder (exported once, cached beside the "
-        "models), sentence-transformers on torch for a Hugging Face id.",
+        description="Embedder back end by name (registered in ragqa/models/embedders.py): onnx "
+        "(ONNX Runtime, the graph exported once and cached beside the models), torch "
+        "(sentence-transformers); auto: onnx for a local folder, torch for a Hugging Face id. "
+        "An unknown name fails when the embedder loads, listing the valid ones.",
     )
 
     # --- chunking ----------------------------------------------------------------------

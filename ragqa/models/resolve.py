@@ -10,18 +10,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ragqa.config import Settings
 from ragqa.errors import ChecksumError, ConfigError, ModelError, RagqaError
-from ragqa.models.embedders import SentenceTransformerEmbedder, load_embedder, uses_onnx
+from ragqa.models.embedders import LoadedEmbedder, load_embedder, uses_onnx
 from ragqa.models.feedback import Feedback, RichFeedback
 from ragqa.models.integrity import read_files_manifest
 from ragqa.models.provision import FETCH_HINT, fetch_model, inspect_model
 from ragqa.models.registry import MODELS, ModelKind, ModelSpec, get_spec
-
-if TYPE_CHECKING:
-    from ragqa.models.onnx_embedder import OnnxEmbedder
 
 SAMPLE_BYTES = 1024 * 1024
 
@@ -81,7 +77,7 @@ def embedder_export(settings: Settings) -> Path | None:
     return ensure_onnx_export(model_path, settings.model_cache_dir)
 
 
-def load_configured_embedder(settings: Settings) -> SentenceTransformerEmbedder | OnnxEmbedder:
+def load_configured_embedder(settings: Settings) -> LoadedEmbedder:
     """The configured embedder on the configured back end, loaded (exported first if needed)."""
     return load_embedder(
         resolve_embedder(settings),

@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from index import loaders
 from index.collection import put_document, remove_document
-from index.loaders import SUPPORTED_SUFFIXES, SUPPORTED_TYPES
 from index.manifest import DocumentEntry
 from ragqa.errors import (
     DocumentNotFound,
@@ -65,9 +65,9 @@ def safe_doc_id(name: str) -> str:
         )
     if size > MAX_NAME_BYTES:
         raise InvalidRequest(f"file name is {size} bytes in UTF-8; the limit is {MAX_NAME_BYTES}")
-    if not name.lower().endswith(SUPPORTED_SUFFIXES):
+    if not name.lower().endswith(loaders.SUPPORTED_SUFFIXES):
         raise UnsupportedDocumentType(
-            excerpt(name), f"unsupported file type; supported types: {SUPPORTED_TYPES}"
+            excerpt(name), f"unsupported file type; supported types: {loaders.SUPPORTED_TYPES}"
         )
     return name
 

@@ -18,6 +18,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from index import loaders
+from index.decoding import decode_text
+from index.documents import DocumentMeta
 from index.loaders import MAX_EXPANDED_BYTES, SUPPORTED_SUFFIXES
 from ragqa.config import Settings
 from ragqa.errors import ModelError
@@ -213,6 +216,21 @@ def test_every_suffix_the_loaders_read_is_accepted_and_the_415_lists_exactly_the
     assert refused.status_code == 415
     assert refused.json()["detail"].endswith(f"supported types: {', '.join(SUPPORTED_SUFFIXES)}")
     assert {".markdown", ".text"} <= set(SUPPORTED_SUFFIXES)
+
+
+def test_an_upload_of_a_newly_registered_format_is_accepted_and_listed(server: Server) -> None:
+    def read_rows(data: bytes, name: str) -> tuple[str, DocumentMeta]:
+        return decode_text(data, name).replace("\t", ", "), DocumentMeta()
+
+    loaders.register_format("rows", (".ragqarows",), read_rows)
+    try:
+        response = server.upload("harvest.ragqarows", b"Nevada\tharvest of the solar farm.\n")
+        assert response.status_code == 201, response.text
+        refused = server.upload("note.rtf", b"{\\rtf1 a note}")
+        assert refused.status_code == 415
+        assert ".ragqarows" in refused.json()["detail"]
+    finally:
+        loaders.unregister_format("rows")
 
 
 @pytest.mark.parametrize(("lead", "middle"), [(".", ""), ("", "\x7f")], ids=["dot", "del"])
