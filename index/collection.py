@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from index.embedder import Embedder
+from index.generations import fsync_path
 from index.loaders import load_bytes
 from index.manifest import DocumentEntry
 from index.store import IndexStore, UpdateReport
@@ -60,15 +61,6 @@ class _CrashPoints:
 # --- files ------------------------------------------------------------------------------------
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a rename or an unlink in `path` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_durably(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary name, fsynced, so it is whole or absent."""
     temporary = path.with_name(path.name + ".tmp")
@@ -77,7 +69,7 @@ def _write_durably(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
-    fsync_dir(path.parent)
+    fsync_path(path.parent)
 
 
 def sha256_of(path: Path) -> str:
@@ -103,7 +95,7 @@ def _place(source: Path, target: Path, txid: str) -> None:
             os.fsync(handle.fileno())
         os.replace(incoming, target)
         source.unlink()
-    fsync_dir(target.parent)
+    fsync_path(target.parent)
 
 
 def _inside(collection_dir: Path, doc_id: str) -> Path:
@@ -158,7 +150,7 @@ class _Journal:
         """The transaction is over (done or undone): forget it."""
         self.data(index_dir).unlink(missing_ok=True)
         self.path(index_dir).unlink(missing_ok=True)
-        fsync_dir(self.staging(index_dir))
+        fsync_path(self.staging(index_dir))
 
 
 # --- transactions -----------------------------------------------------------------------------
@@ -252,7 +244,7 @@ def _settle(store: IndexStore, journal: _Journal, collection_dir: Path) -> None:
 def _unlink(target: Path) -> None:
     if target.is_file():
         target.unlink()
-        fsync_dir(target.parent)
+        fsync_path(target.parent)
 
 
 # --- start-up ---------------------------------------------------------------------------------

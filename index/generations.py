@@ -74,7 +74,8 @@ CREATE INDEX chunks_by_doc ON chunks(doc_id);
 # --- files and locks -------------------------------------------------------------------------
 
 
-def _fsync_path(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Make a file's contents, or a rename or unlink in a directory, durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -85,8 +86,8 @@ def _fsync_path(path: Path) -> None:
 def _fsync_tree(root: Path) -> None:
     """Flush every file and folder under `root` (and root) to disk before it is published."""
     for path in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        _fsync_path(path)
-    _fsync_path(root)
+        fsync_path(path)
+    fsync_path(root)
 
 
 @contextmanager
@@ -159,7 +160,7 @@ def _write_current(index_dir: Path, generation: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, index_dir / CURRENT_FILE)
-    _fsync_path(index_dir)
+    fsync_path(index_dir)
 
 
 def _next_generation(generations: Path) -> str:
@@ -302,7 +303,7 @@ def write_generation(
     (partial / MANIFEST_FILE).write_bytes(manifest_json(manifest))
     _fsync_tree(partial)
     os.rename(partial, generations / generation)
-    _fsync_path(generations)
+    fsync_path(generations)
     _write_current(index_dir, generation)
     return generation
 

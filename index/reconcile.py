@@ -12,8 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.collection import fsync_dir, sha256_of, transaction_lock
+from index.collection import sha256_of, transaction_lock
 from index.embedder import Embedder
+from index.generations import fsync_path
 from index.loaders import iter_collection, load_document
 from index.store import IndexStore
 from ragqa.config import ReconcileMode
@@ -101,7 +102,7 @@ def _quarantine(
         destination = folder / doc_id
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(on_disk[doc_id], destination)
-    fsync_dir(collection_dir)
+    fsync_path(collection_dir)
     return ReconcileReport(
         report.unindexed, report.changed, report.missing, quarantined=report.unindexed
     )
