@@ -75,7 +75,7 @@ class EngineAlone:
 
     def cached_tokens(self) -> int:
         """Prompt tokens of the last request that the engine took from its KV cache."""
-        return int(self.generator.last_timings.get("cache_n", 0))
+        return self.generator.cached_tokens() or 0
 
     def close(self) -> None:
         self.engine.stop()
