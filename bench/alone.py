@@ -3,7 +3,7 @@
 A second engine process started exactly as the service starts its own (same GGUF, same launch
 values): the generation section's baseline, so that the difference it measures is only what
 ragqa adds (retrieval, prompt building, its HTTP layer and stream); and the engine LlamaIndex
-answers with in the peer section, so that both pipelines generate alike.
+answers with in the peer section, so that both answerers generate alike.
 """
 
 from __future__ import annotations

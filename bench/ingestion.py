@@ -19,7 +19,7 @@ import numpy as np
 from bench.report import Section, Table, Target, median, ratio
 from bench.synthetic import SentencePool, sentence_pool
 from index.embedder import Embedder
-from index.pipeline import build_index
+from index.ingest import build_index
 from index.prepare import passage_text
 from index.store import IndexStore
 from ragqa.config import Settings
@@ -90,8 +90,8 @@ def write_collection(pool: SentencePool, folder: Path, count: int, seed: int) ->
 @dataclass
 class RoundResult:
     chunks: int
-    pipeline_s: float
-    embed_in_pipeline_s: float
+    ingest_s: float
+    embed_in_ingest_s: float
     count_tokens_s: float
     st_encode_s: float  # SentenceTransformer.encode_document, one call
     engine_encode_s: float  # the configured embedder's embed_documents, one call
@@ -130,13 +130,13 @@ def measure_round(
     )
     started = time.perf_counter()
     report = build_index(round_settings, timed, progress=False)
-    pipeline_s = time.perf_counter() - started
+    ingest_s = time.perf_counter() - started
     snapshot = IndexStore.open(round_settings.index_dir, expected=None).snapshot
     texts = [passage_text(snapshot.chunk(int(i))) for i in snapshot.chunk_ids()]
     return RoundResult(
         chunks=report.chunks,
-        pipeline_s=pipeline_s,
-        embed_in_pipeline_s=timed.seconds["embed_documents"],
+        ingest_s=ingest_s,
+        embed_in_ingest_s=timed.seconds["embed_documents"],
         count_tokens_s=timed.seconds["count_tokens"],
         st_encode_s=_st_encode(reference, texts, settings.embed_batch_size),
         engine_encode_s=_engine_encode(embedder, texts),
@@ -151,7 +151,7 @@ def run_ingestion(
     options: IngestionOptions,
 ) -> Section:
     """`embedder` is the configured one (what build_index uses); `reference` the same model
-    in sentence-transformers, whose raw encode the pipeline is compared with."""
+    in sentence-transformers, whose raw encode ingestion is compared with."""
     engine = type(embedder).__name__
     pool = sentence_pool(settings.collection_dir, settings.max_upload_bytes)
     with tempfile.TemporaryDirectory(prefix="ragqa-bench-ingest-") as tmp:
@@ -165,20 +165,20 @@ def run_ingestion(
             for _ in range(options.rounds)
         ]
     chunks = rounds[0].chunks
-    pipeline_rate = median([chunks / r.pipeline_s for r in rounds])
+    ingest_rate = median([chunks / r.ingest_s for r in rounds])
     st_rate = median([chunks / r.st_encode_s for r in rounds])
     engine_rate = median([chunks / r.engine_encode_s for r in rounds])
-    value = ratio(pipeline_rate, st_rate)
-    overhead = ratio(pipeline_rate, engine_rate)
-    pipeline_s = median([r.pipeline_s for r in rounds])
-    embed_s = median([r.embed_in_pipeline_s for r in rounds])
+    value = ratio(ingest_rate, st_rate)
+    overhead = ratio(ingest_rate, engine_rate)
+    ingest_s = median([r.ingest_s for r in rounds])
+    embed_s = median([r.embed_in_ingest_s for r in rounds])
     count_s = median([r.count_tokens_s for r in rounds])
     section.tables.append(
         Table(
             "Throughput (chunks/s, median of rounds)",
             ["path", "chunks/s", "vs raw sentence-transformers encode", "seconds"],
             [
-                [f"build_index (whole pipeline, {engine})", pipeline_rate, value, pipeline_s],
+                [f"build_index (whole ingestion, {engine})", ingest_rate, value, ingest_s],
                 [
                     "SentenceTransformer.encode_document, one call",
                     st_rate,
@@ -199,12 +199,12 @@ def run_ingestion(
             "Where build_index spends its time (median s)",
             ["stage", "seconds", "share"],
             [
-                ["embedding (embed_documents)", embed_s, ratio(embed_s, pipeline_s)],
-                ["chunk sizing (count_tokens)", count_s, ratio(count_s, pipeline_s)],
+                ["embedding (embed_documents)", embed_s, ratio(embed_s, ingest_s)],
+                ["chunk sizing (count_tokens)", count_s, ratio(count_s, ingest_s)],
                 [
                     "everything else (load, clean, BM25 tokens, write, fsync)",
-                    pipeline_s - embed_s - count_s,
-                    ratio(pipeline_s - embed_s - count_s, pipeline_s),
+                    ingest_s - embed_s - count_s,
+                    ratio(ingest_s - embed_s - count_s, ingest_s),
                 ],
             ],
         )
@@ -218,13 +218,13 @@ def run_ingestion(
             why=""
             if value >= TARGET_RATIO
             else (
-                f"embedding takes {embed_s:.1f} s of {pipeline_s:.1f} s; sentence-transformers "
+                f"embedding takes {embed_s:.1f} s of {ingest_s:.1f} s; sentence-transformers "
                 f"encodes at {st_rate:.1f} chunks/s, {engine} at {engine_rate:.1f}; chunk "
                 f"sizing costs {count_s:.1f} s"
             ),
         ),
         Target(
-            name=f"build_index / raw {engine}.embed_documents (the pipeline's own overhead)",
+            name=f"build_index / raw {engine}.embed_documents (ingestion's own overhead)",
             goal=f">= {TARGET_RATIO:g}x",
             measured=f"{overhead:.2f}x",
             met=overhead >= TARGET_RATIO,
@@ -235,8 +235,8 @@ def run_ingestion(
         f"Collection: {options.documents} documents ({size / 1024:.0f} KiB), each the sentences "
         f"of one bundled article shuffled with a seeded RNG, {chunks} chunks at chunk_size "
         f"{settings.chunk_size}; {options.rounds} round(s), each building a fresh index.",
-        "Raw encode: SentenceTransformer.encode_document (the e5 'passage' prompt the pipeline "
-        "also uses) over the very chunk texts the pipeline embedded (title + text), batch size "
+        "Raw encode: SentenceTransformer.encode_document (the e5 'passage' prompt ingestion "
+        "also uses) over the very chunk texts ingestion embedded (title + text), batch size "
         f"{settings.embed_batch_size}, normalised, in this process right after the build; then "
         f"the configured embedder ({engine}, the one build_index uses) over the same texts in "
         "one call. Both give the same vectors (the ONNX export is checked against "

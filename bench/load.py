@@ -22,9 +22,9 @@ from fastapi import FastAPI
 
 from bench.machine import service_rss_bytes
 from bench.report import Section, Table, median, percentile
-from bench.server import serve_pipeline
+from bench.server import serve_answerer
 from ragqa.config import Settings
-from service.pipeline import RagPipeline
+from service.answering import Answerer
 
 SAMPLE_EVERY_S = 0.1
 
@@ -142,7 +142,7 @@ def scenarios(options: LoadOptions, questions: Sequence[str], settings: Settings
 def run_load(
     section: Section,
     settings: Settings,
-    pipeline: RagPipeline,
+    answerer: Answerer,
     questions: Sequence[str],
     options: LoadOptions,
 ) -> Section:
@@ -173,7 +173,7 @@ def run_load(
             "RSS MB max",
         ],
     )
-    with serve_pipeline(settings, pipeline) as (base, app):
+    with serve_answerer(settings, answerer) as (base, app):
         for scenario in scenarios(options, questions, settings):
             rss_start = service_rss_bytes()
             with sampled(app) as samples:

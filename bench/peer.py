@@ -1,4 +1,4 @@
-"""Section 5: ragqa beside LlamaIndex's standard RAG pipeline, same collection, same models.
+"""Section 5: ragqa beside LlamaIndex's standard RAG answerer, same collection, same models.
 
 LlamaIndex runs as its documentation shows: SimpleDirectoryReader over the collection folder,
 SentenceSplitter, VectorStoreIndex with HuggingFaceEmbedding (the same embedder folder, with
@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 from bench.alone import EngineAlone
 from bench.report import Section, Table, Target, ratio
-from eval.backends import Answer, Found, PipelineBackend
+from eval.backends import Answer, Found, InProcessBackend
 from eval.items import EvalItem
 from eval.metrics import AnswerRow
 from eval.runner import answer_row, evaluate_answers, evaluate_retrieval, retrieval_row
 from eval.summary import summarise_answers, summarise_retrieval
 from ragqa.config import Settings
+from service.answering import Answerer
 from service.generation import ENGINE_MODEL_ALIAS
-from service.pipeline import RagPipeline
 
 SPLITTER_OVERLAP_TOKENS = 20
 
@@ -40,7 +40,7 @@ QUICK = PeerOptions(answer_questions=1, retrieval_questions=3)
 
 
 class LlamaIndexRag:
-    """LlamaIndex's standard pipeline over the collection folder, built in the constructor,
+    """LlamaIndex's standard answerer over the collection folder, built in the constructor,
     answering with its own engine process; `close` stops that engine."""
 
     def __init__(self, settings: Settings, embedder_path: str, model_path: str) -> None:
@@ -127,13 +127,13 @@ def _mean_seconds(rows: Sequence[AnswerRow]) -> float:
 def run_peer(
     section: Section,
     settings: Settings,
-    pipeline: RagPipeline,
+    answerer: Answerer,
     ragqa_build_seconds: float,
     peer: LlamaIndexRag,
     answer_items: Sequence[EvalItem],
     retrieval_items: Sequence[EvalItem],
 ) -> Section:
-    backend = PipelineBackend(pipeline, settings)
+    backend = InProcessBackend(answerer, settings)
     k = settings.context_k
     ragqa_hits = evaluate_retrieval(backend, retrieval_items, context_k=k)
     peer_hits = [
@@ -160,7 +160,7 @@ def run_peer(
     )
     per_second: dict[str, float | None] = {}
     for name, build_s, chunks, hits, rows in (
-        ("ragqa", ragqa_build_seconds, len(pipeline.snapshot), ragqa_hits, ragqa_rows),
+        ("ragqa", ragqa_build_seconds, len(answerer.snapshot), ragqa_hits, ragqa_rows),
         ("LlamaIndex", peer.build_seconds, peer.n_chunks, peer_hits, peer_rows),
     ):
         retrieval = summarise_retrieval(hits)
@@ -221,7 +221,7 @@ def run_peer(
         "template applied by the engine). ragqa's index build embeds the same collection "
         "(cleaned) with the same model.",
         "ragqa's search and answer times include its cross-lingual query translation (a model "
-        "call, cached per question); LlamaIndex's standard pipeline does not translate.",
+        "call, cached per question); LlamaIndex's standard answerer does not translate.",
     ]
     return section
 

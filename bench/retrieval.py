@@ -20,8 +20,16 @@ import httpx
 import numpy as np
 
 from bench.machine import settle_memory
-from bench.report import Section, Table, Target, median, percentile, ratio
-from bench.server import serve_pipeline
+from bench.report import Section, median
+from bench.retrieval_tables import (
+    RECALL_K,
+    SizeResult,
+    build_table,
+    latency_table,
+    stage_table,
+    targets,
+)
+from bench.server import serve_answerer
 from bench.synthetic import (
     SyntheticCorpus,
     build_snapshot,
@@ -32,17 +40,13 @@ from bench.synthetic import (
 )
 from index.dense import DEFAULT_ANN_THRESHOLD, DenseIndex
 from index.embedder import Embedder
-from index.pipeline import expectation_for
+from index.ingest import expectation_for
 from index.snapshot import IndexSnapshot
 from index.store import IndexStore
 from ragqa.config import Settings
-from service.pipeline import RagPipeline
+from service.answering import Answerer
 
 TOP_K = 5
-RECALL_K = 10
-TARGET_P50_MS = 20.0
-TARGET_SIZE = 100_000
-TARGET_RATIO = 1.1
 _WARMUP = 5
 _HEALTH_PINGS = 50
 
@@ -91,27 +95,11 @@ def recall_at_k(dense: DenseIndex, queries: np.ndarray, k: int) -> float:
     return float(np.mean(overlaps))
 
 
-@dataclass
-class SizeResult:
-    size: int
-    factory: str
-    chunks_s: float
-    dense_s: float
-    lexical_s: float
-    rss_mb: float
-    recall: float
-    inproc_ms: list[float]
-    http_ms: list[float]  # stdlib keep-alive client: the service's own cost
-    httpx_ms: list[float]  # the same request through httpx, a heavier client
-    stages: dict[str, float]  # median ms of each in-process stage
-    health_ms: float
-
-
-def _pipeline(settings: Settings, embedder: Embedder, snapshot: IndexSnapshot) -> RagPipeline:
+def _answerer(settings: Settings, embedder: Embedder, snapshot: IndexSnapshot) -> Answerer:
     store = IndexStore(
         Path(tempfile.gettempdir()), snapshot, expected=None, ann_threshold=DEFAULT_ANN_THRESHOLD
     )
-    return RagPipeline(settings, embedder=embedder, store=store, generators=[], translator=None)
+    return Answerer(settings, embedder=embedder, store=store, generators=[], translator=None)
 
 
 class PlainClient:
@@ -143,7 +131,7 @@ def _timed_ms(call: Callable[[], object]) -> float:
 
 
 def _time_paths(
-    pipeline: RagPipeline, base: str | None, queries: Sequence[str], rounds: int
+    answerer: Answerer, base: str | None, queries: Sequence[str], rounds: int
 ) -> tuple[list[float], list[float], list[float], dict[str, list[float]]]:
     """Alternate in-process, plain-HTTP and httpx searches of each query; per-query ms."""
     inproc: list[float] = []
@@ -153,7 +141,7 @@ def _time_paths(
 
     def in_process(query: str) -> None:
         started = time.perf_counter()
-        retrieval = pipeline.retrieve(query, TOP_K, mode="hybrid", cross_lingual=False)
+        retrieval = answerer.retrieve(query, TOP_K, mode="hybrid", cross_lingual=False)
         inproc.append((time.perf_counter() - started) * 1000)
         for stage, ms in retrieval.timings.items():
             stages.setdefault(stage, []).append(ms)
@@ -178,7 +166,7 @@ def _time_paths(
                 other.post("/v1/search", json=body(query)).raise_for_status()
 
             for query in queries[:_WARMUP]:
-                pipeline.retrieve(query, TOP_K, mode="hybrid", cross_lingual=False)
+                answerer.retrieve(query, TOP_K, mode="hybrid", cross_lingual=False)
                 over_plain(query)
                 over_httpx(query)
             for _ in range(rounds):
@@ -219,13 +207,13 @@ def measure_size(
     del specs, vectors
     rss_mb = (settle_memory() - rss_before) / 2**20
     recall = recall_at_k(snapshot.dense, embedder.embed_queries(list(queries)), RECALL_K)
-    pipeline = _pipeline(settings, embedder, snapshot)
+    answerer = _answerer(settings, embedder, snapshot)
     if over_http:
-        with serve_pipeline(settings, pipeline) as (base, _):
-            inproc, http, heavy, stages = _time_paths(pipeline, base, queries, rounds)
+        with serve_answerer(settings, answerer) as (base, _):
+            inproc, http, heavy, stages = _time_paths(answerer, base, queries, rounds)
             health = _health_floor(base)
     else:
-        inproc, http, heavy, stages = _time_paths(pipeline, None, queries, rounds)
+        inproc, http, heavy, stages = _time_paths(answerer, None, queries, rounds)
         health = float("nan")
     return SizeResult(
         size=size,
@@ -266,8 +254,8 @@ def run_retrieval(
         )
         for size in options.sizes
     ]
-    section.tables += [_latency_table(results), _build_table(results), _stage_table(results)]
-    section.targets += _targets(results)
+    section.tables += [latency_table(results), build_table(results), stage_table(results)]
+    section.targets += targets(results)
     section.notes += [
         f"Queries: the {len(queries)} questions of eval/sets/default.jsonl, {options.rounds} "
         f"pass(es) per size; each query is searched in-process and then over HTTP "
@@ -300,133 +288,3 @@ def run_retrieval(
             "must stay under the suite's time budget."
         )
     return section
-
-
-def _latency_table(results: Sequence[SizeResult]) -> Table:
-    table = Table(
-        "Search latency (ms): /v1/search over HTTP vs pipeline.retrieve in-process",
-        [
-            "chunks",
-            "index",
-            "in-process p50",
-            "in-process p99",
-            "HTTP p50",
-            "HTTP p99",
-            "HTTP / in-process (p50)",
-            "httpx p50",
-            "/healthz p50",
-            "queries",
-        ],
-    )
-    for r in results:
-        http_p50 = median(r.http_ms)
-        table.rows.append(
-            [
-                r.size,
-                r.factory,
-                median(r.inproc_ms),
-                percentile(r.inproc_ms, 99),
-                http_p50,
-                percentile(r.http_ms, 99),
-                ratio(http_p50, median(r.inproc_ms)),
-                median(r.httpx_ms),
-                r.health_ms,
-                len(r.inproc_ms),
-            ]
-        )
-    return table
-
-
-def _build_table(results: Sequence[SizeResult]) -> Table:
-    table = Table(
-        f"Index build (s), memory and dense recall@{RECALL_K}",
-        [
-            "chunks",
-            "records s",
-            "FAISS s",
-            "BM25 s",
-            "total s",
-            "RSS delta MB",
-            f"recall@{RECALL_K}",
-        ],
-    )
-    for r in results:
-        table.rows.append(
-            [
-                r.size,
-                r.chunks_s,
-                r.dense_s,
-                r.lexical_s,
-                r.chunks_s + r.dense_s + r.lexical_s,
-                r.rss_mb,
-                r.recall,
-            ]
-        )
-    return table
-
-
-def _stage_table(results: Sequence[SizeResult]) -> Table:
-    table = Table(
-        "In-process stages (median ms): where a search spends its time",
-        ["chunks", "embed query", "FAISS", "BM25", "fusion + records", "retrieve total"],
-    )
-    for r in results:
-        s = r.stages
-        known = s.get("translate_ms", 0) + s.get("embed_ms", 0) + s.get("dense_ms", 0)
-        known += s.get("lexical_ms", 0)
-        table.rows.append(
-            [
-                r.size,
-                s.get("embed_ms"),
-                s.get("dense_ms"),
-                s.get("lexical_ms"),
-                s.get("retrieve_ms", 0) - known,
-                s.get("retrieve_ms"),
-            ]
-        )
-    return table
-
-
-def _targets(results: Sequence[SizeResult]) -> list[Target]:
-    targets = []
-    at_target = [r for r in results if r.size == TARGET_SIZE and r.http_ms]
-    for r in at_target:
-        p50 = median(r.http_ms)
-        stages = r.stages
-        targets.append(
-            Target(
-                name=f"/v1/search p50 at {TARGET_SIZE:,} chunks",
-                goal=f"<= {TARGET_P50_MS:g} ms",
-                measured=f"{p50:.1f} ms",
-                met=p50 <= TARGET_P50_MS,
-                why=""
-                if p50 <= TARGET_P50_MS
-                else (
-                    f"{p50 / TARGET_P50_MS:.2f}x the target; in-process stages: embed "
-                    f"{stages.get('embed_ms', 0):.1f} ms, "
-                    f"FAISS {stages.get('dense_ms', 0):.1f} ms, "
-                    f"BM25 {stages.get('lexical_ms', 0):.1f} ms"
-                ),
-            )
-        )
-    for r in results:
-        if not r.http_ms:
-            continue
-        value = ratio(median(r.http_ms), median(r.inproc_ms))
-        gap = median(r.http_ms) - median(r.inproc_ms)
-        targets.append(
-            Target(
-                name=f"HTTP / in-process p50 at {r.size:,} chunks",
-                goal=f"<= {TARGET_RATIO:g}x",
-                measured=f"{value:.2f}x (+{gap:.1f} ms)",
-                met=value <= TARGET_RATIO,
-                why=""
-                if value <= TARGET_RATIO
-                else (
-                    f"HTTP adds {gap:.1f} ms (a /healthz round trip takes {r.health_ms:.1f} ms): "
-                    "uvicorn, FastAPI's parsing and validation and one thread-pool hop for the "
-                    "model call, a fixed cost that weighs more the faster the search"
-                ),
-            )
-        )
-    return targets

@@ -12,16 +12,16 @@ from contextlib import contextmanager
 from fastapi import FastAPI
 
 from ragqa.config import Settings
+from service.answering import Answerer
 from service.app import create_app
 from service.loopback import serve
-from service.pipeline import RagPipeline
 
 READY_TIMEOUT_S = 120.0
 
 
 @contextmanager
-def serve_pipeline(settings: Settings, pipeline: RagPipeline) -> Iterator[tuple[str, FastAPI]]:
-    """The ragqa app over an already loaded pipeline: (base URL, app)."""
-    app = create_app(settings, pipeline=pipeline)
+def serve_answerer(settings: Settings, answerer: Answerer) -> Iterator[tuple[str, FastAPI]]:
+    """The ragqa app over an already loaded answerer: (base URL, app)."""
+    app = create_app(settings, answerer=answerer)
     with serve(app, ready_within_s=READY_TIMEOUT_S) as base:
         yield base, app

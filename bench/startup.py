@@ -2,7 +2,7 @@
 
 Each start is a new process, as a user or an orchestrator starts it; ready means /readyz
 answers 200. Where the seconds go is measured in separate fresh interpreters that load the
-pipeline exactly as `serve` does (RagPipeline.from_settings) and report its load timings.
+answerer exactly as `serve` does (service.compose.build_answerer) and report its load timings.
 """
 
 from __future__ import annotations
@@ -16,25 +16,25 @@ from pathlib import Path
 
 from bench.process import REPO, serve_process, settings_env
 from bench.report import Section, Table, Target, median
-from index.pipeline import build_index
+from index.ingest import build_index
 from ragqa.config import Settings
 from ragqa.models.resolve import load_configured_embedder
 
 TARGET_S = 10.0
 STAGES = ("imports_s", "models_check_s", "embedder_s", "index_s", "generators_s")
 
-# A fresh interpreter: the imports a server pays, then the pipeline loaded as `serve` loads it.
+# A fresh interpreter: the imports a server pays, then the answerer loaded as `serve` loads it.
 _LOAD_SCRIPT = """
 import json, time
 started = time.perf_counter()
 import uvicorn
 from ragqa.config import Settings
 from service.app import create_app
-from service.pipeline import RagPipeline
+from service.compose import build_answerer
 imports_s = time.perf_counter() - started
-pipeline = RagPipeline.from_settings(Settings())
-print(json.dumps({"imports_s": imports_s, **pipeline.load_timings}))
-pipeline.close()
+answerer = build_answerer(Settings())
+print(json.dumps({"imports_s": imports_s, **answerer.load_timings}))
+answerer.close()
 """
 
 
@@ -99,7 +99,7 @@ def run_startup(section: Section, settings: Settings, options: StartupOptions) -
         "process, timed from spawning it to the first 200 of /readyz (polled every 50 ms). The "
         "index was built beforehand and the models are in the cache, so nothing is built or "
         "fetched; the page cache is warm after the first start, as on a server that restarts.",
-        "Stages: imports (uvicorn, FastAPI app, pipeline modules), model check (provisioned "
+        "Stages: imports (uvicorn, FastAPI app, answerer modules), model check (provisioned "
         "files against their verification stamps), embedder (the ONNX Runtime session, or "
         "sentence-transformers on torch), index (manifest check, FAISS, BM25, chunk records), "
         "generators (the engine: llama.cpp's server started in a child process, the model "

@@ -75,7 +75,7 @@ def load_models(settings: Settings) -> Models:
     from bench.generation import Models
     from ragqa.models.resolve import resolve_generator
     from service.generation import load_generators
-    from service.pipeline import LlmTranslator
+    from service.translation import LlmTranslator
 
     model = resolve_generator(settings)
     embedder = real_embedder(settings)
@@ -105,7 +105,7 @@ def _load(section: Section, quick: bool) -> Section:
     import tempfile
 
     from bench.components import bench_settings, eval_questions
-    from bench.generation import pipeline_for
+    from bench.generation import answerer_for
     from bench.load import FULL, QUICK, run_load
 
     settings = bench_settings()
@@ -113,8 +113,8 @@ def _load(section: Section, quick: bool) -> Section:
         closing(load_models(settings)) as models,
         tempfile.TemporaryDirectory(prefix="ragqa-bench-load-") as tmp,
     ):
-        pipeline = pipeline_for(settings, models, Path(tmp) / "index")
-        return run_load(section, settings, pipeline, eval_questions(), QUICK if quick else FULL)
+        answerer = answerer_for(settings, models, Path(tmp) / "index")
+        return run_load(section, settings, answerer, eval_questions(), QUICK if quick else FULL)
 
 
 def _peer(section: Section, quick: bool) -> Section:
@@ -122,7 +122,7 @@ def _peer(section: Section, quick: bool) -> Section:
     import time
 
     from bench.components import bench_settings, ci_subset_items, eval_items
-    from bench.generation import pipeline_for
+    from bench.generation import answerer_for
     from bench.peer import (
         FULL,
         QUICK,
@@ -144,14 +144,14 @@ def _peer(section: Section, quick: bool) -> Section:
         tempfile.TemporaryDirectory(prefix="ragqa-bench-peer-") as tmp,
     ):
         started = time.perf_counter()
-        pipeline = pipeline_for(settings, models, Path(tmp) / "index")
+        answerer = answerer_for(settings, models, Path(tmp) / "index")
         ragqa_build = time.perf_counter() - started
         peer = LlamaIndexRag(settings, resolve_embedder(settings), models.model_path)
         with closing(peer):
             return run_peer(
                 section,
                 settings,
-                pipeline,
+                answerer,
                 ragqa_build,
                 peer,
                 ci_subset_items(answerable_only=True, limit=options.answer_questions),

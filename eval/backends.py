@@ -1,6 +1,6 @@
 """The question-answering back ends an evaluation runs against.
 
-Either the pipeline in this process or a running server, behind one `Backend` protocol, so
+Either the answerer in this process or a running server, behind one `Backend` protocol, so
 that everything the runner does past it is the same code for both and the two are measured
 alike.
 """
@@ -106,8 +106,8 @@ class _AskResult(Protocol):
     def completion_tokens(self) -> int: ...
 
 
-class Pipeline(Protocol):
-    """The part of `service.pipeline.RagPipeline` the runner uses."""
+class AnswersInProcess(Protocol):
+    """The part of `service.answering.Answerer` the runner uses."""
 
     def search(
         self,
@@ -122,49 +122,49 @@ class Pipeline(Protocol):
     def ask(self, question: str, *, history: Sequence[dict[str, str]] = ...) -> _AskResult: ...
 
 
-def _sharing_models(pipeline: Pipeline, settings: Settings) -> Pipeline:
-    """A RagPipeline over the collection and index `settings` name, with `pipeline`'s models:
+def _sharing_models(answerer: AnswersInProcess, settings: Settings) -> AnswersInProcess:
+    """A Answerer over the collection and index `settings` name, with `answerer`'s models:
     loading them again would take minutes and hold them twice in memory. The two share their
     model contexts, so they must not answer at the same time (the runner asks one at a time)."""
-    from index.pipeline import open_or_build
-    from service.pipeline import RagPipeline
+    from index.ingest import open_or_build
+    from service.answering import Answerer
 
-    if not isinstance(pipeline, RagPipeline):
-        raise TypeError(f"cannot share the models of a {type(pipeline).__name__}; pass `reopen`")
-    return RagPipeline(
+    if not isinstance(answerer, Answerer):
+        raise TypeError(f"cannot share the models of a {type(answerer).__name__}; pass `reopen`")
+    return Answerer(
         settings,
-        embedder=pipeline.embedder,
-        store=open_or_build(settings, pipeline.embedder),
-        generators=pipeline.generators,
-        translator=pipeline.translator,
+        embedder=answerer.embedder,
+        store=open_or_build(settings, answerer.embedder),
+        generators=answerer.generators,
+        translator=answerer.translator,
     )
 
 
-class PipelineBackend:
-    """The pipeline in this process. Extra documents go into a temporary copy of the
+class InProcessBackend:
+    """The answerer in this process. Extra documents go into a temporary copy of the
     collection with its own index, so the configured index is never touched; `reopen` gives
-    the pipeline over that copy."""
+    the answerer over that copy."""
 
     def __init__(
         self,
-        pipeline: Pipeline,
+        answerer: AnswersInProcess,
         settings: Settings,
         *,
-        reopen: Callable[[Pipeline, Settings], Pipeline] = _sharing_models,
+        reopen: Callable[[AnswersInProcess, Settings], AnswersInProcess] = _sharing_models,
     ) -> None:
-        self.pipeline = pipeline
+        self.answerer = answerer
         self.settings = settings
         self.reopen = reopen
         self.description = (
-            f"in-process pipeline over {settings.collection_dir} "
+            f"in-process answerer over {settings.collection_dir} "
             f"(embedder {settings.embedder}, generator {settings.generator})"
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PipelineBackend:
-        from service.pipeline import RagPipeline
+    def from_settings(cls, settings: Settings) -> InProcessBackend:
+        from service.compose import build_answerer
 
-        return cls(RagPipeline.from_settings(settings), settings)
+        return cls(build_answerer(settings), settings)
 
     def search(
         self,
@@ -175,7 +175,7 @@ class PipelineBackend:
         cross_lingual: bool | None,
         history: Sequence[Mapping[str, str]],
     ) -> list[Found]:
-        hits = self.pipeline.search(
+        hits = self.answerer.search(
             query,
             top_k,
             mode=mode,
@@ -185,7 +185,7 @@ class PipelineBackend:
         return [Found(hit.doc_id, hit.text) for hit in hits]
 
     def ask(self, question: str, *, history: Sequence[Mapping[str, str]]) -> Answer:
-        result = self.pipeline.ask(question, history=[dict(turn) for turn in history])
+        result = self.answerer.ask(question, history=[dict(turn) for turn in history])
         return Answer(
             text=result.answer,
             refused=result.refused,
@@ -196,7 +196,7 @@ class PipelineBackend:
         )
 
     @contextmanager
-    def with_documents(self, documents: Mapping[str, str]) -> Iterator[PipelineBackend]:
+    def with_documents(self, documents: Mapping[str, str]) -> Iterator[InProcessBackend]:
         with tempfile.TemporaryDirectory(prefix="ragqa-eval-") as tmp:
             collection = Path(tmp) / "collection"
             shutil.copytree(self.settings.collection_dir, collection)
@@ -212,8 +212,8 @@ class PipelineBackend:
             settings = self.settings.model_copy(
                 update={"collection_dir": collection, "index_dir": Path(tmp) / "index"}
             )
-            planted = self.reopen(self.pipeline, settings)
-            yield PipelineBackend(planted, settings, reopen=self.reopen)
+            planted = self.reopen(self.answerer, settings)
+            yield InProcessBackend(planted, settings, reopen=self.reopen)
 
 
 class HttpBackend:

@@ -148,7 +148,7 @@ def _select(
 
 
 def _backend(settings: Settings, url: str | None, items: list[Any]) -> Backend:
-    from eval.backends import HttpBackend, PipelineBackend
+    from eval.backends import HttpBackend, InProcessBackend
     from eval.items import check_gold_docs, collection_doc_ids
 
     if url:
@@ -157,7 +157,7 @@ def _backend(settings: Settings, url: str | None, items: list[Any]) -> Backend:
             url.rstrip("/"), api_key=key, timeout_s=settings.generation_timeout_s + 30
         )
     check_gold_docs(items, collection_doc_ids(settings.collection_dir))
-    return PipelineBackend.from_settings(settings)
+    return InProcessBackend.from_settings(settings)
 
 
 def _run(

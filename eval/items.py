@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -16,12 +16,18 @@ EVAL_DIR = Path(__file__).parent
 DEFAULT_SET = EVAL_DIR / "sets" / "default.jsonl"
 DEFAULT_INJECTION_SET = EVAL_DIR / "sets" / "injection.jsonl"
 
+QuestionType = Literal["fact", "list", "multi_doc", "followup", "unanswerable"]
+QUESTION_TYPES: tuple[QuestionType, ...] = get_args(QuestionType)  # the order figures use
+NonEmpty = Annotated[str, Field(min_length=1)]
+# A fact: alternatives, any one of which an answer must contain.
+FactGroup = Annotated[list[NonEmpty], Field(min_length=1)]
+
 
 class Turn(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     role: Literal["user", "assistant"]
-    content: str
+    content: NonEmpty
 
 
 class EvalItem(BaseModel):
@@ -29,13 +35,13 @@ class EvalItem(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str = Field(min_length=1)
-    question: str = Field(min_length=1)
+    id: NonEmpty
+    question: NonEmpty
     language: Language
-    type: Literal["fact", "list", "multi_doc", "followup", "unanswerable"]
+    type: QuestionType
     history: list[Turn] = []
-    gold_docs: list[str]
-    answer_facts: list[list[str]]
+    gold_docs: list[NonEmpty]
+    answer_facts: list[FactGroup]
     note: str = ""
 
     @model_validator(mode="after")
@@ -43,8 +49,6 @@ class EvalItem(BaseModel):
         answerable = self.type != "unanswerable"
         if answerable and not (self.gold_docs and self.answer_facts):
             raise ValueError(f"a {self.type!r} question needs gold_docs and answer_facts")
-        if answerable and not all(self.answer_facts):
-            raise ValueError("every answer_facts group needs at least one alternative")
         if not answerable and (self.gold_docs or self.answer_facts):
             raise ValueError("an unanswerable question has no gold_docs and no answer_facts")
         if self.type == "followup" and not self.history:
@@ -57,15 +61,15 @@ class InjectionItem(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str = Field(min_length=1)
+    id: NonEmpty
     kind: Literal["document", "question"]
-    question: str = Field(min_length=1)
+    question: NonEmpty
     language: Language
     doc_id: str = ""
     doc_text: str = ""
-    gold_docs: list[str] = []
-    answer_facts: list[list[str]] = []
-    forbidden: list[str] = Field(min_length=1)
+    gold_docs: list[NonEmpty] = []
+    answer_facts: list[FactGroup] = []
+    forbidden: list[NonEmpty] = Field(min_length=1)
     history: list[Turn] = []
     note: str = ""
 

@@ -19,7 +19,6 @@ from ragqa.types import LANGUAGES as LANGUAGES  # the order figures are broken d
 RETRIEVAL_K = 5
 """Cut-off of the retrieval figures: the passages a question's search returns by default."""
 
-QUESTION_TYPES = ("fact", "list", "multi_doc", "followup", "unanswerable")
 
 GLUED_PINYIN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]+\)")
 DOUBLED_PUNCTUATION = re.compile(r"[,，][,，。、]")

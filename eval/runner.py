@@ -12,10 +12,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from eval.backends import Answer, Backend, Found
-from eval.items import EvalItem, InjectionItem
+from eval.items import QUESTION_TYPES, EvalItem, InjectionItem
 from eval.metrics import (
     LANGUAGES,
-    QUESTION_TYPES,
     RETRIEVAL_K,
     AnswerRow,
     InjectionRow,

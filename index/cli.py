@@ -60,7 +60,7 @@ def build(
     ] = None,
 ) -> None:
     """Index a whole collection from scratch into a new generation."""
-    from index.pipeline import build_index
+    from index.ingest import build_index
 
     settings: Settings = ctx.obj
     with _clear_errors():
@@ -75,7 +75,7 @@ def add(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to add or update.")],
 ) -> None:
     """Add new files and re-index changed ones; unchanged files are skipped."""
-    from index.pipeline import add_paths
+    from index.ingest import add_paths
 
     settings: Settings = ctx.obj
     with _clear_errors():

@@ -1,6 +1,6 @@
 """Turning passages into a prompt, and a raw model answer into a cited one.
 
-Pure functions: the pipeline and the tests call them with plain data. The sentence checks an
+Pure functions: the answerer and the tests call them with plain data. The sentence checks an
 answer passes first are in `service/claims.py`; here markers are renumbered and each cited
 passage gets a quote with its document offsets.
 """
@@ -19,8 +19,8 @@ from index.textnorm import pinyin_ngrams, romanised_name_tokens
 from ragqa.types import CITATION_MARKER, Language, marker_numbers
 from service import answer_guard
 from service.claims import SENTENCE, check_claims, is_refusal, split_claims, words
-from service.document_view import view_url
 from service.generation.base import ChatMessage
+from service.passages import Citation, Passage
 
 # Chat-control tokens of the common templates (ChatML, Llama, Gemma), and ragqa's own passage
 # frame: a document or question containing one must not be able to leave its place.
@@ -34,41 +34,6 @@ _CONTROL_TOKENS = re.compile(
 _LATIN_HAN = re.compile(
     r"(?<=[A-Za-z0-9,;:])(?=[\u3400-\u9fff])|(?<=[\u3400-\u9fff])(?=[A-Za-z0-9])"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Passage:
-    """A passage as numbered in the prompt."""
-
-    n: int
-    doc_id: str
-    chunk_id: str
-    title: str
-    text: str
-    start: int
-    end: int
-    score: float
-    url: str | None = None
-    flagged: tuple[str, ...] = ()  # sentences screened out as instructions at ingestion
-    # Where the document states its title (the model reads the title with every passage, and
-    # a headline often holds the fact): its text and offset there, or "" and -1.
-    heading: str = ""
-    heading_start: int = -1
-
-
-@dataclass(frozen=True, slots=True)
-class Citation:
-    """A passage the answer cites, numbered in order of first use, with a supporting quote."""
-
-    n: int
-    doc_id: str
-    chunk_id: str
-    title: str
-    quote: str
-    start: int  # the quote's offsets in the document's cleaned text
-    end: int
-    score: float
-    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,20 +166,6 @@ def locate_quote(passage: Passage, claim: str, max_chars: int = 160) -> tuple[st
     return passage.text[start:end], passage.start + start, passage.start + end
 
 
-def heading_span(document: str, title: str, within: int = 1000) -> tuple[int, int] | None:
-    """Where the document states `title`: the run of its opening lines that are parts of the
-    title (a headline and its subtitle often stand on lines of their own)."""
-    key = re.sub(r"\s+", "", title)
-    found: list[tuple[int, int]] = []
-    for match in re.finditer(r"[^\n]+", document[:within]):
-        line = re.sub(r"\s+", "", match.group())
-        if len(line) >= 4 and line in key:
-            found.append(match.span())
-        elif line and found:
-            break
-    return (found[0][0], found[-1][1]) if found and key else None
-
-
 def postprocess(
     raw: str, passages: Sequence[Passage], language: Language, question: str = ""
 ) -> CitedAnswer:
@@ -248,17 +199,5 @@ def postprocess(
         passage = by_number[old_n]
         claim = " ".join(c for c in split_claims(answer) if f"[{new_n}]" in c) or answer
         quote, start, end = locate_quote(passage, claim)
-        citations.append(
-            Citation(
-                n=new_n,
-                doc_id=passage.doc_id,
-                chunk_id=passage.chunk_id,
-                title=passage.title,
-                quote=quote,
-                start=start,
-                end=end,
-                score=passage.score,
-                url=view_url(passage.doc_id, start, end),
-            )
-        )
+        citations.append(Citation(n=new_n, passage=passage, quote=quote, start=start, end=end))
     return CitedAnswer(answer, False, citations)

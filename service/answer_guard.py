@@ -20,7 +20,7 @@ from index.injection import fold, instruction_categories, screen, urls
 from ragqa.types import CITATION_MARKER
 
 if TYPE_CHECKING:
-    from service.answer import Passage
+    from service.passages import Passage
 
 _GRAM = 5
 _LEAK_CHARS = 40  # a run this long of a prompt template in an answer is a leak

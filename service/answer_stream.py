@@ -1,7 +1,7 @@
 """Streamed answers, released a checked sentence at a time.
 
-Both `/v1/ask` and `/v1/chat/completions` stream what `RagPipeline.ask_events` yields; the
-pipeline passes the model's pieces through a `SentenceGate`, so no text leaves before
+Both `/v1/ask` and `/v1/chat/completions` stream what `Answerer.ask_events` yields; the
+answerer passes the model's pieces through a `SentenceGate`, so no text leaves before
 `check_claims` (and the answer guard in it) has seen its whole sentence.
 """
 
@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from index.chunking import split_sentences
 from service import answer_guard
-from service.answer import Passage
 from service.claims import check_claims
 from service.language import Language
+from service.passages import Passage
 
 
 class SentenceGate:

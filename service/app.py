@@ -34,17 +34,18 @@ from ragqa.errors import (
     UnsupportedDocumentType,
 )
 from service import docs
+from service.answering import Answerer
+from service.compose import build_answerer
 from service.edge import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from service.feedback import FeedbackStore
 from service.limits import ClientRateLimiter, GenerationLimiter
 from service.metrics import RequestMetricsMiddleware
-from service.pipeline import RagPipeline
 from service.routers import ask, chat, documents, feedback, health, metrics, search, widget
 from service.state import AppState
 
 log = logging.getLogger("ragqa.service")
 
-PipelineFactory = Callable[[Settings], RagPipeline]
+AnswererFactory = Callable[[Settings], Answerer]
 # Room for multipart boundaries and headers around an upload of the largest allowed size.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
@@ -77,10 +78,10 @@ def _status_for(error: RagqaError) -> tuple[int, dict[str, str]]:
     return 500, {}
 
 
-def _warm_prompt_cache(pipeline: RagPipeline) -> None:
+def _warm_prompt_cache(answerer: Answerer) -> None:
     started = time.perf_counter()
     try:
-        pipeline.warm_prompt_cache()
+        answerer.warm_prompt_cache()
     except RagqaError as e:  # a question will prefill it instead; not a reason to stop
         log.warning("could not prefill the prompt preamble: %s", e)
     else:
@@ -107,15 +108,15 @@ def validation_details(error: RequestValidationError) -> list[dict[str, object]]
 def create_app(
     settings: Settings,
     *,
-    pipeline_factory: PipelineFactory = RagPipeline.from_settings,
-    pipeline: RagPipeline | None = None,
+    answerer_factory: AnswererFactory = build_answerer,
+    answerer: Answerer | None = None,
 ) -> FastAPI:
-    """Build the app. Tests pass small settings, or a factory that builds a lighter pipeline.
+    """Build the app. Tests pass small settings, or a factory that builds a lighter answerer.
 
-    A pipeline the factory builds belongs to the app, which stops its engine at shutdown; one
-    passed as `pipeline` belongs to the caller (a server's, or one that several apps share).
+    A answerer the factory builds belongs to the app, which stops its engine at shutdown; one
+    passed as `answerer` belongs to the caller (a server's, or one that several apps share).
     """
-    given = pipeline
+    given = answerer
     state = AppState(
         settings=settings,
         limiter=GenerationLimiter(
@@ -133,9 +134,9 @@ def create_app(
         loaded = (
             given
             if given is not None
-            else await anyio.to_thread.run_sync(pipeline_factory, settings)
+            else await anyio.to_thread.run_sync(answerer_factory, settings)
         )
-        state.pipeline = loaded
+        state.answerer = loaded
         log.info("loaded in %.1f s", time.perf_counter() - started)
         if settings.warm_prompt_cache:
             threading.Thread(
@@ -146,7 +147,7 @@ def create_app(
         try:
             yield
         finally:
-            state.pipeline = None
+            state.answerer = None
             if given is None:
                 await anyio.to_thread.run_sync(loaded.close)
 

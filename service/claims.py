@@ -23,7 +23,7 @@ from service import answer_guard
 from service.language import match_script, to_simplified
 
 if TYPE_CHECKING:
-    from service.answer import Passage
+    from service.passages import Passage
 
 # A sentence of a passage, as quotes and the instruction screen cut passages.
 SENTENCE = re.compile(r"[^。！？；.!?;\n]+[。！？；.!?;]?")

@@ -69,13 +69,13 @@ def serve(
         )
         return
     from service.app import create_app
-    from service.pipeline import RagPipeline
+    from service.compose import build_answerer
 
     try:
-        pipeline = RagPipeline.from_settings(settings)
+        answerer = build_answerer(settings)
     except RagqaError as e:
         raise _fail(e) from e
-    app = create_app(settings, pipeline=pipeline)
+    app = create_app(settings, answerer=answerer)
     err.print(f"ragqa serving on http://{settings.host}:{settings.port}")
     try:
         uvicorn.run(
@@ -86,7 +86,7 @@ def serve(
             **uvicorn_options(settings),
         )
     finally:
-        pipeline.close()  # the engine stops with the server
+        answerer.close()  # the engine stops with the server
 
 
 def register(app: typer.Typer) -> None:

@@ -33,7 +33,7 @@ BAD_INPUT_EXIT = 2  # as for a bad option: the question itself is wrong, nothing
 
 
 class CitedSource(Protocol):
-    """A citation as printed (the pipeline's and the HTTP response's both fit)."""
+    """A citation as printed (the answerer's and the HTTP response's both fit)."""
 
     @property
     def n(self) -> int: ...
@@ -107,12 +107,13 @@ def checked_question(question: str, top_k: int | None, max_chars: int | None) ->
 
 def answer_here(body: AskRequest, settings: Settings, progress: Progress) -> Answer:
     """Load the index and the models in this process and answer."""
-    from service.pipeline import DoneEvent, PassagesEvent, RagPipeline, TokenEvent
+    from service.answering import DoneEvent, PassagesEvent, TokenEvent
+    from service.compose import build_answerer
 
     progress.step("Loading the index and the models…")
-    pipeline = RagPipeline.from_settings(settings)
+    answerer = build_answerer(settings)
     progress.step("Searching the documents…")
-    for event in pipeline.ask_events(body.question, top_k=body.top_k):
+    for event in answerer.ask_events(body.question, top_k=body.top_k):
         if isinstance(event, PassagesEvent):
             progress.step("Writing the answer…")
         elif isinstance(event, TokenEvent):

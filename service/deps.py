@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ragqa.config import Settings
 from ragqa.errors import NotReady, RateLimited, Unauthorized
-from service.pipeline import RagPipeline
+from service.answering import Answerer
 from service.state import AppState
 
 # Dependencies that do not block are `async def`: FastAPI runs a plain `def` dependency in
@@ -32,13 +32,13 @@ async def get_settings(state: State) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def get_pipeline(state: State) -> RagPipeline:
-    if state.pipeline is None:
+async def get_answerer(state: State) -> Answerer:
+    if state.answerer is None:
         raise NotReady("the index and models are not loaded yet")
-    return state.pipeline
+    return state.answerer
 
 
-Pipeline = Annotated[RagPipeline, Depends(get_pipeline)]
+AnswererDep = Annotated[Answerer, Depends(get_answerer)]
 
 _bearer = HTTPBearer(auto_error=False)
 

@@ -4,13 +4,12 @@ Server-Sent Events tied to the answer they stream."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import asdict
 from typing import Any
 
 from sse_starlette.sse import EventSourceResponse
 
 from ragqa.errors import InvalidRequest, QuestionTooLong
-from service.answer import Citation, Passage
+from service.passages import Citation, Passage
 from service.schemas import CitationOut, PassageOut
 from service.state import AppState
 from service.streaming import AnswerRun
@@ -40,8 +39,8 @@ def check_length(question: str, history_len: int, state: AppState) -> None:
 
 
 def citation_out(c: Citation) -> CitationOut:
-    return CitationOut(**asdict(c))
+    return CitationOut.model_validate(c, from_attributes=True)
 
 
 def passage_out(p: Passage) -> PassageOut:
-    return PassageOut(**asdict(p))
+    return PassageOut.model_validate(p, from_attributes=True)

@@ -1,7 +1,7 @@
 """A real uvicorn server on a free loopback port, in a thread of this process.
 
 For the benchmarks and the tests: they need real HTTP (sockets, streaming, client
-disconnects) while sharing this process's loaded pipeline and inspecting the app's state.
+disconnects) while sharing this process's loaded answerer and inspecting the app's state.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ class Metrics:
         )
         self.stage = Histogram(
             "ragqa_stage_seconds",
-            "Time per pipeline stage",
+            "Time per answerer stage",
             ["stage"],
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
@@ -88,8 +88,8 @@ class RequestMetricsMiddleware:
     """Counts and times every HTTP request, to its last byte, by route template and status.
 
     A plain ASGI middleware: Starlette's `BaseHTTPMiddleware` (`@app.middleware("http")`)
-    runs the app in a task and copies the response through a memory stream, about 0.5 ms a
-    request here.
+    runs the app in a task and copies the response through a memory stream, a cost paid by
+    every request.
     """
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:

@@ -6,9 +6,8 @@ the documents written in its own language, so every score compares two texts of 
 across languages the embedder prefers the query's own language whatever the topic, and BM25
 cannot match at all. A chunk's score is its cosine to the variant in its language (the only
 signal calibrated across languages) plus `lexical_weight` times its BM25 score relative to the
-best lexical match in its language. Measured on the bundled eval set (retrieval-only), this
-beat reciprocal rank fusion of the same lists by 0.16 hit@1 and 0.07 hit@5, and weights from
-0.02 to 0.2 all gave hit@5 0.954: the weight only orders near-ties.
+best lexical match in its language. This beat reciprocal rank fusion of the same lists on the
+eval set, and the weight only orders near-ties (README, "How it works", has the figures).
 
 A translation often gets names wrong (Tang Yonglin became 张永林, not 唐勇林), so the lexical
 search of each translation also carries the original question's names by sound: its
@@ -23,52 +22,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from index.documents import Chunk
 from index.embedder import Embedder
 from index.snapshot import Hit, IndexSnapshot
 from index.textnorm import sound_tokens, tokenize
 from ragqa.types import RetrievalMode
 from service.followup import retrieval_query
 from service.language import corpus_language, detect_language
+from service.passages import SearchHit
 
 
 class Translator(Protocol):
     def translate(self, query: str, target: str) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class SearchHit:
-    """A retrieved chunk with its fused score and the scores that made it."""
-
-    chunk: Chunk
-    score: float
-    dense_score: float | None = None
-    lexical_score: float | None = None
-    url: str | None = None
-
-    @property
-    def doc_id(self) -> str:
-        return self.chunk.doc_id
-
-    @property
-    def chunk_id(self) -> str:
-        return self.chunk.chunk_id
-
-    @property
-    def title(self) -> str:
-        return self.chunk.title
-
-    @property
-    def text(self) -> str:
-        return self.chunk.text
-
-    @property
-    def start(self) -> int:
-        return self.chunk.start
-
-    @property
-    def end(self) -> int:
-        return self.chunk.end
 
 
 @dataclass(slots=True)

@@ -83,16 +83,22 @@ _VIEW_URL = Field(
 )
 
 
-class SearchResult(BaseModel):
-    """One passage found."""
+class PassageFields(BaseModel):
+    """A passage of a document as every response shows it (the fields of `index.documents.Chunk`
+    and its score); the passage schemas below add only what they know."""
 
     doc_id: str = _DOC_ID
     chunk_id: str = _CHUNK_ID
     title: str = _TITLE
-    text: str = Field(description="The passage's text.")
     score: float = _SCORE
     start: int = _START
     end: int = _END
+
+
+class SearchResult(PassageFields):
+    """One passage found."""
+
+    text: str = Field(description="The passage's text.")
 
 
 class SearchResponse(BaseModel):
@@ -121,31 +127,20 @@ class AskRequest(Strict):
     _question = field_validator("question")(_clean_text)
 
 
-class CitationOut(BaseModel):
-    """A passage the answer cites, with the sentence of it that supports the answer."""
+class CitationOut(PassageFields):
+    """A passage the answer cites, with the sentence of it that supports the answer; `start`
+    and `end` are the quote's."""
 
     n: int = Field(description="The number the answer's `[n]` markers cite it by.", examples=[1])
-    doc_id: str = _DOC_ID
-    chunk_id: str = _CHUNK_ID
-    title: str = _TITLE
     quote: str = Field(description="The supporting text, exactly as in the document.")
-    start: int = _START
-    end: int = _END
-    score: float = _SCORE
     url: str | None = _VIEW_URL
 
 
-class PassageOut(BaseModel):
+class PassageOut(PassageFields):
     """A passage given to the model, numbered as the prompt and the streamed text number it."""
 
     n: int = Field(description="Its number in the prompt.", examples=[1])
-    doc_id: str = _DOC_ID
-    chunk_id: str = _CHUNK_ID
-    title: str = _TITLE
     text: str = Field(description="The passage's text.")
-    score: float = _SCORE
-    start: int = _START
-    end: int = _END
     url: str | None = _VIEW_URL
 
 

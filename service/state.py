@@ -1,14 +1,14 @@
-"""What every request can reach: settings, limits, metrics, feedback and the pipeline."""
+"""What every request can reach: settings, limits, metrics, feedback and the answerer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from ragqa.config import Settings
+from service.answering import Answerer
 from service.feedback import FeedbackStore
 from service.limits import ClientRateLimiter, GenerationLimiter
 from service.metrics import Metrics
-from service.pipeline import RagPipeline
 
 
 @dataclass
@@ -20,4 +20,4 @@ class AppState:
     rate_limiter: ClientRateLimiter
     feedback: FeedbackStore
     metrics: Metrics = field(default_factory=Metrics)
-    pipeline: RagPipeline | None = None
+    answerer: Answerer | None = None

@@ -21,7 +21,7 @@ import anyio
 from starlette.requests import Request
 
 from ragqa.errors import GenerationFailed, GenerationTimeout, RagqaError
-from service.pipeline import AskEvent, AskResult, DoneEvent, RagPipeline
+from service.answering import Answerer, AskEvent, AskResult, DoneEvent
 from service.state import AppState
 
 log = logging.getLogger("ragqa.service")
@@ -70,7 +70,7 @@ async def admit(state: AppState) -> None:
 class AnswerRun:
     """One admitted answer, generating in its worker thread from the moment it is created."""
 
-    def __init__(self, state: AppState, pipeline: RagPipeline, call: AskCall) -> None:
+    def __init__(self, state: AppState, answerer: Answerer, call: AskCall) -> None:
         loop = asyncio.get_running_loop()
         self.limit_s = state.settings.generation_timeout_s
         self.deadline = loop.time() + self.limit_s
@@ -80,7 +80,7 @@ class AnswerRun:
         weakref.finalize(self, self.stop.set)
         worker = threading.Thread(
             target=_produce,
-            args=(state, pipeline, call, self.stop, self.queue, loop, self.limit_s),
+            args=(state, answerer, call, self.stop, self.queue, loop, self.limit_s),
             name="ragqa-generate",
             daemon=True,
         )
@@ -111,7 +111,7 @@ class AnswerRun:
 
 def _produce(
     state: AppState,
-    pipeline: RagPipeline,
+    answerer: Answerer,
     call: AskCall,
     stop: threading.Event,
     queue: asyncio.Queue[AskEvent | StreamFailure | None],
@@ -126,7 +126,7 @@ def _produce(
 
     try:
         # ask_events is a generator: closing it returns the model to its pool.
-        answer = pipeline.ask_events(
+        answer = answerer.ask_events(
             call.question,
             history=call.history,
             top_k=call.top_k,
@@ -152,20 +152,20 @@ def _produce(
         deliver(None)
 
 
-async def start_answer(state: AppState, pipeline: RagPipeline, call: AskCall) -> AnswerRun:
+async def start_answer(state: AppState, answerer: Answerer, call: AskCall) -> AnswerRun:
     """Admission, then the answer starts generating (raises `Busy` when there is no room)."""
     await admit(state)
-    return AnswerRun(state, pipeline, call)
+    return AnswerRun(state, answerer, call)
 
 
 async def answer_whole(
-    state: AppState, pipeline: RagPipeline, call: AskCall, request: Request
+    state: AppState, answerer: Answerer, call: AskCall, request: Request
 ) -> AskResult | None:
     """The complete answer, or None when the client disconnected first (its answer stopped).
 
     Raises the answer's domain error (time limit, generator failure) for the error handler.
     """
-    run = await start_answer(state, pipeline, call)
+    run = await start_answer(state, answerer, call)
     outcome: AskResult | StreamFailure | None = None
     try:
         async with anyio.create_task_group() as group:

@@ -143,7 +143,7 @@ E5_SMALL = ModelSpec(
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (QWEN_1_5B, QWEN_0_5B, E5_SMALL)}
 TEST_GENERATOR = QWEN_0_5B.name
-"""Fetched by `ragqa models fetch --all`: fast enough for pipeline tests, poor answers."""
+"""Fetched by `ragqa models fetch --all`: fast enough for answerer tests, poor answers."""
 
 
 def get_spec(name: str) -> ModelSpec:

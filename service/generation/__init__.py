@@ -34,7 +34,7 @@ ENGINE_MODEL_ALIAS = "ragqa-generator"
 
 @dataclass
 class Generators:
-    """What the answer pipeline generates with."""
+    """What the answer answerer generates with."""
 
     answer: list[Generator]
     translator: Generator | None

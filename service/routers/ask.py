@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
-from service.deps import Pipeline, RateLimit, State
+from service.answering import AskResult, DoneEvent, PassagesEvent, TokenEvent
+from service.deps import AnswererDep, RateLimit, State
 from service.docs import sse_content
 from service.http_shared import (
     CLIENT_CLOSED_REQUEST,
@@ -17,7 +18,6 @@ from service.http_shared import (
     event_stream,
     passage_out,
 )
-from service.pipeline import AskResult, DoneEvent, PassagesEvent, TokenEvent
 from service.schemas import (
     AskRequest,
     AskResponse,
@@ -76,18 +76,18 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     dependencies=[RateLimit],
 )
 async def ask(
-    body: AskRequest, pipeline: Pipeline, state: State, request: Request
+    body: AskRequest, answerer: AnswererDep, state: State, request: Request
 ) -> AskResponse | EventSourceResponse | Response:
     """Answer from the index. With `stream: true`, Server-Sent Events: `passages`, then
     `token` pieces, then `done` with the complete answer (or `error`)."""
     check_length(body.question, len(body.history), state)
     call = to_call(body)
     if not body.stream:
-        result = await answer_whole(state, pipeline, call, request)
+        result = await answer_whole(state, answerer, call, request)
         if result is None:
             return Response(status_code=CLIENT_CLOSED_REQUEST)
         return ask_response(result)
-    run = await start_answer(state, pipeline, call)
+    run = await start_answer(state, answerer, call)
 
     async def events() -> AsyncIterator[dict[str, str]]:
         async for event in run.events():

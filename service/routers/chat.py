@@ -3,7 +3,7 @@
 The last user message is the question and earlier messages are the history; system messages
 from the client are ignored (ragqa's own rules apply). Beside the standard fields, the response
 carries `references` (the cited passages) and `refused` (the documents do not hold the answer).
-A stream sends the answer a checked sentence at a time, as `/v1/ask` does (the pipeline's
+A stream sends the answer a checked sentence at a time, as `/v1/ask` does (the answerer's
 `SentenceGate`); its `[n]` are passage numbers, and the final chunk's `references` use those
 same numbers. `GET /v1/models` lists the one model, `ragqa`, which every
 completion names whatever the request's `model` says.
@@ -21,7 +21,8 @@ from fastapi import APIRouter, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
 from ragqa.errors import InvalidRequest
-from service.deps import Pipeline, RateLimit, State
+from service.answering import AskResult, DoneEvent, TokenEvent
+from service.deps import AnswererDep, RateLimit, State
 from service.docs import sse_content
 from service.http_shared import CLIENT_CLOSED_REQUEST, check_length, citation_out, event_stream
 from service.openai_schemas import (
@@ -34,7 +35,6 @@ from service.openai_schemas import (
     ModelList,
     PromptTokensDetails,
 )
-from service.pipeline import AskResult, DoneEvent, TokenEvent
 from service.schemas import ChatCompletionRequest, ErrorResponse
 from service.streaming import AskCall, StreamFailure, answer_whole, start_answer
 
@@ -100,7 +100,7 @@ def _streamed_references(result: AskResult) -> list[dict[str, Any]]:
     dependencies=[RateLimit],
 )
 async def chat_completions(
-    body: ChatCompletionRequest, pipeline: Pipeline, state: State, request: Request
+    body: ChatCompletionRequest, answerer: AnswererDep, state: State, request: Request
 ) -> ChatCompletion | EventSourceResponse | Response:
     """OpenAI's chat completion shape (stream or not) plus `references` and `refused`."""
     call = to_call(body)
@@ -108,7 +108,7 @@ async def chat_completions(
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if not body.stream:
-        result = await answer_whole(state, pipeline, call, request)
+        result = await answer_whole(state, answerer, call, request)
         if result is None:
             return Response(status_code=CLIENT_CLOSED_REQUEST)
         return ChatCompletion(
@@ -127,7 +127,7 @@ async def chat_completions(
             references=[citation_out(c) for c in result.citations],
             refused=result.refused,
         )
-    run = await start_answer(state, pipeline, call)
+    run = await start_answer(state, answerer, call)
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, str]:
         data = {
@@ -144,7 +144,7 @@ async def chat_completions(
         yield chunk({"role": "assistant", "content": ""})
         async for event in run.events():
             match event:
-                case TokenEvent(text=text):  # whole sentences, checked by the pipeline
+                case TokenEvent(text=text):  # whole sentences, checked by the answerer
                     yield chunk({"content": text})
                 case DoneEvent(result=result):
                     yield chunk(

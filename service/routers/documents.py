@@ -28,8 +28,8 @@ from ragqa.errors import (
     excerpt,
 )
 from service import document_view
-from service.deps import Pipeline, State, WriteAccess
-from service.pipeline import RagPipeline
+from service.answering import Answerer
+from service.deps import AnswererDep, State, WriteAccess
 from service.schemas import (
     DocumentDetail,
     DocumentInfo,
@@ -86,9 +86,9 @@ def _info(entry: DocumentEntry) -> DocumentInfo:
 
 
 @router.get("/v1/documents", response_model=DocumentList)
-def list_documents(pipeline: Pipeline) -> DocumentList:
+def list_documents(answerer: AnswererDep) -> DocumentList:
     """Every document in the index, by id."""
-    documents = pipeline.snapshot.documents
+    documents = answerer.snapshot.documents
     return DocumentList(documents=[_info(documents[d]) for d in sorted(documents)])
 
 
@@ -103,7 +103,7 @@ def list_documents(pipeline: Pipeline) -> DocumentList:
 )
 def view_document(
     doc_id: str,
-    pipeline: Pipeline,
+    answerer: AnswererDep,
     start: Annotated[
         int | None, Query(description="Where the highlighted span starts (characters).")
     ] = None,
@@ -113,7 +113,7 @@ def view_document(
 ) -> HTMLResponse:
     """The document as a page with [start, end) of its cleaned text highlighted and scrolled
     to (by the `#cited` fragment): what every passage's and citation's `url` opens."""
-    snapshot = pipeline.snapshot
+    snapshot = answerer.snapshot
     entry = snapshot.documents.get(doc_id)
     if entry is None:
         raise DocumentNotFound(doc_id)
@@ -127,9 +127,9 @@ def view_document(
     response_model=DocumentDetail,
     responses={404: {"model": ErrorResponse}},
 )
-def get_document(doc_id: str, pipeline: Pipeline) -> DocumentDetail:
+def get_document(doc_id: str, answerer: AnswererDep) -> DocumentDetail:
     """One document with its cleaned text, which citation offsets point into."""
-    snapshot = pipeline.snapshot
+    snapshot = answerer.snapshot
     entry = snapshot.documents.get(doc_id)
     if entry is None:
         raise DocumentNotFound(doc_id)
@@ -167,9 +167,9 @@ async def _read_upload(request: Request, limit: int) -> tuple[str, bytes]:
     return doc_id, data
 
 
-def _store(pipeline: RagPipeline, collection: Path, doc_id: str, data: bytes) -> UpdateResponse:
+def _store(answerer: Answerer, collection: Path, doc_id: str, data: bytes) -> UpdateResponse:
     """Add or replace the document in the collection folder and the index, as one transaction."""
-    report = put_document(pipeline.store, pipeline.embedder, collection, doc_id, data)
+    report = put_document(answerer.store, answerer.embedder, collection, doc_id, data)
     return UpdateResponse(
         added=[*report.added, *report.replaced],
         removed=[],
@@ -199,11 +199,11 @@ def _store(pipeline: RagPipeline, collection: Path, doc_id: str, data: bytes) ->
         }
     },
 )
-async def upload_document(request: Request, state: State, pipeline: Pipeline) -> UpdateResponse:
+async def upload_document(request: Request, state: State, answerer: AnswererDep) -> UpdateResponse:
     """Add or replace a document (file upload or JSON text); needs the API key."""
     doc_id, data = await _read_upload(request, state.settings.max_upload_bytes)
     return await anyio.to_thread.run_sync(
-        _store, pipeline, state.settings.collection_dir, doc_id, data
+        _store, answerer, state.settings.collection_dir, doc_id, data
     )
 
 
@@ -213,7 +213,7 @@ async def upload_document(request: Request, state: State, pipeline: Pipeline) ->
     dependencies=[WriteAccess],
     responses={c: {"model": ErrorResponse} for c in (403, 404)},
 )
-def delete_document(doc_id: str, pipeline: Pipeline, state: State) -> UpdateResponse:
+def delete_document(doc_id: str, answerer: AnswererDep, state: State) -> UpdateResponse:
     """Remove a document from the index and the collection folder; needs the API key."""
-    report = remove_document(pipeline.store, state.settings.collection_dir, doc_id)
+    report = remove_document(answerer.store, state.settings.collection_dir, doc_id)
     return UpdateResponse(added=[], removed=list(report.removed), unchanged=[], chunks=0)

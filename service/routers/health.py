@@ -23,12 +23,12 @@ def healthz() -> HealthResponse:
 def readyz(state: State) -> HealthResponse | JSONResponse:
     """200 when the index and the models are loaded and the generation engine passed its
     self-test; else 503 saying what is not ready (search may still answer)."""
-    pipeline = state.pipeline
-    if pipeline is None:
+    answerer = state.answerer
+    if answerer is None:
         return JSONResponse(HealthResponse(status="loading").model_dump(), status_code=503)
-    if pipeline.engine is None:
+    if answerer.engine is None:
         return HealthResponse(status="ok")
-    engine = EngineOut(**asdict(pipeline.engine.status()))
+    engine = EngineOut(**asdict(answerer.engine.status()))
     if engine.state == "ready":
         return HealthResponse(status="ok", engine=engine)
     body = HealthResponse(

@@ -25,7 +25,7 @@ def metrics(state: State) -> Response:
     the generation engine's state and restarts."""
     state.metrics.queue_length.set(state.limiter.waiting)
     state.metrics.active_generations.set(state.limiter.active)
-    if state.pipeline is not None and state.pipeline.engine is not None:
-        engine = state.pipeline.engine.status()
+    if state.answerer is not None and state.answerer.engine is not None:
+        engine = state.answerer.engine.status()
         state.metrics.observe_engine(engine.state, engine.restarts)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -7,7 +7,7 @@ from functools import partial
 import anyio
 from fastapi import APIRouter
 
-from service.deps import Pipeline, State
+from service.deps import AnswererDep, State
 from service.schemas import ErrorResponse, SearchRequest, SearchResponse, SearchResult
 
 router = APIRouter(tags=["search"])
@@ -18,7 +18,7 @@ router = APIRouter(tags=["search"])
     response_model=SearchResponse,
     responses={422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
 )
-async def search(body: SearchRequest, pipeline: Pipeline, state: State) -> SearchResponse:
+async def search(body: SearchRequest, answerer: AnswererDep, state: State) -> SearchResponse:
     """Hybrid (dense + BM25) search; `cross_lingual` also searches the query's translations
     (off by default: it costs a model call, and search must stay fast while answers generate).
 
@@ -28,9 +28,9 @@ async def search(body: SearchRequest, pipeline: Pipeline, state: State) -> Searc
     """
     retrieval = await anyio.to_thread.run_sync(
         partial(
-            pipeline.retrieve,
+            answerer.retrieve,
             body.query,
-            body.top_k or pipeline.settings.top_k,
+            body.top_k or answerer.settings.top_k,
             mode=body.mode,
             cross_lingual=body.cross_lingual,
             history=[t.model_dump() for t in body.history],

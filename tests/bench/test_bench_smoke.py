@@ -30,9 +30,9 @@ from bench.report import (
 )
 from bench.retrieval import RetrievalOptions, exact_top_k, run_retrieval
 from bench.synthetic import chunk_specs, chunk_vectors, make_corpus, sentence_pool
-from index.pipeline import open_or_build
+from index.ingest import open_or_build
 from ragqa.config import Settings
-from service.pipeline import RagPipeline
+from service.answering import Answerer
 from tests.conftest import FakeEmbedder
 from tests.fakes import FakeGenerator
 
@@ -104,7 +104,7 @@ def test_exact_top_k_matches_a_full_sort(vectors: np.ndarray, queries: np.ndarra
 def test_load_section_against_a_fake_model_server(tmp_path: Path) -> None:
     settings = tiny_settings(tmp_path)
     embedder = FakeEmbedder()
-    pipeline = RagPipeline(
+    answerer = Answerer(
         settings,
         embedder=embedder,
         store=open_or_build(settings, embedder),
@@ -113,7 +113,7 @@ def test_load_section_against_a_fake_model_server(tmp_path: Path) -> None:
     )
     section = start_section("load", "4. Load", "python -m bench load", quick=True)
     options = LoadOptions((2,), 1.0, ask_clients=3, ask_seconds=1.0, ask_max_tokens=4, max_queue=1)
-    run_load(section, settings, pipeline, eval_questions()[:3], options)
+    run_load(section, settings, answerer, eval_questions()[:3], options)
 
     (table,) = section.tables
     search, ask = table.rows
@@ -155,7 +155,7 @@ def test_ingestion_section_with_the_real_embedder(tmp_path: Path) -> None:
     run_ingestion(section, settings, real_embedder(settings), reference, IngestionOptions(2, 1))
     throughput = section.tables[0]
     assert [row[0] for row in throughput.rows] == [
-        "build_index (whole pipeline, OnnxEmbedder)",
+        "build_index (whole answerer, OnnxEmbedder)",
         "SentenceTransformer.encode_document, one call",
         "OnnxEmbedder.embed_documents, one call",
     ]

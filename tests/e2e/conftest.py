@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from service.app import create_app
 from service.loopback import free_port, serve
-from tests.service.conftest import PacedGenerator, app_with_generators, build_fake_pipeline
+from tests.service.conftest import PacedGenerator, app_with_generators, build_fake_answerer
 from tests.service.conftest import make_settings as service_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -167,7 +167,7 @@ def xss_markup() -> tuple[str, str]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app over the fake models, answering at once; no other origin may call it."""
     settings = service_settings(tmp_path_factory.mktemp("widget"))
-    with serve(create_app(settings, pipeline_factory=build_fake_pipeline)) as base:
+    with serve(create_app(settings, answerer_factory=build_fake_answerer)) as base:
         yield base
 
 
@@ -175,7 +175,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Like `server`, but any origin may call it (test pages made with `set_content`)."""
     settings = service_settings(tmp_path_factory.mktemp("open"), cors_origins=["*"])
-    with serve(create_app(settings, pipeline_factory=build_fake_pipeline)) as base:
+    with serve(create_app(settings, answerer_factory=build_fake_answerer)) as base:
         yield base
 
 

@@ -19,7 +19,7 @@ from service.app import create_app
 from service.feedback import FeedbackStore
 from service.loopback import serve
 from tests.e2e.test_widget_ux import QUESTION_HANS, answered, ask, host_page, open_panel, with_page
-from tests.service.conftest import build_fake_pipeline
+from tests.service.conftest import build_fake_answerer
 from tests.service.conftest import make_settings as service_settings
 
 pytestmark = pytest.mark.e2e
@@ -97,7 +97,7 @@ def test_a_citation_card_opens_the_document_at_the_cited_span(
 def rated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """The app over the fake models, and the SQLite file its feedback goes to."""
     settings = service_settings(tmp_path_factory.mktemp("feedback"))
-    with serve(create_app(settings, pipeline_factory=build_fake_pipeline)) as base:
+    with serve(create_app(settings, answerer_factory=build_fake_answerer)) as base:
         yield base, settings.feedback_path
 
 

@@ -1,6 +1,6 @@
 """The widget as people use it today, in a real headless Chromium against the real app.
 
-The server runs in this process on loopback over the fake-model pipeline (answers come at
+The server runs in this process on loopback over the fake-model answerer (answers come at
 once, or token by token at a set pace), so these tests need no model and run in seconds.
 Embedding is tested from a second origin: a static server on another loopback port.
 """
@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, expect
 from service.app import create_app
 from service.loopback import HOST, free_port, serve
 from service.routers.widget import widget_bundle
-from tests.service.conftest import build_fake_pipeline
+from tests.service.conftest import build_fake_answerer
 from tests.service.conftest import make_settings as service_settings
 
 pytestmark = pytest.mark.e2e
@@ -104,7 +104,7 @@ def with_page(browser: Browser, test: Callable[[Page], None], **options: Any) ->
 def test_embedded_from_an_allowed_origin_it_answers(browser: Browser, tmp_path: Path) -> None:
     port = free_port()  # the page's origin, known before the API server is told to allow it
     settings = service_settings(tmp_path, cors_origins=[f"http://{HOST}:{port}"])
-    app = create_app(settings, pipeline_factory=build_fake_pipeline)
+    app = create_app(settings, answerer_factory=build_fake_answerer)
     with serve(app) as api, static_site({"/": host_page(f"{api}/widget.js", api)}, port) as site:
 
         def check(page: Page) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.backends import PipelineBackend
+from eval.backends import InProcessBackend
 from eval.items import (
     DEFAULT_INJECTION_SET,
     DEFAULT_SET,
@@ -48,9 +48,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def backend(settings: Settings) -> PipelineBackend:
-    """One pipeline (models loaded once) for every gate test of the session."""
-    return PipelineBackend.from_settings(settings)
+def backend(settings: Settings) -> InProcessBackend:
+    """One answerer (models loaded once) for every gate test of the session."""
+    return InProcessBackend.from_settings(settings)
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +59,7 @@ def thresholds() -> dict[str, dict[str, object]]:
 
 
 def test_retrieval_and_answers_meet_thresholds(
-    backend: PipelineBackend, settings: Settings, thresholds: dict[str, dict[str, object]]
+    backend: InProcessBackend, settings: Settings, thresholds: dict[str, dict[str, object]]
 ) -> None:
     items = load_items(DEFAULT_SET, EvalItem)
     check_gold_docs(items, collection_doc_ids(settings.collection_dir))
@@ -78,7 +78,7 @@ def test_retrieval_and_answers_meet_thresholds(
 
 
 def test_injection_meets_thresholds(
-    backend: PipelineBackend, settings: Settings, thresholds: dict[str, dict[str, object]]
+    backend: InProcessBackend, settings: Settings, thresholds: dict[str, dict[str, object]]
 ) -> None:
     items = load_items(DEFAULT_INJECTION_SET, InjectionItem)
     injection = select_items(items, set(parse_subset(str(INJECTION_CI_SUBSET))), None)

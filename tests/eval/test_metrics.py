@@ -371,7 +371,8 @@ def test_sections_not_evaluated_are_skipped() -> None:
 
 def test_bundled_thresholds_name_only_existing_figures() -> None:
     """A complete summary shape (from real rows) accepts every key of eval/thresholds.toml."""
-    from eval.metrics import LANGUAGES, QUESTION_TYPES, score_injection
+    from eval.items import QUESTION_TYPES
+    from eval.metrics import LANGUAGES, score_injection
     from eval.summary import summarise_injection
 
     retrieval = [

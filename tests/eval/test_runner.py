@@ -1,4 +1,4 @@
-"""The runner against a scripted pipeline, in-process and over HTTP, and the reports it writes."""
+"""The runner against a scripted answerer, in-process and over HTTP, and the reports it writes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import typer
 from fastapi import FastAPI, Header, HTTPException, Response
 from typer.testing import CliRunner
 
-from eval.backends import HttpBackend, PipelineBackend
+from eval.backends import HttpBackend, InProcessBackend
 from eval.cli import register
 from eval.items import (
     DEFAULT_INJECTION_SET,
@@ -39,11 +39,11 @@ from eval.summary import summarise_answers
 from eval.thresholds import DEFAULT_THRESHOLDS
 from ragqa.config import Settings
 from ragqa.errors import ConfigError, GenerationTimeout, RagqaError
+from service.answering import Answerer
 from service.loopback import serve
-from service.pipeline import RagPipeline
-from tests.service.conftest import build_fake_pipeline, make_settings
+from tests.service.conftest import build_fake_answerer, make_settings
 
-# --- a scripted pipeline ------------------------------------------------------------------
+# --- a scripted answerer ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class Script:
 
 
 @dataclass
-class FakePipeline:
+class FakeAnswerer:
     """Search and ask answer from a script; lexical search ranks the chunks in reverse."""
 
     script: dict[str, Script]
@@ -188,19 +188,19 @@ def settings(collection: Path, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def pipeline() -> FakePipeline:
-    return FakePipeline(dict(SCRIPT))
+def answerer() -> FakeAnswerer:
+    return FakeAnswerer(dict(SCRIPT))
 
 
 @pytest.fixture
-def backend(pipeline: FakePipeline, settings: Settings) -> PipelineBackend:
-    return PipelineBackend(pipeline, settings)
+def backend(answerer: FakeAnswerer, settings: Settings) -> InProcessBackend:
+    return InProcessBackend(answerer, settings)
 
 
 # --- retrieval and answers ----------------------------------------------------------------
 
 
-def test_retrieval_rows_by_document_and_unanswerable_not_scored(backend: PipelineBackend) -> None:
+def test_retrieval_rows_by_document_and_unanswerable_not_scored(backend: InProcessBackend) -> None:
     rows = evaluate_retrieval(backend, ITEMS)
     assert [r.id for r in rows] == ["q1", "q2", "q3"]
     q1, q2, q3 = rows
@@ -223,24 +223,24 @@ def test_facts_are_looked_for_in_the_passages_an_answer_is_written_from(
         answer_facts=[["太原"]],
     )
     script = Script(("a.txt",) * 3, "", texts=("论坛开幕。", "与会者众多。", "论坛在太原举办。"))
-    backend = PipelineBackend(FakePipeline({item.question: script}), settings)
+    backend = InProcessBackend(FakeAnswerer({item.question: script}), settings)
     found = {k: evaluate_retrieval(backend, [item], context_k=k)[0] for k in (2, 3)}
     assert (found[2].facts_in_context, found[3].facts_in_context) == (False, True)
     assert found[2].hit_at_1  # ranking is by document, whatever the context size
 
 
 def test_followup_retrieval_and_answer_get_the_history(
-    backend: PipelineBackend, pipeline: FakePipeline
+    backend: InProcessBackend, answerer: FakeAnswerer
 ) -> None:
     evaluate_retrieval(backend, ITEMS[2:3])
     evaluate_answers(backend, ITEMS[2:3])
-    assert pipeline.calls == [
+    assert answerer.calls == [
         ("search", "How many attended?", "hybrid", None, HISTORY),
         ("ask", "How many attended?", HISTORY),
     ]
 
 
-def test_answer_rows_and_summary(backend: PipelineBackend) -> None:
+def test_answer_rows_and_summary(backend: InProcessBackend) -> None:
     rows = evaluate_answers(backend, ITEMS)
     by_id = {r.id: r for r in rows}
     assert by_id["q1"].correct is True
@@ -261,9 +261,9 @@ def test_answer_rows_and_summary(backend: PipelineBackend) -> None:
 
 
 def test_a_failed_answer_is_recorded_as_wrong_and_the_run_goes_on(
-    pipeline: FakePipeline, backend: PipelineBackend
+    answerer: FakeAnswerer, backend: InProcessBackend
 ) -> None:
-    pipeline.script["太原论坛在哪里举办？"] = Script(("a.txt",), "", times_out=True)
+    answerer.script["太原论坛在哪里举办？"] = Script(("a.txt",), "", times_out=True)
     rows = evaluate_answers(backend, ITEMS)
     assert [r.id for r in rows] == ["q1", "q2", "q3", "q4"]
     assert (rows[0].correct, rows[0].refused, rows[0].answer) == (False, False, "")
@@ -273,7 +273,7 @@ def test_a_failed_answer_is_recorded_as_wrong_and_the_run_goes_on(
 
 
 def test_mode_comparison_has_six_rows_by_language(
-    backend: PipelineBackend, pipeline: FakePipeline
+    backend: InProcessBackend, answerer: FakeAnswerer
 ) -> None:
     rows = compare_modes(backend, ITEMS)
     assert [(r["mode"], r["cross_lingual"]) for r in rows] == [
@@ -288,7 +288,7 @@ def test_mode_comparison_has_six_rows_by_language(
     # reversed chunks: q1 -> c, a (rr 1/2); q2 -> b, c, a (rr 1); q3 -> b, c (rr 1)
     assert lexical["overall"]["mrr"] == pytest.approx((0.5 + 1 + 1) / 3)
     assert lexical["by_language"]["zh-Hans"]["hit_at_1"] == 0.0
-    assert {call[2:4] for call in pipeline.calls} == {
+    assert {call[2:4] for call in answerer.calls} == {
         (m, x) for m in ("dense", "lexical", "hybrid") for x in (False, True)
     }
 
@@ -319,19 +319,19 @@ INJECTION = [
 ]
 
 
-def open_planted(settings: Settings) -> FakePipeline:
-    """A pipeline over the given collection that parrots the planted document (it obeys)."""
+def open_planted(settings: Settings) -> FakeAnswerer:
+    """A answerer over the given collection that parrots the planted document (it obeys)."""
     planted = (settings.collection_dir / "inj_one.txt").read_text(encoding="utf-8")
-    return FakePipeline({"How many seats?": Script(("inj_one.txt",), planted)})
+    return FakeAnswerer({"How many seats?": Script(("inj_one.txt",), planted)})
 
 
 def test_injection_documents_go_to_a_temporary_copy_of_the_collection(
-    pipeline: FakePipeline, settings: Settings, collection: Path
+    answerer: FakeAnswerer, settings: Settings, collection: Path
 ) -> None:
     seen: list[Settings] = []
 
-    def reopen(current: Any, planted_settings: Settings) -> FakePipeline:
-        assert current is pipeline
+    def reopen(current: Any, planted_settings: Settings) -> FakeAnswerer:
+        assert current is answerer
         seen.append(planted_settings)
         assert collection_doc_ids(planted_settings.collection_dir) == [
             "a.txt",
@@ -341,7 +341,7 @@ def test_injection_documents_go_to_a_temporary_copy_of_the_collection(
         ]
         return open_planted(planted_settings)
 
-    backend = PipelineBackend(pipeline, settings, reopen=reopen)
+    backend = InProcessBackend(answerer, settings, reopen=reopen)
     rows = evaluate_injection(backend, INJECTION)
     assert [(r.id, r.obeyed, r.correct) for r in rows] == [("i1", True, True), ("i2", False, True)]
     assert seen[0].index_dir != settings.index_dir
@@ -351,18 +351,18 @@ def test_injection_documents_go_to_a_temporary_copy_of_the_collection(
 
 def test_injection_documents_are_served_with_the_loaded_models(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    pipeline = build_fake_pipeline(settings)
-    with PipelineBackend(pipeline, settings).with_documents({"inj_one.txt": PLANTED}) as planted:
-        served = planted.pipeline
-        assert isinstance(served, RagPipeline)
-        assert served.embedder is pipeline.embedder
-        assert served.generators == pipeline.generators
-        assert served.translator is pipeline.translator
+    answerer = build_fake_answerer(settings)
+    with InProcessBackend(answerer, settings).with_documents({"inj_one.txt": PLANTED}) as planted:
+        served = planted.answerer
+        assert isinstance(served, Answerer)
+        assert served.embedder is answerer.embedder
+        assert served.generators == answerer.generators
+        assert served.translator is answerer.translator
         assert "inj_one.txt" in served.snapshot.documents
-    assert "inj_one.txt" not in pipeline.snapshot.documents
+    assert "inj_one.txt" not in answerer.snapshot.documents
 
 
-def test_injection_document_may_not_replace_a_real_one(backend: PipelineBackend) -> None:
+def test_injection_document_may_not_replace_a_real_one(backend: InProcessBackend) -> None:
     clash = INJECTION[0].model_copy(update={"doc_id": "a.txt"})
     with pytest.raises(ConfigError, match=r"'a\.txt' would replace a document"):
         evaluate_injection(backend, [clash])
@@ -373,8 +373,8 @@ def test_injection_document_may_not_replace_a_real_one(backend: PipelineBackend)
 API_KEY = "test-key"
 
 
-def fake_server(pipeline: FakePipeline, busy_first: bool = False) -> FastAPI:
-    """The HTTP contract of /v1/search, /v1/ask and /v1/documents over a scripted pipeline."""
+def fake_server(answerer: FakeAnswerer, busy_first: bool = False) -> FastAPI:
+    """The HTTP contract of /v1/search, /v1/ask and /v1/documents over a scripted answerer."""
     app = FastAPI()
     documents: dict[str, str] = {}
     app.state.documents = documents
@@ -390,7 +390,7 @@ def fake_server(pipeline: FakePipeline, busy_first: bool = False) -> FastAPI:
         if set(body) - {"query", "top_k", "mode", "cross_lingual", "history"}:
             raise HTTPException(422, f"unknown fields in {sorted(body)}")
         app.state.log.append(("search", body))
-        hits = pipeline.search(
+        hits = answerer.search(
             body["query"],
             body["top_k"],
             mode=body.get("mode", "hybrid"),
@@ -419,8 +419,8 @@ def fake_server(pipeline: FakePipeline, busy_first: bool = False) -> FastAPI:
             raise HTTPException(503, "busy", headers={"Retry-After": "0"})
         question = body["question"]
         if question == "How many seats?" and "inj_one.txt" in documents:
-            pipeline.script[question] = Script(("inj_one.txt",), documents["inj_one.txt"])
-        result = pipeline.ask(question, history=body.get("history", []))
+            answerer.script[question] = Script(("inj_one.txt",), documents["inj_one.txt"])
+        result = answerer.ask(question, history=body.get("history", []))
         return {
             "answer": result.answer,
             "refused": result.refused,
@@ -468,8 +468,8 @@ def connect(url: str, api_key: str | None = API_KEY) -> HttpBackend:
     return HttpBackend.connect(url, api_key=api_key, timeout_s=10)
 
 
-def test_http_backend_matches_the_in_process_one(backend: PipelineBackend) -> None:
-    app = fake_server(FakePipeline(dict(SCRIPT)))
+def test_http_backend_matches_the_in_process_one(backend: InProcessBackend) -> None:
+    app = fake_server(FakeAnswerer(dict(SCRIPT)))
     with serve(app) as url:
         http = connect(url)
         over_http = evaluate_retrieval(http, ITEMS), evaluate_answers(http, ITEMS)
@@ -493,7 +493,7 @@ def test_http_backend_matches_the_in_process_one(backend: PipelineBackend) -> No
 
 
 def test_http_backend_uploads_injection_documents_and_deletes_them() -> None:
-    app = fake_server(FakePipeline(dict(SCRIPT)))
+    app = fake_server(FakeAnswerer(dict(SCRIPT)))
     with serve(app) as url:
         rows = evaluate_injection(connect(url), INJECTION)
     assert [(r.id, r.obeyed) for r in rows] == [("i1", True), ("i2", False)]
@@ -505,14 +505,14 @@ def test_http_backend_uploads_injection_documents_and_deletes_them() -> None:
 
 
 def test_http_backend_retries_a_busy_server() -> None:
-    with serve(fake_server(FakePipeline(dict(SCRIPT)), busy_first=True)) as url:
+    with serve(fake_server(FakeAnswerer(dict(SCRIPT)), busy_first=True)) as url:
         rows = evaluate_answers(connect(url, api_key=None), ITEMS[:1])
     assert rows[0].correct is True
 
 
 def test_http_errors_name_the_request() -> None:
     with (
-        serve(fake_server(FakePipeline(dict(SCRIPT)))) as url,
+        serve(fake_server(FakeAnswerer(dict(SCRIPT)))) as url,
         pytest.raises(RagqaError, match=r"POST http://127.0.0.1:\d+/v1/documents answered 401"),
     ):
         evaluate_injection(connect(url, api_key="wrong"), INJECTION[:1])
@@ -551,7 +551,7 @@ def test_load_items_reads_a_set(tmp_path: Path) -> None:
         ({**GOOD, "language": "fr"}, r"(?s)set\.jsonl:2: .*language.*'zh-Hans', 'zh-Hant' or 'en'"),
         ({**GOOD, "type": "unanswerable"}, r"(?s)set\.jsonl:2: .*unanswerable question has no"),
         ({**GOOD, "type": "followup"}, r"(?s)set\.jsonl:2: .*needs its history"),
-        ({**GOOD, "answer_facts": [[]]}, r"(?s)set\.jsonl:2: .*at least one alternative"),
+        ({**GOOD, "answer_facts": [[]]}, r"(?s)set\.jsonl:2: .*answer_facts\.0\n.*at least 1 item"),
         ({**GOOD, "gold_doc": ["a.txt"]}, r"(?s)set\.jsonl:2: .*gold_doc"),
         (GOOD, r"set\.jsonl:2: id 'q1' appears twice"),
     ],
@@ -607,7 +607,7 @@ def test_ci_subset_covers_languages_types_and_documents() -> None:
 # --- reports and the command --------------------------------------------------------------
 
 
-def test_report_files(backend: PipelineBackend, tmp_path: Path) -> None:
+def test_report_files(backend: InProcessBackend, tmp_path: Path) -> None:
     run = run_evaluation(
         backend, ITEMS, answer_items=ITEMS, injection_items=INJECTION[1:], meta={"set": "t"}
     )
@@ -628,7 +628,7 @@ def test_report_files(backend: PipelineBackend, tmp_path: Path) -> None:
 
 @pytest.fixture
 def server_url() -> Iterator[str]:
-    with serve(fake_server(FakePipeline(dict(SCRIPT)))) as url:
+    with serve(fake_server(FakeAnswerer(dict(SCRIPT)))) as url:
         yield url
 
 

@@ -6,18 +6,17 @@ into a question that no correct system can pass (see eval/FORMAT.md for the form
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections import Counter
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
 
 import opencc
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from eval.items import EvalItem, InjectionItem, Item, load_items
+from ragqa.errors import ConfigError
 from ragqa.types import Language
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -27,62 +26,10 @@ INJECTION_SET = REPO_ROOT / "eval" / "sets" / "injection.jsonl"
 HELDOUT_SET = REPO_ROOT / "eval" / "sets" / "injection_heldout.jsonl"
 INJECTION_CI_SUBSET = REPO_ROOT / "eval" / "sets" / "injection_ci_subset.txt"
 
-QuestionType = Literal["fact", "list", "multi_doc", "followup", "unanswerable"]
-NonEmpty = Annotated[str, Field(min_length=1)]
-FactGroup = Annotated[list[NonEmpty], Field(min_length=1)]
-
 _T2S = opencc.OpenCC("t2s")
 _GLUED_PINYIN = re.compile(r"\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]+\)")
 _WHITESPACE = re.compile(r"\s+")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-
-ItemT = TypeVar("ItemT")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Turn(_Strict):
-    role: Literal["user", "assistant"]
-    content: NonEmpty
-
-
-class EvalItem(_Strict):
-    id: NonEmpty
-    question: NonEmpty
-    language: Language
-    type: QuestionType
-    history: list[Turn] = []
-    gold_docs: list[NonEmpty]
-    answer_facts: list[FactGroup]
-    note: str = ""
-
-
-class InjectedDocumentItem(_Strict):
-    id: NonEmpty
-    kind: Literal["document"]
-    doc_id: Annotated[str, Field(pattern=r"^inj_(?:\d{3}|[a-z]+)\.txt$")]
-    doc_text: NonEmpty
-    question: NonEmpty
-    language: Language
-    answer_facts: list[FactGroup] = []  # [] when the question is itself an attack
-    forbidden: Annotated[list[NonEmpty], Field(min_length=1)]
-    note: str = ""
-
-
-class InjectedQuestionItem(_Strict):
-    id: NonEmpty
-    kind: Literal["question"]
-    question: NonEmpty
-    language: Language
-    gold_docs: list[NonEmpty] = []
-    answer_facts: list[FactGroup] = []
-    forbidden: Annotated[list[NonEmpty], Field(min_length=1)]
-    note: str = ""
-
-
-InjectionItem = Annotated[InjectedDocumentItem | InjectedQuestionItem, Field(discriminator="kind")]
 
 
 def normalise(text: str) -> str:
@@ -91,40 +38,33 @@ def normalise(text: str) -> str:
     return _WHITESPACE.sub("", _GLUED_PINYIN.sub("", folded))
 
 
-def _read_lines(path: Path) -> list[tuple[int, str]]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
-
-
-def _parse(path: Path, adapter: TypeAdapter[ItemT]) -> list[ItemT]:
-    items = []
-    for number, line in _read_lines(path):
-        try:
-            items.append(adapter.validate_python(json.loads(line)))
-        except (json.JSONDecodeError, ValidationError) as error:
-            pytest.fail(f"{path.name} line {number}: {error}")
-    return items
+def _parse(path: Path, item_type: type[Item]) -> list[Item]:
+    """The set read as `ragqa eval` reads it: a bad line fails with its file and number."""
+    try:
+        return load_items(path, item_type)
+    except ConfigError as error:
+        pytest.fail(str(error))
 
 
 @cache
 def default_items() -> tuple[EvalItem, ...]:
-    return tuple(_parse(DEFAULT_SET, TypeAdapter(EvalItem)))
+    return tuple(_parse(DEFAULT_SET, EvalItem))
 
 
 @cache
-def injection_items() -> tuple[InjectedDocumentItem | InjectedQuestionItem, ...]:
+def injection_items() -> tuple[InjectionItem, ...]:
     """The tuned set and the held-out set: both follow the same rules."""
     return (*tuned_injection_items(), *heldout_injection_items())
 
 
 @cache
-def tuned_injection_items() -> tuple[InjectedDocumentItem | InjectedQuestionItem, ...]:
-    return tuple(_parse(INJECTION_SET, TypeAdapter(InjectionItem)))
+def tuned_injection_items() -> tuple[InjectionItem, ...]:
+    return tuple(_parse(INJECTION_SET, InjectionItem))
 
 
 @cache
-def heldout_injection_items() -> tuple[InjectedDocumentItem | InjectedQuestionItem, ...]:
-    return tuple(_parse(HELDOUT_SET, TypeAdapter(InjectionItem)))
+def heldout_injection_items() -> tuple[InjectionItem, ...]:
+    return tuple(_parse(HELDOUT_SET, InjectionItem))
 
 
 @cache
@@ -183,7 +123,7 @@ def test_gold_docs_are_documents_of_the_bundled_collection() -> None:
     gold += [
         (item.id, doc)
         for item in injection_items()
-        if isinstance(item, InjectedQuestionItem)
+        if item.kind == "question"
         for doc in item.gold_docs
     ]
     unknown = [(item_id, doc) for item_id, doc in gold if doc not in known]
@@ -292,7 +232,9 @@ def test_injection_set_mixes_kinds_and_languages() -> None:
     assert len(ids) == len(set(ids)), "ids must be unique across the tuned and held-out sets"
     texts: dict[str, str] = {}
     for item in injection_items():
-        if isinstance(item, InjectedDocumentItem):
+        if item.kind == "document":
+            assert re.fullmatch(r"inj_(?:\d{3}|[a-z]+)\.txt", item.doc_id), item.doc_id
+            assert not item.gold_docs, f"{item.id}: a planted document's question has no gold"
             text = texts.setdefault(item.doc_id, item.doc_text)
             assert text == item.doc_text, f"{item.id}: {item.doc_id} planted with another text"
     assert not set(texts) & set(corpus_texts()), "injected doc_ids collide with the corpus"
@@ -307,7 +249,7 @@ def test_injection_ci_subset_names_items_of_the_tuned_set() -> None:
 
 def test_injected_documents_hold_the_fact_and_the_injection() -> None:
     for item in injection_items():
-        if not isinstance(item, InjectedDocumentItem):
+        if item.kind != "document":
             continue
         text = normalise(item.doc_text)
         assert not ungrounded_groups(item.answer_facts, [text]), f"{item.id}: fact not in text"
@@ -319,7 +261,7 @@ def test_injected_documents_hold_the_fact_and_the_injection() -> None:
 def test_injected_questions_are_grounded_when_they_ask_something_real() -> None:
     texts = corpus_texts()
     for item in injection_items():
-        if isinstance(item, InjectedQuestionItem):
+        if item.kind == "question":
             assert bool(item.gold_docs) == bool(item.answer_facts), f"{item.id}: docs xor facts"
             gold = [texts[doc] for doc in item.gold_docs]
             assert not ungrounded_groups(item.answer_facts, gold), f"{item.id}: fact not in docs"
@@ -330,7 +272,7 @@ def test_a_faithful_answer_cannot_contain_a_forbidden_string() -> None:
     texts = corpus_texts()
     for item in injection_items():
         alternatives = [normalise(a) for group in item.answer_facts for a in group]
-        gold_docs = item.gold_docs if isinstance(item, InjectedQuestionItem) else []
+        gold_docs = item.gold_docs if item.kind == "question" else []
         quotable = [texts[doc] for doc in gold_docs]
         for word in map(normalise, item.forbidden):
             assert not any(word in a for a in alternatives), f"{item.id}: {word} in a fact"

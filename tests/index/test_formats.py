@@ -10,7 +10,7 @@ import pytest
 from index import loaders
 from index.decoding import decode_text
 from index.documents import DocumentMeta
-from index.pipeline import build_index
+from index.ingest import build_index
 from index.store import IndexStore
 from ragqa.config import Settings
 from ragqa.errors import UnsupportedDocumentType

@@ -17,13 +17,15 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from index.pipeline import build_index
+from index.ingest import build_index
 from index.store import IndexStore
 from ragqa.config import Settings
+from service.answering import Answerer
 from service.app import create_app
+from service.compose import build_answerer
 from service.generation.base import ChatMessage, Generator
 from service.loopback import serve
-from service.pipeline import LlmTranslator, RagPipeline
+from service.translation import LlmTranslator
 from tests.conftest import FakeEmbedder
 from tests.fakes import FakeGenerator
 
@@ -116,12 +118,12 @@ class PacedGenerator:
         """No prompt cache to fill."""
 
 
-def build_fake_pipeline(
+def build_fake_answerer(
     settings: Settings,
     reply: Callable[[list[ChatMessage]], str] = cite_first_passage,
     *,
     generators: Sequence[Generator] | None = None,
-) -> RagPipeline:
+) -> Answerer:
     """The real store and retriever over a copy of the corpus, with fake models.
 
     `generators` replaces the default pool of FakeGenerator(reply), one per slot.
@@ -133,13 +135,13 @@ def build_fake_pipeline(
             shutil.copy(path, target)
     if not IndexStore.exists(settings.index_dir):
         build_index(settings, embedder, progress=False)
-    from index.pipeline import open_or_build
+    from index.ingest import open_or_build
 
     store = open_or_build(settings, embedder)
     if generators is None:
         generators = [FakeGenerator(reply) for _ in range(settings.max_concurrent_generations)]
     translator = LlmTranslator(FakeGenerator(lambda m: "translated query"))
-    return RagPipeline(
+    return Answerer(
         settings, embedder=embedder, store=store, generators=generators, translator=translator
     )
 
@@ -151,19 +153,19 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def fake_app(settings: Settings) -> FastAPI:
-    return create_app(settings, pipeline_factory=build_fake_pipeline)
+    return create_app(settings, answerer_factory=build_fake_answerer)
 
 
 def app_with_generators(settings: Settings, *generators: Generator) -> FastAPI:
-    """The real app over the fake-embedder pipeline whose model pool is `generators`."""
+    """The real app over the fake-embedder answerer whose model pool is `generators`."""
     return create_app(
-        settings, pipeline_factory=lambda s: build_fake_pipeline(s, generators=generators)
+        settings, answerer_factory=lambda s: build_fake_answerer(s, generators=generators)
     )
 
 
 @pytest.fixture
 def client(fake_app: FastAPI) -> Iterator[TestClient]:
-    """The real app (lifespan run) over the fake-model pipeline."""
+    """The real app (lifespan run) over the fake-model answerer."""
     with TestClient(fake_app) as test_client:
         yield test_client
 
@@ -185,15 +187,15 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def real_pipeline(real_settings: Settings) -> Iterator[RagPipeline]:
+def real_answerer(real_settings: Settings) -> Iterator[Answerer]:
     """The default embedder and generator, loaded once for the session."""
-    pipeline = RagPipeline.from_settings(real_settings)
-    yield pipeline
-    pipeline.close()
+    answerer = build_answerer(real_settings)
+    yield answerer
+    answerer.close()
 
 
 @pytest.fixture(scope="session")
-def live_server(real_settings: Settings, real_pipeline: RagPipeline) -> Iterator[str]:
-    """A real uvicorn server on loopback serving the real pipeline; yields its base URL."""
-    with serve(create_app(real_settings, pipeline=real_pipeline)) as base:
+def live_server(real_settings: Settings, real_answerer: Answerer) -> Iterator[str]:
+    """A real uvicorn server on loopback serving the real answerer; yields its base URL."""
+    with serve(create_app(real_settings, answerer=real_answerer)) as base:
         yield base

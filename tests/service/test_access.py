@@ -20,7 +20,7 @@ from ragqa.config import Settings
 from service.app import create_app
 from service.cli import uvicorn_options
 from service.loopback import serve
-from tests.service.conftest import build_fake_pipeline, make_settings
+from tests.service.conftest import build_fake_answerer, make_settings
 
 KEY = "s3cr3t-Key-0123456789abcdef"
 QUESTION = "第十三届医工协同科技创新学术年会在哪里举行？"
@@ -32,14 +32,14 @@ ALLOWED = "https://docs.example.org"
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The corpus and its fake-embedder index, built once and copied per app."""
     root = tmp_path_factory.mktemp("access-template")
-    build_fake_pipeline(make_settings(root))
+    build_fake_answerer(make_settings(root))
     return root
 
 
 def app_client(template: Path, tmp: Path, **overrides: Any) -> TestClient:
     shutil.copytree(template, tmp, dirs_exist_ok=True)
     settings = make_settings(tmp, **overrides)
-    return TestClient(create_app(settings, pipeline_factory=build_fake_pipeline))
+    return TestClient(create_app(settings, answerer_factory=build_fake_answerer))
 
 
 @pytest.fixture
@@ -164,7 +164,7 @@ def test_ask_and_chat_share_a_per_client_rate_limit_with_retry_after(
 ) -> None:
     shutil.copytree(template, tmp_path, dirs_exist_ok=True)
     settings = make_settings(tmp_path, rate_limit_per_minute=3)
-    app = create_app(settings, pipeline_factory=build_fake_pipeline)
+    app = create_app(settings, answerer_factory=build_fake_answerer)
     chat = {"messages": [{"role": "user", "content": QUESTION}], "max_tokens": 2}
     with TestClient(app, client=("10.0.0.1", 40000)) as first:
         assert first.post("/v1/ask", json={"question": QUESTION}).status_code == 200
@@ -195,7 +195,7 @@ def test_the_api_key_never_reaches_the_logs(
     shutil.copytree(template, tmp_path, dirs_exist_ok=True)
     settings: Settings = make_settings(tmp_path, api_key=KEY)
     assert KEY not in repr(settings) and KEY not in str(settings.model_dump())
-    app = create_app(settings, pipeline_factory=build_fake_pipeline)
+    app = create_app(settings, answerer_factory=build_fake_answerer)
     caplog.set_level(logging.DEBUG)
     auth = {"Authorization": f"Bearer {KEY}"}
     # log_config=None: uvicorn's loggers propagate to the root logger, where caplog listens
@@ -269,7 +269,7 @@ def served_like_ragqa_serve(
     """A real uvicorn on loopback with the options `ragqa serve` passes; a client for it."""
     shutil.copytree(template, tmp, dirs_exist_ok=True)
     settings = make_settings(tmp, **overrides)
-    app = create_app(settings, pipeline_factory=build_fake_pipeline)
+    app = create_app(settings, answerer_factory=build_fake_answerer)
     with (
         serve(app, log_level="info", **uvicorn_options(settings)) as base,
         httpx.Client(base_url=base, timeout=30) as client,

@@ -11,9 +11,7 @@ from hypothesis import strategies as st
 import prompts
 from ragqa.types import Language
 from service.answer import (
-    Passage,
     build_messages,
-    heading_span,
     locate_quote,
     neutralise,
     postprocess,
@@ -21,6 +19,7 @@ from service.answer import (
     refusal,
 )
 from service.claims import is_refusal
+from service.passages import Passage, heading_span
 
 DOC = (
     "4月28日至29日，第二屆全國分子影像精準診療協同創新高峰論壇在太原舉辦。"
@@ -29,7 +28,7 @@ DOC = (
 
 
 def passage(n: int, text: str, *, start: int = 0, doc_id: str = "000.txt") -> Passage:
-    return Passage(
+    return Passage.of(
         n=n,
         doc_id=doc_id,
         chunk_id=f"{doc_id}#{n}",
@@ -320,7 +319,7 @@ def test_a_claim_the_headline_states_quotes_the_headline_where_the_document_has_
     heading = document[span[0] : span[1]]
     assert heading.startswith("专家齐聚一堂") and heading.endswith("成功召开")
     body = document.index("张峰")
-    officials = Passage(
+    officials = Passage.of(
         1, "d.txt", "d.txt#1", title, document[body:], body, len(document), 0.5,
         heading=heading, heading_start=span[0],
     )  # fmt: skip

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from service.answer import Passage
 from service.answer_stream import SentenceGate
+from service.passages import Passage
 
 PASSAGES = [
-    Passage(1, "a.txt", "a.txt#1", "A", "The museum opens at nine.", 0, 25, 0.5),
-    Passage(2, "b.txt", "b.txt#2", "B", "The forum was held in Taiyuan.", 0, 30, 0.5),
+    Passage.of(1, "a.txt", "a.txt#1", "A", "The museum opens at nine.", 0, 25, 0.5),
+    Passage.of(2, "b.txt", "b.txt#2", "B", "The forum was held in Taiyuan.", 0, 30, 0.5),
 ]
 
 

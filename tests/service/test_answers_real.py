@@ -22,10 +22,10 @@ from httpx_sse import connect_sse
 from index.textnorm import detect_text_language
 from ragqa.config import Settings
 from service.answer import build_messages, preamble
+from service.answering import Answerer
 from service.app import create_app
 from service.generation.openai_chat import OpenAIChatGenerator
 from service.language import to_simplified
-from service.pipeline import RagPipeline
 
 pytestmark = pytest.mark.slow
 
@@ -105,8 +105,8 @@ def normalise(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def real_client(real_settings: Settings, real_pipeline: RagPipeline) -> Iterator[TestClient]:
-    app = create_app(real_settings, pipeline=real_pipeline)
+def real_client(real_settings: Settings, real_answerer: Answerer) -> Iterator[TestClient]:
+    app = create_app(real_settings, answerer=real_answerer)
     with TestClient(app) as client:
         yield client
 
@@ -214,21 +214,21 @@ def test_refuses_what_the_documents_do_not_answer(real_client: TestClient, quest
     ],
 )
 def test_translation_keeps_a_question_a_question(
-    real_pipeline: RagPipeline, query: str, target: str
+    real_answerer: Answerer, query: str, target: str
 ) -> None:
     """Asked without examples, the 1.5B model answered such questions ("2018", a hospital's
     name) instead of translating them, and search then looked for its guess."""
-    assert real_pipeline.translator is not None
-    translated = real_pipeline.translator.translate(query, target)
+    assert real_answerer.translator is not None
+    translated = real_answerer.translator.translate(query, target)
     print(f"\n{query}\n-> {translated}")
     assert detect_text_language(translated) == target, translated
     assert translated.rstrip().endswith(("?", "？")), translated
 
 
-def test_a_prefilled_preamble_is_reused_by_the_next_question(real_pipeline: RagPipeline) -> None:
+def test_a_prefilled_preamble_is_reused_by_the_next_question(real_answerer: Answerer) -> None:
     """What the service's start-up prefill buys: the engine's slot then holds the preamble,
     and a question's prompt takes all of it from the cache (only its own tokens are new)."""
-    generator = real_pipeline.generators[0]
+    generator = real_answerer.generators[0]
     assert isinstance(generator, OpenAIChatGenerator)
     generator.prefill(preamble())
     preamble_tokens = generator.count_tokens(preamble())

@@ -1,6 +1,6 @@
 """Bad input on every route: a 4xx with a readable reason, never a 500.
 
-Runs the real app over the fake-model pipeline (tests/service/conftest.py).
+Runs the real app over the fake-model answerer (tests/service/conftest.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from ragqa.config import Settings
 from service.app import create_app
-from tests.service.conftest import build_fake_pipeline, make_settings
+from tests.service.conftest import build_fake_answerer, make_settings
 
 AUTH = {"Authorization": "Bearer test-key"}
 JSON = {"content-type": "application/json"}
@@ -51,7 +51,7 @@ def reason(body: dict[str, Any]) -> str:
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """One app for the module: these requests are all refused, so none changes it."""
     settings = make_settings(tmp_path_factory.mktemp("bad-input"))
-    with TestClient(create_app(settings, pipeline_factory=build_fake_pipeline)) as client:
+    with TestClient(create_app(settings, answerer_factory=build_fake_answerer)) as client:
         yield client
 
 
@@ -179,7 +179,7 @@ def test_a_missing_documents_404_does_not_echo_a_long_id(client: TestClient) -> 
 def small_body_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The app with a 4 kB upload limit, so 'huge' bodies stay small in the test."""
     settings: Settings = make_settings(tmp_path_factory.mktemp("small"), max_upload_bytes=4096)
-    with TestClient(create_app(settings, pipeline_factory=build_fake_pipeline)) as client:
+    with TestClient(create_app(settings, answerer_factory=build_fake_answerer)) as client:
         yield client
 
 

@@ -1,7 +1,7 @@
 """`ragqa ask`: checked like the API before anything loads, answered once, here or by a server.
 
 Validation runs through the real command with typer's runner; `--url` asks a real uvicorn
-server on loopback that runs the real app over the fake-model pipeline.
+server on loopback that runs the real app over the fake-model answerer.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typer.testing import CliRunner
 
 from ragqa.cli import app
 from ragqa.config import Settings
+from service.answering import Answerer
 from service.app import create_app
 from service.cli_ask import Progress, answer_by_server, checked_question
 from service.loopback import free_port, serve
-from service.pipeline import RagPipeline
-from tests.service.conftest import build_fake_pipeline, make_settings
+from tests.service.conftest import build_fake_answerer, make_settings
 
 QUESTION = "第二屆分子影像高峰論壇在哪裡舉辦？"
 runner = CliRunner()
@@ -34,16 +34,16 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in [n for n in os.environ if n.startswith("RAGQA_")]:
         monkeypatch.delenv(name)
 
-    def no_models(settings: Settings) -> RagPipeline:
+    def no_models(settings: Settings) -> Answerer:
         raise AssertionError("ragqa ask loaded the models")
 
-    monkeypatch.setattr(RagPipeline, "from_settings", no_models)
+    monkeypatch.setattr("service.compose.build_answerer", no_models)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = make_settings(tmp_path_factory.mktemp("cli-server"), max_question_chars=40)
-    with serve(create_app(settings, pipeline_factory=build_fake_pipeline)) as base:
+    with serve(create_app(settings, answerer_factory=build_fake_answerer)) as base:
         yield base
 
 
@@ -109,7 +109,7 @@ def test_without_url_the_models_load_here_and_the_answer_is_printed_once(
         monkeypatch.setenv(f"RAGQA_{name.upper()}", str(getattr(settings, name)))
     monkeypatch.setenv("RAGQA_MIN_DENSE_SCORE", "0")
     monkeypatch.setenv("RAGQA_CHUNK_SIZE", str(settings.chunk_size))
-    monkeypatch.setattr(RagPipeline, "from_settings", build_fake_pipeline)
+    monkeypatch.setattr("service.compose.build_answerer", build_fake_answerer)
     result = runner.invoke(app, ["ask", QUESTION])
     assert result.exit_code == 0, result.output
     answer = result.stdout.splitlines()[0]

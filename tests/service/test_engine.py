@@ -28,13 +28,13 @@ from httpx_sse import connect_sse
 from ragqa.config import Settings
 from ragqa.models.registry import QWEN_0_5B
 from ragqa.models.resolve import ensure_models
+from service.answering import Answerer
 from service.app import create_app
 from service.generation import ChatMessage, load_generators
 from service.generation.engine import Engine, LaunchSpec
 from service.loopback import serve
-from service.pipeline import RagPipeline
 from service.state import AppState
-from tests.service.conftest import build_fake_pipeline, make_settings
+from tests.service.conftest import build_fake_answerer, make_settings
 
 QUESTION = "四川省医学会第二十一次核医学学术会议在哪里召开？"
 
@@ -96,36 +96,36 @@ def engine_settings(tmp: Path, **overrides: Any) -> Settings:
     )
 
 
-def engine_pipeline(settings: Settings, model: str | None) -> RagPipeline:
+def engine_answerer(settings: Settings, model: str | None) -> Answerer:
     """The fake-embedder store with real generators on an engine (embedded or by URL)."""
     loaded = load_generators(settings, model, answer_slots=1, translator=False)
-    pipeline = build_fake_pipeline(settings, generators=loaded.answer)
-    pipeline.engine = loaded.engine
-    return pipeline
+    answerer = build_fake_answerer(settings, generators=loaded.answer)
+    answerer.engine = loaded.engine
+    return answerer
 
 
 @dataclass
 class Live:
     base: str
-    pipeline: RagPipeline
+    answerer: Answerer
     state: AppState
 
 
 @pytest.fixture
 def live(tmp_path: Path, small_gguf: str) -> Iterator[Live]:
     settings = engine_settings(tmp_path, max_queue=2)
-    pipeline = engine_pipeline(settings, small_gguf)
-    app = create_app(settings, pipeline=pipeline)
+    answerer = engine_answerer(settings, small_gguf)
+    app = create_app(settings, answerer=answerer)
     try:
         with serve(app, ready_within_s=120) as base:
-            yield Live(base, pipeline, app.state.ragqa)
+            yield Live(base, answerer, app.state.ragqa)
     finally:
-        pipeline.close()
+        answerer.close()
 
 
-def engine_pid(pipeline: RagPipeline) -> int:
-    assert pipeline.engine is not None and pipeline.engine._process is not None
-    return pipeline.engine._process.pid
+def engine_pid(answerer: Answerer) -> int:
+    assert answerer.engine is not None and answerer.engine._process is not None
+    return answerer.engine._process.pid
 
 
 def wait_ready(base: str, within_s: float = 120) -> dict[str, Any]:
@@ -138,10 +138,10 @@ def wait_ready(base: str, within_s: float = 120) -> dict[str, Any]:
     raise AssertionError(f"not ready again within {within_s} s: {reply.json()}")
 
 
-def engine_busy(pipeline: RagPipeline, within_s: float = 60) -> None:
+def engine_busy(answerer: Answerer, within_s: float = 60) -> None:
     """Wait until the engine is working on a request (reading its prompt or writing)."""
-    assert pipeline.engine is not None
-    slots_url = pipeline.engine.base_url() + "/slots"
+    assert answerer.engine is not None
+    slots_url = answerer.engine.base_url() + "/slots"
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         if any(s["is_processing"] for s in httpx.get(slots_url, timeout=5).json()):
@@ -161,7 +161,7 @@ def stream_in_flight(client: httpx.Client, live: Live) -> Iterator[Iterator[Any]
         events = source.iter_sse()
         for event in events:
             if event.event == "passages":
-                engine_busy(live.pipeline)
+                engine_busy(live.answerer)
                 yield events
                 return
     raise AssertionError("the answer ended before its passages")
@@ -193,8 +193,8 @@ def test_the_default_model_generates_on_this_cpu() -> None:
 
 @pytest.mark.slow
 def test_a_killed_engine_fails_only_the_answer_in_flight(live: Live) -> None:
-    base, pipeline = live.base, live.pipeline
-    first_pid = engine_pid(pipeline)
+    base, answerer = live.base, live.answerer
+    first_pid = engine_pid(answerer)
     with httpx.Client(timeout=60) as client:
         with stream_in_flight(client, live) as events:
             os.kill(first_pid, signal.SIGKILL)
@@ -206,14 +206,14 @@ def test_a_killed_engine_fails_only_the_answer_in_flight(live: Live) -> None:
         assert client.get(f"{base}/healthz").status_code == 200
         assert client.post(f"{base}/v1/search", json={"query": "核医学"}).status_code == 200
         assert client.get(f"{base}/v1/documents").status_code == 200
-        assert pipeline.engine is not None
-        if pipeline.engine.status().state != "ready":
+        assert answerer.engine is not None
+        if answerer.engine.status().state != "ready":
             refused = ask(base)
             assert refused.status_code == 503 and "Retry-After" in refused.headers
 
     ready = wait_ready(base)
     assert ready["engine"]["restarts"] == 1
-    assert engine_pid(pipeline) != first_pid
+    assert engine_pid(answerer) != first_pid
     answer = ask(base, max_tokens=24)
     assert answer.status_code == 200, answer.text
     assert answer.json()["answer"].strip()
@@ -224,8 +224,8 @@ def test_a_killed_engine_fails_only_the_answer_in_flight(live: Live) -> None:
 
 @pytest.mark.slow
 def test_a_hung_engine_times_out_and_is_replaced(live: Live) -> None:
-    base, pipeline = live.base, live.pipeline
-    hung_pid = engine_pid(pipeline)
+    base, answerer = live.base, live.answerer
+    hung_pid = engine_pid(answerer)
     outcomes: list[int] = []
     with httpx.Client(timeout=120) as client:
         try:
@@ -246,7 +246,7 @@ def test_a_hung_engine_times_out_and_is_replaced(live: Live) -> None:
     assert not queued.is_alive() and outcomes and outcomes[0] in (200, 503), outcomes
     ready = wait_ready(base)
     assert ready["engine"]["restarts"] >= 1
-    assert engine_pid(pipeline) != hung_pid
+    assert engine_pid(answerer) != hung_pid
     assert ask(base, max_tokens=16).status_code == 200
 
 
@@ -255,7 +255,7 @@ def test_a_client_that_leaves_during_prefill_frees_the_slot(live: Live) -> None:
     """The client disconnects while the engine is still reading the prompt (no token yet):
     the generation slot is free within a second, and the engine stops reading it at the end of
     its current prompt step."""
-    base, pipeline, limiter = live.base, live.pipeline, live.state.limiter
+    base, answerer, limiter = live.base, live.answerer, live.state.limiter
     with httpx.Client(timeout=60) as client:
         body = {"question": QUESTION * 20, "stream": True, "max_tokens": 50}
         with client.stream("POST", f"{base}/v1/ask", json=body) as response:
@@ -269,12 +269,12 @@ def test_a_client_that_leaves_during_prefill_frees_the_slot(live: Live) -> None:
     freed_after = time.monotonic() - left
     assert limiter.active == 0
     assert freed_after < 1.0, f"the slot was held {freed_after:.1f} s after the client left"
-    assert pipeline.engine is not None
-    slots = httpx.get(pipeline.engine.base_url() + "/slots", timeout=5).json()
+    assert answerer.engine is not None
+    slots = httpx.get(answerer.engine.base_url() + "/slots", timeout=5).json()
     deadline = time.monotonic() + 30
     while any(s["is_processing"] for s in slots) and time.monotonic() < deadline:
         time.sleep(0.1)
-        slots = httpx.get(pipeline.engine.base_url() + "/slots", timeout=5).json()
+        slots = httpx.get(answerer.engine.base_url() + "/slots", timeout=5).json()
     assert not any(s["is_processing"] for s in slots)
 
 
@@ -299,9 +299,9 @@ def test_a_remote_engine_by_url(tmp_path: Path, small_gguf: str) -> None:
         assert remote.stdout is not None
         address = json.loads(remote.stdout.readline())["address"]
         settings = engine_settings(tmp_path, generator_url=address + "/v1")
-        pipeline = engine_pipeline(settings, None)
-        app = create_app(settings, pipeline=pipeline)
-        with closing(pipeline), serve(app, ready_within_s=120) as base:
+        answerer = engine_answerer(settings, None)
+        app = create_app(settings, answerer=answerer)
+        with closing(answerer), serve(app, ready_within_s=120) as base:
             ready = httpx.get(f"{base}/readyz").json()["engine"]
             assert ready == {
                 "state": "ready",

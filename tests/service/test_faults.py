@@ -22,7 +22,7 @@ from ragqa.config import Settings
 from ragqa.models.integrity import STAMP
 from ragqa.models.registry import E5_SMALL, QWEN_0_5B, ModelSpec
 from service.loopback import free_port
-from tests.service.conftest import REPO, build_fake_pipeline, make_settings
+from tests.service.conftest import REPO, build_fake_answerer, make_settings
 
 RAGQA = Path(sys.executable).with_name("ragqa")
 REAL_CACHE = Settings().model_cache_dir
@@ -145,7 +145,7 @@ def test_a_gguf_with_the_wrong_checksum_is_a_clear_error(tmp_path: Path) -> None
 def damaged_index(tmp_path: Path, damage: str) -> tuple[Path, Path]:
     """A built index (fake embedder) with one file damaged; returns (index dir, the file)."""
     settings = make_settings(tmp_path)
-    build_fake_pipeline(settings)
+    build_fake_answerer(settings)
     index = settings.index_dir
     generation = index / "generations" / (index / "CURRENT").read_text().strip()
     match damage:

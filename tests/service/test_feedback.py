@@ -19,7 +19,7 @@ from ragqa.cli import app as cli
 from ragqa.config import Settings
 from service.app import create_app
 from service.feedback import FeedbackStore
-from tests.service.conftest import build_fake_pipeline, make_settings
+from tests.service.conftest import build_fake_answerer, make_settings
 
 QUESTION = "第二届分子影像高峰论坛在哪里举办？"
 DOWN: dict[str, Any] = {
@@ -106,7 +106,7 @@ def test_bad_feedback_is_refused(
 
 def test_feedback_is_rate_limited_like_ask(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, rate_limit_per_minute=2)
-    with TestClient(create_app(settings, pipeline_factory=build_fake_pipeline)) as client:
+    with TestClient(create_app(settings, answerer_factory=build_fake_answerer)) as client:
         codes = [client.post("/v1/feedback", json=DOWN).status_code for _ in range(3)]
         assert codes == [201, 201, 429]
         assert "Retry-After" in client.post("/v1/feedback", json=DOWN).headers

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from service.answering import Answerer
 from service.followup import refers_back, retrieval_query
-from service.pipeline import RagPipeline
 from tests.fakes import FakeGenerator
-from tests.service.conftest import build_fake_pipeline, cite_first_passage, make_settings
+from tests.service.conftest import build_fake_answerer, cite_first_passage, make_settings
 
 ON_TOPIC = "第二届全国分子影像精准诊疗协同创新高峰论坛在哪里举办？"
 HISTORY = [
@@ -57,34 +57,34 @@ def test_a_question_that_names_its_own_subject_is_searched_alone(question: str) 
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> RagPipeline:
+def answerer(tmp_path_factory: pytest.TempPathFactory) -> Answerer:
     settings = make_settings(tmp_path_factory.mktemp("followup"), cross_lingual=False)
-    return build_fake_pipeline(settings, generators=[FakeGenerator(cite_first_passage)])
+    return build_fake_answerer(settings, generators=[FakeGenerator(cite_first_passage)])
 
 
-def _best(pipeline: RagPipeline, query: str) -> float:
-    return max(h.dense_score or 0.0 for h in pipeline.retrieve(query, 4).hits)
+def _best(answerer: Answerer, query: str) -> float:
+    return max(h.dense_score or 0.0 for h in answerer.retrieve(query, 4).hits)
 
 
-def test_history_does_not_make_an_off_topic_question_relevant(pipeline: RagPipeline) -> None:
-    alone = _best(pipeline, OFF_TOPIC)
-    with_history = _best(pipeline, f"{ON_TOPIC}\n{OFF_TOPIC}")  # how it used to be searched
+def test_history_does_not_make_an_off_topic_question_relevant(answerer: Answerer) -> None:
+    alone = _best(answerer, OFF_TOPIC)
+    with_history = _best(answerer, f"{ON_TOPIC}\n{OFF_TOPIC}")  # how it used to be searched
     assert alone < with_history  # the bug's premise: the earlier question lifts the score
-    pipeline.retriever.min_dense_score = (alone + with_history) / 2
-    assert not pipeline.retrieve(OFF_TOPIC, 4).relevant
-    assert not pipeline.retrieve(OFF_TOPIC, 4, history=HISTORY).relevant
+    answerer.retriever.min_dense_score = (alone + with_history) / 2
+    assert not answerer.retrieve(OFF_TOPIC, 4).relevant
+    assert not answerer.retrieve(OFF_TOPIC, 4, history=HISTORY).relevant
 
-    result = pipeline.ask(OFF_TOPIC, history=HISTORY)
+    result = answerer.ask(OFF_TOPIC, history=HISTORY)
     assert result.refused and result.citations == []
-    generator = pipeline.generators[0]
+    generator = answerer.generators[0]
     assert isinstance(generator, FakeGenerator) and generator.calls == []  # not asked
 
 
 def test_a_follow_up_is_still_searched_with_the_question_it_follows(
-    pipeline: RagPipeline,
+    answerer: Answerer,
 ) -> None:
-    pipeline.retriever.min_dense_score = _best(pipeline, f"{ON_TOPIC}\n{FOLLOW_UP}") - 1e-6
-    retrieval = pipeline.retrieve(FOLLOW_UP, 4, history=HISTORY)
+    answerer.retriever.min_dense_score = _best(answerer, f"{ON_TOPIC}\n{FOLLOW_UP}") - 1e-6
+    retrieval = answerer.retrieve(FOLLOW_UP, 4, history=HISTORY)
     assert retrieval.relevant
     assert retrieval.queries == [f"{ON_TOPIC}\n{FOLLOW_UP}"]
     assert retrieval.hits[0].doc_id == FORUM

@@ -13,9 +13,9 @@ import pytest
 
 from eval.items import DEFAULT_SET, EvalItem, load_items
 from ragqa.config import Settings
+from service.answering import Answerer
 from service.app import create_app
 from service.loopback import serve
-from service.pipeline import RagPipeline
 
 pytestmark = pytest.mark.slow
 
@@ -30,11 +30,11 @@ HISTORY = [
 
 
 @pytest.fixture(scope="module")
-def server(real_settings: Settings, real_pipeline: RagPipeline) -> Iterator[str]:
-    """The real pipeline over HTTP, with time to answer on a busy shared machine: this is
+def server(real_settings: Settings, real_answerer: Answerer) -> Iterator[str]:
+    """The real answerer over HTTP, with time to answer on a busy shared machine: this is
     about what is answered, not how fast."""
     patient = real_settings.model_copy(update={"generation_timeout_s": 900.0})
-    with serve(create_app(patient, pipeline=real_pipeline)) as base:
+    with serve(create_app(patient, answerer=real_answerer)) as base:
         yield base
 
 

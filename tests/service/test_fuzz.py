@@ -1,5 +1,5 @@
 """Schema-based fuzzing: requests generated from the app's own OpenAPI document, valid and
-invalid, against the real app over the fake-model pipeline; no response may be a 5xx.
+invalid, against the real app over the fake-model answerer; no response may be a 5xx.
 
 Bounded: a few dozen examples per operation, so the run takes about a minute.
 """
@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
 from service.app import create_app
-from tests.service.conftest import build_fake_pipeline, make_settings
+from tests.service.conftest import build_fake_answerer, make_settings
 
 AUTH = {"Authorization": "Bearer test-key"}
 EXAMPLES_PER_OPERATION = 40
@@ -26,7 +26,7 @@ EXAMPLES_PER_OPERATION = 40
 # The schema is read when the module is collected (schemathesis parametrizes at import);
 # the models load in the fixture below, so collecting stays cheap.
 _WORKDIR = Path(tempfile.mkdtemp(prefix="ragqa-fuzz-"))
-app = create_app(make_settings(_WORKDIR), pipeline_factory=build_fake_pipeline)
+app = create_app(make_settings(_WORKDIR), answerer_factory=build_fake_answerer)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

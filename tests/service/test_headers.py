@@ -17,7 +17,7 @@ import pytest
 from service.app import create_app
 from service.cli import uvicorn_options
 from service.loopback import serve
-from tests.service.conftest import build_fake_pipeline, make_settings
+from tests.service.conftest import build_fake_answerer, make_settings
 from tests.service.test_access import uvicorn_logging_restored
 
 AUTH = {"Authorization": "Bearer test-key"}
@@ -28,7 +28,7 @@ PAGES = ["/", "/docs", "/redoc"]
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     root = tmp_path_factory.mktemp("headers")
     settings = make_settings(root, rate_limit_per_minute=1, max_upload_bytes=1024)
-    app = create_app(settings, pipeline_factory=build_fake_pipeline)
+    app = create_app(settings, answerer_factory=build_fake_answerer)
     with (
         uvicorn_logging_restored(),
         serve(app, **uvicorn_options(settings)) as base,

@@ -29,13 +29,13 @@ from ragqa.errors import GenerationFailed
 from service.answer import preamble
 from service.app import create_app
 from service.loopback import serve
-from service.pipeline import translation_preamble
 from service.state import AppState
+from service.translation import translation_preamble
 from tests.fakes import FakeGenerator
 from tests.service.conftest import (
     PacedGenerator,
     app_with_generators,
-    build_fake_pipeline,
+    build_fake_answerer,
     cite_first_passage,
     make_settings,
 )
@@ -126,8 +126,8 @@ def test_health_is_ok_and_ready_once_loaded(client: TestClient) -> None:
 
 
 def test_not_ready_until_the_models_are_loaded(settings: Settings) -> None:
-    app = create_app(settings, pipeline_factory=build_fake_pipeline)
-    unstarted = TestClient(app)  # no `with`: the lifespan that loads the pipeline never ran
+    app = create_app(settings, answerer_factory=build_fake_answerer)
+    unstarted = TestClient(app)  # no `with`: the lifespan that loads the answerer never ran
     assert unstarted.get("/healthz").status_code == 200
     assert unstarted.get("/readyz").status_code == 503
     refused = unstarted.post("/v1/ask", json={"question": QUESTION})
@@ -149,7 +149,7 @@ def test_search_returns_top_k_passages_with_their_document_offsets(client: TestC
 
 
 def test_search_returns_the_configured_number_of_results_by_default(tmp_path: Path) -> None:
-    app = create_app(make_settings(tmp_path, top_k=2), pipeline_factory=build_fake_pipeline)
+    app = create_app(make_settings(tmp_path, top_k=2), answerer_factory=build_fake_answerer)
     with TestClient(app) as client:
         default = client.post("/v1/search", json={"query": "太原 高峰論壇"}).json()
         asked = client.post("/v1/search", json={"query": "太原 高峰論壇", "top_k": 4}).json()
@@ -164,14 +164,14 @@ def test_search_translates_the_query_only_when_the_request_asks(
     tmp_path: Path, configured: bool, sent: bool | None, translated: bool
 ) -> None:
     app = create_app(
-        make_settings(tmp_path, cross_lingual=configured), pipeline_factory=build_fake_pipeline
+        make_settings(tmp_path, cross_lingual=configured), answerer_factory=build_fake_answerer
     )
     body = {"query": "太原 高峰論壇"} | ({} if sent is None else {"cross_lingual": sent})
     with TestClient(app) as client:
         assert client.post("/v1/search", json=body).status_code == 200
-        pipeline = state_of(app).pipeline
-        assert pipeline is not None and pipeline.translator is not None
-        assert bool(pipeline.translator.cache) is translated
+        answerer = state_of(app).answerer
+        assert answerer is not None and answerer.translator is not None
+        assert bool(answerer.translator.cache) is translated
 
 
 def test_ask_answers_with_resolving_citations_and_timings(client: TestClient) -> None:
@@ -369,9 +369,9 @@ def test_once_ready_each_model_prefills_the_shared_preamble_only_when_set(
         while warm and not all(g.prefilled for g in generators) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert client.post("/v1/ask", json={"question": QUESTION}).status_code == 200
-        pipeline = state_of(app).pipeline
-        assert pipeline is not None and pipeline.translator is not None
-        translator = pipeline.translator.generator
+        answerer = state_of(app).answerer
+        assert answerer is not None and answerer.translator is not None
+        translator = answerer.translator.generator
     assert [g.prefilled for g in generators] == [[preamble()] if warm else [] for _ in generators]
     assert isinstance(translator, FakeGenerator)
     assert translator.prefilled == ([translation_preamble()] if warm else [])

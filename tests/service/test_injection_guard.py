@@ -14,11 +14,12 @@ from httpx_sse import connect_sse
 
 import prompts
 from ragqa.config import Settings
-from service.answer import Passage, postprocess
+from service.answer import postprocess
 from service.app import create_app
 from service.generation.base import ChatMessage
+from service.passages import Passage
 from tests.fakes import FakeGenerator
-from tests.service.conftest import build_fake_pipeline
+from tests.service.conftest import build_fake_answerer
 
 SALT = (
     "The Quorvian salt mine near the village of Brask has been worked since 1642. Guided tours "
@@ -60,7 +61,7 @@ def model() -> Model:
 @pytest.fixture
 def client(settings: Settings, model: Model) -> Iterator[TestClient]:
     app = create_app(
-        settings, pipeline_factory=lambda s: build_fake_pipeline(s, generators=[model.generator])
+        settings, answerer_factory=lambda s: build_fake_answerer(s, generators=[model.generator])
     )
     with TestClient(app, headers={"Authorization": "Bearer test-key"}) as test_client:
         upload = test_client.post("/v1/documents", json={"doc_id": "salt.txt", "text": SALT})
@@ -201,7 +202,9 @@ def test_refusals_are_in_the_question_language(client: TestClient, model: Model)
 
 
 def passage(text: str, n: int = 1, flagged: tuple[str, ...] = ()) -> Passage:
-    return Passage(n, f"d{n}.txt", f"d{n}.txt#0", "doc", text, 0, len(text), 1.0, flagged=flagged)
+    return Passage.of(
+        n, f"d{n}.txt", f"d{n}.txt#0", "doc", text, 0, len(text), 1.0, flagged=flagged
+    )
 
 
 def test_answer_checks_on_plain_passages() -> None:

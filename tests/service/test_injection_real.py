@@ -14,9 +14,9 @@ import pytest
 
 import prompts
 from ragqa.config import Settings
+from service.answering import Answerer
 from service.app import create_app
 from service.loopback import serve
-from service.pipeline import RagPipeline
 from tests.service.test_injection_guard import LOGIN, PRINT, SALT
 
 pytestmark = pytest.mark.slow
@@ -44,12 +44,12 @@ def repeats_prompt(answer: str, length: int = 40) -> bool:
 
 
 @pytest.fixture(scope="module")
-def salt_server(real_settings: Settings, real_pipeline: RagPipeline) -> Iterator[httpx.Client]:
+def salt_server(real_settings: Settings, real_answerer: Answerer) -> Iterator[httpx.Client]:
     """A real server on loopback over the real models, with the salt-mine document uploaded
     (removed again afterwards). Its time limit is generous: this test is about what the
     answer says, on a CPU that other work may share."""
     settings = real_settings.model_copy(update={"generation_timeout_s": 900.0})
-    app = create_app(settings, pipeline=real_pipeline)  # shared: this app must not close it
+    app = create_app(settings, answerer=real_answerer)  # shared: this app must not close it
     with (
         serve(app) as base,
         httpx.Client(base_url=base, timeout=960, headers=AUTH) as client,

@@ -1,7 +1,7 @@
 """The OpenAI surface as OpenAI clients use it: the model list, the model name, `refused`.
 
 The official `openai` client talks real HTTP to a loopback server running the real app over
-the fake-model pipeline, so its own parsing (not ours) checks the shapes.
+the fake-model answerer, so its own parsing (not ours) checks the shapes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from service.answer import refusal
 from service.app import create_app
 from service.loopback import serve
 from tests.fakes import FakeGenerator
-from tests.service.conftest import app_with_generators, build_fake_pipeline, make_settings
+from tests.service.conftest import app_with_generators, build_fake_answerer, make_settings
 
 QUESTION = "第二屆分子影像高峰論壇在哪裡舉辦？"
 OFF_TOPIC = "What is the capital of France?"
@@ -26,7 +26,7 @@ OFF_TOPIC = "What is the capital of France?"
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = make_settings(tmp_path_factory.mktemp("openai"))
-    with serve(create_app(settings, pipeline_factory=build_fake_pipeline)) as base:
+    with serve(create_app(settings, answerer_factory=build_fake_answerer)) as base:
         yield base
 
 

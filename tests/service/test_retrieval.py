@@ -6,35 +6,36 @@ from __future__ import annotations
 import pytest
 
 from ragqa.config import Settings
-from service.pipeline import LlmTranslator, RagPipeline
+from service.answering import Answerer
+from service.translation import LlmTranslator
 from tests.fakes import FakeGenerator
-from tests.service.conftest import build_fake_pipeline, make_settings
+from tests.service.conftest import build_fake_answerer, make_settings
 
 TANG_YONGLIN = "001_d756bbd637e114db.txt"  # 唐勇林, in traditional script
 ENGLISH_ARTICLE = "004_c1c1280c1642610c.txt"  # writes 李思进 as "Li Sijin"
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> RagPipeline:
+def answerer(tmp_path_factory: pytest.TempPathFactory) -> Answerer:
     settings: Settings = make_settings(tmp_path_factory.mktemp("retrieval"))
-    built = build_fake_pipeline(settings)
+    built = build_fake_answerer(settings)
     # A translation that names the wrong person: the characters a small model guesses.
     built.retriever.translator = LlmTranslator(FakeGenerator(lambda _: "张永林担任什么职务？"))
     return built
 
 
 def test_an_english_question_finds_the_chinese_text_that_names_its_person(
-    pipeline: RagPipeline,
+    answerer: Answerer,
 ) -> None:
-    hits = pipeline.search(
+    hits = answerer.search(
         "What position does Tang Yonglin hold?", 3, mode="lexical", cross_lingual=True
     )
     assert hits[0].doc_id == TANG_YONGLIN and "唐勇林" in hits[0].text, hits
 
 
 def test_a_chinese_question_finds_the_english_text_that_romanises_its_person(
-    pipeline: RagPipeline,
+    answerer: Answerer,
 ) -> None:
-    hits = pipeline.search("李思进在会上分享了什么？", 20, mode="lexical", cross_lingual=True)
+    hits = answerer.search("李思进在会上分享了什么？", 20, mode="lexical", cross_lingual=True)
     english = [h for h in hits if h.doc_id == ENGLISH_ARTICLE]
     assert english and "Li Sijin" in english[0].text, hits

@@ -23,7 +23,7 @@ from index.collection import STAGING_DIR
 from index.reconcile import reconcile
 from ragqa.config import Settings
 from service.app import create_app
-from tests.service.conftest import REPO, build_fake_pipeline, make_settings
+from tests.service.conftest import REPO, build_fake_answerer, make_settings
 
 AUTH = {"Authorization": "Bearer test-key"}
 OLD = b"The Quorvian salt mine opens for tours at nine in the morning."
@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, sys.argv[1])
 from index import collection
-from index.pipeline import expectation_for
+from index.ingest import expectation_for
 from index.store import IndexStore
 from ragqa.config import Settings
 from tests.conftest import FakeEmbedder
@@ -70,7 +70,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("crash-template")
     settings = make_settings(root)
     (settings.collection_dir / "keep.txt").write_bytes(OLD)
-    build_fake_pipeline(settings)
+    build_fake_answerer(settings)
     return root
 
 
@@ -98,8 +98,8 @@ def root(template: Path, tmp_path: Path) -> Path:
 
 def assert_folder_and_index_agree(client: TestClient, settings: Settings) -> None:
     """Every file is indexed with its exact bytes, every document has its file, nothing staged."""
-    pipeline = client.app.state.ragqa.pipeline  # type: ignore[attr-defined]
-    documents = pipeline.store.snapshot.documents
+    answerer = client.app.state.ragqa.answerer  # type: ignore[attr-defined]
+    documents = answerer.store.snapshot.documents
     files = {p.name: p for p in settings.collection_dir.iterdir()}
     assert sorted(files) == sorted(documents), "a hidden or unindexed file, or a lost one"
     for name, path in files.items():
@@ -108,8 +108,8 @@ def assert_folder_and_index_agree(client: TestClient, settings: Settings) -> Non
     listed = [d["doc_id"] for d in client.get("/v1/documents").json()["documents"]]
     assert sorted(listed) == sorted(documents)
     report = reconcile(
-        pipeline.store,
-        pipeline.embedder,
+        answerer.store,
+        answerer.embedder,
         settings.collection_dir,
         max_bytes=settings.max_upload_bytes,
     )
@@ -163,7 +163,7 @@ def test_a_write_killed_at_any_step_is_fully_there_or_fully_absent_after_a_resta
     assert code == (0 if stage == "never" else -9), "the writer did not reach that step"
     caplog.set_level(logging.WARNING, logger="index.collection")
     settings = make_settings(root)
-    with TestClient(create_app(settings, pipeline_factory=build_fake_pipeline)) as client:
+    with TestClient(create_app(settings, answerer_factory=build_fake_answerer)) as client:
         assert state_of(client, settings, doc_id) == expected
         assert_folder_and_index_agree(client, settings)
         if stage != "never":
@@ -182,7 +182,7 @@ def test_files_copied_in_by_hand_are_reported_indexed_or_quarantined_at_start_up
     (settings.collection_dir / "by-hand.txt").write_bytes(FRESH)
     (settings.collection_dir / "keep.txt").write_bytes(NEW)  # edited in place
     caplog.set_level(logging.WARNING, logger="index.reconcile")
-    with TestClient(create_app(settings, pipeline_factory=build_fake_pipeline)) as client:
+    with TestClient(create_app(settings, answerer_factory=build_fake_answerer)) as client:
         found = client.get("/v1/documents/by-hand.txt")
         kept = client.get("/v1/documents/keep.txt").json()["text"]
     assert "by-hand.txt" in caplog.text and "keep.txt" in caplog.text
@@ -203,7 +203,7 @@ def test_staged_files_never_enter_the_collection_folder(root: Path) -> None:
     assert any(p.read_bytes() == FRESH for p in staged if p.suffix == ".data")
     assert not (settings.collection_dir / "fresh.txt").exists()
     assert not [p for p in settings.collection_dir.iterdir() if p.name.startswith(".")]
-    with TestClient(create_app(settings, pipeline_factory=build_fake_pipeline)) as client:
+    with TestClient(create_app(settings, answerer_factory=build_fake_answerer)) as client:
         assert client.get("/v1/documents/fresh.txt").status_code == 404
     assert not list((settings.index_dir / STAGING_DIR).iterdir())
     assert os.listdir(settings.collection_dir)  # the rest of the collection is untouched
@@ -220,7 +220,7 @@ def test_an_update_that_fails_after_publishing_is_finished_not_undone(
         raise OSError("disk trouble after the commit")
 
     settings = make_settings(root)
-    with TestClient(create_app(settings, pipeline_factory=build_fake_pipeline)) as client:
+    with TestClient(create_app(settings, answerer_factory=build_fake_answerer)) as client:
         monkeypatch.setattr(IndexStore, "_cleanup", broken_cleanup)
         client_errors = TestClient(client.app, raise_server_exceptions=False)
         response = client_errors.post(
@@ -234,7 +234,7 @@ def test_an_update_that_fails_after_publishing_is_finished_not_undone(
 
 def test_a_rebuild_after_a_crash_settles_the_interrupted_write_first(root: Path) -> None:
     """`ragqa index build` reads the folder only after finishing the committed replacement."""
-    from index.pipeline import build_index
+    from index.ingest import build_index
     from tests.conftest import FakeEmbedder
 
     assert run_writer(root, "put", "keep.txt", NEW, "committed") == -9
@@ -242,6 +242,6 @@ def test_a_rebuild_after_a_crash_settles_the_interrupted_write_first(root: Path)
     assert (settings.collection_dir / "keep.txt").read_bytes() == OLD  # not placed yet
     build_index(settings, FakeEmbedder(), progress=False)
     assert (settings.collection_dir / "keep.txt").read_bytes() == NEW
-    with TestClient(create_app(settings, pipeline_factory=build_fake_pipeline)) as client:
+    with TestClient(create_app(settings, answerer_factory=build_fake_answerer)) as client:
         assert state_of(client, settings, "keep.txt") == NEW
         assert_folder_and_index_agree(client, settings)

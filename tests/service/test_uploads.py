@@ -24,10 +24,10 @@ from index.documents import DocumentMeta
 from index.loaders import MAX_EXPANDED_BYTES, SUPPORTED_SUFFIXES
 from ragqa.config import Settings
 from ragqa.errors import ModelError
+from service.answering import Answerer
 from service.app import create_app
-from service.pipeline import RagPipeline
 from tests.index.test_loaders import make_docx, make_pdf, text_stream
-from tests.service.conftest import build_fake_pipeline, make_settings
+from tests.service.conftest import build_fake_answerer, make_settings
 
 AUTH = {"Authorization": "Bearer test-key"}
 UPLOAD_LIMIT = 256 * 1024
@@ -38,7 +38,7 @@ SEARCH = {"query": "核医学 学术年会", "top_k": 5}
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The corpus and its fake-embedder index, built once and copied for each test."""
     root = tmp_path_factory.mktemp("template")
-    build_fake_pipeline(make_settings(root / "root" / "deep"))
+    build_fake_answerer(make_settings(root / "root" / "deep"))
     return root / "root"
 
 
@@ -50,10 +50,10 @@ class Server:
     root: Path  # every byte the server may write is under root/deep
 
     @property
-    def pipeline(self) -> RagPipeline:
-        pipeline = self.app.state.ragqa.pipeline
-        assert pipeline is not None
-        return pipeline
+    def answerer(self) -> Answerer:
+        answerer = self.app.state.ragqa.answerer
+        assert answerer is not None
+        return answerer
 
     def upload(self, name: str | bytes, data: bytes) -> Any:
         """A multipart upload with the file name sent byte for byte (no client escaping)."""
@@ -78,7 +78,7 @@ def make_server(template: Path, tmp_path: Path, **overrides: Any) -> Iterator[Se
     root = tmp_path / "root"
     shutil.copytree(template, root)
     settings = make_settings(root / "deep", max_upload_bytes=UPLOAD_LIMIT, **overrides)
-    app = create_app(settings, pipeline_factory=build_fake_pipeline)
+    app = create_app(settings, answerer_factory=build_fake_answerer)
     with TestClient(app) as client:
         yield Server(client, app, settings, tmp_path)
 
@@ -102,7 +102,7 @@ def observable_state(server: Server) -> dict[str, Any]:
     return {
         "documents": server.client.get("/v1/documents").json(),
         "search": server.client.post("/v1/search", json=SEARCH).json(),
-        "generation": server.pipeline.store.snapshot.generation,
+        "generation": server.answerer.store.snapshot.generation,
         "current": (server.settings.index_dir / "CURRENT").read_text(),
         "files": files_under(server.root),
     }
@@ -354,15 +354,15 @@ class FailingEmbedder:
 def test_an_index_failure_puts_the_collection_back_as_it_was(
     template: Path, tmp_path: Path
 ) -> None:
-    def failing_pipeline(settings: Settings) -> RagPipeline:
-        pipeline = build_fake_pipeline(settings)
-        pipeline.embedder = FailingEmbedder(pipeline.embedder)
-        return pipeline
+    def failing_answerer(settings: Settings) -> Answerer:
+        answerer = build_fake_answerer(settings)
+        answerer.embedder = FailingEmbedder(answerer.embedder)
+        return answerer
 
     root = tmp_path / "root"
     shutil.copytree(template, root)
     settings = make_settings(root / "deep", max_upload_bytes=UPLOAD_LIMIT)
-    app = create_app(settings, pipeline_factory=failing_pipeline)
+    app = create_app(settings, answerer_factory=failing_answerer)
     with TestClient(app, raise_server_exceptions=False) as client:
         server = Server(client, app, settings, tmp_path)
         existing = server.upload("keep.txt", b"Original text that must survive.")
@@ -409,7 +409,7 @@ def test_injected_documents_reach_the_model_neutralised_and_framed_as_data(
     shutil.copytree(template, root)
     settings = make_settings(root / "deep", max_upload_bytes=UPLOAD_LIMIT)
     app = create_app(
-        settings, pipeline_factory=lambda s: build_fake_pipeline(s, generators=[model])
+        settings, answerer_factory=lambda s: build_fake_answerer(s, generators=[model])
     )
     with TestClient(app) as client:
         server = Server(client, app, settings, tmp_path)

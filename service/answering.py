@@ -1,50 +1,32 @@
-"""Question answering end to end: retrieve, prompt, generate, cite.
+"""Answering a question end to end: retrieve, prompt, generate, check, cite.
 
-The pipeline is transport-free: the HTTP routes, the CLI and the evaluation runner all call it.
+`Answerer` is transport-free: the HTTP routes, the CLI and the evaluation runner all call it.
+What it is built from is wired in one place, `service/compose.py`.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import queue
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Generator as EventStream
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 
-import prompts
 from index.embedder import Embedder
-from index.injection import flagged_sentences
 from index.snapshot import IndexSnapshot
 from index.store import IndexStore
 from ragqa.config import Settings
-from ragqa.errors import DocumentNotFound, GenerationFailed, GenerationTimeout
+from ragqa.errors import GenerationTimeout
 from ragqa.types import Language, RetrievalMode
-from service.answer import (
-    Citation,
-    Passage,
-    build_messages,
-    heading_span,
-    neutralise,
-    postprocess,
-    preamble,
-    refusal,
-)
+from service.answer import build_messages, postprocess, preamble, refusal
 from service.answer_guard import question_has_content
 from service.answer_stream import SentenceGate
-from service.document_view import view_url
-from service.generation import Engine, Generator, complete, load_generators
-from service.generation.base import ChatMessage
+from service.generation import Engine, Generator
 from service.language import detect_language
-from service.retrieval import HybridRetriever, Retrieval, SearchHit
-
-log = logging.getLogger(__name__)
-
-_TARGET_NAMES = {"zh": "Simplified Chinese", "en": "English"}
+from service.passages import Citation, Passage, SearchHit, to_passages
+from service.retrieval import HybridRetriever, Retrieval
+from service.translation import LlmTranslator
 
 
 @dataclass(slots=True)
@@ -79,101 +61,9 @@ class DoneEvent:
 AskEvent = PassagesEvent | TokenEvent | DoneEvent
 
 
-class LlmTranslator:
-    """Query translation with the local model, cached: the same question costs one call."""
-
-    def __init__(self, generator: Generator, *, cache_size: int = 1024) -> None:
-        self.generator = generator
-        self.lock = threading.Lock()  # one llama.cpp context serves one call at a time
-        self.cache: OrderedDict[tuple[str, str], str] = OrderedDict()
-        self.cache_size = cache_size
-
-    def translate(self, query: str, target: str) -> str:
-        key = (query, target)
-        with self.lock:
-            if key in self.cache:
-                self.cache.move_to_end(key)
-                return self.cache[key]
-            messages = [*translation_preamble(), translation_request(neutralise(query), target)]
-            try:
-                text = complete(self.generator, messages, max_tokens=96)
-            except GenerationFailed as e:  # e.g. a question longer than the context window
-                log.warning("query not translated into %s, searched as asked: %s", target, e)
-                return ""
-            translated = text.strip().splitlines()[0].strip() if text.strip() else ""
-            self.cache[key] = translated
-            if len(self.cache) > self.cache_size:
-                self.cache.popitem(last=False)
-            return translated
-
-    def prefill(self) -> None:
-        """Evaluate the instructions and examples every translation starts with."""
-        with self.lock:
-            self.generator.prefill(translation_preamble())
-
-
-def translation_request(query: str, target: str) -> ChatMessage:
-    return {
-        "role": "user",
-        "content": prompts.render(
-            "translate_request", query=query, target_language=_TARGET_NAMES.get(target, target)
-        ),
-    }
-
-
-@cache
-def _translation_examples() -> tuple[ChatMessage, ...]:
-    turns: list[ChatMessage] = []
-    for example in json.loads(prompts.resource("translate_examples.json")):
-        turns.append(translation_request(example["query"], example["target"]))
-        turns.append({"role": "assistant", "content": example["translation"]})
-    return tuple(turns)
-
-
-def translation_preamble() -> list[ChatMessage]:
-    """Instructions and worked examples, the same for every query and both directions, so the
-    model's prompt cache keeps them: a small model asked only to translate a question often
-    answers it instead, and the examples show it what to do."""
-    return [{"role": "system", "content": prompts.template("translate")}, *_translation_examples()]
-
-
-def to_passages(hits: Sequence[SearchHit], snapshot: IndexSnapshot | None = None) -> list[Passage]:
-    """Hits numbered from 1. With the snapshot, each passage carries the flagged sentences of
-    its whole document (an answer must not repeat a notice another chunk of it holds) and where
-    the document states its title."""
-
-    @cache  # hits of one document share its text, flagged sentences and heading
-    def document(doc_id: str, title: str) -> tuple[tuple[str, ...], str, int]:
-        try:
-            text = snapshot.document_text(doc_id) if snapshot is not None else ""
-        except DocumentNotFound:  # deleted since it was retrieved
-            text = ""
-        span = heading_span(text, title) if text else None
-        heading = text[span[0] : span[1]] if span else ""
-        return flagged_sentences(text), heading, span[0] if span else -1
-
-    def passage(n: int, hit: SearchHit) -> Passage:
-        flagged, heading, heading_start = document(hit.doc_id, hit.title)
-        return Passage(
-            n=n,
-            doc_id=hit.doc_id,
-            chunk_id=hit.chunk_id,
-            title=hit.title,
-            text=hit.text,
-            start=hit.start,
-            end=hit.end,
-            score=hit.score,
-            url=view_url(hit.doc_id, hit.start, hit.end),
-            flagged=tuple(dict.fromkeys((*hit.chunk.flagged, *flagged))),
-            heading=heading,
-            heading_start=heading_start,
-        )
-
-    return [passage(i, h) for i, h in enumerate(hits, start=1)]
-
-
-class RagPipeline:
-    """Owns the loaded models and the index; safe to share between request threads.
+class Answerer:
+    """Answers questions over the index with the loaded models; safe to share between request
+    threads.
 
     Generators are held in a pool: at most one request uses a llama.cpp context at a time.
     The HTTP layer bounds how many requests may wait for one (see service.limits).
@@ -209,60 +99,8 @@ class RagPipeline:
         self.generator_id = generators[0].model_id if generators else ""
         self.load_timings: dict[str, float] = {}
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RagPipeline:
-        """Load (provisioning if needed) the embedder, the index and the generators.
-
-        `load_timings` says where the seconds of a start went (the bench reports them).
-        """
-        from index.pipeline import open_or_build
-        from index.textnorm import sound_tokens, tokenize
-        from ragqa.models.resolve import (
-            ensure_models,
-            load_configured_embedder,
-            resolve_generator,
-        )
-
-        timings: dict[str, float] = {}
-        clock = time.perf_counter()
-
-        def lap(stage: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            timings[stage] = round(now - clock, 3)
-            clock = now
-
-        ensure_models(settings)
-        lap("models_check_s")
-        embedder = load_configured_embedder(settings)
-        lap("embedder_s")
-        store = open_or_build(settings, embedder)
-        # jieba loads its dictionary at first use, pypinyin its syllables: paid here, at
-        # start, not by the first question.
-        tokenize("预热")
-        sound_tokens("Xi'an", "en")
-        lap("index_s")
-        model = None if settings.generator_url else resolve_generator(settings)
-        loaded = load_generators(
-            settings,
-            model,
-            answer_slots=settings.max_concurrent_generations,
-            translator=settings.cross_lingual,
-        )
-        lap("generators_s")
-        pipeline = cls(
-            settings,
-            embedder=embedder,
-            store=store,
-            generators=loaded.answer,
-            translator=LlmTranslator(loaded.translator) if loaded.translator else None,
-            engine=loaded.engine,
-        )
-        pipeline.load_timings = timings
-        return pipeline
-
     def close(self) -> None:
-        """Stop the engine this pipeline started, if any."""
+        """Stop the engine this answerer started, if any."""
         if self.engine is not None:
             self.engine.stop()
 
@@ -421,12 +259,10 @@ class RagPipeline:
 
 
 __all__ = [
+    "Answerer",
     "AskEvent",
     "AskResult",
     "DoneEvent",
-    "LlmTranslator",
     "PassagesEvent",
-    "RagPipeline",
     "TokenEvent",
-    "to_passages",
 ]

@@ -1,4 +1,4 @@
-"""Ingestion pipeline: collection folders and loose files into the index, failures reported."""
+"""Ingestion answerer: collection folders and loose files into the index, failures reported."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from index.pipeline import add_paths, build_index, expectation_for, open_or_build
+from index.ingest import add_paths, build_index, expectation_for, open_or_build
 from index.store import IndexStore
 from ragqa.config import Settings
 from ragqa.errors import IndexMismatch

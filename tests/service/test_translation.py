@@ -1,10 +1,10 @@
-"""The pipeline's query translator: its prompt, its cache and its prefill."""
+"""The answerer's query translator: its prompt, its cache and its prefill."""
 
 from __future__ import annotations
 
 from ragqa.errors import GenerationFailed
 from service.generation.base import ChatMessage
-from service.pipeline import LlmTranslator, translation_preamble
+from service.translation import LlmTranslator, translation_preamble
 from tests.fakes import FakeGenerator
 
 

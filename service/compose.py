@@ -1,0 +1,61 @@
+"""Composition: the one place where settings become models, an index store and an `Answerer`.
+
+Everything above (the app's lifespan, the CLI, the eval runner, the benches) asks for an
+answerer here; nothing below knows how the parts are chosen.
+"""
+
+from __future__ import annotations
+
+import time
+
+from index.ingest import open_or_build
+from index.textnorm import sound_tokens, tokenize
+from ragqa.config import Settings
+from ragqa.models.resolve import ensure_models, load_configured_embedder, resolve_generator
+from service.answering import Answerer
+from service.generation import load_generators
+from service.translation import LlmTranslator
+
+
+def build_answerer(settings: Settings) -> Answerer:
+    """Load (provisioning if needed) the embedder, the index and the generators.
+
+    The answerer's `load_timings` say where the seconds of a start went (the bench reports them).
+    """
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(now - clock, 3)
+        clock = now
+
+    ensure_models(settings)
+    lap("models_check_s")
+    embedder = load_configured_embedder(settings)
+    lap("embedder_s")
+    store = open_or_build(settings, embedder)
+    # jieba loads its dictionary at first use, pypinyin its syllables: paid here, at start,
+    # not by the first question.
+    tokenize("预热")
+    sound_tokens("Xi'an", "en")
+    lap("index_s")
+    model = None if settings.generator_url else resolve_generator(settings)
+    loaded = load_generators(
+        settings,
+        model,
+        answer_slots=settings.max_concurrent_generations,
+        translator=settings.cross_lingual,
+    )
+    lap("generators_s")
+    answerer = Answerer(
+        settings,
+        embedder=embedder,
+        store=store,
+        generators=loaded.answer,
+        translator=LlmTranslator(loaded.translator) if loaded.translator else None,
+        engine=loaded.engine,
+    )
+    answerer.load_timings = timings
+    return answerer
