@@ -180,7 +180,8 @@ class PassagesEventData(BaseModel):
 
 
 class TokenEventData(BaseModel):
-    """`event: token`, repeated: the next piece of the answer as generated (unchecked)."""
+    """`event: token`, repeated: the next piece of the answer, a sentence at a time, each
+    released only once it has passed the answer checks."""
 
     text: str = Field(description="Text to append; `[n]` are passage numbers.")
 
