@@ -123,21 +123,14 @@ class AnswersInProcess(Protocol):
 
 
 def _sharing_models(answerer: AnswersInProcess, settings: Settings) -> AnswersInProcess:
-    """A Answerer over the collection and index `settings` name, with `answerer`'s models:
-    loading them again would take minutes and hold them twice in memory. The two share their
-    model contexts, so they must not answer at the same time (the runner asks one at a time)."""
-    from index.ingest import open_or_build
+    """`service.compose.with_other_index`: the same models over another collection and index
+    (the runner asks one question at a time, so the two never answer at once)."""
     from service.answering import Answerer
+    from service.compose import with_other_index
 
     if not isinstance(answerer, Answerer):
         raise TypeError(f"cannot share the models of a {type(answerer).__name__}; pass `reopen`")
-    return Answerer(
-        settings,
-        embedder=answerer.embedder,
-        store=open_or_build(settings, answerer.embedder),
-        generators=answerer.generators,
-        translator=answerer.translator,
-    )
+    return with_other_index(answerer, settings)
 
 
 class InProcessBackend:

@@ -113,7 +113,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Tests pass small settings, or a factory that builds a lighter answerer.
 
-    A answerer the factory builds belongs to the app, which stops its engine at shutdown; one
+    An answerer the factory builds belongs to the app, which stops its engine at shutdown; one
     passed as `answerer` belongs to the caller (a server's, or one that several apps share).
     """
     given = answerer

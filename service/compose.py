@@ -59,3 +59,16 @@ def build_answerer(settings: Settings) -> Answerer:
     )
     answerer.load_timings = timings
     return answerer
+
+
+def with_other_index(answerer: Answerer, settings: Settings) -> Answerer:
+    """An answerer over the collection and index `settings` name, with `answerer`'s models:
+    loading them again would take minutes and hold them twice in memory. The two share their
+    model contexts, so they must not answer at the same time."""
+    return Answerer(
+        settings,
+        embedder=answerer.embedder,
+        store=open_or_build(settings, answerer.embedder),
+        generators=answerer.generators,
+        translator=answerer.translator,
+    )

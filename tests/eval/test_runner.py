@@ -320,7 +320,7 @@ INJECTION = [
 
 
 def open_planted(settings: Settings) -> FakeAnswerer:
-    """A answerer over the given collection that parrots the planted document (it obeys)."""
+    """An answerer over the given collection that parrots the planted document (it obeys)."""
     planted = (settings.collection_dir / "inj_one.txt").read_text(encoding="utf-8")
     return FakeAnswerer({"How many seats?": Script(("inj_one.txt",), planted)})
 
