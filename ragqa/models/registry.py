@@ -58,6 +58,9 @@ class ModelSpec:
     layout: Layout
     summary: str
     artifacts: tuple[Artifact, ...]
+    # The embedder back end `auto` means for this model (None: the general rule, ONNX for a
+    # local folder); a model whose ONNX export is not checked runs on sentence-transformers.
+    backend: str | None = None
 
     @property
     def key(self) -> str:
@@ -165,6 +168,7 @@ EMBEDDINGGEMMA_300M = ModelSpec(
             sha256="52aa00fc850f259046c9d21cea68ec2170915622ad5eeb2d8383e65f9533bb44",
         ),
     ),
+    backend="torch",
 )
 
 MODELS: dict[str, ModelSpec] = {

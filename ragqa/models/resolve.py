@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ragqa.config import Settings
 from ragqa.errors import ChecksumError, ConfigError, ModelError, RagqaError
-from ragqa.models.embedders import LoadedEmbedder, load_embedder, uses_onnx
+from ragqa.models.embedders import AUTO, LoadedEmbedder, load_embedder, uses_onnx
 from ragqa.models.feedback import Feedback, RichFeedback
 from ragqa.models.integrity import read_files_manifest
 from ragqa.models.provision import FETCH_HINT, fetch_model, inspect_model
@@ -63,6 +63,14 @@ def resolve_embedder(settings: Settings) -> str:
     return settings.embedder
 
 
+def embedder_backend(settings: Settings) -> str:
+    """The configured embedder back end, with `auto` taken as the provisioned model asks."""
+    spec = _provisioned(settings.embedder, "embedder")
+    if settings.embedder_backend == AUTO and spec is not None and spec.backend is not None:
+        return spec.backend
+    return settings.embedder_backend
+
+
 def embedder_export(settings: Settings) -> Path | None:
     """Make (or verify) the ONNX export the configured embedder runs on; None on torch.
 
@@ -70,7 +78,7 @@ def embedder_export(settings: Settings) -> Path | None:
     one-time export.
     """
     model_path = resolve_embedder(settings)
-    if not uses_onnx(model_path, settings.embedder_backend):
+    if not uses_onnx(model_path, embedder_backend(settings)):
         return None
     from ragqa.models.onnx_embedder import ensure_onnx_export
 
@@ -81,7 +89,7 @@ def load_configured_embedder(settings: Settings) -> LoadedEmbedder:
     """The configured embedder on the configured back end, loaded (exported first if needed)."""
     return load_embedder(
         resolve_embedder(settings),
-        backend=settings.embedder_backend,
+        backend=embedder_backend(settings),
         batch_size=settings.embed_batch_size,
         cache_dir=settings.model_cache_dir,
     )

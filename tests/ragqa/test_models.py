@@ -24,6 +24,7 @@ from ragqa.models.integrity import STAMP, write_files_manifest
 from ragqa.models.provision import DOWNLOADS_DIR, fetch_model, inspect_model
 from ragqa.models.registry import E5_SMALL, Artifact, ModelSpec, split_parts
 from ragqa.models.resolve import (
+    embedder_backend,
     embedder_fingerprint,
     ensure_models,
     require_provisioned,
@@ -381,3 +382,12 @@ def test_cli_rejects_unknown_names_and_reports_missing_models(
     missing = runner.invoke(app, ["verify"])
     assert missing.exit_code == 1
     assert "multilingual-e5-small: missing" in missing.output
+
+
+def test_auto_backend_follows_what_the_provisioned_model_asks() -> None:
+    """EmbeddingGemma's ONNX export is not checked, so `auto` runs it on sentence-transformers;
+    an explicit choice wins, and other models keep the general rule."""
+    gemma = registry.EMBEDDINGGEMMA_300M.name
+    assert embedder_backend(make_settings(embedder=gemma)) == "torch"
+    assert embedder_backend(make_settings(embedder=gemma, embedder_backend="onnx")) == "onnx"
+    assert embedder_backend(make_settings(embedder=E5_SMALL.name)) == "auto"
