@@ -155,7 +155,7 @@ def test_ingestion_section_with_the_real_embedder(tmp_path: Path) -> None:
     run_ingestion(section, settings, real_embedder(settings), reference, IngestionOptions(2, 1))
     throughput = section.tables[0]
     assert [row[0] for row in throughput.rows] == [
-        "build_index (whole answerer, OnnxEmbedder)",
+        "build_index (whole ingestion, OnnxEmbedder)",
         "SentenceTransformer.encode_document, one call",
         "OnnxEmbedder.embed_documents, one call",
     ]

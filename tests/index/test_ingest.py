@@ -1,4 +1,4 @@
-"""Ingestion answerer: collection folders and loose files into the index, failures reported."""
+"""Ingestion (index.ingest): collection folders and loose files into the index, failures reported."""
 
 from __future__ import annotations
 
