@@ -1,4 +1,4 @@
-"""Ingestion (index.ingest): collection folders and loose files into the index, failures reported."""
+"""Ingestion: collection folders and loose files into the index, failures reported."""
 
 from __future__ import annotations
 
