@@ -7,7 +7,7 @@ across languages the embedder prefers the query's own language whatever the topi
 cannot match at all. A chunk's score is its cosine to the variant in its language (the only
 signal calibrated across languages) plus `lexical_weight` times its BM25 score relative to the
 best lexical match in its language. This beat reciprocal rank fusion of the same lists on the
-eval set, and the weight only orders near-ties (README, "How it works", has the figures).
+eval set, and the weight only orders near-ties (README, "How it works", says how to check).
 
 A translation often gets names wrong (Tang Yonglin became 张永林, not 唐勇林), so the lexical
 search of each translation also carries the original question's names by sound: its
