@@ -190,16 +190,21 @@ def _echoes_instructions(
     return not CITATION_MARKER.search(claim) and tokens <= question_tokens | instructions
 
 
-def _check_claim(claim: str, passages: Sequence[Passage], min_support: float = 0.6) -> str:
+def _check_claim(
+    claim: str, passages: Sequence[Passage], stating: Sequence[Passage], min_support: float = 0.6
+) -> str:
     """Point the claim's markers at the passages that support it.
 
     Without a marker, a claim whose words mostly come from one passage is attributed to it
     (small models often forget markers). A marker whose passage shares less than half as many
-    of the claim's words as the best-supporting passage is moved to that passage. Claims whose
-    words match no passage (a translation, a paraphrase) keep the model's own markers.
+    of the claim's words as the best-supporting passage is moved to that passage. Only a
+    passage in `stating` (those that state the claim's figures) can be that best one: shared
+    Han characters also join a Chinese claim to a Chinese passage of another event, while the
+    English passage it cites states its year. Claims whose words match no such passage (a
+    translation, a paraphrase) keep the model's own markers.
     """
     tokens = words(claim)
-    best = max(passages, key=lambda p: _support(tokens, p), default=None)
+    best = max(stating, key=lambda p: _support(tokens, p), default=None)
     if best is None or _support(tokens, best) < min_support:
         return claim
     by_number = {p.n: p for p in passages}
@@ -240,6 +245,12 @@ def _sources(passages: tuple[Passage, ...], question: str) -> _Sources:
     )
 
 
+def _stating(claim: str, passages: Sequence[Passage], found: _Sources) -> list[Passage]:
+    """The passages that state every figure of the claim the question did not give."""
+    needed = _claim_numbers(claim) - found.asked_numbers
+    return [p for p in passages if needed <= found.passage_numbers[p.n]]
+
+
 def check_claims(
     raw: str, passages: Sequence[Passage], language: Language, question: str = ""
 ) -> str:
@@ -251,7 +262,7 @@ def check_claims(
     text = _MARKER_AFTER_STOP.sub(r"\2\1", match_script(raw, language))
     found = _sources(tuple(passages), question)
     kept = (
-        _check_claim(c, passages)
+        _check_claim(c, passages, _stating(c, passages, found))
         for c in split_claims(text)
         if _is_grounded(c, found.numbers)
         and not _is_hollow(c)

@@ -253,6 +253,28 @@ def test_a_number_cited_to_the_wrong_chunk_of_its_document_is_pointed_at_the_rig
     assert "150" in cited.citations[0].quote and cited.citations[0].chunk_id == "000.txt#2"
 
 
+def test_a_figure_keeps_the_cited_passage_that_states_it_across_languages() -> None:
+    """Han characters shared with a Chinese passage of another event must not move a Chinese
+    claim's marker away from the English passage that states its year."""
+    founded = passage(
+        1,
+        "The Forum was founded by the Ministry of Health in 2015 to promote cooperation "
+        "between hospitals and universities.",
+        doc_id="004.txt",
+    )
+    meeting = passage(
+        2, "卫生部医院与大学合作论坛于2022年举行，多所医院和大学参加。", doc_id="002.txt"
+    )
+    question = "医院与大学合作论坛是卫生部在哪一年创办的？"
+    said = "医院与大学合作论坛是卫生部在2015年创办的[1]。"
+    kept = postprocess(said, [founded, meeting], "zh-Hans", question)
+    assert not kept.refused and "2015" in kept.answer
+    assert [c.doc_id for c in kept.citations] == ["004.txt"]
+    # the other event's passage still takes a claim its own figure supports
+    other = postprocess("医院与大学合作论坛于2022年举行[1]。", [founded, meeting], "zh-Hans")
+    assert not other.refused and [c.doc_id for c in other.citations] == ["002.txt"]
+
+
 def test_numbers_converted_from_chinese_units_are_grounded() -> None:
     source = passage(1, "学校将提供16万平方米的空间，投资2.5亿元。")
     cited = postprocess("It will provide 160,000 square metres [1].", [source], "en")
