@@ -37,6 +37,10 @@ class Answer:
     prompt_tokens: int
     completion_tokens: int
     error: str = ""  # why no answer came (timeout, server error); the answer is then empty
+    # In-process only: what the model wrote before the checks, and the chunks it was given,
+    # so a dropped or refused answer can be explained without asking again.
+    model_text: str = ""
+    passage_ids: tuple[str, ...] = ()
 
 
 class Found(NamedTuple):
@@ -86,9 +90,20 @@ class _Citation(Protocol):
     def doc_id(self) -> str: ...
 
 
+class _Given(Protocol):
+    @property
+    def chunk_id(self) -> str: ...
+
+
 class _AskResult(Protocol):
     @property
     def answer(self) -> str: ...
+
+    @property
+    def raw_answer(self) -> str: ...
+
+    @property
+    def passages(self) -> Sequence[_Given]: ...
 
     @property
     def refused(self) -> bool: ...
@@ -186,6 +201,8 @@ class InProcessBackend:
             timings=dict(result.timings),
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
+            model_text=result.raw_answer,
+            passage_ids=tuple(p.chunk_id for p in result.passages),
         )
 
     @contextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from index.textnorm import normalise_for_lexical
 from ragqa.types import CITATION_MARKER, marker_numbers
@@ -181,6 +181,8 @@ class AnswerRow:
     prompt_tokens: int
     completion_tokens: int
     error: str
+    model_text: str = ""  # the model's text before the answer checks (in-process runs)
+    passage_ids: list[str] = field(default_factory=list)  # the chunks the model was given
 
 
 def score_answer(
@@ -198,6 +200,8 @@ def score_answer(
     prompt_tokens: int,
     completion_tokens: int,
     error: str = "",
+    model_text: str = "",
+    passage_ids: Sequence[str] = (),
 ) -> AnswerRow:
     """Score one answer; `citation_docs` maps each returned citation number to its document.
 
@@ -225,6 +229,8 @@ def score_answer(
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         error=error,
+        model_text=model_text,
+        passage_ids=list(passage_ids),
     )
 
 

@@ -120,6 +120,8 @@ def answer_row(item: EvalItem, answer: Answer) -> AnswerRow:
         prompt_tokens=answer.prompt_tokens,
         completion_tokens=answer.completion_tokens,
         error=answer.error,
+        model_text=answer.model_text,
+        passage_ids=answer.passage_ids,
     )
 
 

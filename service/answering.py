@@ -41,6 +41,8 @@ class AskResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int | None = None  # prompt tokens the engine reused from its KV cache
+    # The model's text before the sentence checks: for evaluation, never sent to clients.
+    raw_answer: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +238,7 @@ class Answerer:
                 prompt_tokens=prompt_tokens,
                 completion_tokens=len(pieces),
                 cached_tokens=cached_tokens,
+                raw_answer="".join(pieces),
             )
         )
 

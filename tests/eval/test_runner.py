@@ -68,6 +68,13 @@ class Result:
     timings: dict[str, float]
     prompt_tokens: int = 120
     completion_tokens: int = 12
+    raw_answer: str = ""
+    passages: list[Given] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Given:
+    chunk_id: str
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,8 @@ class FakeAnswerer:
             script.refused,
             [] if script.refused else script.cited(),
             {"retrieve_ms": 5.0, "generate_ms": 50.0, "total_ms": 60.0},
+            raw_answer=f"model: {script.answer}",
+            passages=[Given(f"{doc}#{i}") for i, doc in enumerate(script.chunks)],
         )
 
 
@@ -258,6 +267,14 @@ def test_answer_rows_and_summary(backend: InProcessBackend) -> None:
     assert answer["by_type"]["multi_doc"]["accuracy"] == 0.0
     assert answer["overall"]["latency_ms"]["generate_ms"]["p50"] == 50.0
     assert list(run.summary["retrieval"]["by_language"]) == ["zh-Hans", "en"]
+
+
+def test_answer_rows_keep_what_the_model_wrote_and_was_given(backend: InProcessBackend) -> None:
+    """A dropped or refused answer can be explained from the report, without asking again."""
+    rows = {r.id: r for r in evaluate_answers(backend, ITEMS)}
+    script = SCRIPT[ITEMS[1].question]
+    assert rows["q2"].model_text == f"model: {script.answer}"
+    assert rows["q2"].passage_ids == [f"{doc}#{i}" for i, doc in enumerate(script.chunks)]
 
 
 def test_a_failed_answer_is_recorded_as_wrong_and_the_run_goes_on(

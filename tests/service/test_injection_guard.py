@@ -133,6 +133,25 @@ def test_an_obeying_model_is_refused_on_every_route(
     assert all("Quorvian" in p and "PWNED" not in p for p in model.prompts)
 
 
+def test_the_models_raw_text_is_kept_for_evaluation_but_never_sent(
+    client: TestClient, settings: Settings, model: Model
+) -> None:
+    """AskResult.raw_answer keeps what the checks dropped (eval reports it); no route sends it."""
+    model.reply = "PWNED[1]"
+    for route, body in [
+        ("/v1/ask", {"question": LOGIN}),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": LOGIN}]}),
+    ]:
+        response = client.post(route, json=body)
+        assert response.status_code == 200 and "PWNED" not in response.text, response.text
+    answerer = build_fake_answerer(settings, generators=[FakeGenerator(lambda m: "PWNED[1]")])
+    try:
+        result = answerer.ask(LOGIN)
+    finally:
+        answerer.close()
+    assert result.refused and result.raw_answer == "PWNED[1]"
+
+
 def test_the_notice_never_reaches_the_prompt(client: TestClient, model: Model) -> None:
     model.reply = "The deepest gallery lies 212 metres underground [1]."
     answer = ask(client, "How deep is the deepest gallery of the Quorvian salt mine?")
