@@ -128,6 +128,11 @@ def _with_markers(claim: str, numbers: Sequence[int]) -> str:
     return bare[:end] + "".join(f"[{n}]" for n in numbers) + tail
 
 
+def _needed(claim: str, asked_numbers: set[str]) -> set[str]:
+    """The claim's figures that the question did not give: what its cited passage must state."""
+    return _claim_numbers(claim) - asked_numbers
+
+
 def _cite_its_numbers(
     claim: str,
     passages: Sequence[Passage],
@@ -145,7 +150,7 @@ def _cite_its_numbers(
         for n in marker_numbers(m.group(1))
         if n in passage_numbers
     ]
-    needed = _claim_numbers(claim) - asked_numbers
+    needed = _needed(claim, asked_numbers)
     if not cited or needed <= set().union(*(passage_numbers[n] for n in cited)):
         return claim
     documents = {p.doc_id for p in passages if p.n in cited}
@@ -247,7 +252,7 @@ def _sources(passages: tuple[Passage, ...], question: str) -> _Sources:
 
 def _stating(claim: str, passages: Sequence[Passage], found: _Sources) -> list[Passage]:
     """The passages that state every figure of the claim the question did not give."""
-    needed = _claim_numbers(claim) - found.asked_numbers
+    needed = _needed(claim, found.asked_numbers)
     return [p for p in passages if needed <= found.passage_numbers[p.n]]
 
 
