@@ -105,11 +105,6 @@ class Settings(BaseSettings):
     cross_lingual: bool = Field(
         True, description="Translate questions into the collection's other languages."
     )
-    pivot_answers: bool = Field(
-        True,
-        description="When most passages are in another language than the question, answer in "
-        "theirs, then translate the checked answer (needs cross_lingual's translator).",
-    )
     min_dense_score: float = Field(
         0.80, description="Below this cosine and with no lexical match, nothing is relevant."
     )

@@ -43,11 +43,6 @@ class CitedAnswer:
     citations: list[Citation]
 
 
-def space_names(answer: str, language: Language) -> str:
-    """In English, a name left in Chinese reads "held in the 四川省", not "the四川省"."""
-    return _LATIN_HAN.sub(" ", answer) if language == "en" else answer
-
-
 def neutralise(text: str) -> str:
     """Remove chat-control tokens so untrusted text stays inside its turn."""
     return _CONTROL_TOKENS.sub(" ", text)
@@ -196,7 +191,9 @@ def postprocess(
 
     answer = CITATION_MARKER.sub(renumber, text)
     answer = re.sub(r"[ \t]+([。，！？.,!?])", r"\1", answer)
-    answer = space_names(re.sub(r"[ \t]{2,}", " ", answer).strip(), language)
+    answer = re.sub(r"[ \t]{2,}", " ", answer).strip()
+    if language == "en":  # a name left in Chinese reads "held in the 四川省", not "the四川省"
+        answer = _LATIN_HAN.sub(" ", answer)
     citations = []
     for new_n, old_n in enumerate(order, start=1):
         passage = by_number[old_n]

@@ -25,7 +25,6 @@ from service.answer_stream import SentenceGate
 from service.generation import Engine, Generator
 from service.language import detect_language
 from service.passages import Citation, Passage, SearchHit, to_passages
-from service.pivot import pivot_question, reading_language, translate_answer
 from service.retrieval import HybridRetriever, Retrieval
 from service.translation import LlmTranslator
 
@@ -189,20 +188,11 @@ class Answerer:
         stop = stop or threading.Event()
         if stop.is_set():  # the client left while this request waited: skip the model
             return
-        # Read in the passages' language when most are in another one; translated at the end.
-        reading = language
-        asked = question
-        if self.settings.pivot_answers and self.translator is not None:
-            reading = reading_language(language, passages)
-            if reading != language:
-                asked = pivot_question(question, reading, self.translator)
-        pivoting = reading != language
-        messages = build_messages(asked, passages, reading, history)
+        messages = build_messages(question, passages, language, history)
         generator = self._pool.get()
         pieces: list[str] = []
-        # Text leaves a sentence at a time, each checked like the final answer (when the
-        # answer is translated, only once it is whole and translated).
-        gate = SentenceGate(passages, reading, asked)
+        # Text leaves a sentence at a time, each checked like the final answer.
+        gate = SentenceGate(passages, language, question)
         sent = False
         try:
             gen_started = time.perf_counter()
@@ -216,7 +206,7 @@ class Answerer:
                     timings["ttft_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
                 pieces.append(piece)
                 checked = gate.feed(piece)
-                if checked and not pivoting:
+                if checked:
                     sent = True
                     yield TokenEvent(checked)
                 if time.perf_counter() > deadline:
@@ -229,22 +219,10 @@ class Answerer:
             cached_tokens = generator.cached_tokens()
         finally:
             self._pool.put(generator)
-        cited = postprocess("".join(pieces), passages, reading, asked)
-        if pivoting and self.translator is not None:
-            translate_started = time.perf_counter()
-            cited = translate_answer(cited, language, self.translator)
-            timings["answer_translate_ms"] = round(
-                (time.perf_counter() - translate_started) * 1000, 1
-            )
-            rest = cited.answer
-        else:
-            rest = (
-                cited.answer
-                if cited.refused and not sent
-                else ""
-                if cited.refused
-                else gate.finish()
-            )
+        cited = postprocess("".join(pieces), passages, language, question)
+        rest = (
+            cited.answer if cited.refused and not sent else "" if cited.refused else gate.finish()
+        )
         if rest:
             yield TokenEvent(rest)
         timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)

@@ -105,8 +105,7 @@ def _numbers(text: str) -> set[str]:
     return found
 
 
-def claim_numbers(claim: str) -> set[str]:
-    """The figures a claim states, its markers not counted."""
+def _claim_numbers(claim: str) -> set[str]:
     bare = CITATION_MARKER.sub("", claim)
     mantissas = {value for value, _ in _EN_AMOUNT.findall(bare)}  # "1.2" of "1.2 million"
     return _numbers(bare) - mantissas
@@ -118,10 +117,10 @@ def _is_grounded(claim: str, source_numbers: set[str]) -> bool:
     A small model asked for a figure the passages lack tends to invent one; a number found
     nowhere in the sources is the clearest sign of it.
     """
-    return claim_numbers(claim) <= source_numbers
+    return _claim_numbers(claim) <= source_numbers
 
 
-def with_markers(claim: str, numbers: Sequence[int]) -> str:
+def _with_markers(claim: str, numbers: Sequence[int]) -> str:
     """The claim with its markers replaced by `numbers`, placed before its closing stop."""
     bare = CITATION_MARKER.sub("", claim)
     end = len(bare.rstrip("。！？；.!?; \n"))
@@ -131,7 +130,7 @@ def with_markers(claim: str, numbers: Sequence[int]) -> str:
 
 def _needed(claim: str, asked_numbers: set[str]) -> set[str]:
     """The claim's figures that the question did not give: what its cited passage must state."""
-    return claim_numbers(claim) - asked_numbers
+    return _claim_numbers(claim) - asked_numbers
 
 
 def _cite_its_numbers(
@@ -157,7 +156,7 @@ def _cite_its_numbers(
     documents = {p.doc_id for p in passages if p.n in cited}
     for p in passages:
         if p.doc_id in documents and needed <= passage_numbers[p.n]:
-            return with_markers(claim, [p.n])
+            return _with_markers(claim, [p.n])
     return None
 
 
@@ -220,7 +219,7 @@ def _check_claim(
         for n in dict.fromkeys(cited)
         if n in by_number and _support(tokens, by_number[n]) >= _support(tokens, best) / 2
     ] or [best.n]
-    return with_markers(claim, kept)
+    return _with_markers(claim, kept)
 
 
 @dataclass(frozen=True)
