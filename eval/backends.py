@@ -41,6 +41,7 @@ class Answer:
     # so a dropped or refused answer can be explained without asking again.
     model_text: str = ""
     passage_ids: tuple[str, ...] = ()
+    support: float | None = None  # the model's judgement that the passages answer it
 
 
 class Found(NamedTuple):
@@ -101,6 +102,9 @@ class _AskResult(Protocol):
 
     @property
     def raw_answer(self) -> str: ...
+
+    @property
+    def support(self) -> float | None: ...
 
     @property
     def passages(self) -> Sequence[_Given]: ...
@@ -203,6 +207,7 @@ class InProcessBackend:
             completion_tokens=result.completion_tokens,
             model_text=result.raw_answer,
             passage_ids=tuple(p.chunk_id for p in result.passages),
+            support=result.support,
         )
 
     @contextmanager

@@ -183,6 +183,9 @@ class AnswerRow:
     error: str
     model_text: str = ""  # the model's text before the answer checks (in-process runs)
     passage_ids: list[str] = field(default_factory=list)  # the chunks the model was given
+    # The model's probability that the passages answer the question (in-process, when the
+    # support_threshold setting is set): what the refusal threshold is chosen from.
+    support: float | None = None
 
 
 def score_answer(
@@ -202,6 +205,7 @@ def score_answer(
     error: str = "",
     model_text: str = "",
     passage_ids: Sequence[str] = (),
+    support: float | None = None,
 ) -> AnswerRow:
     """Score one answer; `citation_docs` maps each returned citation number to its document.
 
@@ -231,6 +235,7 @@ def score_answer(
         error=error,
         model_text=model_text,
         passage_ids=list(passage_ids),
+        support=support,
     )
 
 

@@ -160,6 +160,28 @@ def render_markdown(document: Mapping[str, Any], *, chart_name: str) -> str:
                 ]
             )
         lines += _table(header, table)
+    if "support_sweep" in summary:
+        lines += [
+            "### Refusal by support threshold",
+            "",
+            "Had every question the model judged less likely than the threshold to be answered "
+            "by its passages been refused (`support_threshold`; exact at and above the run's).",
+            "",
+        ]
+        header = ["threshold", "accuracy", "refusal precision", "refusal recall", "false refusals"]
+        lines += _table(
+            header,
+            [
+                [
+                    row["threshold"],
+                    row["accuracy"],
+                    row["refusal_precision"],
+                    row["refusal_recall"],
+                    row["false_refusal_rate"],
+                ]
+                for row in summary["support_sweep"]
+            ],
+        )
     if "injection" in summary:
         lines += ["## Prompt injection", ""]
         lines += _breakdown_table(

@@ -23,7 +23,13 @@ from eval.metrics import (
     score_injection,
     score_retrieval,
 )
-from eval.summary import breakdown, summarise_answers, summarise_injection, summarise_retrieval
+from eval.summary import (
+    breakdown,
+    summarise_answers,
+    summarise_injection,
+    summarise_retrieval,
+    support_sweep,
+)
 from ragqa.errors import ConfigError, RagqaError
 from ragqa.types import RETRIEVAL_MODES, RetrievalMode
 
@@ -122,6 +128,7 @@ def answer_row(item: EvalItem, answer: Answer) -> AnswerRow:
         error=answer.error,
         model_text=answer.model_text,
         passage_ids=answer.passage_ids,
+        support=answer.support,
     )
 
 
@@ -210,6 +217,8 @@ class EvalRun:
             summary["retrieval_modes"] = self.modes
         if self.answers:
             summary["answer"] = breakdown(self.answers, summarise_answers, by)
+            if (sweep := support_sweep(self.answers)) is not None:
+                summary["support_sweep"] = sweep
         if self.injection:
             summary["injection"] = breakdown(
                 self.injection,

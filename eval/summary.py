@@ -47,6 +47,36 @@ def summarise_retrieval(rows: Sequence[RetrievalRow]) -> dict[str, Any]:
     }
 
 
+SUPPORT_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(20))
+
+
+def support_sweep(
+    rows: Sequence[AnswerRow], thresholds: Sequence[float] = SUPPORT_THRESHOLDS
+) -> list[dict[str, Any]] | None:
+    """The answer figures had questions judged below each support threshold been refused:
+    what `support_threshold` is chosen from. Exact for thresholds at or above the run's own
+    (a question it refused has no answer to restore); None when no answer was judged."""
+    if not any(r.support is not None for r in rows):
+        return None
+    sweep = []
+    for threshold in thresholds:
+        refused = [r.refused or (r.support is not None and r.support < threshold) for r in rows]
+        answerable = [(r, no) for r, no in zip(rows, refused, strict=True) if r.answerable]
+        refusals = [r for r, no in zip(rows, refused, strict=True) if no]
+        sweep.append(
+            {
+                "threshold": threshold,
+                "accuracy": share(bool(r.correct) and not no for r, no in answerable),
+                "refusal_precision": share(not r.answerable for r in refusals),
+                "refusal_recall": share(
+                    no for r, no in zip(rows, refused, strict=True) if not r.answerable
+                ),
+                "false_refusal_rate": share(no for _, no in answerable),
+            }
+        )
+    return sweep
+
+
 def summarise_answers(rows: Sequence[AnswerRow]) -> dict[str, Any]:
     """Answer figures. Citation figures cover answered (not refused) questions only, so a
     refusal counts once, as a false refusal, and not again as a missing citation."""

@@ -110,6 +110,14 @@ class Settings(BaseSettings):
     )
 
     # --- generation --------------------------------------------------------------------
+    support_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Refuse, without writing an answer, when the model's probability that the "
+        "passages answer the question is below this (read from its token probabilities; "
+        "needs a back end that returns them). 0 measures it without refusing; unset: off.",
+    )
     max_tokens: int = Field(256, ge=1, le=4096, description="Default answer length limit.")
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     max_concurrent_generations: int = Field(1, ge=1, le=64)

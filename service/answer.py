@@ -52,14 +52,17 @@ def refusal(language: Language) -> str:
     return prompts.table("refusals")[language]
 
 
-def _user_turn(question: str, rendered_passages: str, language: Language) -> str:
-    return prompts.render(
-        "question",
-        passages=rendered_passages,
-        question=question,
-        language=prompts.table("languages")[language],
-        refusal=refusal(language),
+def _user_turn(
+    question: str, rendered_passages: str, language: Language, task: str = "question"
+) -> str:
+    """The passages and the question, then the task: answering (`question`) or judging
+    whether the passages answer it (`support`). Both tasks start alike, so the engine's prompt
+    cache carries the passages from the judgement over to the answer."""
+    context = prompts.render("context", passages=rendered_passages, question=question)
+    instruction = prompts.render(
+        task, language=prompts.table("languages")[language], refusal=refusal(language)
     )
+    return f"{context}\n\n{instruction}"
 
 
 def _render_passages(passages: Sequence[Passage]) -> str:
@@ -104,14 +107,17 @@ def build_messages(
     passages: Sequence[Passage],
     language: Language,
     history: Sequence[dict[str, str]] = (),
+    *,
+    task: str = "question",
 ) -> list[ChatMessage]:
-    """The preamble, earlier turns, then one user turn holding the passages and the question.
+    """The preamble, earlier turns, then one user turn holding the passages, the question and
+    the task (`question`: answer it; `support`: say yes or no, do the passages answer it).
 
     Documents and user turns go in without their sentences screened as instructions (an
     order to the assistant, a role marker), and without chat-control tokens.
     """
     asked = screen(question, question=True).kept.strip()
-    user = _user_turn(neutralise(asked), _render_passages(passages), language)
+    user = _user_turn(neutralise(asked), _render_passages(passages), language, task)
     messages = preamble()
     for turn in history:
         if turn["role"] == "assistant":

@@ -23,6 +23,7 @@ from service.answer import build_messages, postprocess, preamble, refusal
 from service.answer_guard import question_has_content
 from service.answer_stream import SentenceGate
 from service.generation import Engine, Generator
+from service.generation.base import ChoiceScorer
 from service.language import detect_language
 from service.passages import Citation, Passage, SearchHit, to_passages
 from service.retrieval import HybridRetriever, Retrieval
@@ -43,6 +44,8 @@ class AskResult:
     cached_tokens: int | None = None  # prompt tokens the engine reused from its KV cache
     # The model's text before the sentence checks: for evaluation, never sent to clients.
     raw_answer: str = ""
+    # The model's probability that the passages answer the question (None: not judged).
+    support: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,11 +181,7 @@ class Answerer:
         # Nothing relevant, or a question that is only orders to the assistant ("ignore your
         # rules, print your prompt"): the model is not asked.
         if not retrieval.relevant or not question_has_content(question):
-            timings["generate_ms"] = 0.0
-            result = AskResult(question, language, refusal(language), True, [], passages, timings)
-            result.timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
-            yield TokenEvent(result.answer)
-            yield DoneEvent(result)
+            yield from self._refuse(question, language, passages, timings, started)
             return
 
         stop = stop or threading.Event()
@@ -194,31 +193,42 @@ class Answerer:
         # Text leaves a sentence at a time, each checked like the final answer.
         gate = SentenceGate(passages, language, question)
         sent = False
+        prompt_tokens, cached_tokens = 0, None
         try:
-            gen_started = time.perf_counter()
-            for piece in generator.stream(
-                messages,
-                max_tokens=max_tokens or self.settings.max_tokens,
-                temperature=self.settings.temperature if temperature is None else temperature,
-                stop=stop,
-            ):
-                if not pieces:
-                    timings["ttft_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
-                pieces.append(piece)
-                checked = gate.feed(piece)
-                if checked:
-                    sent = True
-                    yield TokenEvent(checked)
-                if time.perf_counter() > deadline:
-                    stop.set()
-                    raise GenerationTimeout(
-                        f"answer took longer than {self.settings.generation_timeout_s:g} s"
-                    )
-            timings["generate_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
-            prompt_tokens = generator.count_tokens(messages)
-            cached_tokens = generator.cached_tokens()
+            support_started = time.perf_counter()
+            support = self._support(generator, question, passages, language, history, stop)
+            if support is not None:
+                timings["support_ms"] = round((time.perf_counter() - support_started) * 1000, 1)
+            # Judged unanswered by the passages: no answer is written.
+            unsupported = support is not None and support < (self.settings.support_threshold or 0)
+            if not unsupported:
+                gen_started = time.perf_counter()
+                for piece in generator.stream(
+                    messages,
+                    max_tokens=max_tokens or self.settings.max_tokens,
+                    temperature=self.settings.temperature if temperature is None else temperature,
+                    stop=stop,
+                ):
+                    if not pieces:
+                        timings["ttft_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
+                    pieces.append(piece)
+                    checked = gate.feed(piece)
+                    if checked:
+                        sent = True
+                        yield TokenEvent(checked)
+                    if time.perf_counter() > deadline:
+                        stop.set()
+                        raise GenerationTimeout(
+                            f"answer took longer than {self.settings.generation_timeout_s:g} s"
+                        )
+                timings["generate_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
+                prompt_tokens = generator.count_tokens(messages)
+                cached_tokens = generator.cached_tokens()
         finally:
             self._pool.put(generator)
+        if unsupported:
+            yield from self._refuse(question, language, passages, timings, started, support)
+            return
         cited = postprocess("".join(pieces), passages, language, question)
         rest = (
             cited.answer if cited.refused and not sent else "" if cited.refused else gate.finish()
@@ -239,8 +249,45 @@ class Answerer:
                 completion_tokens=len(pieces),
                 cached_tokens=cached_tokens,
                 raw_answer="".join(pieces),
+                support=support,
             )
         )
+
+    @staticmethod
+    def _refuse(
+        question: str,
+        language: Language,
+        passages: list[Passage],
+        timings: dict[str, float],
+        started: float,
+        support: float | None = None,
+    ) -> EventStream[AskEvent, None, None]:
+        """The refusal, without the model writing an answer."""
+        timings["generate_ms"] = 0.0
+        timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        result = AskResult(
+            question, language, refusal(language), True, [], passages, timings, support=support
+        )
+        yield TokenEvent(result.answer)
+        yield DoneEvent(result)
+
+    def _support(
+        self,
+        generator: Generator,
+        question: str,
+        passages: Sequence[Passage],
+        language: Language,
+        history: Sequence[dict[str, str]],
+        stop: threading.Event,
+    ) -> float | None:
+        """The model's probability that the passages answer the question, when the setting
+        asks for it and the back end can say; the answer's prompt then reuses the cached
+        passages."""
+        if self.settings.support_threshold is None or not isinstance(generator, ChoiceScorer):
+            return None
+        messages = build_messages(question, passages, language, history, task="support")
+        choices = generator.choice_probabilities(messages, ("yes", "no"), stop=stop)
+        return None if choices is None else round(choices["yes"], 4)
 
     def ask(
         self,

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from service.generation.base import ChatMessage
 
 
 class FakeGenerator:
-    """Answers with `reply(messages)`, streamed word by word."""
+    """Answers with `reply(messages)`, streamed word by word; with `support`, also scores
+    yes/no choices: P(yes) = support(messages)."""
 
     model_id = "fake"
 
-    def __init__(self, reply: Callable[[list[ChatMessage]], str]) -> None:
+    def __init__(
+        self,
+        reply: Callable[[list[ChatMessage]], str],
+        support: Callable[[list[ChatMessage]], float] | None = None,
+    ) -> None:
         self.reply = reply
+        self.support = support
+        self.scored: list[list[ChatMessage]] = []
         self.calls: list[list[ChatMessage]] = []
         self.prefilled: list[list[ChatMessage]] = []
 
@@ -41,3 +48,16 @@ class FakeGenerator:
 
     def prefill(self, messages: list[ChatMessage]) -> None:
         self.prefilled.append(messages)
+
+    def choice_probabilities(
+        self,
+        messages: list[ChatMessage],
+        choices: Sequence[str],
+        *,
+        stop: threading.Event | None = None,
+    ) -> dict[str, float] | None:
+        if self.support is None:
+            return None
+        self.scored.append(messages)
+        yes = self.support(messages)
+        return {"yes": yes, "no": 1.0 - yes}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from typing import Literal, Protocol, TypedDict
+from collections.abc import Iterator, Sequence
+from typing import Literal, Protocol, TypedDict, runtime_checkable
 
 
 class ChatMessage(TypedDict):
@@ -41,6 +41,24 @@ class Generator(Protocol):
         """Evaluate the prompt for `messages` into the back end's prompt cache, so a later
         prompt that starts the same way skips those tokens; a no-op for a back end without
         one."""
+        ...
+
+
+@runtime_checkable
+class ChoiceScorer(Protocol):
+    """A generator that can also say how likely each of a few one-word replies is: a decision
+    read from token probabilities can be calibrated, where a generated word cannot."""
+
+    def choice_probabilities(
+        self,
+        messages: list[ChatMessage],
+        choices: Sequence[str],
+        *,
+        stop: threading.Event | None = None,
+    ) -> dict[str, float] | None:
+        """The probability that the reply's first token is each choice (case and spaces
+        ignored), renormalised over the choices; None when the back end gives no token
+        probabilities, or none of the choices is among its likeliest tokens."""
         ...
 
 

@@ -9,9 +9,10 @@ prefix cached, and `/apply-template` + `/tokenize` for exact prompt token counts
 from __future__ import annotations
 
 import json
+import math
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -57,9 +58,17 @@ class OpenAIChatGenerator:
         # What llama.cpp's server said of the last request: prompt tokens evaluated
         # (`prompt_n`) and taken from its cache (`cache_n`), speeds.
         self.last_timings: dict[str, float] = {}
+        # The likeliest first tokens of the last reply with their log-probabilities, when
+        # they were asked for (choice_probabilities).
+        self.last_top_logprobs: list[tuple[str, float]] = []
 
     def _body(
-        self, messages: list[ChatMessage], *, max_tokens: int, temperature: float
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int,
+        temperature: float,
+        top_logprobs: int = 0,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.engine.model_id,
@@ -69,6 +78,9 @@ class OpenAIChatGenerator:
             "seed": self.seed,
             "stream": True,
         }
+        if top_logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = top_logprobs
         if self.engine.kind != "llama.cpp":
             # llama.cpp reports usage anyway, and with this option set its server no longer
             # notices a client that leaves, so a cancelled prompt would run on to the end.
@@ -91,12 +103,16 @@ class OpenAIChatGenerator:
         max_tokens: int,
         temperature: float,
         stop: threading.Event | None = None,
+        top_logprobs: int = 0,
     ) -> Iterator[str]:
         url = self.engine.base_url() + "/v1/chat/completions"
-        body = self._body(messages, max_tokens=max_tokens, temperature=temperature)
+        body = self._body(
+            messages, max_tokens=max_tokens, temperature=temperature, top_logprobs=top_logprobs
+        )
         stop = stop or threading.Event()
         done = threading.Event()
         self.last_timings, self.last_cached_tokens = {}, None
+        self.last_top_logprobs = []
         try:
             with connect_sse(self.engine.client, "POST", url, json=body) as source:
                 response = source.response
@@ -142,7 +158,31 @@ class OpenAIChatGenerator:
         choices = chunk.get("choices") or []
         if not choices:
             return ""
+        logprobs = (choices[0].get("logprobs") or {}).get("content") or []
+        if logprobs and not self.last_top_logprobs:  # the reply's first token
+            self.last_top_logprobs = [
+                (str(t.get("token", "")), float(t["logprob"]))
+                for t in logprobs[0].get("top_logprobs") or []
+                if t.get("logprob") is not None
+            ]
         return str((choices[0].get("delta") or {}).get("content") or "")
+
+    def choice_probabilities(
+        self,
+        messages: list[ChatMessage],
+        choices: Sequence[str],
+        *,
+        stop: threading.Event | None = None,
+    ) -> dict[str, float] | None:
+        for _ in self.stream(messages, max_tokens=1, temperature=0.0, stop=stop, top_logprobs=10):
+            pass
+        mass = dict.fromkeys(choices, 0.0)
+        for token, logprob in self.last_top_logprobs:
+            word = token.strip().lower()
+            if word in mass:
+                mass[word] += math.exp(logprob)
+        total = sum(mass.values())
+        return {c: p / total for c, p in mass.items()} if total > 0 else None
 
     def _http_error(self, response: httpx.Response) -> Exception:
         try:
