@@ -171,6 +171,14 @@ class AskResponse(BaseModel):
         examples=[{"retrieve_ms": 35.2, "ttft_ms": 812.0, "total_ms": 4310.5}],
     )
     usage: Usage = Field(description="Token counts.")
+    support: float | None = Field(
+        None,
+        description="The model's probability that the passages answer the question, judged "
+        "before it answered; below the server's `support_threshold` the question is refused. "
+        "Null when the server does not judge (the setting is unset, or its engine gives no "
+        "token probabilities) or the model was not asked.",
+        examples=[0.87],
+    )
 
 
 class PassagesEventData(BaseModel):

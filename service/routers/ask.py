@@ -50,6 +50,7 @@ def ask_response(result: AskResult) -> AskResponse:
             completion_tokens=result.completion_tokens,
             cached_tokens=result.cached_tokens,
         ),
+        support=result.support,
     )
 
 

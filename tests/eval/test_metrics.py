@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -25,7 +26,13 @@ from eval.metrics import (
     score_injection,
     score_retrieval,
 )
-from eval.summary import breakdown, percentile, summarise_answers, summarise_retrieval
+from eval.summary import (
+    breakdown,
+    percentile,
+    summarise_answers,
+    summarise_retrieval,
+    support_sweep,
+)
 from eval.thresholds import DEFAULT_THRESHOLDS, check_thresholds
 
 # --- retrieval ----------------------------------------------------------------------------
@@ -413,3 +420,25 @@ def test_bundled_thresholds_name_only_existing_figures() -> None:
     assert set(limits) == {"retrieval", "answer", "injection"}
     failures = check_thresholds(summary, limits)
     assert not [f for f in failures if "unknown figure" in f or "no breakdown" in f]
+
+
+def test_the_support_sweep_refuses_what_was_judged_below_each_threshold() -> None:
+    rows = [
+        replace(_answer(answer="在太原 [1]", citations={1: "d1"}), support=0.9),  # right
+        replace(_answer(answer="在北京 [1]", citations={1: "d1"}), support=0.3),  # wrong
+        replace(_answer("unanswerable", answer="大概是北京 [1]"), support=0.2),  # guessed
+        replace(_answer("unanswerable", answer="无法回答", refused=True), support=0.6),
+        _answer("unanswerable", answer="无法回答", refused=True),  # refused before judging
+    ]
+    sweep = {row["threshold"]: row for row in support_sweep(rows, [0.0, 0.25, 0.5, 0.95]) or []}
+    assert sweep[0.0] == {
+        "threshold": 0.0,
+        "accuracy": 0.5,
+        "refusal_precision": 1.0,
+        "refusal_recall": 2 / 3,
+        "false_refusal_rate": 0.0,
+    }
+    assert sweep[0.25]["refusal_recall"] == 1.0 and sweep[0.25]["accuracy"] == 0.5
+    assert sweep[0.5]["false_refusal_rate"] == 0.5 and sweep[0.5]["refusal_precision"] == 3 / 4
+    assert sweep[0.95]["accuracy"] == 0.0 and sweep[0.95]["false_refusal_rate"] == 1.0
+    assert support_sweep([_answer(answer="在太原 [1]")]) is None  # nothing was judged
