@@ -111,7 +111,7 @@ class Settings(BaseSettings):
 
     # --- generation --------------------------------------------------------------------
     support_threshold: float | None = Field(
-        None,
+        0.55,
         ge=0.0,
         le=1.0,
         description="Refuse, without writing an answer, when the model's probability that the "

@@ -69,6 +69,7 @@ class Result:
     prompt_tokens: int = 120
     completion_tokens: int = 12
     raw_answer: str = ""
+    support: float | None = None
     passages: list[Given] = field(default_factory=list)
 
 
@@ -126,6 +127,7 @@ class FakeAnswerer:
             [] if script.refused else script.cited(),
             {"retrieve_ms": 5.0, "generate_ms": 50.0, "total_ms": 60.0},
             raw_answer=f"model: {script.answer}",
+            support=0.25 if script.refused else 0.75,
             passages=[Given(f"{doc}#{i}") for i, doc in enumerate(script.chunks)],
         )
 
@@ -275,6 +277,7 @@ def test_answer_rows_keep_what_the_model_wrote_and_was_given(backend: InProcessB
     script = SCRIPT[ITEMS[1].question]
     assert rows["q2"].model_text == f"model: {script.answer}"
     assert rows["q2"].passage_ids == [f"{doc}#{i}" for i, doc in enumerate(script.chunks)]
+    assert rows["q2"].support == 0.75 and rows["q4"].support == 0.25  # the model's judgement
 
 
 def test_a_failed_answer_is_recorded_as_wrong_and_the_run_goes_on(
