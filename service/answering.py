@@ -6,6 +6,7 @@ What it is built from is wired in one place, `service/compose.py`.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -17,7 +18,7 @@ from index.embedder import Embedder
 from index.snapshot import IndexSnapshot
 from index.store import IndexStore
 from ragqa.config import Settings
-from ragqa.errors import GenerationTimeout
+from ragqa.errors import GenerationFailed, GenerationTimeout
 from ragqa.types import Language, RetrievalMode
 from service.answer import build_messages, postprocess, preamble, refusal
 from service.answer_guard import question_has_content
@@ -28,6 +29,8 @@ from service.language import detect_language
 from service.passages import Citation, Passage, SearchHit, to_passages
 from service.retrieval import HybridRetriever, Retrieval
 from service.translation import LlmTranslator
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -201,6 +204,8 @@ class Answerer:
                 timings["support_ms"] = round((time.perf_counter() - support_started) * 1000, 1)
             # Judged unanswered by the passages: no answer is written.
             unsupported = support is not None and support < (self.settings.support_threshold or 0)
+            if stop.is_set():  # the client left during the judgement
+                return
             if not unsupported:
                 gen_started = time.perf_counter()
                 for piece in generator.stream(
@@ -286,7 +291,11 @@ class Answerer:
         if self.settings.support_threshold is None or not isinstance(generator, ChoiceScorer):
             return None
         messages = build_messages(question, passages, language, history, task="support")
-        choices = generator.choice_probabilities(messages, ("yes", "no"), stop=stop)
+        try:
+            choices = generator.choice_probabilities(messages, ("yes", "no"), stop=stop)
+        except GenerationFailed as e:  # e.g. a remote engine that refuses `logprobs`
+            log.warning("support not judged, answered unjudged: %s", e)
+            return None
         return None if choices is None else round(choices["yes"], 4)
 
     def ask(

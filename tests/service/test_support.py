@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ragqa.config import Settings
+from ragqa.errors import GenerationFailed
 from ragqa.models.registry import QWEN_0_5B
 from ragqa.models.resolve import ensure_models
 from service.answer import refusal
@@ -152,3 +153,15 @@ def test_the_http_answer_carries_the_support_it_was_given_under(
         body = client.post("/v1/ask", json={"question": QUESTION}).json()
     assert body["support"] == support and body["refused"] is refused
     assert bool(body["citations"]) is not refused
+
+
+def test_an_engine_that_refuses_to_judge_still_answers(tmp_path: Path) -> None:
+    """A remote engine may reject `logprobs` with a 4xx: the answer is written unjudged."""
+
+    def refuse(_: list[ChatMessage]) -> float:
+        raise GenerationFailed("the engine refused the request: 400 logprobs not supported")
+
+    answerer = answerer_with(tmp_path, None, support_threshold=0.5)
+    model(answerer).support = refuse
+    result = answerer.ask(QUESTION)
+    assert result.support is None and not result.refused and result.citations
