@@ -298,7 +298,9 @@ def test_a_remote_engine_by_url(tmp_path: Path, small_gguf: str) -> None:
     try:
         assert remote.stdout is not None
         address = json.loads(remote.stdout.readline())["address"]
-        settings = engine_settings(tmp_path, generator_url=address + "/v1")
+        # Unjudged: the 0.5B test model judges this question unanswered, and this test is
+        # about what the engine reports of an answer's prompt (the judgement: test_support.py).
+        settings = engine_settings(tmp_path, generator_url=address + "/v1", support_threshold=None)
         answerer = engine_answerer(settings, None)
         app = create_app(settings, answerer=answerer)
         with closing(answerer), serve(app, ready_within_s=120) as base:
