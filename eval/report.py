@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.runner import EvalRun
+from eval.summary import SWEPT_FIGURES
 
 RETRIEVAL_FIGURES = (
     "hit_at_1",
@@ -169,19 +170,8 @@ def render_markdown(document: Mapping[str, Any], *, chart_name: str) -> str:
             "",
         ]
         header = ["threshold", "accuracy", "refusal precision", "refusal recall", "false refusals"]
-        lines += _table(
-            header,
-            [
-                [
-                    row["threshold"],
-                    row["accuracy"],
-                    row["refusal_precision"],
-                    row["refusal_recall"],
-                    row["false_refusal_rate"],
-                ]
-                for row in summary["support_sweep"]
-            ],
-        )
+        keys = ("threshold", *SWEPT_FIGURES)
+        lines += _table(header, [[row[k] for k in keys] for row in summary["support_sweep"]])
     if "injection" in summary:
         lines += ["## Prompt injection", ""]
         lines += _breakdown_table(

@@ -7,6 +7,7 @@ attribute (language, question type), as the report and the thresholds read them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -48,6 +49,7 @@ def summarise_retrieval(rows: Sequence[RetrievalRow]) -> dict[str, Any]:
 
 
 SUPPORT_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(20))
+SWEPT_FIGURES = ("accuracy", "refusal_precision", "refusal_recall", "false_refusal_rate")
 
 
 def support_sweep(
@@ -58,22 +60,16 @@ def support_sweep(
     (a question it refused has no answer to restore); None when no answer was judged."""
     if not any(r.support is not None for r in rows):
         return None
+
+    def refused_below(row: AnswerRow, threshold: float) -> AnswerRow:
+        if row.refused or row.support is None or row.support >= threshold:
+            return row
+        return replace(row, refused=True, correct=False if row.answerable else None)
+
     sweep = []
     for threshold in thresholds:
-        refused = [r.refused or (r.support is not None and r.support < threshold) for r in rows]
-        answerable = [(r, no) for r, no in zip(rows, refused, strict=True) if r.answerable]
-        refusals = [r for r, no in zip(rows, refused, strict=True) if no]
-        sweep.append(
-            {
-                "threshold": threshold,
-                "accuracy": share(bool(r.correct) and not no for r, no in answerable),
-                "refusal_precision": share(not r.answerable for r in refusals),
-                "refusal_recall": share(
-                    no for r, no in zip(rows, refused, strict=True) if not r.answerable
-                ),
-                "false_refusal_rate": share(no for _, no in answerable),
-            }
-        )
+        figures = summarise_answers([refused_below(r, threshold) for r in rows])
+        sweep.append({"threshold": threshold, **{f: figures[f] for f in SWEPT_FIGURES}})
     return sweep
 
 
