@@ -90,11 +90,11 @@ def remove(
     doc_ids: Annotated[list[str], typer.Argument(help="Document ids, as `stats` lists them.")],
 ) -> None:
     """Remove documents from the index (all or nothing: an unknown id changes nothing)."""
-    from index.store import IndexStore
+    from index.ingest import open_store
 
     settings: Settings = ctx.obj
     with _clear_errors():
-        report = IndexStore.open(settings.index_dir, expected=None).remove_documents(doc_ids)
+        report = open_store(settings, None).remove_documents(doc_ids)
     typer.echo(
         f"Removed {len(report.removed)} documents ({report.chunks_removed} chunks); "
         f"live generation: {report.generation}."
@@ -108,20 +108,19 @@ def _megabytes(size: int) -> str:
 @app.command()
 def stats(ctx: typer.Context) -> None:
     """What the live index holds, what built it, and how long the last full build took."""
-    from index.store import IndexStore
+    from index.ingest import open_store
 
     settings: Settings = ctx.obj
     with _clear_errors():
-        store = IndexStore.open(settings.index_dir, expected=None)
-        info = store.stats()
+        info = open_store(settings, None).stats()
     build = f"{info.build_seconds:.1f} s" if info.build_seconds is not None else "never"
     rows = [
-        ("index", f"{info.index_dir} (generation {info.generation})"),
+        ("index", f"{info.store} at {info.location} (generation {info.generation})"),
         ("documents", str(info.n_documents)),
         ("chunks", str(info.n_chunks)),
         ("languages", ", ".join(info.languages) or "-"),
         ("embedder", f"{info.embedder_id} ({info.dimension}-d, {info.embedder_fingerprint})"),
-        ("faiss index", info.faiss_factory),
+        ("search index", info.search_index),
         ("chunking", f"{info.chunk_size} tokens, {info.chunk_overlap} sentence(s) overlap"),
         (
             "size on disk",

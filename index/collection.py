@@ -23,11 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from index.backend import ChunkStore, UpdateReport
+from index.documents import Document
 from index.embedder import Embedder
 from index.generations import fsync_path
 from index.loaders import load_bytes
 from index.manifest import DocumentEntry
-from index.store import IndexStore, UpdateReport
+from index.store import IndexStore
 from ragqa.errors import DocumentNotFound, InvalidRequest, RagqaError, excerpt
 
 log = logging.getLogger(__name__)
@@ -157,7 +159,7 @@ class _Journal:
 
 
 def put_document(
-    store: IndexStore, embedder: Embedder, collection_dir: Path, doc_id: str, data: bytes
+    store: ChunkStore, embedder: Embedder, collection_dir: Path, doc_id: str, data: bytes
 ) -> UpdateReport:
     """Add or replace the document `doc_id` with the file `data`, in the folder and the index.
 
@@ -165,6 +167,9 @@ def put_document(
     left unchanged; the same content under another name is refused (InvalidRequest).
     """
     document = load_bytes(data, doc_id=doc_id, filename=doc_id)
+    if not isinstance(store, IndexStore):  # a shared store is the collection: no folder
+        _refuse_twin(store.snapshot.documents, document)
+        return store.add_documents([document], embedder)
     target = _inside(collection_dir, doc_id)
     index_dir = store.index_dir
     with transaction_lock(index_dir):
@@ -173,13 +178,7 @@ def put_document(
         existing = documents.get(doc_id)
         if existing is not None and existing.content_hash == document.content_hash:
             return UpdateReport(generation=store.snapshot.generation, unchanged=(doc_id,))
-        twins = [
-            e.doc_id
-            for e in documents.values()
-            if e.content_hash == document.content_hash and e.doc_id != doc_id
-        ]
-        if twins:
-            raise InvalidRequest(f"the same content is already indexed as {excerpt(twins[0])!r}")
+        _refuse_twin(documents, document)
 
         journal = _Journal(uuid.uuid4().hex, "put", doc_id, document.content_hash)
         journal.staging(index_dir).mkdir(exist_ok=True)
@@ -199,11 +198,24 @@ def put_document(
     return report
 
 
-def remove_document(store: IndexStore, collection_dir: Path, doc_id: str) -> UpdateReport:
+def _refuse_twin(documents: Mapping[str, DocumentEntry], document: Document) -> None:
+    """The same content under another name is refused (InvalidRequest)."""
+    twins = [
+        e.doc_id
+        for e in documents.values()
+        if e.content_hash == document.content_hash and e.doc_id != document.doc_id
+    ]
+    if twins:
+        raise InvalidRequest(f"the same content is already indexed as {excerpt(twins[0])!r}")
+
+
+def remove_document(store: ChunkStore, collection_dir: Path, doc_id: str) -> UpdateReport:
     """Remove `doc_id` from the index and its file from the collection folder, together.
 
     An id not in the index raises DocumentNotFound and changes nothing.
     """
+    if not isinstance(store, IndexStore):
+        return store.remove_documents([doc_id])
     index_dir = store.index_dir
     with transaction_lock(index_dir):
         store.refresh()

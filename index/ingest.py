@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from index.backend import ChunkStore, UpdateReport
 from index.collection import has_pending_writes, recover
 from index.documents import Document
 from index.embedder import Embedder
@@ -24,13 +25,15 @@ from index.loaders import iter_collection, load_document
 from index.manifest import ChunkingInfo, EmbedderInfo, ManifestExpectation
 from index.prepare import Failure, NoProgress, ProgressSink
 from index.reconcile import reconcile
-from index.store import IndexStore, UpdateReport
+from index.store import IndexStore
 from ragqa.config import Settings
 from ragqa.errors import DocumentError, IndexStoreError
 from ragqa.models.resolve import embedder_fingerprint
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
+
+    from index.milvus_store import MilvusStore
 
 _TASK_LABELS = {
     "files": "Reading files",
@@ -42,7 +45,7 @@ _TASK_LABELS = {
 
 @dataclass(frozen=True)
 class BuildReport:
-    index_dir: Path
+    location: str  # the index folder, or the Milvus store
     generation: str
     documents: int
     chunks: int
@@ -132,6 +135,11 @@ def build_index(
     live index agrees with (a damaged index, the usual reason to rebuild, is skipped).
     """
     started = time.perf_counter()
+    if settings.store == "milvus":
+        result = build_shared(settings, embedder, root, progress=progress, started=started)
+        if progress:
+            print_build_summary(result)
+        return result
     if has_pending_writes(settings.index_dir):
         with contextlib.suppress(IndexStoreError):
             recover(IndexStore.open(settings.index_dir, expected=None), settings.collection_dir)
@@ -149,7 +157,7 @@ def build_index(
         )
     snapshot = store.snapshot
     result = BuildReport(
-        index_dir=settings.index_dir,
+        location=str(settings.index_dir),
         generation=report.generation,
         documents=len(snapshot.documents),
         chunks=len(snapshot),
@@ -159,6 +167,64 @@ def build_index(
     if progress:
         print_build_summary(result)
     return result
+
+
+SHARED_BUILD_BATCH = 64  # documents read, embedded and written at a time into a shared store
+
+
+def open_milvus(settings: Settings, expected: ManifestExpectation | None) -> MilvusStore:
+    """The Milvus store the settings name (created empty when `expected` is given)."""
+    from index.milvus_store import MilvusStore
+
+    token = settings.milvus_token.get_secret_value() if settings.milvus_token else ""
+    return MilvusStore(
+        settings.milvus_uri,
+        expected=expected,
+        prefix=settings.milvus_prefix,
+        token=token,
+        refresh_seconds=settings.store_refresh_s,
+    )
+
+
+def build_shared(
+    settings: Settings,
+    embedder: Embedder,
+    root: Path | None,
+    *,
+    progress: bool,
+    started: float | None = None,
+    store: MilvusStore | None = None,
+) -> BuildReport:
+    """Make a shared store hold exactly the files under `root`, in batches of documents.
+
+    Memory stays bounded by the batch, and an interrupted build resumes where it stopped:
+    documents already written with the same content are skipped, never duplicated.
+    """
+    started = time.perf_counter() if started is None else started
+    store = store or open_milvus(settings, expectation_for(settings, embedder))
+    files = list(iter_collection(root or settings.collection_dir))
+    failures: list[Failure] = []
+    with _progress(progress) as sink:
+        sink.start("files", len(files))
+        for begin in range(0, len(files), SHARED_BUILD_BATCH):
+            batch = files[begin : begin + SHARED_BUILD_BATCH]
+            documents, load_failures = _load_files(batch, settings.max_upload_bytes, NoProgress())
+            report = store.add_documents(documents, embedder, batch_size=settings.embed_batch_size)
+            failures += [*load_failures, *report.failures]
+            sink.advance("files", len(batch))
+    wanted = {doc_id for doc_id, _ in files}
+    stale = sorted(set(store.snapshot.documents) - wanted)
+    if stale:
+        store.remove_documents(stale)
+    view = store.snapshot
+    return BuildReport(
+        location=f"{settings.milvus_uri} ({settings.milvus_prefix}_*)",
+        generation=view.generation,
+        documents=len(view.documents),
+        chunks=len(view),
+        failures=tuple(failures),
+        seconds=time.perf_counter() - started,
+    )
 
 
 def _doc_ids_of(
@@ -188,13 +254,26 @@ def _doc_ids_of(
     return found, failures
 
 
-def open_or_build(settings: Settings, embedder: Embedder) -> IndexStore:
+def open_store(settings: Settings, embedder: Embedder | None) -> ChunkStore:
+    """The configured store as it is; `embedder=None` opens it for inspection and removals."""
+    expected = expectation_for(settings, embedder) if embedder is not None else None
+    if settings.store == "milvus":
+        return open_milvus(settings, expected)
+    return IndexStore.open(settings.index_dir, expected=expected)
+
+
+def open_or_build(settings: Settings, embedder: Embedder) -> ChunkStore:
     """The configured index, built from the collection folder first if there is none yet.
 
     An existing index built with other settings is refused (IndexMismatch), never rebuilt
     behind the user's back. Writes a crash interrupted are finished or undone, then the folder
     is reconciled with the index (`RAGQA_RECONCILE_COLLECTION`), before anyone reads it.
     """
+    if settings.store == "milvus":
+        shared = open_milvus(settings, expectation_for(settings, embedder))
+        if shared.created:  # a new store starts with the collection folder
+            build_shared(settings, embedder, None, progress=False, store=shared)
+        return shared
     if not IndexStore.exists(settings.index_dir):
         build_index(settings, embedder, progress=False)
     store = IndexStore.open(settings.index_dir, expected=expectation_for(settings, embedder))
@@ -221,11 +300,13 @@ def add_paths(
     with _progress(progress) as sink:
         files, path_failures = _doc_ids_of(paths, settings.collection_dir)
         documents, load_failures = _load_files(files, settings.max_upload_bytes, sink)
-        store = (
-            IndexStore.open(settings.index_dir, expected=expected)
-            if IndexStore.exists(settings.index_dir)
-            else IndexStore.create_empty(settings.index_dir, expected=expected)
-        )
+        store: ChunkStore
+        if settings.store == "milvus":
+            store = open_milvus(settings, expected)
+        elif IndexStore.exists(settings.index_dir):
+            store = IndexStore.open(settings.index_dir, expected=expected)
+        else:
+            store = IndexStore.create_empty(settings.index_dir, expected=expected)
         report = store.add_documents(
             documents, embedder, batch_size=settings.embed_batch_size, progress=sink
         )
@@ -247,7 +328,7 @@ def _print_failures(failures: Sequence[Failure]) -> None:
 def print_build_summary(report: BuildReport) -> None:
     print(
         f"Indexed {report.documents} documents as {report.chunks} chunks into "
-        f"{report.index_dir} (generation {report.generation}) in {report.seconds:.1f} s; "
+        f"{report.location} (generation {report.generation}) in {report.seconds:.1f} s; "
         f"{len(report.failures)} failed."
     )
     _print_failures(report.failures)

@@ -129,7 +129,9 @@ def _compared_fields(info: ManifestExpectation | Manifest) -> dict[str, Any]:
     }
 
 
-def check_compatible(manifest: Manifest, expected: ManifestExpectation, *, where: Path) -> None:
+def check_compatible(
+    manifest: Manifest, expected: ManifestExpectation, *, where: Path | str
+) -> None:
     """Raise IndexMismatch naming each field whose configured and stored values differ."""
     configured, stored = _compared_fields(expected), _compared_fields(manifest)
     if manifest.embedder.fingerprint == expected.embedder.fingerprint:

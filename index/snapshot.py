@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
 from types import MappingProxyType
-from typing import NamedTuple
 
 import numpy as np
 
+from index.backend import Hit, SearchFilter
 from index.dense import DenseIndex
 from index.documents import Chunk
 from index.generations import (
@@ -42,12 +42,7 @@ from index.manifest import (
 )
 from ragqa.errors import DocumentNotFound, IndexStoreError
 
-
-class Hit(NamedTuple):
-    """A retrieved chunk: its integer id in the snapshot, and the retriever's score."""
-
-    id: int
-    score: float
+FILTER_OVERFETCH = 8  # candidates searched per hit wanted when a filter drops some
 
 
 class IndexSnapshot:
@@ -97,11 +92,25 @@ class IndexSnapshot:
         except KeyError:
             raise DocumentNotFound(doc_id) from None
 
-    def dense_search(self, query_vectors: np.ndarray, k: int) -> list[list[Hit]]:
-        """Nearest chunks by cosine, one ranked list per query vector."""
-        scores, ids = self.dense.search(np.atleast_2d(query_vectors), k)
+    def _fetch(self, k: int, where: SearchFilter | None) -> int:
+        """How many to search for k hits: filters are applied to the results, so over-fetch."""
+        return k if where is None else max(k, min(len(self), k * FILTER_OVERFETCH))
+
+    def _admitted(self, hits: list[Hit], k: int, where: SearchFilter | None) -> list[Hit]:
+        if where is None:
+            return hits
+        documents = self.documents
+        return [h for h in hits if where.admits(documents[self._chunks[h.id].doc_id])][:k]
+
+    def dense_search(
+        self, query_vectors: np.ndarray, k: int, where: SearchFilter | None = None
+    ) -> list[list[Hit]]:
+        """Nearest chunks by cosine, one ranked list of up to k per query vector."""
+        scores, ids = self.dense.search(np.atleast_2d(query_vectors), self._fetch(k, where))
         return [
-            [Hit(int(i), float(s)) for s, i in zip(row_scores, row_ids, strict=True)]
+            self._admitted(
+                [Hit(int(i), float(s)) for s, i in zip(row_scores, row_ids, strict=True)], k, where
+            )
             for row_scores, row_ids in zip(scores, ids, strict=True)
         ]
 
@@ -109,10 +118,13 @@ class IndexSnapshot:
         """Chunks sharing words with the query (either Chinese script, any case), by BM25."""
         return _hits(*self.lexical.search(query_text, k))
 
-    def lexical_search_tokens(self, tokens: Sequence[str], k: int) -> list[Hit]:
+    def lexical_search_tokens(
+        self, tokens: Sequence[str], k: int, where: SearchFilter | None = None
+    ) -> list[Hit]:
         """As `lexical_search`, for query tokens made some other way (a translation's words
         with the sound of the question's names)."""
-        return _hits(*self.lexical.search_tokens(tokens, k))
+        hits = _hits(*self.lexical.search_tokens(tokens, self._fetch(k, where)))
+        return self._admitted(hits, k, where)
 
 
 def _hits(scores: np.ndarray, ids: np.ndarray) -> list[Hit]:

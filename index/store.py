@@ -13,12 +13,11 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from index.backend import IndexStats, UpdateReport
 from index.dense import DEFAULT_ANN_THRESHOLD
 from index.documents import Document
 from index.embedder import Embedder
@@ -46,42 +45,10 @@ from index.snapshot import IndexSnapshot, empty_snapshot, load_current
 from ragqa.errors import DocumentNotFound, IndexStoreError
 
 
-@dataclass(frozen=True)
-class UpdateReport:
-    """What one write did. `generation` is the live generation afterwards."""
-
-    generation: str
-    added: tuple[str, ...] = ()
-    replaced: tuple[str, ...] = ()
-    unchanged: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    chunks_added: int = 0
-    chunks_removed: int = 0
-    failures: tuple[Failure, ...] = ()
-    seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class IndexStats:
-    index_dir: Path
-    generation: str
-    n_documents: int
-    n_chunks: int
-    languages: tuple[str, ...]
-    embedder_id: str
-    embedder_fingerprint: str
-    dimension: int
-    faiss_factory: str
-    chunk_size: int
-    chunk_overlap: int
-    generation_bytes: int  # the live generation
-    disk_bytes: int  # the whole index folder, the kept previous generation included
-    created_at: datetime
-    build_seconds: float | None
-
-
 class IndexStore:
     """An index folder: the live snapshot, and the only way to change what is indexed."""
+
+    kind = "faiss"
 
     def __init__(
         self,
@@ -197,7 +164,8 @@ class IndexStore:
         snapshot = self.snapshot
         manifest = snapshot.manifest
         return IndexStats(
-            index_dir=self.index_dir,
+            store=self.kind,
+            location=str(self.index_dir),
             generation=snapshot.generation,
             n_documents=manifest.n_documents,
             n_chunks=manifest.n_chunks,
@@ -205,7 +173,7 @@ class IndexStore:
             embedder_id=manifest.embedder.model_id,
             embedder_fingerprint=manifest.embedder.fingerprint,
             dimension=manifest.embedder.dimension,
-            faiss_factory=manifest.faiss_factory,
+            search_index=manifest.faiss_factory,
             chunk_size=manifest.chunking.chunk_size,
             chunk_overlap=manifest.chunking.chunk_overlap,
             generation_bytes=folder_bytes(snapshot.directory),

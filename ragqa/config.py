@@ -28,6 +28,28 @@ class Settings(BaseSettings):
         Path("corpus"), description="Folder of documents; a document's id is its path here."
     )
     index_dir: Path = Field(Path("var/index"), description="Where the built index lives.")
+    store: Literal["faiss", "milvus"] = Field(
+        "faiss",
+        description="Where the index lives: faiss (files in index_dir, embedded) or milvus "
+        "(a Milvus server that API replicas share, or a local Milvus Lite folder).",
+    )
+    milvus_uri: str = Field(
+        "var/milvus.db",
+        description="The Milvus to use with store=milvus: http://host:19530, or a local path "
+        "ending in .db (Milvus Lite, one process).",
+    )
+    milvus_token: SecretStr | None = Field(None, description="Milvus credentials, if any.")
+    milvus_prefix: str = Field(
+        "ragqa",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$",
+        description="Collection name prefix: several indexes can share one Milvus.",
+    )
+    store_refresh_s: float = Field(
+        1.0,
+        ge=0.0,
+        le=3600.0,
+        description="How often a shared store is checked for other replicas' writes.",
+    )
     model_cache_dir: Path = Field(
         Path.home() / ".cache" / "ragqa" / "models",
         description="Provisioned models, keyed by content hash (outside the repo).",

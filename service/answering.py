@@ -14,9 +14,8 @@ from collections.abc import Generator as EventStream
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from index.backend import ChunkStore, SearchView
 from index.embedder import Embedder
-from index.snapshot import IndexSnapshot
-from index.store import IndexStore
 from ragqa.config import Settings
 from ragqa.errors import GenerationFailed, GenerationTimeout
 from ragqa.types import Language, RetrievalMode
@@ -82,7 +81,7 @@ class Answerer:
         settings: Settings,
         *,
         embedder: Embedder,
-        store: IndexStore,
+        store: ChunkStore,
         generators: Sequence[Generator],
         translator: LlmTranslator | None,
         engine: Engine | None = None,
@@ -133,7 +132,7 @@ class Answerer:
                 self._pool.put(generator)
 
     @property
-    def snapshot(self) -> IndexSnapshot:
+    def snapshot(self) -> SearchView:
         return self.store.snapshot
 
     def retrieve(

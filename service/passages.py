@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from index.backend import SearchView
 from index.documents import Chunk
 from index.injection import flagged_sentences
-from index.snapshot import IndexSnapshot
 from ragqa.errors import DocumentNotFound
 from service.document_view import view_url
 
@@ -178,7 +178,7 @@ def heading_span(document: str, title: str, within: int = 1000) -> tuple[int, in
     return (found[0][0], found[-1][1]) if found and key else None
 
 
-def to_passages(hits: Sequence[SearchHit], snapshot: IndexSnapshot | None = None) -> list[Passage]:
+def to_passages(hits: Sequence[SearchHit], snapshot: SearchView | None = None) -> list[Passage]:
     """Hits numbered from 1. With the snapshot, each passage carries the flagged sentences of
     its whole document and where the document states its title."""
 

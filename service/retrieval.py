@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from index.backend import SearchFilter, SearchView
 from index.embedder import Embedder
-from index.snapshot import Hit, IndexSnapshot
 from index.textnorm import sound_tokens, tokenize
 from ragqa.types import RetrievalMode
 from service.followup import retrieval_query
@@ -66,7 +66,7 @@ class HybridRetriever:
         self.cross_lingual = cross_lingual and translator is not None
 
     def query_variants(
-        self, query: str, snapshot: IndexSnapshot, cross_lingual: bool | None
+        self, query: str, snapshot: SearchView, cross_lingual: bool | None
     ) -> list[tuple[str, str]]:
         """The query in its own language plus its translation into each other language of the
         collection, each with the coarse language ("zh"/"en") it is written in."""
@@ -81,17 +81,9 @@ class HybridRetriever:
                 variants.append((translated, target))
         return variants
 
-    def _own_language(
-        self, snapshot: IndexSnapshot, hits: Sequence[Hit], language: str, matched: bool
-    ) -> list[Hit]:
-        if not matched:
-            return list(hits)
-        documents = snapshot.documents
-        return [h for h in hits if documents[snapshot.chunk(h.id).doc_id].language == language]
-
     def search(
         self,
-        snapshot: IndexSnapshot,
+        snapshot: SearchView,
         query: str,
         top_k: int,
         *,
@@ -114,10 +106,9 @@ class HybridRetriever:
             vectors = self.embedder.embed_queries([v for v, _ in variants])
             timings["embed_ms"] = (time.perf_counter() - t0) * 1000
             t0 = time.perf_counter()
-            for (_, language), hits in zip(
-                variants, snapshot.dense_search(vectors, fetch), strict=True
-            ):
-                for h in self._own_language(snapshot, hits, language, matched):
+            for (_, language), vector in zip(variants, vectors, strict=True):
+                where = SearchFilter(language=language) if matched else None
+                for h in snapshot.dense_search(vector, fetch, where)[0]:
                     dense[h.id] = max(h.score, dense.get(h.id, -1.0))
             timings["dense_ms"] = (time.perf_counter() - t0) * 1000
         if mode in ("lexical", "hybrid"):
@@ -128,9 +119,8 @@ class HybridRetriever:
                 tokens = tokenize(variant)
                 if language != original_language:
                     tokens += sounds  # what translation loses: how the names sound
-                hits = self._own_language(
-                    snapshot, snapshot.lexical_search_tokens(tokens, fetch), language, matched
-                )
+                where = SearchFilter(language=language) if matched else None
+                hits = snapshot.lexical_search_tokens(tokens, fetch, where)
                 best = max((h.score for h in hits), default=0.0)
                 for h in hits:
                     if best > 0:

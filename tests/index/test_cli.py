@@ -46,7 +46,7 @@ def test_stats_describes_the_live_index(built: Path, sample_docs: list[Document]
     assert result.exit_code == 0, result.output
     assert stat_value(result.stdout, "documents") == str(len(sample_docs))
     assert stat_value(result.stdout, "languages") == "en, zh"
-    assert stat_value(result.stdout, "faiss index") == "IDMap2,Flat"
+    assert stat_value(result.stdout, "search index") == "IDMap2,Flat"
     assert stat_value(result.stdout, "embedder").startswith("fake-embedder (64-d")
     assert re.fullmatch(r"\d+\.\d s", stat_value(result.stdout, "last full build"))
 

@@ -366,7 +366,7 @@ def test_an_index_past_the_ann_threshold_uses_hnsw_through_updates_and_reopening
 
     reopened = IndexStore.open(index_dir, expected=expectation, ann_threshold=2)
     assert reopened.snapshot.manifest.faiss_factory == HNSW_FACTORY
-    assert reopened.stats().faiss_factory == HNSW_FACTORY
+    assert reopened.stats().search_index == HNSW_FACTORY
     assert state_of(reopened.snapshot) == state_of(store.snapshot)
     query = fake_embedder.embed_queries(["Nevada solar farm"])
     assert reopened.snapshot.chunk(reopened.snapshot.dense_search(query, 1)[0][0].id).doc_id == (

@@ -1,0 +1,226 @@
+"""The store contract, run against both implementations: FAISS generations and Milvus Lite.
+
+Milvus Lite is a real embedded engine speaking the pymilvus API of Milvus Standalone, so the
+Milvus half of each test exercises the same calls a production server receives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from index.backend import ChunkStore, SearchFilter, SearchView
+from index.documents import Document
+from index.manifest import ManifestExpectation
+from index.milvus_store import MilvusStore
+from index.store import IndexStore
+from index.textnorm import tokenize
+from ragqa.errors import DocumentNotFound, IndexMismatch
+from service.retrieval import HybridRetriever
+
+KINDS = ["faiss", "milvus"]
+
+
+def open_store(kind: str, where: Path, expected: ManifestExpectation | None) -> ChunkStore:
+    if kind == "faiss":
+        if IndexStore.exists(where / "index"):
+            return IndexStore.open(where / "index", expected=expected)
+        assert expected is not None
+        return IndexStore.create_empty(where / "index", expected=expected)
+    return MilvusStore(str(where / "milvus.db"), expected=expected, refresh_seconds=0.0)
+
+
+@pytest.fixture(params=KINDS)
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, expectation: ManifestExpectation
+) -> Iterator[ChunkStore]:
+    opened = open_store(request.param, tmp_path, expectation)
+    yield opened
+    if isinstance(opened, MilvusStore):
+        opened.close()
+
+
+@pytest.fixture
+def filled(store: ChunkStore, sample_docs: list[Document], fake_embedder) -> ChunkStore:
+    report = store.add_documents(sample_docs, fake_embedder)
+    assert sorted(report.added) == sorted(d.doc_id for d in sample_docs)
+    return store
+
+
+def dense_docs(view: SearchView, embedder, query: str, k: int = 3, **where) -> list[str]:
+    vector = embedder.embed_queries([query])
+    hits = view.dense_search(vector, k, SearchFilter(**where) if where else None)[0]
+    return [view.chunk(h.id).doc_id for h in hits]
+
+
+def lexical_docs(view: SearchView, query: str, k: int = 3, **where) -> list[str]:
+    hits = view.lexical_search_tokens(tokenize(query), k, SearchFilter(**where) if where else None)
+    assert all(h.score > 0 for h in hits)
+    return [view.chunk(h.id).doc_id for h in hits]
+
+
+def test_an_empty_store_finds_nothing(store: ChunkStore, fake_embedder) -> None:
+    view = store.snapshot
+    assert len(view) == 0 and not view.documents
+    assert dense_docs(view, fake_embedder, "医院") == []
+    assert lexical_docs(view, "医院") == []
+
+
+def test_added_documents_are_held_whole(filled: ChunkStore, sample_docs: list[Document]) -> None:
+    view = filled.snapshot
+    assert sorted(view.documents) == sorted(d.doc_id for d in sample_docs)
+    assert view.languages == {"zh", "en"}
+    for doc in sample_docs:
+        assert view.document_text(doc.doc_id) == doc.text
+        entry = view.documents[doc.doc_id]
+        assert (entry.title, entry.date, entry.content_hash) == (
+            doc.meta.title,
+            doc.meta.date,
+            doc.content_hash,
+        )
+    assert len(view) == sum(e.n_chunks for e in view.documents.values())
+    with pytest.raises(DocumentNotFound):
+        view.document_text("missing.txt")
+
+
+def test_search_returns_chunks_that_are_slices_of_their_document(
+    filled: ChunkStore, fake_embedder
+) -> None:
+    view = filled.snapshot
+    hits = view.dense_search(fake_embedder.embed_queries(["solar homes"]), 10)[0]
+    assert hits and [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    for hit in hits:
+        chunk = view.chunk(hit.id)
+        assert view.document_text(chunk.doc_id)[chunk.start : chunk.end] == chunk.text
+
+
+@pytest.mark.parametrize(
+    ("query", "doc_id"),
+    [
+        ("山西医科大学第一医院心脏病中心", "zh/hospital.txt"),
+        ("台湾高铁新的时刻表", "zh-hant/rail.txt"),  # simplified query, traditional document
+        ("Nevada solar farm electricity", "en/solar.txt"),
+    ],
+)
+def test_dense_and_lexical_search_find_the_document(
+    filled: ChunkStore, fake_embedder, query: str, doc_id: str
+) -> None:
+    view = filled.snapshot
+    assert dense_docs(view, fake_embedder, query)[0] == doc_id
+    assert lexical_docs(view, query)[0] == doc_id
+
+
+def test_metadata_filters_restrict_every_search(filled: ChunkStore, fake_embedder) -> None:
+    view = filled.snapshot
+    assert set(dense_docs(view, fake_embedder, "solar 医院", k=10, language="en")) == {
+        "en/solar.txt"
+    }
+    assert set(lexical_docs(view, "solar 医院 高铁", k=10, language="zh")) == {
+        "zh/hospital.txt",
+        "zh-hant/rail.txt",
+    }
+    only = frozenset({"zh-hant/rail.txt"})
+    assert set(dense_docs(view, fake_embedder, "医院", k=10, doc_ids=only)) == set(only)
+    assert lexical_docs(view, "医院", doc_ids=only) == []
+
+
+def test_hybrid_retrieval_ranks_the_same_on_both_stores(
+    tmp_path: Path, expectation: ManifestExpectation, sample_docs, fake_embedder
+) -> None:
+    retriever = HybridRetriever(
+        fake_embedder,
+        translator=None,
+        candidate_k=10,
+        lexical_weight=0.1,
+        min_dense_score=0.0,
+        cross_lingual=False,
+    )
+    ranked = {}
+    for kind in KINDS:
+        store = open_store(kind, tmp_path / kind, expectation)
+        store.add_documents(sample_docs, fake_embedder)
+        found = retriever.search(store.snapshot, "台湾高速铁路公司增加班次", 3).hits
+        ranked[kind] = [(h.chunk.chunk_id, h.chunk.text) for h in found]
+    assert ranked["faiss"][0][0].startswith("zh-hant/rail.txt")
+    assert ranked["faiss"] == ranked["milvus"]
+
+
+def test_unchanged_documents_are_skipped(
+    filled: ChunkStore, sample_docs: list[Document], fake_embedder
+) -> None:
+    before = len(fake_embedder.embedded)
+    report = filled.add_documents(sample_docs, fake_embedder)
+    assert sorted(report.unchanged) == sorted(d.doc_id for d in sample_docs)
+    assert not report.added and not report.replaced
+    assert len(fake_embedder.embedded) == before
+
+
+def test_a_replaced_document_loses_its_old_chunks(
+    filled: ChunkStore,
+    sample_docs: list[Document],
+    make_doc: Callable[..., Document],
+    fake_embedder,
+) -> None:
+    new = make_doc("en/solar.txt", "The wind park in Texas opened today.", language="en")
+    report = filled.add_documents([new], fake_embedder)
+    assert report.replaced == ("en/solar.txt",) and report.chunks_added >= 1
+    view = filled.snapshot
+    assert view.document_text("en/solar.txt") == new.text
+    assert view.documents["en/solar.txt"].content_hash == new.content_hash
+    assert lexical_docs(view, "Nevada electricity") == []
+    assert lexical_docs(view, "wind park Texas")[0] == "en/solar.txt"
+    texts = [
+        view.chunk(h.id).text for h in view.dense_search(fake_embedder.embed_queries(["x"]), 10)[0]
+    ]
+    assert not any("Nevada" in t for t in texts)
+    assert len(view) == sum(e.n_chunks for e in view.documents.values())
+
+
+def test_removed_documents_leave_every_search(filled: ChunkStore, fake_embedder) -> None:
+    report = filled.remove_documents(["zh/hospital.txt"])
+    assert report.removed == ("zh/hospital.txt",) and report.chunks_removed >= 1
+    view = filled.snapshot
+    assert "zh/hospital.txt" not in view.documents
+    assert "zh/hospital.txt" not in dense_docs(view, fake_embedder, "医院心脏病中心", k=10)
+    assert lexical_docs(view, "医院心脏病中心") == []
+    with pytest.raises(DocumentNotFound):
+        view.document_text("zh/hospital.txt")
+
+
+def test_removing_an_unknown_id_changes_nothing(filled: ChunkStore) -> None:
+    before = dict(filled.snapshot.documents)
+    with pytest.raises(DocumentNotFound):
+        filled.remove_documents(["en/solar.txt", "nope.txt"])
+    assert dict(filled.snapshot.documents) == before
+
+
+def test_stats_describe_the_store(filled: ChunkStore, sample_docs: list[Document]) -> None:
+    stats = filled.stats()
+    assert stats.store == filled.kind
+    assert stats.n_documents == len(sample_docs)
+    assert stats.n_chunks == len(filled.snapshot) > 0
+    assert stats.languages == ("en", "zh")
+    assert stats.embedder_id == "fake-embedder" and stats.dimension == 64
+    assert stats.search_index
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_reopening_keeps_everything_and_checks_the_settings(
+    kind: str, tmp_path: Path, expectation: ManifestExpectation, sample_docs, fake_embedder
+) -> None:
+    store = open_store(kind, tmp_path, expectation)
+    store.add_documents(sample_docs, fake_embedder)
+    held = {d: store.snapshot.document_text(d) for d in store.snapshot.documents}
+    if isinstance(store, MilvusStore):
+        store.close()
+    reopened = open_store(kind, tmp_path, expectation)
+    assert {d: reopened.snapshot.document_text(d) for d in reopened.snapshot.documents} == held
+    changed = expectation.model_copy(
+        update={"chunking": expectation.chunking.model_copy(update={"chunk_size": 999})}
+    )
+    if isinstance(reopened, MilvusStore):
+        reopened.close()
+    with pytest.raises(IndexMismatch, match="chunk_size"):
+        open_store(kind, tmp_path, changed)
