@@ -203,6 +203,8 @@ class MilvusView:
                 f"{_quote(entry.content_hash)}",
                 output_fields=["part", "text"],
             )
+            if not rows:  # removed since this view was loaded
+                raise DocumentNotFound(doc_id)
             self._texts[doc_id] = "".join(r["text"] for r in sorted(rows, key=lambda r: r["part"]))
         return self._texts[doc_id]
 
