@@ -2,15 +2,18 @@
 
 The raw vectors and their chunk ids are kept beside the FAISS file, so any index type can be
 rebuilt from them (and a document that did not change is never embedded again). Below
-`ann_threshold` vectors the index is exact (`IDMap2,Flat`); above it, HNSW.
+`ann_threshold` vectors the index is exact (`IDMap2,Flat`); above it, an inverted file with
+exact distances (`IVF{nlist},Flat`, about 4 sqrt(n) lists, `IVF_NPROBE` of them searched).
 
-HNSW parameters (efConstruction 80, efSearch 128) were chosen by a sweep for recall near 1 at
-candidate depth; tests/index/test_dense.py checks recall against exact search. FAISS does not
-widen efSearch for a deeper k on its own, so each search asks for max(efSearch, 2k).
+IVF replaced HNSW because HNSW at its search depth lost most of the exact top 10 on a million
+chunks that come in near-duplicate clusters, as real collections do (BENCHMARKS.md section 1
+has both); an inverted file keeps a cluster's members in the same lists, builds faster and
+deletes in place. Indexes written with HNSW still load and search.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +27,25 @@ DEFAULT_ANN_THRESHOLD = 50_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
+IVF_NPROBE = 64  # lists searched per query
+IVF_MIN_POINTS_PER_LIST = 39  # k-means wants this many training points per centroid
+IVF_TRAINING_POINTS_PER_LIST = 256  # faiss's own cap; more only slows training
 
 FLAT_FACTORY = "IDMap2,Flat"
-HNSW_FACTORY = f"IDMap2,HNSW{HNSW_M},Flat"
+HNSW_FACTORY = f"IDMap2,HNSW{HNSW_M},Flat"  # written by earlier versions; still searched
+
+
+def ivf_lists(n_vectors: int) -> int:
+    """About 4 sqrt(n) lists, a power of two, with enough vectors to train each."""
+    lists = 2 ** round(math.log2(max(1.0, 4 * math.sqrt(n_vectors))))
+    while lists > 1 and lists * IVF_MIN_POINTS_PER_LIST > n_vectors:
+        lists //= 2
+    return lists
+
+
+def _is_ivf(factory: str) -> bool:
+    return factory.startswith("IVF")
+
 
 INDEX_FILE = "index.faiss"
 VECTORS_FILE = "vectors.npy"
@@ -41,8 +60,8 @@ def _build_threads() -> int:
 
 
 def factory_for(n_vectors: int, ann_threshold: int) -> str:
-    """Exact search while it is cheap; HNSW once the collection outgrows the threshold."""
-    return HNSW_FACTORY if n_vectors > ann_threshold else FLAT_FACTORY
+    """Exact search while it is cheap; an inverted file once the collection outgrows it."""
+    return f"IVF{ivf_lists(n_vectors)},Flat" if n_vectors > ann_threshold else FLAT_FACTORY
 
 
 def _new_index(dimension: int, factory: str) -> faiss.Index:
@@ -52,6 +71,16 @@ def _new_index(dimension: int, factory: str) -> faiss.Index:
         hnsw = faiss.downcast_index(index.index).hnsw  # type: ignore[attr-defined]
         hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     return index
+
+
+def _training_sample(matrix: np.ndarray, index: faiss.Index) -> np.ndarray:
+    """A seeded sample for k-means: the same vectors give the same index."""
+    lists = faiss.extract_index_ivf(index).nlist
+    size = min(len(matrix), lists * IVF_TRAINING_POINTS_PER_LIST)
+    if size == len(matrix):
+        return matrix
+    rows = np.random.default_rng(0).choice(len(matrix), size, replace=False)
+    return matrix[np.sort(rows)]
 
 
 def _as_matrix(vectors: np.ndarray, dimension: int) -> np.ndarray:
@@ -99,6 +128,8 @@ class DenseIndex:
         index = _new_index(dimension, factory)
         if len(id_array):
             faiss.omp_set_num_threads(_build_threads())
+            if not index.is_trained:
+                index.train(_training_sample(matrix, index))
             index.add_with_ids(matrix, id_array)
         return cls(ids=id_array, vectors=matrix, factory=factory, index=index)
 
@@ -121,7 +152,10 @@ class DenseIndex:
         ids = np.concatenate([self.ids[keep], new_ids])
         vectors = np.concatenate([self.vectors[keep], added])
         factory = factory_for(len(ids), ann_threshold)
-        if not (factory == self.factory == HNSW_FACTORY and keep.all()):
+        in_place = factory == self.factory and (
+            _is_ivf(factory) or (factory == HNSW_FACTORY and keep.all())
+        )
+        if not in_place:
             return DenseIndex.build(
                 ids, vectors, dimension=self.dimension, ann_threshold=ann_threshold
             )
@@ -129,6 +163,8 @@ class DenseIndex:
             raise ValueError("chunk ids must be unique")
         index = faiss.clone_index(self.index)
         faiss.omp_set_num_threads(_build_threads())
+        if not keep.all():
+            index.remove_ids(faiss.IDSelectorBatch(self.ids[~keep]))
         index.add_with_ids(added, new_ids)
         order = np.argsort(ids, kind="stable")
         return DenseIndex(ids=ids[order], vectors=vectors[order], factory=factory, index=index)
@@ -144,13 +180,13 @@ class DenseIndex:
             empty = np.zeros((matrix.shape[0], 0))
             return empty.astype(np.float32), empty.astype(np.int64)
         faiss.omp_set_num_threads(1 if matrix.shape[0] < _SMALL_QUERY_BATCH else _build_threads())
-        params = (
-            faiss.SearchParametersHNSW(  # type: ignore[attr-defined]  # missing from the stubs
+        params: faiss.SearchParameters | None = None
+        if self.factory == HNSW_FACTORY:
+            params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]  # not in the stubs
                 efSearch=max(HNSW_EF_SEARCH, 2 * k)
             )
-            if self.factory == HNSW_FACTORY
-            else None
-        )
+        elif _is_ivf(self.factory):
+            params = faiss.SearchParametersIVF(nprobe=IVF_NPROBE)  # type: ignore[call-arg]
         scores, ids = self.index.search(matrix, k, params=params)
         return scores, ids
 

@@ -1,16 +1,26 @@
-"""Dense index: exact below the threshold, HNSW above it, and both survive save/load."""
+"""Dense index: exact below the threshold, an inverted file above it; both survive save/load,
+and an HNSW index written by an earlier version still loads and searches."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.dense import FLAT_FACTORY, HNSW_FACTORY, IDS_FILE, INDEX_FILE, DenseIndex
+from index.dense import (
+    FLAT_FACTORY,
+    HNSW_FACTORY,
+    IDS_FILE,
+    INDEX_FILE,
+    DenseIndex,
+    factory_for,
+    ivf_lists,
+)
 from ragqa.errors import IndexStoreError
 
 
@@ -45,8 +55,8 @@ def test_flat_search_equals_brute_force_inner_product() -> None:
     np.testing.assert_allclose(scores, expected_scores, rtol=1e-5)
 
 
-def test_hnsw_recall_against_exact_search() -> None:
-    """HNSW above the threshold must find >= 95% of the exact top 10 (measured figure printed)."""
+def test_ann_recall_against_exact_search() -> None:
+    """The inverted file above the threshold finds >= 95% of the exact top 10 (figure printed)."""
     rng = np.random.default_rng(20240501)
     centres = rng.standard_normal((100, 384)).astype(np.float32)
     vectors = clustered(rng, centres, 20_000, noise=2.0)
@@ -63,11 +73,23 @@ def test_hnsw_recall_against_exact_search() -> None:
     truth = exact_top_k(vectors, ids, queries, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)])
     print(
-        f"\nHNSW recall@10 = {recall:.4f} over {len(queries)} queries "
+        f"\n{index.factory} recall@10 = {recall:.4f} over {len(queries)} queries "
         f"(20k x 384, build {build_seconds:.1f} s, {ms_per_query:.2f} ms/query)"
     )
-    assert index.factory == HNSW_FACTORY
+    assert index.factory == factory_for(20_000, 10_000) == f"IVF{ivf_lists(20_000)},Flat"
     assert recall >= 0.95
+
+
+def test_an_hnsw_index_of_an_earlier_version_still_searches(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    vectors = unit_vectors(rng, 300, 16)
+    ids = np.arange(300, dtype=np.int64)
+    hnsw = faiss.index_factory(16, HNSW_FACTORY, faiss.METRIC_INNER_PRODUCT)
+    hnsw.add_with_ids(vectors, ids)
+    DenseIndex(ids=ids, vectors=vectors, factory=HNSW_FACTORY, index=hnsw).save(tmp_path)
+    loaded = DenseIndex.load(tmp_path, factory=HNSW_FACTORY)
+    _, found = loaded.search(vectors[:5], 1)
+    assert found[:, 0].tolist() == [0, 1, 2, 3, 4]
 
 
 def test_k_is_capped_at_the_number_of_vectors_without_padding() -> None:
@@ -92,7 +114,7 @@ def test_an_empty_index_finds_nothing_and_round_trips(tmp_path: Path) -> None:
     assert found.shape == scores.shape == (1, 0)
 
 
-@pytest.mark.parametrize("ann_threshold", [1_000, 50], ids=["flat", "hnsw"])
+@pytest.mark.parametrize("ann_threshold", [1_000, 50], ids=["flat", "ivf"])
 def test_save_then_load_gives_the_same_results(tmp_path: Path, ann_threshold: int) -> None:
     rng = np.random.default_rng(3)
     vectors, queries = unit_vectors(rng, 200, 32), unit_vectors(rng, 10, 32)
@@ -137,7 +159,7 @@ def test_update_equals_a_fresh_build_of_the_same_vectors(
     assert len(index) == n_old  # the original is untouched
 
 
-def test_adding_to_hnsw_keeps_the_graph_and_finds_the_new_vectors() -> None:
+def test_ivf_updates_in_place_keep_its_lists_and_see_additions_and_removals() -> None:
     rng = np.random.default_rng(4)
     index = DenseIndex.build(
         np.arange(300), unit_vectors(rng, 300, 16), dimension=16, ann_threshold=100
@@ -151,13 +173,25 @@ def test_adding_to_hnsw_keeps_the_graph_and_finds_the_new_vectors() -> None:
         ann_threshold=100,
     )
 
-    assert updated.factory == HNSW_FACTORY
+    assert updated.factory == index.factory and updated.factory.startswith("IVF")
     assert len(updated) == 305 and len(index) == 300
     _, found = updated.search(new, 1)
     assert found[:, 0].tolist() == list(range(300, 305))
 
+    removed = updated.updated(
+        remove_ids=np.arange(300, 303),
+        add_ids=np.zeros(0, dtype=np.int64),
+        add_vectors=np.zeros((0, 16), dtype=np.float32),
+        ann_threshold=100,
+    )
+    assert removed.factory == index.factory and len(removed) == 302
+    assert removed.index.ntotal == 302
+    _, found = removed.search(new, 3)
+    assert not set(found.ravel().tolist()) & {300, 301, 302}
+    assert len(updated) == 305  # the original is untouched
 
-def test_growing_past_the_threshold_switches_to_hnsw() -> None:
+
+def test_growing_past_the_threshold_switches_to_an_inverted_file() -> None:
     rng = np.random.default_rng(5)
     index = DenseIndex.build(np.arange(50), unit_vectors(rng, 50, 8), dimension=8, ann_threshold=60)
 
@@ -168,7 +202,8 @@ def test_growing_past_the_threshold_switches_to_hnsw() -> None:
         ann_threshold=60,
     )
 
-    assert (index.factory, grown.factory) == (FLAT_FACTORY, HNSW_FACTORY)
+    assert (index.factory, grown.factory) == (FLAT_FACTORY, factory_for(70, 60))
+    assert grown.factory.startswith("IVF")
 
 
 @pytest.mark.parametrize("damaged", [INDEX_FILE, IDS_FILE])
