@@ -8,6 +8,7 @@ update (BM25's IDF depends on the whole corpus), never re-tokenised.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,38 @@ TOKENIZER_DESCRIPTION = (
     "pypinyin 2- and 3-grams"
 )
 
+# From this many chunks BM25 runs compiled (bm25s's numba back end): compiling costs seconds once
+# per process (done in the background on load), and each search over the corpus saves more.
+NUMBA_FROM_CHUNKS = 100_000
+
 IDS_FILE = "ids.npy"
 _BM25_PARAMS_FILE = "params.index.json"  # written by bm25s; absent when no chunk has a word
+
+
+def _backend(n_chunks: int) -> str:
+    return "numba" if n_chunks >= NUMBA_FROM_CHUNKS else "numpy"
+
+
+_compiled = threading.Lock()
+_compiling: list[threading.Thread] = []
+
+
+def _compile_numba() -> None:
+    """Compile bm25s's numba functions once per process, off the request path."""
+    with _compiled:
+        if _compiling:
+            return
+        tiny = bm25s.BM25(method=BM25_METHOD, k1=BM25_K1, b=BM25_B, backend="numba")
+        tiny.index([["a", "b"], ["b", "c"]], show_progress=False)
+        thread = threading.Thread(
+            target=tiny.retrieve,
+            args=([["b"]],),
+            kwargs={"k": 1, "show_progress": False, "n_threads": 0, "backend_selection": "numba"},
+            name="bm25-numba-compile",
+            daemon=True,
+        )
+        thread.start()
+        _compiling.append(thread)
 
 
 def lexical_settings() -> LexicalInfo:
@@ -57,8 +88,11 @@ class LexicalIndex:
         corpus = [list(tokens) for tokens in token_lists]
         if not any(corpus):
             return cls(ids=id_array, retriever=None)
-        retriever = bm25s.BM25(method=BM25_METHOD, k1=BM25_K1, b=BM25_B)
+        backend = _backend(len(corpus))
+        retriever = bm25s.BM25(method=BM25_METHOD, k1=BM25_K1, b=BM25_B, backend=backend)
         retriever.index(corpus, show_progress=False)
+        if backend == "numba":
+            _compile_numba()
         return cls(ids=id_array, retriever=retriever)
 
     def search(self, query_text: str, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +105,11 @@ class LexicalIndex:
         if self.retriever is None or not tokens or k <= 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         rows, scores = self.retriever.retrieve(
-            [list(tokens)], k=k, show_progress=False, n_threads=0
+            [list(tokens)],
+            k=k,
+            show_progress=False,
+            n_threads=0,
+            backend_selection=self.retriever.backend,
         )
         matched = scores[0] > 0
         return scores[0][matched].astype(np.float32), self.ids[rows[0][matched]]
@@ -97,7 +135,10 @@ class LexicalIndex:
         if not (directory / _BM25_PARAMS_FILE).exists():
             return cls(ids=ids, retriever=None)
         try:
-            retriever = bm25s.BM25.load(str(directory), show_progress=False)
+            backend = _backend(int(ids.shape[0]))
+            retriever = bm25s.BM25.load(
+                str(directory), show_progress=False, override_params={"backend": backend}
+            )
         except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
             raise IndexStoreError(f"{directory}: not a readable BM25 index ({exc})") from exc
         if retriever.scores["num_docs"] != ids.shape[0]:
@@ -105,4 +146,6 @@ class LexicalIndex:
                 f"{directory}: BM25 index holds {retriever.scores['num_docs']} chunks "
                 f"but {ids_path} names {ids.shape[0]}"
             )
+        if retriever.backend == "numba":
+            _compile_numba()
         return cls(ids=ids, retriever=retriever)

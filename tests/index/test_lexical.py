@@ -99,3 +99,29 @@ def test_a_damaged_folder_raises_index_store_error(lexical: LexicalIndex, tmp_pa
 
     with pytest.raises(IndexStoreError, match=str(tmp_path)):
         LexicalIndex.load(tmp_path)
+
+
+def test_the_compiled_back_end_of_large_collections_ranks_as_numpy_does(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Past NUMBA_FROM_CHUNKS, BM25 runs numba-compiled: same ids and scores, also reloaded."""
+    import index.lexical as lexical_module
+
+    rng = np.random.default_rng(8)
+    words = [f"w{i}" for i in range(300)]
+    texts = {i: " ".join(rng.choice(words, 20)) for i in range(400)}
+    reference = build(texts)
+    monkeypatch.setattr(lexical_module, "NUMBA_FROM_CHUNKS", 100)
+    compiled = build(texts)
+    assert reference.retriever is not None and compiled.retriever is not None
+    assert (reference.retriever.backend, compiled.retriever.backend) == ("numpy", "numba")
+    compiled.save(tmp_path)
+    reloaded = LexicalIndex.load(tmp_path)
+    assert reloaded.retriever is not None and reloaded.retriever.backend == "numba"
+    for query in ("w1 w2 w3", "w17", "w250 w251 w9 w9"):
+        scores, _ = reference.search(query, 10)
+        every = dict(zip(*reversed(reference.search(query, 400)), strict=True))
+        for other in (compiled, reloaded):
+            other_scores, other_ids = other.search(query, 10)
+            np.testing.assert_allclose(other_scores, scores, rtol=1e-5)  # ties may swap ids
+            np.testing.assert_allclose([every[i] for i in other_ids], other_scores, rtol=1e-5)
