@@ -18,6 +18,7 @@ from index.documents import Chunk, Document
 from index.embedder import Embedder
 from index.manifest import ChunkingInfo, DocumentEntry
 from index.textnorm import index_tokens
+from index.vector_cache import VectorCache, passage_key, split_cached
 from ragqa.errors import IndexMismatch, ModelError
 
 _UNIT_NORM_TOLERANCE = 1e-3
@@ -132,15 +133,22 @@ def embed_passages(
     dimension: int,
     batch_size: int,
     progress: ProgressSink,
+    cache: VectorCache | None = None,
 ) -> np.ndarray:
     """Embed in batches, checking the embedder keeps its contract (shape, unit length).
 
     Batches are made of texts of similar length (longest first, as sentence-transformers
-    orders one call), so little of each batch is padding.
+    orders one call), so little of each batch is padding. With a `cache`, texts it holds are
+    not embedded again, and each batch is committed to it as soon as it is embedded.
     """
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     out = np.zeros((len(texts), dimension), dtype=np.float32)
     progress.start("embedding", len(texts))
+    cached, missing = split_cached(texts, cache)
+    for i, vector in cached.items():
+        out[i] = vector
+    if cached:
+        progress.advance("embedding", len(cached))
+    order = sorted(missing, key=lambda i: -len(texts[i]))
     for begin in range(0, len(order), batch_size):
         batch = order[begin : begin + batch_size]
         vectors = np.asarray(embedder.embed_documents([texts[i] for i in batch]), dtype=np.float32)
@@ -152,5 +160,7 @@ def embed_passages(
         if not np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=_UNIT_NORM_TOLERANCE):
             raise ModelError(f"embedder {embedder.model_id} returned vectors not of unit length")
         out[batch] = vectors
+        if cache is not None:
+            cache.put_many({passage_key(texts[i]): out[i] for i in batch})
         progress.advance("embedding", len(batch))
     return out

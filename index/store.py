@@ -42,6 +42,7 @@ from index.prepare import (
     prepare_documents,
 )
 from index.snapshot import IndexSnapshot, empty_snapshot, load_current
+from index.vector_cache import CACHE_FILE, VectorCache
 from ragqa.errors import DocumentNotFound, IndexStoreError
 
 
@@ -273,9 +274,15 @@ class IndexStore:
                 )
             dimension = base.manifest.embedder.dimension
             texts = [passage_text(chunk) for item in prepared for chunk in item.chunks]
+            cache = self._vector_cache(dimension) if texts else None
             vectors = (
                 embed_passages(
-                    texts, embedder, dimension=dimension, batch_size=batch_size, progress=progress
+                    texts,
+                    embedder,
+                    dimension=dimension,
+                    batch_size=batch_size,
+                    progress=progress,
+                    cache=cache,
                 )
                 if embedder is not None
                 else np.zeros((0, dimension), dtype=np.float32)
@@ -303,6 +310,8 @@ class IndexStore:
                 ),
             )
             progress.advance("writing")
+            if cache is not None:
+                cache.discard()
             self._swap(load_current(self.index_dir))
             self._cleanup(keep={generation} | ({previous} if previous else set()))
         return UpdateReport(
@@ -316,6 +325,11 @@ class IndexStore:
             failures=tuple(failures),
             seconds=time.perf_counter() - started,
         )
+
+    def _vector_cache(self, dimension: int) -> VectorCache:
+        """Vectors of an interrupted write of this folder, reused; see `index.vector_cache`."""
+        embedder = self.expected.embedder.fingerprint if self.expected else "unknown"
+        return VectorCache(self.index_dir / CACHE_FILE, embedder=embedder, dimension=dimension)
 
     def _expectation(self, base: IndexSnapshot) -> ManifestExpectation:
         """The settings a new generation records: the configured ones, else the base's own."""

@@ -575,3 +575,51 @@ def test_an_update_killed_at_any_moment_leaves_the_old_or_the_new_index(
         f"\nupdate of {n_docs} docs: writing at {marks['writing']:.2f} s, done at "
         f"{marks['done']:.2f} s; kills at {[round(float(d), 2) for d in delays]} -> {outcomes}"
     )
+
+
+class _FailingAfter:
+    """Embeds like `inner` until `budget` texts are spent, then fails (an interrupted build)."""
+
+    def __init__(self, inner, budget: int) -> None:
+        self.inner, self.budget = inner, budget
+        self.model_id, self.dimension = inner.model_id, inner.dimension
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def embed_documents(self, texts):
+        if len(texts) > self.budget:
+            raise KeyboardInterrupt
+        self.budget -= len(texts)
+        return self.inner.embed_documents(texts)
+
+
+def test_an_interrupted_build_resumes_without_embedding_again(
+    tmp_path: Path,
+    expectation: ManifestExpectation,
+    sample_docs: list[Document],
+    make_doc: Callable[..., Document],
+    fake_embedder,
+) -> None:
+    from index.vector_cache import CACHE_FILE
+
+    FakeEmbedder = type(fake_embedder)  # noqa: N806 - fresh ones, each counting its own texts
+    docs = sample_docs + [make_doc(f"more/{i}.txt", f"第{i}篇文章。" * 30) for i in range(8)]
+    reference, _ = IndexStore.build(tmp_path / "ref", docs, FakeEmbedder(), expected=expectation)
+    total = len(reference.snapshot)
+
+    index_dir = tmp_path / "index"
+    first = FakeEmbedder()
+    with pytest.raises(KeyboardInterrupt):
+        IndexStore.build(
+            index_dir, docs, _FailingAfter(first, 6), expected=expectation, batch_size=2
+        )
+    assert (index_dir / CACHE_FILE).is_file() and not IndexStore.exists(index_dir)
+
+    second = FakeEmbedder()
+    store, report = IndexStore.build(index_dir, docs, second, expected=expectation, batch_size=2)
+    assert len(first.embedded) == 6
+    assert len(second.embedded) == total - 6  # only what the first run had not embedded
+    assert report.chunks_added == total
+    assert state_of(store.snapshot) == state_of(reference.snapshot)
+    assert not (index_dir / CACHE_FILE).exists()
