@@ -20,7 +20,7 @@ from bench.machine import describe_machine, load_average
 
 RESULTS_DIR = Path(__file__).parent / "results"
 BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
-SECTION_ORDER = ("retrieval", "ingestion", "generation", "load", "peer", "startup")
+SECTION_ORDER = ("retrieval", "ingestion", "generation", "load", "peer", "startup", "stores")
 
 Cell = str | int | float | None
 

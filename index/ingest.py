@@ -41,6 +41,7 @@ _TASK_LABELS = {
     "embedding": "Embedding chunks",
     "writing": "Writing index",
 }
+_TASK_UNITS = {"files": "documents", "chunking": "documents", "embedding": "chunks"}
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class _RichProgress:
             Progress,
             TextColumn,
             TimeElapsedColumn,
+            TimeRemainingColumn,
         )
 
         self.console = Console(stderr=True)
@@ -88,16 +90,24 @@ class _RichProgress:
             TextColumn("{task.description:<18}"),
             BarColumn(),
             MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
             TimeElapsedColumn(),
+            TimeRemainingColumn(),
             console=self.console,
         )
         self._tasks: dict[str, TaskID] = {}
 
     def start(self, task: str, total: int) -> None:
-        self._tasks[task] = self.bars.add_task(_TASK_LABELS.get(task, task), total=total)
+        self._tasks[task] = self.bars.add_task(_TASK_LABELS.get(task, task), total=total, rate="")
 
     def advance(self, task: str, amount: int = 1) -> None:
-        self.bars.advance(self._tasks[task], amount)
+        """Advance, showing documents/s or chunks/s over the task's whole run so far."""
+        task_id = self._tasks[task]
+        self.bars.advance(task_id, amount)
+        progress = self.bars.tasks[task_id]
+        unit = _TASK_UNITS.get(task)
+        if unit and progress.elapsed:
+            self.bars.update(task_id, rate=f"{progress.completed / progress.elapsed:,.1f} {unit}/s")
 
 
 @contextmanager

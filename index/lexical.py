@@ -88,10 +88,10 @@ class LexicalIndex:
         corpus = [list(tokens) for tokens in token_lists]
         if not any(corpus):
             return cls(ids=id_array, retriever=None)
-        backend = _backend(len(corpus))
-        retriever = bm25s.BM25(method=BM25_METHOD, k1=BM25_K1, b=BM25_B, backend=backend)
-        retriever.index(corpus, show_progress=False)
-        if backend == "numba":
+        retriever = bm25s.BM25(method=BM25_METHOD, k1=BM25_K1, b=BM25_B)
+        retriever.index(corpus, show_progress=False)  # numpy: numba's build needs far more memory
+        retriever.backend = _backend(len(corpus))  # searches the same arrays either way
+        if retriever.backend == "numba":
             _compile_numba()
         return cls(ids=id_array, retriever=retriever)
 

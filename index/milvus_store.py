@@ -48,6 +48,8 @@ from index.prepare import (
 from ragqa.errors import DocumentNotFound, IndexStoreError
 
 log = logging.getLogger(__name__)
+# Milvus Lite serves no MVCC timestamp, and pymilvus warns on every document listing; harmless.
+logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
 
 BM25_METHOD = "milvus BM25"  # recorded in the store's manifest instead of bm25s's "lucene"
 HNSW_PARAMS = {"M": 32, "efConstruction": 200}

@@ -233,3 +233,17 @@ def test_startup_section_times_real_server_processes(tmp_path: Path) -> None:
     assert [row[0] for row in stages.rows] == list(STAGES)
     assert number(stages.rows[2][1]) > 0  # the embedder took some time to load
     assert section.targets[0].name == "service ready after start"
+
+
+def test_stores_section_builds_both_stores_and_times_search() -> None:
+    from bench.stores import StoresOptions, run_stores
+
+    section = start_section("stores", "7. Stores", "python -m bench stores", quick=True)
+    pool = sentence_pool(REPO / "corpus", 10 * 1024 * 1024)
+    options = StoresOptions(chunks=60, chunks_per_document=6, rounds=1)
+    run_stores(section, pool.sentences, eval_questions()[:5], options)
+    rows = {row[0]: row for row in section.tables[0].rows}
+    assert set(rows) == {"faiss", "milvus"}
+    assert rows["faiss"][1] == rows["milvus"][1] == 10  # documents
+    assert rows["faiss"][2] == rows["milvus"][2] > 10  # the same chunks in both
+    assert all(0 < row[7] <= row[8] for row in rows.values())  # search p50 <= p99
