@@ -17,7 +17,14 @@ import numpy as np
 
 from bench.components import bench_settings, eval_questions, real_embedder
 from bench.synthetic import chunk_vectors, make_corpus, sentence_pool
-from index.dense import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, IVF_NPROBE, ivf_lists
+from index.dense import (
+    HNSW_EF_CONSTRUCTION,
+    HNSW_EF_SEARCH,
+    HNSW_M,
+    IVF_NPROBE,
+    IVF_TRAINING_POINTS_PER_LIST,
+    ivf_lists,
+)
 
 K = 10
 FETCH = 90  # what the retriever asks for: candidate_k x (variants + 1)
@@ -60,7 +67,8 @@ def main(n: int) -> None:
     started = time.perf_counter()
     ivf = faiss.index_factory(dimension, f"IVF{lists},Flat", faiss.METRIC_INNER_PRODUCT)
     faiss.omp_set_num_threads(2)
-    sample = vectors[np.sort(np.random.default_rng(0).choice(n, min(n, lists * 256), False))]
+    size = min(n, lists * IVF_TRAINING_POINTS_PER_LIST)
+    sample = vectors[np.sort(np.random.default_rng(0).choice(n, size, replace=False))]
     ivf.train(sample)
     ivf.add(vectors)
     print(f"IVF{lists},Flat built in {time.perf_counter() - started:.1f} s")

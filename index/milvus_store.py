@@ -62,9 +62,19 @@ _CHUNK_FIELDS = ["doc_id", "content_hash", "n", "start", "end", "text", "title",
 _DOC_FIELDS = ["doc_id", "content_hash", "title", "date", "source", "url", "language", "n_chunks"]
 
 
-def lexical_words(tokens: Iterable[str]) -> str:
-    """Index tokens as space-separated ASCII words: any Milvus analyzer keeps each one whole."""
-    return " ".join("w" + hashlib.blake2b(t.encode(), digest_size=8).hexdigest() for t in tokens)
+WORD_BYTES = 18  # "w", 16 hex digits and a space
+MAX_WORDS = MAX_STRING // WORD_BYTES
+
+
+def lexical_words(tokens: Sequence[str]) -> str:
+    """Index tokens as space-separated ASCII words: any Milvus analyzer keeps each one whole.
+
+    A Milvus string holds at most MAX_WORDS of them; a chunk with more (no sentence end for
+    thousands of characters) is matched on its first MAX_WORDS tokens.
+    """
+    return " ".join(
+        "w" + hashlib.blake2b(t.encode(), digest_size=8).hexdigest() for t in tokens[:MAX_WORDS]
+    )
 
 
 def _chunk_pk(content_hash: str, n: int) -> int:

@@ -224,3 +224,28 @@ def test_reopening_keeps_everything_and_checks_the_settings(
         reopened.close()
     with pytest.raises(IndexMismatch, match="chunk_size"):
         open_store(kind, tmp_path, changed)
+
+
+def test_milvus_takes_a_chunk_with_more_words_than_a_milvus_string_holds(
+    tmp_path: Path, expectation: ManifestExpectation, make_doc, fake_embedder
+) -> None:
+    """Found by the stores bench: a chunk with thousands of index tokens (a long title or a
+    run the chunker cannot cut) once failed the whole write; it is matched on its first
+    MAX_WORDS tokens instead."""
+    from index.milvus_store import MAX_STRING, MAX_WORDS, lexical_words
+    from index.prepare import PreparedDocument
+
+    many = ["beta", "gamma"] + [f"alpha{i}" for i in range(MAX_WORDS + 500)]
+    assert len(lexical_words(many).encode()) <= MAX_STRING
+    doc = make_doc("en/long.txt", "Beta gamma alpha.", language="en")
+    store = MilvusStore(str(tmp_path / "m.db"), expected=expectation, refresh_seconds=0.0)
+    store.add_documents([doc], fake_embedder)
+    chunk = store.snapshot.chunk(
+        store.snapshot.dense_search(fake_embedder.embed_queries(["b"]), 1)[0][0].id
+    )
+    store._write_document(
+        PreparedDocument(doc, [chunk], [many]), fake_embedder.embed_documents([chunk.text])
+    )
+    store.refresh()
+    assert lexical_docs(store.snapshot, "beta gamma") == ["en/long.txt"]
+    store.close()
