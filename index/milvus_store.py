@@ -18,23 +18,28 @@ poll (`refresh_seconds`).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from index.backend import Hit, IndexStats, SearchFilter, UpdateReport
-from index.documents import Chunk, Document
+from index.backend import IndexStats, UpdateReport
+from index.documents import Document
 from index.embedder import Embedder
 from index.injection import flagged_in_range
 from index.manifest import DocumentEntry, Manifest, ManifestExpectation, check_compatible
+from index.milvus_view import (
+    MAX_STRING,
+    MilvusView,
+    lexical_words,
+    quote,
+    reaching,
+)
 from index.prepare import (
     Failure,
     NoProgress,
@@ -54,171 +59,15 @@ logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ER
 BM25_METHOD = "milvus BM25"  # recorded in the store's manifest instead of bm25s's "lucene"
 HNSW_PARAMS = {"M": 32, "efConstruction": 200}
 DEFAULT_EF = 128  # HNSW search depth; at least k
-MAX_STRING = 65_535  # bytes in a Milvus VARCHAR
 TEXT_PART_CHARS = MAX_STRING // 4  # a document's text is stored in parts of at most this
 WRITE_BATCH = 512  # rows per insert call
-CHUNK_CACHE = 50_000  # chunks a view keeps after searches returned them
-_CHUNK_FIELDS = ["doc_id", "content_hash", "n", "start", "end", "text", "title", "flagged"]
 _DOC_FIELDS = ["doc_id", "content_hash", "title", "date", "source", "url", "language", "n_chunks"]
-
-
-WORD_BYTES = 18  # "w", 16 hex digits and a space
-MAX_WORDS = MAX_STRING // WORD_BYTES
-
-
-def lexical_words(tokens: Sequence[str]) -> str:
-    """Index tokens as space-separated ASCII words: any Milvus analyzer keeps each one whole.
-
-    A Milvus string holds at most MAX_WORDS of them; a chunk with more (no sentence end for
-    thousands of characters) is matched on its first MAX_WORDS tokens.
-    """
-    return " ".join(
-        "w" + hashlib.blake2b(t.encode(), digest_size=8).hexdigest() for t in tokens[:MAX_WORDS]
-    )
 
 
 def _chunk_pk(content_hash: str, n: int) -> int:
     """A chunk's id: stable for the same content, new for a changed document, under 2**63."""
     digest = hashlib.blake2b(f"{content_hash}#{n}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> 1
-
-
-def _quote(value: str) -> str:
-    """A string literal for a Milvus filter expression."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _expression(where: SearchFilter | None) -> str:
-    """A Milvus filter expression for `where` (empty: no filter)."""
-    if where is None:
-        return ""
-    parts = []
-    if where.language is not None:
-        parts.append(f"language == {_quote(where.language)}")
-    if where.doc_ids is not None:
-        parts.append("doc_id in [" + ", ".join(_quote(d) for d in sorted(where.doc_ids)) + "]")
-    return " and ".join(parts)
-
-
-class MilvusView:
-    """The documents of one revision, with searches that see only their current chunks."""
-
-    def __init__(
-        self, store: MilvusStore, revision: str, documents: dict[str, DocumentEntry]
-    ) -> None:
-        self._store = store
-        self.generation = revision
-        self.documents: Mapping[str, DocumentEntry] = documents
-        self.languages = frozenset(entry.language for entry in documents.values())
-        self._n_chunks = sum(entry.n_chunks for entry in documents.values())
-        self._chunks: OrderedDict[int, Chunk] = OrderedDict()
-        self._texts: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return self._n_chunks
-
-    def _current(self, row: Mapping[str, Any]) -> bool:
-        entry = self.documents.get(row["doc_id"])
-        return entry is not None and entry.content_hash == row["content_hash"]
-
-    def _keep(self, pk: int, row: Mapping[str, Any]) -> None:
-        chunk = Chunk(
-            chunk_id=f"{row['doc_id']}#{row['n']}",
-            doc_id=row["doc_id"],
-            n=int(row["n"]),
-            text=row["text"],
-            start=int(row["start"]),
-            end=int(row["end"]),
-            title=row["title"],
-            flagged=tuple(row["flagged"] or ()),
-        )
-        with self._lock:
-            self._chunks[pk] = chunk
-            self._chunks.move_to_end(pk)
-            while len(self._chunks) > CHUNK_CACHE:
-                self._chunks.popitem(last=False)
-
-    def chunk(self, chunk_id: int) -> Chunk:
-        with self._lock:
-            cached = self._chunks.get(chunk_id)
-        if cached is not None:
-            return cached
-        rows = self._store.client.get(
-            self._store.chunks, ids=[chunk_id], output_fields=_CHUNK_FIELDS
-        )
-        if not rows:
-            raise KeyError(chunk_id)
-        self._keep(chunk_id, rows[0])
-        return self._chunks[chunk_id]
-
-    def _hits(self, results: Iterable[Iterable[Mapping[str, Any]]]) -> list[list[Hit]]:
-        out = []
-        for row_hits in results:
-            hits = []
-            for hit in row_hits:
-                entity = hit["entity"]
-                if self._current(entity):
-                    self._keep(int(hit["id"]), entity)
-                    # BM25 scores are non-negative; Milvus Lite reports them negated.
-                    hits.append(Hit(int(hit["id"]), abs(float(hit["distance"]))))
-            out.append(hits)
-        return out
-
-    def dense_search(
-        self, query_vectors: np.ndarray, k: int, where: SearchFilter | None = None
-    ) -> list[list[Hit]]:
-        vectors = np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
-        if not self.documents or k <= 0:
-            return [[] for _ in vectors]
-        results = self._store.client.search(
-            self._store.chunks,
-            data=vectors.tolist(),
-            anns_field="dense",
-            limit=k,
-            filter=_expression(where),
-            output_fields=_CHUNK_FIELDS,
-            search_params={"metric_type": "IP", "params": {"ef": max(k, self._store.ef)}},
-        )
-        return self._hits(results)
-
-    def lexical_search(self, query_text: str, k: int) -> list[Hit]:
-        from index.textnorm import tokenize
-
-        return self.lexical_search_tokens(tokenize(query_text), k)
-
-    def lexical_search_tokens(
-        self, tokens: Sequence[str], k: int, where: SearchFilter | None = None
-    ) -> list[Hit]:
-        words = lexical_words(tokens)
-        if not words or not self.documents or k <= 0:
-            return []
-        results = self._store.client.search(
-            self._store.chunks,
-            data=[words],
-            anns_field="sparse",
-            limit=k,
-            filter=_expression(where),
-            output_fields=_CHUNK_FIELDS,
-            search_params={"metric_type": "BM25"},
-        )
-        return [h for h in self._hits(results)[0] if h.score > 0]
-
-    def document_text(self, doc_id: str) -> str:
-        entry = self.documents.get(doc_id)
-        if entry is None:
-            raise DocumentNotFound(doc_id)
-        if doc_id not in self._texts:
-            rows = self._store.client.query(
-                self._store.texts,
-                filter=f"doc_id == {_quote(doc_id)} and content_hash == "
-                f"{_quote(entry.content_hash)}",
-                output_fields=["part", "text"],
-            )
-            if not rows:  # removed since this view was loaded
-                raise DocumentNotFound(doc_id)
-            self._texts[doc_id] = "".join(r["text"] for r in sorted(rows, key=lambda r: r["part"]))
-        return self._texts[doc_id]
 
 
 class MilvusStore:
@@ -394,9 +243,10 @@ class MilvusStore:
 
     def refresh(self) -> bool:
         self._checked = time.monotonic()
-        if self._revision() == self._view.generation:
-            return False
-        view = self._load_view()
+        with reaching(self.uri):
+            if self._revision() == self._view.generation:
+                return False
+            view = self._load_view()
         with self._view_lock:
             self._view = view
         return True
@@ -436,7 +286,7 @@ class MilvusStore:
         """Index new and changed documents; unchanged ones (same content hash) are skipped."""
         started = time.perf_counter()
         progress = progress or NoProgress()
-        with self._write_lock:
+        with self._write_lock, reaching(self.uri):
             self.refresh()
             base = self._view.documents
             plan = plan_update(docs, base)
@@ -531,13 +381,13 @@ class MilvusStore:
             "v": [0.0, 0.0],
         }
         self.client.upsert(self.documents, [entry])
-        stale = f"doc_id == {_quote(doc.doc_id)} and content_hash != {_quote(doc.content_hash)}"
+        stale = f"doc_id == {quote(doc.doc_id)} and content_hash != {quote(doc.content_hash)}"
         self.client.delete(self.chunks, filter=stale)
         self.client.delete(self.texts, filter=stale)
 
     def remove_documents(self, doc_ids: Sequence[str]) -> UpdateReport:
         started = time.perf_counter()
-        with self._write_lock:
+        with self._write_lock, reaching(self.uri):
             self.refresh()
             base = self._view.documents
             unknown = sorted(set(doc_ids) - set(base))
@@ -545,7 +395,7 @@ class MilvusStore:
                 raise DocumentNotFound(unknown[0])
             targets = sorted(set(doc_ids))
             if targets:
-                listed = "[" + ", ".join(_quote(d) for d in targets) + "]"
+                listed = "[" + ", ".join(quote(d) for d in targets) + "]"
                 self.client.delete(self.documents, filter=f"id in {listed}")
                 self.client.delete(self.chunks, filter=f"doc_id in {listed}")
                 self.client.delete(self.texts, filter=f"doc_id in {listed}")

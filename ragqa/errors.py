@@ -48,6 +48,12 @@ class IndexStoreError(RagqaError):
     """The index on disk is missing, corrupt, or was built with other settings."""
 
 
+class StoreUnavailable(IndexStoreError):
+    """A shared store (Milvus) did not answer; the request fails, the service stays up."""
+
+    retry_after_s = 5
+
+
 class IndexMismatch(IndexStoreError):
     """The index manifest disagrees with the configured models or chunking."""
 

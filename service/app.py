@@ -30,6 +30,7 @@ from ragqa.errors import (
     QuestionTooLong,
     RagqaError,
     RateLimited,
+    StoreUnavailable,
     Unauthorized,
     UnsupportedDocumentType,
 )
@@ -60,6 +61,8 @@ def _status_for(error: RagqaError) -> tuple[int, dict[str, str]]:
         case NotReady():
             return 503, {"Retry-After": "5"}
         case EngineUnavailable(retry_after_s=seconds):
+            return 503, {"Retry-After": str(seconds)}
+        case StoreUnavailable(retry_after_s=seconds):
             return 503, {"Retry-After": str(seconds)}
         case DocumentNotFound():
             return 404, {}

@@ -232,7 +232,7 @@ def test_milvus_takes_a_chunk_with_more_words_than_a_milvus_string_holds(
     """Found by the stores bench: a chunk with thousands of index tokens (a long title or a
     run the chunker cannot cut) once failed the whole write; it is matched on its first
     MAX_WORDS tokens instead."""
-    from index.milvus_store import MAX_STRING, MAX_WORDS, lexical_words
+    from index.milvus_view import MAX_STRING, MAX_WORDS, lexical_words
     from index.prepare import PreparedDocument
 
     many = ["beta", "gamma"] + [f"alpha{i}" for i in range(MAX_WORDS + 500)]
@@ -249,3 +249,39 @@ def test_milvus_takes_a_chunk_with_more_words_than_a_milvus_string_holds(
     store.refresh()
     assert lexical_docs(store.snapshot, "beta gamma") == ["en/long.txt"]
     store.close()
+
+
+def test_a_milvus_that_stops_answering_fails_the_search_with_store_unavailable(
+    tmp_path: Path, expectation: ManifestExpectation, sample_docs, fake_embedder
+) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from ragqa.errors import StoreUnavailable
+    from service.loopback import free_port
+
+    port = free_port()
+    arguments = ["--data-dir", str(tmp_path / "m"), "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "milvus_lite", "server", *arguments],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+            assert time.monotonic() < deadline and server.poll() is None
+            time.sleep(0.2)
+        store = MilvusStore(f"http://127.0.0.1:{port}", expected=expectation)
+        store.add_documents(sample_docs, fake_embedder)
+        view = store.snapshot
+        assert dense_docs(view, fake_embedder, "solar")
+    finally:
+        server.kill()
+        server.wait()
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match=f"127.0.0.1:{port}"):
+        view.dense_search(fake_embedder.embed_queries(["solar"]), 3)
+    assert time.monotonic() - started < 60
