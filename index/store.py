@@ -274,7 +274,8 @@ class IndexStore:
                 )
             dimension = base.manifest.embedder.dimension
             texts = [passage_text(chunk) for item in prepared for chunk in item.chunks]
-            cache = self._vector_cache(dimension) if texts else None
+            # Full builds only: an upload that fails must leave the index folder as it was.
+            cache = self._vector_cache(dimension) if texts and full_build else None
             vectors = (
                 embed_passages(
                     texts,
