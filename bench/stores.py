@@ -100,14 +100,7 @@ def _child(store: str, root: str, work: str, queries_file: str, rounds: int) -> 
     report = build_index(settings, embedder, progress=False)
     seconds = time.perf_counter() - started
     opened = open_store(settings, embedder)
-    retriever = HybridRetriever(
-        embedder,
-        translator=None,
-        candidate_k=settings.candidate_k,
-        lexical_weight=settings.lexical_weight,
-        min_dense_score=settings.min_dense_score,
-        cross_lingual=False,
-    )
+    retriever = HybridRetriever.from_settings(embedder, settings)
     queries = json.loads(Path(queries_file).read_text())
     view = opened.snapshot
     retriever.search(view, queries[0], 5)  # first use: connections, compiled BM25

@@ -52,7 +52,6 @@ from index.prepare import (
 )
 from ragqa.errors import DocumentNotFound, IndexStoreError
 
-log = logging.getLogger(__name__)
 # Milvus Lite serves no MVCC timestamp, and pymilvus warns on every document listing; harmless.
 logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
 

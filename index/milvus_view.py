@@ -157,11 +157,6 @@ class MilvusView:
         )
         return self._hits(results)
 
-    def lexical_search(self, query_text: str, k: int) -> list[Hit]:
-        from index.textnorm import tokenize
-
-        return self.lexical_search_tokens(tokenize(query_text), k)
-
     def lexical_search_tokens(
         self, tokens: Sequence[str], k: int, where: SearchFilter | None = None
     ) -> list[Hit]:

@@ -91,14 +91,7 @@ class Answerer:
         self.embedder = embedder
         self.store = store
         self.translator = translator
-        self.retriever = HybridRetriever(
-            embedder,
-            translator=translator,
-            candidate_k=settings.candidate_k,
-            lexical_weight=settings.lexical_weight,
-            min_dense_score=settings.min_dense_score,
-            cross_lingual=settings.cross_lingual,
-        )
+        self.retriever = HybridRetriever.from_settings(embedder, settings, translator=translator)
         self.generators = tuple(generators)  # all of them, also while lent out of the pool
         self._pool: queue.Queue[Generator] = queue.Queue()
         for generator in generators:

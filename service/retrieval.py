@@ -25,6 +25,7 @@ from typing import Protocol
 from index.backend import SearchFilter, SearchView
 from index.embedder import Embedder
 from index.textnorm import sound_tokens, tokenize
+from ragqa.config import Settings
 from ragqa.types import RetrievalMode
 from service.followup import retrieval_query
 from service.language import corpus_language, detect_language
@@ -64,6 +65,20 @@ class HybridRetriever:
         self.lexical_weight = lexical_weight
         self.min_dense_score = min_dense_score
         self.cross_lingual = cross_lingual and translator is not None
+
+    @classmethod
+    def from_settings(
+        cls, embedder: Embedder, settings: Settings, *, translator: Translator | None = None
+    ) -> HybridRetriever:
+        """The retriever the settings describe (cross-lingual only with a translator)."""
+        return cls(
+            embedder,
+            translator=translator,
+            candidate_k=settings.candidate_k,
+            lexical_weight=settings.lexical_weight,
+            min_dense_score=settings.min_dense_score,
+            cross_lingual=settings.cross_lingual,
+        )
 
     def query_variants(
         self, query: str, snapshot: SearchView, cross_lingual: bool | None

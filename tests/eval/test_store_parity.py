@@ -53,14 +53,7 @@ def test_milvus_retrieval_figures_match_faiss(tmp_path: Path, real_embedder) -> 
     items = load_items(REPO / "eval" / "sets" / "default.jsonl", EvalItem)
     base = Settings(collection_dir=REPO / "corpus", index_dir=tmp_path / "index")  # type: ignore[call-arg]
     defaults = Settings()  # type: ignore[call-arg]
-    retriever = HybridRetriever(
-        real_embedder,
-        translator=None,
-        candidate_k=defaults.candidate_k,
-        lexical_weight=defaults.lexical_weight,
-        min_dense_score=defaults.min_dense_score,
-        cross_lingual=False,
-    )
+    retriever = HybridRetriever.from_settings(real_embedder, defaults)
     figures, rankings = {}, {}
     for kind in ("faiss", "milvus"):
         settings = base.model_copy(
