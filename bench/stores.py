@@ -35,7 +35,7 @@ class StoresOptions:
     rounds: int  # passes over the queries when timing search
 
 
-FULL = StoresOptions(chunks=10_000, chunks_per_document=10, rounds=3)
+FULL = StoresOptions(chunks=100_000, chunks_per_document=10, rounds=3)
 QUICK = StoresOptions(chunks=3_000, chunks_per_document=10, rounds=1)
 CHARS_PER_CHUNK = 300  # what the chunker's 160 embedder tokens hold of Chinese text
 

@@ -33,6 +33,7 @@ from ragqa.models.resolve import embedder_fingerprint
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
+    from index.milvus_schema import DenseIndex
     from index.milvus_store import MilvusStore
 
 _TASK_LABELS = {
@@ -184,6 +185,7 @@ SHARED_BUILD_BATCH = 64  # documents read, embedded and written at a time into a
 
 def open_milvus(settings: Settings, expected: ManifestExpectation | None) -> MilvusStore:
     """The Milvus store the settings name (created empty when `expected` is given)."""
+    from index.milvus_schema import DenseIndex
     from index.milvus_store import MilvusStore
 
     token = settings.milvus_token.get_secret_value() if settings.milvus_token else ""
@@ -193,6 +195,7 @@ def open_milvus(settings: Settings, expected: ManifestExpectation | None) -> Mil
         prefix=settings.milvus_prefix,
         token=token,
         refresh_seconds=settings.store_refresh_s,
+        dense=DenseIndex(settings.milvus_index, settings.milvus_nlist),
     )
 
 

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,13 @@ from index.documents import Document
 from index.embedder import Embedder
 from index.injection import flagged_in_range
 from index.manifest import DocumentEntry, Manifest, ManifestExpectation, check_compatible
+from index.milvus_schema import (
+    DOC_FIELDS,
+    CollectionNames,
+    DenseIndex,
+    create_collections,
+    dense_index_of,
+)
 from index.milvus_view import (
     MAX_STRING,
     MilvusView,
@@ -56,17 +63,24 @@ from ragqa.errors import DocumentNotFound, IndexStoreError
 logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
 
 BM25_METHOD = "milvus BM25"  # recorded in the store's manifest instead of bm25s's "lucene"
-HNSW_PARAMS = {"M": 32, "efConstruction": 200}
-DEFAULT_EF = 128  # HNSW search depth; at least k
 TEXT_PART_CHARS = MAX_STRING // 4  # a document's text is stored in parts of at most this
-WRITE_BATCH = 512  # rows per insert call
-_DOC_FIELDS = ["doc_id", "content_hash", "title", "date", "source", "url", "language", "n_chunks"]
+WRITE_BATCH = 512  # chunk rows per upsert call
+TEXT_BATCH = 64  # text rows (up to TEXT_PART_CHARS each) per upsert call
+DOCUMENTS_PER_COMMIT = 64  # documents whose rows are written, then committed, together
 
 
-def _chunk_pk(content_hash: str, n: int) -> int:
-    """A chunk's id: stable for the same content, new for a changed document, under 2**63."""
-    digest = hashlib.blake2b(f"{content_hash}#{n}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1
+def _row_pk(doc_id: str, content_hash: str, n: int) -> int:
+    """A row's id: stable for the same document and content, new for a changed one, < 2**63.
+
+    The document id is part of it, so two files with the same bytes keep their own chunks.
+    """
+    key = f"{doc_id}\0{content_hash}#{n}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") >> 1
+
+
+def _batches(rows: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
+    for begin in range(0, len(rows), size):
+        yield rows[begin : begin + size]
 
 
 class MilvusStore:
@@ -82,16 +96,17 @@ class MilvusStore:
         prefix: str = "ragqa",
         token: str = "",
         refresh_seconds: float = 1.0,
-        ef: int = DEFAULT_EF,
+        dense: DenseIndex | None = None,
     ) -> None:
+        """Open the store under `prefix`, creating it (with `dense`) when `expected` is given
+        and it does not exist; an existing store keeps the dense index it was created with."""
         from pymilvus import MilvusClient
 
         self.uri = uri
         self.prefix = prefix
-        self.chunks, self.documents = f"{prefix}_chunks", f"{prefix}_documents"
-        self.texts, self.meta = f"{prefix}_texts", f"{prefix}_meta"
+        self.names = CollectionNames.under(prefix)
         self.refresh_seconds = refresh_seconds
-        self.ef = ef
+        self.dense = dense or DenseIndex()
         if uri.endswith(".db"):  # Milvus Lite: a local folder, started in this process
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -99,6 +114,8 @@ class MilvusStore:
         except Exception as exc:  # pymilvus raises its own and grpc's errors
             raise IndexStoreError(f"{uri}: cannot connect to Milvus ({exc})") from exc
         self.manifest = self._open_manifest(expected)
+        if not self.created:
+            self.dense = dense_index_of(self.client, self.names.chunks)
         self.expected = expected
         self._write_lock = threading.Lock()
         self._view_lock = threading.Lock()
@@ -112,92 +129,37 @@ class MilvusStore:
         return expected.model_copy(update={"lexical": lexical})
 
     def _open_manifest(self, expected: ManifestExpectation | None) -> Manifest:
-        self.created = not self.client.has_collection(self.meta)
+        self.created = not self.client.has_collection(self.names.meta)
         if self.created:
             if expected is None:
                 raise IndexStoreError(
                     f"{self.uri}: no ragqa index under the prefix {self.prefix!r}"
                 )
             return self._create(self._stored_expectation(expected))
-        for name in (self.meta, self.documents, self.texts, self.chunks):
+        for name in self.names.all():
             if not self.client.has_collection(name):
                 raise IndexStoreError(f"{self.uri}: collection {name} is missing; rebuild")
             self.client.load_collection(name)
-        rows = self.client.get(self.meta, ids=["manifest"], output_fields=["value"])
+        rows = self.client.get(self.names.meta, ids=["manifest"], output_fields=["value"])
         if not rows:
-            raise IndexStoreError(f"{self.uri}: {self.meta} holds no manifest; rebuild")
+            raise IndexStoreError(f"{self.uri}: {self.names.meta} holds no manifest; rebuild")
         manifest = Manifest.model_validate_json(rows[0]["value"])
         if expected is not None:
             check_compatible(manifest, self._stored_expectation(expected), where=self.uri)
         return manifest
 
     def _create(self, expected: ManifestExpectation) -> Manifest:
-        from pymilvus import DataType, Function, FunctionType
-
-        client = self.client
-
-        def schema(primary: DataType, **kwargs: Any) -> Any:
-            s = client.create_schema(auto_id=False)
-            s.add_field("id", primary, is_primary=True, **kwargs)
-            return s
-
-        def tiny_vector(s: Any, index: Any) -> None:  # Milvus wants a vector in every collection
-            s.add_field("v", DataType.FLOAT_VECTOR, dim=2)
-            index.add_index("v", index_type="FLAT", metric_type="L2")
-
-        chunks = schema(DataType.INT64)
-        for name in ("doc_id", "content_hash", "title", "language"):
-            chunks.add_field(name, DataType.VARCHAR, max_length=MAX_STRING)
-        chunks.add_field("n", DataType.INT64)
-        chunks.add_field("start", DataType.INT64)
-        chunks.add_field("end", DataType.INT64)
-        chunks.add_field("text", DataType.VARCHAR, max_length=MAX_STRING)
-        chunks.add_field("flagged", DataType.JSON)
-        chunks.add_field(
-            "words",
-            DataType.VARCHAR,
-            max_length=MAX_STRING,
-            enable_analyzer=True,
-            analyzer_params={"tokenizer": "standard"},
+        create_collections(
+            self.client,
+            self.names,
+            dimension=expected.embedder.dimension,
+            k1=expected.lexical.k1,
+            b=expected.lexical.b,
+            dense=self.dense,
         )
-        chunks.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        chunks.add_field("dense", DataType.FLOAT_VECTOR, dim=expected.embedder.dimension)
-        chunks.add_function(
-            Function(
-                name="bm25",
-                function_type=FunctionType.BM25,
-                input_field_names=["words"],
-                output_field_names=["sparse"],
-            )
-        )
-        index = client.prepare_index_params()
-        index.add_index("dense", index_type="HNSW", metric_type="IP", params=HNSW_PARAMS)
-        index.add_index(
-            "sparse",
-            index_type="SPARSE_INVERTED_INDEX",
-            metric_type="BM25",
-            params={"bm25_k1": expected.lexical.k1, "bm25_b": expected.lexical.b},
-        )
-        client.create_collection(
-            self.chunks, schema=chunks, index_params=index, consistency_level="Strong"
-        )
-        documents = schema(DataType.VARCHAR, max_length=MAX_STRING)
-        for name in _DOC_FIELDS[1:-1]:
-            documents.add_field(name, DataType.VARCHAR, max_length=MAX_STRING)
-        documents.add_field("n_chunks", DataType.INT64)
-        texts = schema(DataType.INT64)
-        for name in ("doc_id", "content_hash", "text"):
-            texts.add_field(name, DataType.VARCHAR, max_length=MAX_STRING)
-        texts.add_field("part", DataType.INT64)
-        meta = schema(DataType.VARCHAR, max_length=64)
-        meta.add_field("value", DataType.VARCHAR, max_length=MAX_STRING)
-        for name, s in ((self.documents, documents), (self.texts, texts), (self.meta, meta)):
-            index = client.prepare_index_params()
-            tiny_vector(s, index)
-            client.create_collection(name, schema=s, index_params=index, consistency_level="Strong")
         manifest = Manifest.new(
             expected,
-            faiss_factory=f"milvus HNSW {HNSW_PARAMS}",
+            faiss_factory=self.dense.describe(),
             documents=[],
             build_seconds=None,
             files={},
@@ -207,25 +169,25 @@ class MilvusStore:
         return manifest
 
     def _put_meta(self, key: str, value: str) -> None:
-        self.client.upsert(self.meta, [{"id": key, "value": value, "v": [0.0, 0.0]}])
+        self.client.upsert(self.names.meta, [{"id": key, "value": value, "v": [0.0, 0.0]}])
 
     # --- reading ------------------------------------------------------------------------
 
     def _revision(self) -> str:
-        rows = self.client.get(self.meta, ids=["revision"], output_fields=["value"])
+        rows = self.client.get(self.names.meta, ids=["revision"], output_fields=["value"])
         return rows[0]["value"] if rows else ""
 
     def _load_view(self) -> MilvusView:
         revision = self._revision()
         documents: dict[str, DocumentEntry] = {}
         iterator = self.client.query_iterator(
-            self.documents, batch_size=1000, filter='id != ""', output_fields=_DOC_FIELDS
+            self.names.documents, batch_size=1000, filter='id != ""', output_fields=DOC_FIELDS
         )
         try:
             while batch := iterator.next():
                 for row in batch:
                     documents[row["id"]] = DocumentEntry(
-                        **{name: row[name] for name in _DOC_FIELDS if name != "doc_id"},
+                        **{name: row[name] for name in DOC_FIELDS if name != "doc_id"},
                         doc_id=row["id"],
                     )
         finally:
@@ -303,17 +265,18 @@ class MilvusStore:
                 progress=progress,
             )
             progress.start("writing", len(prepared))
-            chunks_removed = 0
             offset = 0
-            for item in prepared:
-                n = len(item.chunks)
-                self._write_document(item, vectors[offset : offset + n])
+            for group in (
+                prepared[i : i + DOCUMENTS_PER_COMMIT]
+                for i in range(0, len(prepared), DOCUMENTS_PER_COMMIT)
+            ):
+                n = sum(len(item.chunks) for item in group)
+                self._write_group(group, vectors[offset : offset + n])
                 offset += n
-                old = base.get(item.doc.doc_id)
-                chunks_removed += old.n_chunks if old is not None else 0
-                progress.advance("writing")
+                progress.advance("writing", len(group))
             if prepared:
-                self._bump()
+                entries = {item.doc.doc_id: _entry(item) for item in prepared}
+                self._bump(updated=entries, removed=())
         indexed = [item.doc.doc_id for item in prepared]
         replaced = sorted(d for d in indexed if d in base)
         return UpdateReport(
@@ -322,67 +285,37 @@ class MilvusStore:
             replaced=tuple(replaced),
             unchanged=tuple(plan.unchanged),
             chunks_added=len(texts),
-            chunks_removed=chunks_removed,
+            chunks_removed=sum(base[d].n_chunks for d in replaced),
             failures=tuple(failures),
             seconds=time.perf_counter() - started,
         )
 
-    def _write_document(self, item: PreparedDocument, vectors: np.ndarray) -> None:
-        """Chunks and text first, then the document row (the commit), then older rows go."""
-        doc = item.doc
-        rows = [
-            {
-                "id": _chunk_pk(doc.content_hash, chunk.n),
-                "doc_id": doc.doc_id,
-                "content_hash": doc.content_hash,
-                "title": chunk.title,
-                "language": doc.language,
-                "n": chunk.n,
-                "start": chunk.start,
-                "end": chunk.end,
-                "text": chunk.text,
-                "flagged": list(flagged_in_range(doc.text, chunk.start, chunk.end)),
-                "words": lexical_words(tokens),
-                "dense": vector.tolist(),
-            }
-            for chunk, tokens, vector in zip(item.chunks, item.tokens, vectors, strict=True)
+    def _write_group(self, group: Sequence[PreparedDocument], vectors: np.ndarray) -> None:
+        """Chunks and texts of every document first, then their document rows (the commit),
+        then rows of their older contents go."""
+        chunk_rows: list[dict[str, Any]] = []
+        text_rows: list[dict[str, Any]] = []
+        offset = 0
+        for item in group:
+            n = len(item.chunks)
+            chunk_rows += _chunk_rows(item, vectors[offset : offset + n])
+            text_rows += _text_rows(item.doc)
+            offset += n
+        for rows in _batches(chunk_rows, WRITE_BATCH):
+            self.client.upsert(self.names.chunks, rows)
+        for rows in _batches(text_rows, TEXT_BATCH):
+            self.client.upsert(self.names.texts, rows)
+        entries = [
+            {"id": item.doc.doc_id, **_entry(item).model_dump(exclude={"doc_id"}), "v": [0.0, 0.0]}
+            for item in group
         ]
-        for begin in range(0, len(rows), WRITE_BATCH):
-            self.client.upsert(self.chunks, rows[begin : begin + WRITE_BATCH])
-        parts = [
-            doc.text[i : i + TEXT_PART_CHARS]
-            for i in range(0, max(len(doc.text), 1), TEXT_PART_CHARS)
-        ]
-        self.client.upsert(
-            self.texts,
-            [
-                {
-                    "id": _chunk_pk(doc.content_hash, -1 - part),
-                    "doc_id": doc.doc_id,
-                    "content_hash": doc.content_hash,
-                    "part": part,
-                    "text": text,
-                    "v": [0.0, 0.0],
-                }
-                for part, text in enumerate(parts)
-            ],
+        self.client.upsert(self.names.documents, entries)
+        stale = " or ".join(
+            f"(doc_id == {quote(doc.doc_id)} and content_hash != {quote(doc.content_hash)})"
+            for doc in (item.doc for item in group)
         )
-        meta = doc.meta
-        entry = {
-            "id": doc.doc_id,
-            "content_hash": doc.content_hash,
-            "title": meta.title,
-            "date": meta.date,
-            "source": meta.source,
-            "url": meta.url,
-            "language": doc.language,
-            "n_chunks": len(rows),
-            "v": [0.0, 0.0],
-        }
-        self.client.upsert(self.documents, [entry])
-        stale = f"doc_id == {quote(doc.doc_id)} and content_hash != {quote(doc.content_hash)}"
-        self.client.delete(self.chunks, filter=stale)
-        self.client.delete(self.texts, filter=stale)
+        self.client.delete(self.names.chunks, filter=stale)
+        self.client.delete(self.names.texts, filter=stale)
 
     def remove_documents(self, doc_ids: Sequence[str]) -> UpdateReport:
         started = time.perf_counter()
@@ -395,10 +328,10 @@ class MilvusStore:
             targets = sorted(set(doc_ids))
             if targets:
                 listed = "[" + ", ".join(quote(d) for d in targets) + "]"
-                self.client.delete(self.documents, filter=f"id in {listed}")
-                self.client.delete(self.chunks, filter=f"doc_id in {listed}")
-                self.client.delete(self.texts, filter=f"doc_id in {listed}")
-                self._bump()
+                self.client.delete(self.names.documents, filter=f"id in {listed}")
+                self.client.delete(self.names.chunks, filter=f"doc_id in {listed}")
+                self.client.delete(self.names.texts, filter=f"doc_id in {listed}")
+                self._bump(updated={}, removed=targets)
         return UpdateReport(
             generation=self._view.generation,
             removed=tuple(targets),
@@ -406,15 +339,79 @@ class MilvusStore:
             seconds=time.perf_counter() - started,
         )
 
-    def _bump(self) -> None:
-        self._put_meta("revision", uuid.uuid4().hex)
-        self.refresh()
+    def _bump(self, *, updated: dict[str, DocumentEntry], removed: Sequence[str]) -> None:
+        """Publish a new revision. The view follows from what this write changed, unless
+        another process wrote since it was loaded: then it is read again."""
+        unseen = self._revision() != self._view.generation
+        revision = uuid.uuid4().hex
+        self._put_meta("revision", revision)
+        if unseen:
+            view = self._load_view()
+        else:
+            documents = {d: e for d, e in self._view.documents.items() if d not in removed}
+            documents.update(updated)
+            view = MilvusView(self, revision, dict(sorted(documents.items())))
+        with self._view_lock:
+            self._view = view
+        self._checked = time.monotonic()
 
     def drop(self) -> None:
         """Delete every collection of this store (a full rebuild starts from nothing)."""
-        for name in (self.chunks, self.documents, self.texts, self.meta):
+        for name in self.names.all():
             if self.client.has_collection(name):
                 self.client.drop_collection(name)
 
     def close(self) -> None:
         self.client.close()
+
+
+def _entry(item: PreparedDocument) -> DocumentEntry:
+    doc, meta = item.doc, item.doc.meta
+    return DocumentEntry(
+        doc_id=doc.doc_id,
+        content_hash=doc.content_hash,
+        title=meta.title,
+        date=meta.date,
+        source=meta.source,
+        url=meta.url,
+        language=doc.language,
+        n_chunks=len(item.chunks),
+    )
+
+
+def _chunk_rows(item: PreparedDocument, vectors: np.ndarray) -> list[dict[str, Any]]:
+    doc = item.doc
+    return [
+        {
+            "id": _row_pk(doc.doc_id, doc.content_hash, chunk.n),
+            "doc_id": doc.doc_id,
+            "content_hash": doc.content_hash,
+            "title": chunk.title,
+            "language": doc.language,
+            "n": chunk.n,
+            "start": chunk.start,
+            "end": chunk.end,
+            "text": chunk.text,
+            "flagged": list(flagged_in_range(doc.text, chunk.start, chunk.end)),
+            "words": lexical_words(tokens),
+            "dense": vector.tolist(),
+        }
+        for chunk, tokens, vector in zip(item.chunks, item.tokens, vectors, strict=True)
+    ]
+
+
+def _text_rows(doc: Document) -> list[dict[str, Any]]:
+    """The document's text in parts a Milvus string holds (ids apart from its chunks')."""
+    step = TEXT_PART_CHARS
+    parts = [doc.text[i : i + step] for i in range(0, max(len(doc.text), 1), step)]
+    return [
+        {
+            "id": _row_pk(doc.doc_id, doc.content_hash, -1 - part),
+            "doc_id": doc.doc_id,
+            "content_hash": doc.content_hash,
+            "part": part,
+            "text": text,
+            "v": [0.0, 0.0],
+        }
+        for part, text in enumerate(parts)
+    ]

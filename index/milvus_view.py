@@ -120,7 +120,9 @@ class MilvusView:
             cached = self._chunks.get(chunk_id)
         if cached is not None:
             return cached
-        rows = self._call("get", self._store.chunks, ids=[chunk_id], output_fields=CHUNK_FIELDS)
+        rows = self._call(
+            "get", self._store.names.chunks, ids=[chunk_id], output_fields=CHUNK_FIELDS
+        )
         if not rows:
             raise KeyError(chunk_id)
         self._keep(chunk_id, rows[0])
@@ -147,13 +149,13 @@ class MilvusView:
             return [[] for _ in vectors]
         results = self._call(
             "search",
-            self._store.chunks,
+            self._store.names.chunks,
             data=vectors.tolist(),
             anns_field="dense",
             limit=k,
             filter=expression(where),
             output_fields=CHUNK_FIELDS,
-            search_params={"metric_type": "IP", "params": {"ef": max(k, self._store.ef)}},
+            search_params=self._store.dense.search_params(k),
         )
         return self._hits(results)
 
@@ -165,7 +167,7 @@ class MilvusView:
             return []
         results = self._call(
             "search",
-            self._store.chunks,
+            self._store.names.chunks,
             data=[words],
             anns_field="sparse",
             limit=k,
@@ -182,7 +184,7 @@ class MilvusView:
         if doc_id not in self._texts:
             rows = self._call(
                 "query",
-                self._store.texts,
+                self._store.names.texts,
                 filter=f"doc_id == {quote(doc_id)} and content_hash == {quote(entry.content_hash)}",
                 output_fields=["part", "text"],
             )

@@ -44,6 +44,18 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$",
         description="Collection name prefix: several indexes can share one Milvus.",
     )
+    milvus_index: Literal["HNSW", "IVF_FLAT"] = Field(
+        "HNSW",
+        description="The Milvus index over the dense vectors, chosen when the store is created: "
+        "HNSW (up to a few million chunks) or IVF_FLAT (exact distances in the probed lists; "
+        "docs/scaling.md).",
+    )
+    milvus_nlist: int = Field(
+        1024,
+        ge=1,
+        le=65_536,
+        description="IVF_FLAT's number of lists; about 4 x sqrt(expected chunks).",
+    )
     store_refresh_s: float = Field(
         1.0,
         ge=0.0,

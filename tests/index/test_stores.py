@@ -226,6 +226,45 @@ def test_reopening_keeps_everything_and_checks_the_settings(
         open_store(kind, tmp_path, changed)
 
 
+def test_documents_with_the_same_bytes_keep_their_own_chunks(
+    store: ChunkStore, make_doc, fake_embedder
+) -> None:
+    """Two files with identical content (a copy under another name) are two documents: removing
+    one leaves the other whole and searchable."""
+    text = "Gallium-68 PSMA imaging finds recurrent prostate cancer early."
+    a, b = make_doc("en/a.txt", text, language="en"), make_doc("en/b.txt", text, language="en")
+    assert a.content_hash == b.content_hash
+    store.add_documents([a, b], fake_embedder)
+    assert sorted(lexical_docs(store.snapshot, "gallium psma", k=5)) == ["en/a.txt", "en/b.txt"]
+    store.remove_documents(["en/a.txt"])
+    view = store.snapshot
+    assert lexical_docs(view, "gallium psma", k=5) == ["en/b.txt"]
+    assert dense_docs(view, fake_embedder, text, k=5) == ["en/b.txt"]
+    assert view.document_text("en/b.txt") == b.text
+
+
+def test_milvus_can_hold_the_vectors_in_ivf_flat(
+    tmp_path: Path, expectation: ManifestExpectation, sample_docs, fake_embedder
+) -> None:
+    """IVF_FLAT (for millions of chunks) is chosen at creation, searched with its own depth, and
+    kept when the store is opened again without saying which."""
+    from index.milvus_schema import DenseIndex
+
+    where = str(tmp_path / "m.db")
+    store = MilvusStore(where, expected=expectation, dense=DenseIndex("IVF_FLAT", nlist=4))
+    store.add_documents(sample_docs, fake_embedder)
+    query = sample_docs[0].text[:80]
+    assert dense_docs(store.snapshot, fake_embedder, query, k=1) == [sample_docs[0].doc_id]
+    assert store.stats().search_index == "milvus IVF_FLAT {'nlist': 4}"
+    store.close()
+    reopened = MilvusStore(where, expected=expectation)
+    assert reopened.dense.kind == "IVF_FLAT"
+    assert dense_docs(reopened.snapshot, fake_embedder, query, k=1) == [sample_docs[0].doc_id]
+    reopened.close()
+    with pytest.raises(ValueError, match="HNSW, IVF_FLAT"):
+        DenseIndex("DISKANN")  # type: ignore[arg-type]
+
+
 def test_milvus_takes_a_chunk_with_more_words_than_a_milvus_string_holds(
     tmp_path: Path, expectation: ManifestExpectation, make_doc, fake_embedder
 ) -> None:
@@ -243,8 +282,8 @@ def test_milvus_takes_a_chunk_with_more_words_than_a_milvus_string_holds(
     chunk = store.snapshot.chunk(
         store.snapshot.dense_search(fake_embedder.embed_queries(["b"]), 1)[0][0].id
     )
-    store._write_document(
-        PreparedDocument(doc, [chunk], [many]), fake_embedder.embed_documents([chunk.text])
+    store._write_group(
+        [PreparedDocument(doc, [chunk], [many])], fake_embedder.embed_documents([chunk.text])
     )
     store.refresh()
     assert lexical_docs(store.snapshot, "beta gamma") == ["en/long.txt"]
