@@ -33,7 +33,6 @@ from ragqa.models.resolve import embedder_fingerprint
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
-    from index.milvus_schema import DenseIndex
     from index.milvus_store import MilvusStore
 
 _TASK_LABELS = {
