@@ -216,7 +216,6 @@ def build_snapshot(
     pool = corpus.pool
     t0 = time.perf_counter()
     chunks: dict[int, Chunk] = {}
-    token_lists: list[list[str]] = []
     documents: dict[str, DocumentEntry] = {}
     texts: dict[str, str] = {}
     for first in range(0, len(specs), CHUNKS_PER_DOCUMENT):
@@ -236,10 +235,6 @@ def build_snapshot(
                 end=offset + len(text),
                 title=title,
             )
-            token_lists.append(
-                pool.title_tokens[spec.document]
-                + [t for i in spec.sentences for t in pool.tokens[i]]
-            )
             parts.append(text)
             offset += len(text) + 1
         texts[doc_id] = "\n".join(parts)
@@ -257,6 +252,10 @@ def build_snapshot(
     t1 = time.perf_counter()
     dense = DenseIndex.build(ids, vectors, dimension=vectors.shape[1], ann_threshold=ann_threshold)
     t2 = time.perf_counter()
+    token_lists = (  # streamed: at a million chunks the lists themselves would not fit
+        pool.title_tokens[spec.document] + [t for i in spec.sentences for t in pool.tokens[i]]
+        for spec in specs
+    )
     lexical = LexicalIndex.build(ids, token_lists)
     t3 = time.perf_counter()
     manifest = Manifest.new(

@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -201,7 +201,9 @@ def document_entries(conn: sqlite3.Connection) -> list[DocumentEntry]:
     ]
 
 
-def _insert(conn: sqlite3.Connection, prepared: list[PreparedDocument], ids: Iterator[int]) -> None:
+def _insert(
+    conn: sqlite3.Connection, prepared: Sequence[PreparedDocument], ids: Iterator[int]
+) -> None:
     for item in prepared:
         doc, meta = item.doc, item.doc.meta
         conn.execute(
@@ -236,76 +238,88 @@ def _insert(conn: sqlite3.Connection, prepared: list[PreparedDocument], ids: Ite
         )
 
 
-def _chunk_tokens(conn: sqlite3.Connection) -> tuple[np.ndarray, list[list[str]]]:
-    """Every chunk's id and stored BM25 tokens, by id, so BM25 is rebuilt without re-tokenising."""
-    rows = conn.execute("SELECT id, tokens FROM chunks ORDER BY id").fetchall()
-    return np.array([row[0] for row in rows], dtype=np.int64), [json.loads(r[1]) for r in rows]
+def _chunk_ids(conn: sqlite3.Connection) -> np.ndarray:
+    return np.fromiter(
+        (row[0] for row in conn.execute("SELECT id FROM chunks ORDER BY id")), np.int64
+    )
+
+
+def _chunk_tokens(conn: sqlite3.Connection) -> Iterator[list[str]]:
+    """Every chunk's stored BM25 tokens, by id, one at a time, so BM25 is rebuilt without
+    re-tokenising and without holding every chunk's tokens at once."""
+    for (tokens,) in conn.execute("SELECT tokens FROM chunks ORDER BY id"):
+        yield json.loads(tokens)
 
 
 # --- writing and publishing ------------------------------------------------------------------
 
 
-def write_generation(
-    index_dir: Path,
-    *,
-    base_dir: Path | None,
-    dropped: list[str],
-    prepared: list[PreparedDocument],
-    new_ids: np.ndarray,
-    dense: DenseIndex,
-    expectation: ManifestExpectation,
-    build_seconds: float | None,
-) -> str:
-    """Write a complete generation, fsync it, then publish it through CURRENT; its name.
+class GenerationWriter:
+    """A generation being written: its chunk database filled batch by batch, then its indexes,
+    its manifest, fsync, and publication through CURRENT (`publish`).
 
-    The chunk database starts from `base_dir`'s copy (None: an empty one, for a full build),
-    loses the `dropped` documents and gains `prepared` under `new_ids`; `dense` is the dense
-    index already updated the same way. The caller holds `writing_lock`.
+    The database starts from `base_dir`'s copy (None: an empty one, for a full build) and loses
+    the `dropped` documents. Nothing is visible to readers until `publish`; a write that stops
+    before it leaves a `.partial` folder the next cleanup deletes. The caller holds
+    `writing_lock` throughout.
     """
-    generations = index_dir / GENERATIONS_DIR
-    generations.mkdir(exist_ok=True)
-    generation = _next_generation(generations)
-    partial = generations / f"{generation}{_PARTIAL}"
-    partial.mkdir()
-    database = partial / CHUNKS_DB
-    if base_dir is None:
-        with closing(sqlite3.connect(database)) as conn:
-            conn.executescript(_SCHEMA)
-    else:
-        shutil.copyfile(base_dir / CHUNKS_DB, database)
-    with closing(sqlite3.connect(database)) as conn:
-        with conn:
-            conn.executemany(
-                "DELETE FROM chunks WHERE doc_id = ?", [(doc_id,) for doc_id in dropped]
-            )
-            conn.executemany(
-                "DELETE FROM documents WHERE doc_id = ?", [(doc_id,) for doc_id in dropped]
-            )
+
+    def __init__(self, index_dir: Path, *, base_dir: Path | None, dropped: Sequence[str]) -> None:
+        self.index_dir = index_dir
+        self.generations = index_dir / GENERATIONS_DIR
+        self.generations.mkdir(exist_ok=True)
+        self.generation = _next_generation(self.generations)
+        self.partial = self.generations / f"{self.generation}{_PARTIAL}"
+        self.partial.mkdir()
+        self.database = self.partial / CHUNKS_DB
+        if base_dir is None:
+            with closing(sqlite3.connect(self.database)) as conn:
+                conn.executescript(_SCHEMA)
+        else:
+            shutil.copyfile(base_dir / CHUNKS_DB, self.database)
+        with closing(sqlite3.connect(self.database)) as conn, conn:
+            rows = [(doc_id,) for doc_id in dropped]
+            conn.executemany("DELETE FROM chunks WHERE doc_id = ?", rows)
+            conn.executemany("DELETE FROM documents WHERE doc_id = ?", rows)
+
+    def add(self, prepared: Sequence[PreparedDocument], new_ids: np.ndarray) -> None:
+        """Store these documents and their chunks, numbered `new_ids` in order."""
+        with closing(sqlite3.connect(self.database)) as conn, conn:
             _insert(conn, prepared, iter(new_ids.tolist()))
-        entries = document_entries(conn)
-        ids, tokens = _chunk_tokens(conn)
-    if not np.array_equal(ids, dense.ids):
-        raise IndexStoreError(f"{database}: chunk ids disagree with the dense index (a bug)")
-    dense.save(partial / DENSE_DIR)
-    LexicalIndex.build(ids, tokens).save(partial / LEXICAL_DIR)
-    files = {
-        path.relative_to(partial).as_posix(): file_sha256(path)
-        for path in sorted(partial.rglob("*"))
-        if path.is_file()
-    }
-    manifest = Manifest.new(
-        expectation,
-        faiss_factory=dense.factory,
-        documents=entries,
-        build_seconds=build_seconds,
-        files=files,
-    )
-    (partial / MANIFEST_FILE).write_bytes(manifest_json(manifest))
-    _fsync_tree(partial)
-    os.rename(partial, generations / generation)
-    fsync_path(generations)
-    _write_current(index_dir, generation)
-    return generation
+
+    def publish(
+        self, dense: DenseIndex, *, expectation: ManifestExpectation, build_seconds: float | None
+    ) -> str:
+        """Save `dense` (holding exactly the database's chunk ids) and BM25 over the stored
+        tokens, write the manifest, fsync, and make this the live generation; its name."""
+        partial = self.partial
+        with closing(sqlite3.connect(self.database)) as conn:
+            entries = document_entries(conn)
+            ids = _chunk_ids(conn)
+            if not np.array_equal(ids, dense.ids):
+                raise IndexStoreError(
+                    f"{self.database}: chunk ids disagree with the dense index (a bug)"
+                )
+            dense.save(partial / DENSE_DIR)
+            LexicalIndex.build(ids, _chunk_tokens(conn)).save(partial / LEXICAL_DIR)
+        files = {
+            path.relative_to(partial).as_posix(): file_sha256(path)
+            for path in sorted(partial.rglob("*"))
+            if path.is_file()
+        }
+        manifest = Manifest.new(
+            expectation,
+            faiss_factory=dense.factory,
+            documents=entries,
+            build_seconds=build_seconds,
+            files=files,
+        )
+        (partial / MANIFEST_FILE).write_bytes(manifest_json(manifest))
+        _fsync_tree(partial)
+        os.rename(partial, self.generations / self.generation)
+        fsync_path(self.generations)
+        _write_current(self.index_dir, self.generation)
+        return self.generation
 
 
 def cleanup_generations(index_dir: Path, *, keep: set[str]) -> None:

@@ -23,7 +23,7 @@ from index.embedder import Embedder
 from index.lexical import lexical_settings
 from index.loaders import iter_collection, load_document
 from index.manifest import ChunkingInfo, EmbedderInfo, ManifestExpectation
-from index.prepare import Failure, NoProgress, ProgressSink
+from index.prepare import ChunkCounter, Failure, NoProgress, ProgressSink
 from index.reconcile import reconcile
 from index.store import IndexStore
 from ragqa.config import Settings
@@ -39,9 +39,15 @@ _TASK_LABELS = {
     "files": "Reading files",
     "chunking": "Chunking",
     "embedding": "Embedding chunks",
+    "chunks": "Chunks indexed",
     "writing": "Writing index",
 }
-_TASK_UNITS = {"files": "documents", "chunking": "documents", "embedding": "chunks"}
+_TASK_UNITS = {
+    "files": "documents",
+    "chunking": "documents",
+    "embedding": "chunks",
+    "chunks": "chunks",
+}
 
 
 @dataclass(frozen=True)
@@ -98,7 +104,8 @@ class _RichProgress:
         self._tasks: dict[str, TaskID] = {}
 
     def start(self, task: str, total: int) -> None:
-        self._tasks[task] = self.bars.add_task(_TASK_LABELS.get(task, task), total=total, rate="")
+        label = _TASK_LABELS.get(task, task)
+        self._tasks[task] = self.bars.add_task(label, total=total or None, rate="")
 
     def advance(self, task: str, amount: int = 1) -> None:
         """Advance, showing documents/s or chunks/s over the task's whole run so far."""
@@ -153,12 +160,12 @@ def build_index(
     if has_pending_writes(settings.index_dir):
         with contextlib.suppress(IndexStoreError):
             recover(IndexStore.open(settings.index_dir, expected=None), settings.collection_dir)
+    files = list(iter_collection(root or settings.collection_dir))
+    load_failures: list[Failure] = []
     with _progress(progress) as sink:
-        files = list(iter_collection(root or settings.collection_dir))
-        documents, load_failures = _load_files(files, settings.max_upload_bytes, sink)
-        store, report = IndexStore.build(
+        store, report = IndexStore.build_streamed(
             settings.index_dir,
-            documents,
+            _batches_of_documents(files, settings.max_upload_bytes, sink, load_failures),
             embedder,
             expected=expectation_for(settings, embedder),
             batch_size=settings.embed_batch_size,
@@ -179,7 +186,7 @@ def build_index(
     return result
 
 
-SHARED_BUILD_BATCH = 64  # documents read, embedded and written at a time into a shared store
+BUILD_BATCH = 64  # documents read, embedded and written at a time by a full build
 
 
 def open_milvus(settings: Settings, expected: ManifestExpectation | None) -> MilvusStore:
@@ -196,6 +203,23 @@ def open_milvus(settings: Settings, expected: ManifestExpectation | None) -> Mil
         refresh_seconds=settings.store_refresh_s,
         dense=DenseIndex(settings.milvus_index, settings.milvus_nlist),
     )
+
+
+def _batches_of_documents(
+    files: Sequence[tuple[str, Path]],
+    max_bytes: int,
+    sink: ProgressSink,
+    failures: list[Failure],
+) -> Iterator[list[Document]]:
+    """The files, read BUILD_BATCH at a time as the build asks for them (task "files");
+    a file that cannot be read goes to `failures`."""
+    sink.start("files", len(files))
+    for begin in range(0, len(files), BUILD_BATCH):
+        batch = files[begin : begin + BUILD_BATCH]
+        documents, load_failures = _load_files(batch, max_bytes, NoProgress())
+        failures += load_failures
+        yield documents
+        sink.advance("files", len(batch))
 
 
 def build_shared(
@@ -217,13 +241,12 @@ def build_shared(
     files = list(iter_collection(root or settings.collection_dir))
     failures: list[Failure] = []
     with _progress(progress) as sink:
-        sink.start("files", len(files))
-        for begin in range(0, len(files), SHARED_BUILD_BATCH):
-            batch = files[begin : begin + SHARED_BUILD_BATCH]
-            documents, load_failures = _load_files(batch, settings.max_upload_bytes, NoProgress())
-            report = store.add_documents(documents, embedder, batch_size=settings.embed_batch_size)
-            failures += [*load_failures, *report.failures]
-            sink.advance("files", len(batch))
+        counter = ChunkCounter(sink)
+        for documents in _batches_of_documents(files, settings.max_upload_bytes, sink, failures):
+            report = store.add_documents(
+                documents, embedder, batch_size=settings.embed_batch_size, progress=counter
+            )
+            failures += report.failures
     wanted = {doc_id for doc_id, _ in files}
     stale = sorted(set(store.snapshot.documents) - wanted)
     if stale:

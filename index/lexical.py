@@ -9,13 +9,14 @@ update (BM25's IDF depends on the whole corpus), never re-tokenised.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import bm25s
 import numpy as np
 
+from index.bm25_build import build_bm25
 from index.manifest import LexicalInfo
 from index.textnorm import tokenize
 from ragqa.errors import IndexStoreError
@@ -80,17 +81,16 @@ class LexicalIndex:
         return int(self.ids.shape[0])
 
     @classmethod
-    def build(cls, ids: np.ndarray, token_lists: Sequence[Sequence[str]]) -> LexicalIndex:
-        """Index pre-tokenised chunks (`textnorm.index_tokens` output), one list per id."""
+    def build(cls, ids: np.ndarray, token_lists: Iterable[Sequence[str]]) -> LexicalIndex:
+        """Index pre-tokenised chunks (`textnorm.index_tokens` output), one list per id, in
+        order; the lists may be streamed (`index.bm25_build`), so they need not fit in memory."""
         id_array = np.ascontiguousarray(ids, dtype=np.int64)
-        if id_array.shape != (len(token_lists),):
-            raise ValueError(f"{id_array.shape[0]} ids for {len(token_lists)} token lists")
-        corpus = [list(tokens) for tokens in token_lists]
-        if not any(corpus):
+        retriever, n_chunks = build_bm25(token_lists, k1=BM25_K1, b=BM25_B)
+        if id_array.shape != (n_chunks,):
+            raise ValueError(f"{id_array.shape[0]} ids for {n_chunks} token lists")
+        if retriever is None:
             return cls(ids=id_array, retriever=None)
-        retriever = bm25s.BM25(method=BM25_METHOD, k1=BM25_K1, b=BM25_B)
-        retriever.index(corpus, show_progress=False)  # numpy: numba's build needs far more memory
-        retriever.backend = _backend(len(corpus))  # searches the same arrays either way
+        retriever.backend = _backend(n_chunks)
         if retriever.backend == "numba":
             _compile_numba()
         return cls(ids=id_array, retriever=retriever)

@@ -35,11 +35,27 @@ def passage_text(chunk: Chunk) -> str:
 
 
 class ProgressSink(Protocol):
-    """Receives progress of the long stages (tasks "chunking", "embedding", "writing")."""
+    """Receives progress of the long stages (tasks "files", "chunking", "embedding", "chunks",
+    "writing"); a total of 0 means not known in advance."""
 
     def start(self, task: str, total: int) -> None: ...
 
     def advance(self, task: str, amount: int = 1) -> None: ...
+
+
+class ChunkCounter:
+    """Shows the embedding of batch after batch as one running count, task "chunks"."""
+
+    def __init__(self, outer: ProgressSink) -> None:
+        self.outer = outer
+        outer.start("chunks", 0)
+
+    def start(self, task: str, total: int) -> None:
+        """Each batch's own tasks are not shown."""
+
+    def advance(self, task: str, amount: int = 1) -> None:
+        if task == "embedding":
+            self.outer.advance("chunks", amount)
 
 
 class NoProgress:

@@ -11,27 +11,28 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from index.backend import IndexStats, UpdateReport
-from index.dense import DEFAULT_ANN_THRESHOLD
+from index.dense import DEFAULT_ANN_THRESHOLD, DenseIndex
 from index.documents import Document
 from index.embedder import Embedder
 from index.generations import (
     CURRENT_FILE,
+    GenerationWriter,
     cleanup_generations,
     current_or_none,
     folder_bytes,
     read_current,
-    write_generation,
     writing_lock,
 )
 from index.manifest import ManifestExpectation, check_compatible
 from index.prepare import (
+    ChunkCounter,
     Failure,
     NoProgress,
     PreparedDocument,
@@ -119,26 +120,107 @@ class IndexStore:
         progress: ProgressSink | None = None,
         started: float | None = None,
     ) -> tuple[IndexStore, UpdateReport]:
-        """Index `docs` from scratch into a new generation, whatever the folder held before.
+        """Index `docs` from scratch into a new generation, whatever the folder held before."""
+        return cls.build_streamed(
+            index_dir,
+            [docs] if docs else [],
+            embedder,
+            expected=expected,
+            ann_threshold=ann_threshold,
+            batch_size=batch_size,
+            progress=progress,
+            started=started,
+        )
 
-        `started` (a `time.perf_counter()` reading) lets the caller's loading time count in
-        the build seconds recorded in the manifest.
+    @classmethod
+    def build_streamed(
+        cls,
+        index_dir: Path,
+        batches: Iterable[Sequence[Document]],
+        embedder: Embedder | None,
+        *,
+        expected: ManifestExpectation,
+        ann_threshold: int = DEFAULT_ANN_THRESHOLD,
+        batch_size: int = 32,
+        progress: ProgressSink | None = None,
+        started: float | None = None,
+    ) -> tuple[IndexStore, UpdateReport]:
+        """Index batches of documents from scratch into a new generation, whatever the folder
+        held before. Each batch is chunked, embedded and stored before the next is read, so
+        memory holds one batch's text plus the vectors, not the collection; vectors go to the
+        build cache as they come, so an interrupted build embeds only the rest when re-run.
+
+        `started` (a `time.perf_counter()` reading) lets the caller's loading time count in the
+        build seconds recorded in the manifest. Progress counts "chunks" as they are embedded.
         """
         started = time.perf_counter() if started is None else started
+        progress = progress or NoProgress()
         index_dir.mkdir(parents=True, exist_ok=True)
         store = cls(
             index_dir, empty_snapshot(expected), expected=expected, ann_threshold=ann_threshold
         )
-        report = store._update(
-            docs,
-            embedder,
-            (),
-            batch_size=batch_size,
-            progress=progress or NoProgress(),
-            started=started,
-            full_build=True,
+        dimension = expected.embedder.dimension
+        counter = ChunkCounter(progress)
+        failures: list[Failure] = []
+        indexed: set[str] = set()
+        parts: list[np.ndarray] = []
+        n_chunks = 0
+        with store._writer():
+            previous = current_or_none(index_dir)
+            writer = GenerationWriter(index_dir, base_dir=None, dropped=())
+            cache = store._vector_cache(dimension)
+            for docs in batches:
+                plan = plan_update(docs, {})
+                todo = [doc for doc in plan.to_index if doc.doc_id not in indexed]
+                failures += plan.failures + [
+                    Failure(doc.doc_id, "given twice") for doc in plan.to_index if doc not in todo
+                ]
+                if not todo:
+                    continue
+                if embedder is None:
+                    raise IndexStoreError(f"{index_dir}: indexing documents needs an embedder")
+                prepared = prepare_documents(todo, embedder, expected.chunking, NoProgress())
+                failures += [
+                    Failure(i.doc.doc_id, "no text to index") for i in prepared if not i.chunks
+                ]
+                prepared = [item for item in prepared if item.chunks]
+                texts = [passage_text(chunk) for item in prepared for chunk in item.chunks]
+                vectors = embed_passages(
+                    texts,
+                    embedder,
+                    dimension=dimension,
+                    batch_size=batch_size,
+                    progress=counter,
+                    cache=cache,
+                )
+                writer.add(prepared, np.arange(n_chunks, n_chunks + len(texts), dtype=np.int64))
+                n_chunks += len(texts)
+                parts.append(vectors)
+                indexed.update(item.doc.doc_id for item in prepared)
+            vectors = np.concatenate(parts) if parts else np.zeros((0, dimension), np.float32)
+            parts.clear()
+            dense = DenseIndex.build(
+                np.arange(n_chunks, dtype=np.int64),
+                vectors,
+                dimension=dimension,
+                ann_threshold=ann_threshold,
+            )
+            del vectors
+            progress.start("writing", 1)
+            generation = writer.publish(
+                dense, expectation=expected, build_seconds=time.perf_counter() - started
+            )
+            progress.advance("writing")
+            cache.discard()
+            store._swap(load_current(index_dir))
+            store._cleanup(keep={generation} | ({previous} if previous else set()))
+        return store, UpdateReport(
+            generation=generation,
+            added=tuple(sorted(indexed)),
+            chunks_added=n_chunks,
+            failures=tuple(failures),
+            seconds=time.perf_counter() - started,
         )
-        return store, report
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -205,7 +287,6 @@ class IndexStore:
             batch_size=batch_size,
             progress=progress or NoProgress(),
             started=time.perf_counter(),
-            full_build=False,
         )
 
     def remove_documents(self, doc_ids: Sequence[str]) -> UpdateReport:
@@ -217,7 +298,6 @@ class IndexStore:
             batch_size=1,
             progress=NoProgress(),
             started=time.perf_counter(),
-            full_build=False,
         )
 
     @contextmanager
@@ -239,11 +319,11 @@ class IndexStore:
         batch_size: int,
         progress: ProgressSink,
         started: float,
-        full_build: bool,
     ) -> UpdateReport:
+        """Add, replace and remove documents in a new generation made from the live one."""
         with self._writer():
             previous = current_or_none(self.index_dir)
-            base = empty_snapshot(self.expected) if full_build else self._latest_base()
+            base = self._latest_base()
             unknown = sorted(set(remove_ids) - set(base.documents))
             if unknown:
                 raise DocumentNotFound(unknown[0])
@@ -265,7 +345,7 @@ class IndexStore:
             indexed = {item.doc.doc_id for item in prepared}
             replaced = sorted(indexed & set(base.documents))
             dropped = set(remove_ids) | set(replaced)
-            if not (full_build or prepared or dropped):
+            if not (prepared or dropped):
                 return UpdateReport(
                     generation=base.generation,
                     unchanged=tuple(plan.unchanged),
@@ -274,16 +354,9 @@ class IndexStore:
                 )
             dimension = base.manifest.embedder.dimension
             texts = [passage_text(chunk) for item in prepared for chunk in item.chunks]
-            # Full builds only: an upload that fails must leave the index folder as it was.
-            cache = self._vector_cache(dimension) if texts and full_build else None
             vectors = (
                 embed_passages(
-                    texts,
-                    embedder,
-                    dimension=dimension,
-                    batch_size=batch_size,
-                    progress=progress,
-                    cache=cache,
+                    texts, embedder, dimension=dimension, batch_size=batch_size, progress=progress
                 )
                 if embedder is not None
                 else np.zeros((0, dimension), dtype=np.float32)
@@ -298,21 +371,18 @@ class IndexStore:
                 ann_threshold=self.ann_threshold,
             )
             progress.start("writing", 1)
-            generation = write_generation(
-                self.index_dir,
-                base_dir=None if full_build else base.directory,
-                dropped=sorted(dropped),
-                prepared=prepared,
-                new_ids=new_ids,
-                dense=dense,
+            # An update that fails leaves the folder as it was: no vector cache, and the new
+            # generation stays a .partial folder that the next cleanup deletes.
+            writer = GenerationWriter(
+                self.index_dir, base_dir=base.directory, dropped=sorted(dropped)
+            )
+            writer.add(prepared, new_ids)
+            generation = writer.publish(
+                dense,
                 expectation=self._expectation(base),
-                build_seconds=(
-                    time.perf_counter() - started if full_build else base.manifest.build_seconds
-                ),
+                build_seconds=base.manifest.build_seconds,
             )
             progress.advance("writing")
-            if cache is not None:
-                cache.discard()
             self._swap(load_current(self.index_dir))
             self._cleanup(keep={generation} | ({previous} if previous else set()))
         return UpdateReport(

@@ -623,3 +623,59 @@ def test_an_interrupted_build_resumes_without_embedding_again(
     assert report.chunks_added == total
     assert state_of(store.snapshot) == state_of(reference.snapshot)
     assert not (index_dir / CACHE_FILE).exists()
+
+
+def test_a_build_in_batches_makes_the_index_one_batch_makes(
+    tmp_path: Path,
+    expectation: ManifestExpectation,
+    sample_docs: list[Document],
+    make_doc: Callable[..., Document],
+    fake_embedder,
+) -> None:
+    """`build_streamed` stores batch after batch (bounded memory); the result is the same index,
+    and a document a later batch names again is reported, not indexed twice."""
+    docs = sample_docs + [make_doc(f"more/{i}.txt", f"第{i}篇文章。" * 30) for i in range(5)]
+    reference, _ = IndexStore.build(tmp_path / "ref", docs, fake_embedder, expected=expectation)
+    batches = [docs[i : i + 2] for i in range(0, len(docs), 2)] + [[docs[0]]]
+    store, report = IndexStore.build_streamed(
+        tmp_path / "index", iter(batches), fake_embedder, expected=expectation, batch_size=3
+    )
+    assert state_of(store.snapshot) == state_of(reference.snapshot)
+    assert report.added == tuple(sorted(d.doc_id for d in docs))
+    assert report.chunks_added == len(reference.snapshot)
+    assert [(f.path, f.reason) for f in report.failures] == [(docs[0].doc_id, "given twice")]
+
+
+def test_a_batched_build_interrupted_midway_resumes_and_leaves_no_partial_generation(
+    tmp_path: Path,
+    expectation: ManifestExpectation,
+    make_doc: Callable[..., Document],
+    fake_embedder,
+) -> None:
+    from index.vector_cache import CACHE_FILE
+
+    FakeEmbedder = type(fake_embedder)  # noqa: N806
+    docs = [
+        make_doc(f"d/{i}.txt", "".join(f"第{i}篇文章的第{j}句讲核医学。" for j in range(20)))
+        for i in range(6)
+    ]
+    batches = [docs[i : i + 2] for i in range(0, len(docs), 2)]
+    index_dir = tmp_path / "index"
+    old, _ = IndexStore.build(index_dir, docs[:1], FakeEmbedder(), expected=expectation)
+    first = FakeEmbedder()
+    with pytest.raises(KeyboardInterrupt):
+        IndexStore.build_streamed(
+            index_dir, iter(batches), _FailingAfter(first, 5), expected=expectation, batch_size=1
+        )
+    assert state_of(IndexStore.open(index_dir, expected=expectation).snapshot) == state_of(
+        old.snapshot
+    )  # readers still see the previous generation whole
+    second = FakeEmbedder()
+    store, report = IndexStore.build_streamed(
+        index_dir, iter(batches), second, expected=expectation, batch_size=1
+    )
+    assert len(first.embedded) == 5
+    assert len(second.embedded) == report.chunks_added - 5
+    assert sorted(store.snapshot.documents) == sorted(d.doc_id for d in docs)
+    assert not [p for p in (index_dir / GENERATIONS_DIR).iterdir() if p.suffix == ".partial"]
+    assert not (index_dir / CACHE_FILE).exists()
