@@ -61,11 +61,11 @@ class RetrievalOptions:
     seed: int = 7
 
 
-# 1M chunks no longer fit this machine's 24 GiB: the in-memory snapshot with BM25 over ~500
-# index tokens a chunk (pinyin n-grams included) was killed by the OOM killer twice on
-# 2026-12-02. The dense index at 1M is measured alone by `python -m bench.ann_sweep`.
 FULL = RetrievalOptions(
-    sizes=(1_000, 10_000, 100_000), http_max_size=100_000, base_count=2_000, rounds=3
+    sizes=(1_000, 10_000, 100_000, 1_000_000),
+    http_max_size=100_000,
+    base_count=2_000,
+    rounds=3,
 )
 QUICK = RetrievalOptions(
     sizes=(1_000, 10_000), http_max_size=10_000, base_count=300, rounds=1, max_queries=40
@@ -284,12 +284,6 @@ def run_retrieval(
         "so the figure is the service's cost) and, in its own column, with a keep-alive "
         "httpx.Client; /healthz (plain client) is the floor of one HTTP round trip.",
     ]
-    section.notes.append(
-        "1,000,000 chunks are not in this table any more: the bench's in-memory snapshot at that "
-        "size (BM25 over about 500 index tokens a chunk, pinyin n-grams included, beside the "
-        "chunk records and vectors) was killed by the OOM killer of this 24 GiB machine twice "
-        "(2026-12-02). The dense index alone at 1M: `python -m bench.ann_sweep` (README)."
-    )
     if any(size > options.http_max_size for size in options.sizes):
         section.notes.append(
             f"Sizes above {options.http_max_size:,} chunks are measured in-process only: the "

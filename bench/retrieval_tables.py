@@ -11,6 +11,10 @@ RECALL_K = 10
 TARGET_P50_MS = 20.0
 TARGET_SIZE = 100_000
 TARGET_RATIO = 1.1
+SCALE_SIZE = 1_000_000  # issue 18's targets, in-process
+SCALE_RECALL = 0.95
+SCALE_SEARCH_MS = 20.0
+SCALE_BM25_MS = 5.0
 
 
 @dataclass
@@ -156,4 +160,29 @@ def targets(results: Sequence[SizeResult]) -> list[Target]:
                 ),
             )
         )
+    for r in results:
+        if r.size != SCALE_SIZE:
+            continue
+        search, bm25 = median(r.inproc_ms), r.stages.get("lexical_ms", float("nan"))
+        at = f"at {SCALE_SIZE:,} chunks"
+        found += [
+            Target(
+                name=f"dense recall@10 {at}",
+                goal=f">= {SCALE_RECALL:g}",
+                measured=f"{r.recall:.3f} ({r.factory})",
+                met=r.recall >= SCALE_RECALL,
+            ),
+            Target(
+                name=f"search p50 {at}, in-process",
+                goal=f"<= {SCALE_SEARCH_MS:g} ms",
+                measured=f"{search:.1f} ms",
+                met=search <= SCALE_SEARCH_MS,
+            ),
+            Target(
+                name=f"BM25 p50 {at}",
+                goal=f"<= {SCALE_BM25_MS:g} ms",
+                measured=f"{bm25:.2f} ms",
+                met=bm25 <= SCALE_BM25_MS,
+            ),
+        ]
     return found

@@ -168,12 +168,14 @@ class IndexStore:
         with store._writer():
             previous = current_or_none(index_dir)
             writer = GenerationWriter(index_dir, base_dir=None, dropped=())
-            cache = store._vector_cache(dimension)
+            cache: VectorCache | None = None  # made when the first vectors are
             for docs in batches:
                 plan = plan_update(docs, {})
                 todo = [doc for doc in plan.to_index if doc.doc_id not in indexed]
                 failures += plan.failures + [
-                    Failure(doc.doc_id, "given twice") for doc in plan.to_index if doc not in todo
+                    Failure(doc.doc_id, "given twice")
+                    for doc in plan.to_index
+                    if doc.doc_id in indexed
                 ]
                 if not todo:
                     continue
@@ -185,6 +187,7 @@ class IndexStore:
                 ]
                 prepared = [item for item in prepared if item.chunks]
                 texts = [passage_text(chunk) for item in prepared for chunk in item.chunks]
+                cache = cache or store._vector_cache(dimension)
                 vectors = embed_passages(
                     texts,
                     embedder,
@@ -211,7 +214,8 @@ class IndexStore:
                 dense, expectation=expected, build_seconds=time.perf_counter() - started
             )
             progress.advance("writing")
-            cache.discard()
+            if cache is not None:
+                cache.discard()
             store._swap(load_current(index_dir))
             store._cleanup(keep={generation} | ({previous} if previous else set()))
         return store, UpdateReport(
