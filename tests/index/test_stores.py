@@ -265,6 +265,57 @@ def test_milvus_can_hold_the_vectors_in_ivf_flat(
         DenseIndex("DISKANN")  # type: ignore[arg-type]
 
 
+def test_a_milvus_write_that_stops_before_its_commit_leaves_nothing_visible(
+    tmp_path: Path,
+    expectation: ManifestExpectation,
+    sample_docs: list[Document],
+    make_doc,
+    fake_embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Chunks are written before their documents' rows (the commit): a write cut off between
+    the two shows readers the old documents only, and the next write of them cleans up."""
+    from pymilvus.exceptions import MilvusException
+
+    from ragqa.errors import StoreUnavailable
+
+    store = MilvusStore(str(tmp_path / "m.db"), expected=expectation, refresh_seconds=0.0)
+    store.add_documents(sample_docs, fake_embedder)
+    changed = make_doc("en/solar.txt", "Cyclotron isotopes reach the hospital.", language="en")
+    added = make_doc("en/cyclotron.txt", "A cyclotron makes fluorine isotopes.", language="en")
+    upsert = store.client.upsert
+
+    def cut_off(collection: str, rows, **kwargs):
+        if collection == store.names.documents:
+            raise MilvusException(message="connection lost")
+        return upsert(collection, rows, **kwargs)
+
+    monkeypatch.setattr(store.client, "upsert", cut_off)
+    with pytest.raises(StoreUnavailable):
+        store.add_documents([changed, added], fake_embedder)
+    monkeypatch.undo()
+    store.refresh()
+    view = store.snapshot
+    assert sorted(view.documents) == sorted(d.doc_id for d in sample_docs)
+    assert lexical_docs(view, "cyclotron isotopes", k=5) == []  # written, not committed
+    assert set(lexical_docs(view, "Nevada solar", k=5)) == {"en/solar.txt"}
+    assert len(view) == sum(e.n_chunks for e in view.documents.values())
+
+    report = store.add_documents([changed, added], fake_embedder)
+    assert report.added == ("en/cyclotron.txt",) and report.replaced == ("en/solar.txt",)
+    view = store.snapshot
+    assert set(lexical_docs(view, "cyclotron isotopes", k=5)) == {
+        "en/cyclotron.txt",
+        "en/solar.txt",
+    }
+    assert lexical_docs(view, "Nevada", k=5) == []  # the old chunks went with the commit
+    rows = store.client.query(
+        store.names.chunks, filter='doc_id == "en/solar.txt"', output_fields=["n"]
+    )
+    assert len(rows) == view.documents["en/solar.txt"].n_chunks  # no leftovers stored either
+    store.close()
+
+
 def test_milvus_takes_a_chunk_with_more_words_than_a_milvus_string_holds(
     tmp_path: Path, expectation: ManifestExpectation, make_doc, fake_embedder
 ) -> None:
