@@ -37,6 +37,8 @@ class StoresOptions:
 
 FULL = StoresOptions(chunks=100_000, chunks_per_document=10, rounds=3)
 QUICK = StoresOptions(chunks=3_000, chunks_per_document=10, rounds=1)
+SEARCH_BUDGET_S = 300.0  # timed searches stop after this long, once MIN_SEARCHES are done
+MIN_SEARCHES = 30
 CHARS_PER_CHUNK = 300  # what the chunker's 160 embedder tokens hold of Chinese text
 
 
@@ -104,12 +106,14 @@ def _child(store: str, root: str, work: str, queries_file: str, rounds: int) -> 
     queries = json.loads(Path(queries_file).read_text())
     view = opened.snapshot
     retriever.search(view, queries[0], 5)  # first use: connections, compiled BM25
-    timings = []
-    for _ in range(rounds):
-        for query in queries:
-            t0 = time.perf_counter()
-            retriever.search(view, query, 5)
-            timings.append((time.perf_counter() - t0) * 1000)
+    timings: list[float] = []
+    deadline = time.perf_counter() + SEARCH_BUDGET_S
+    for query in [q for _ in range(rounds) for q in queries]:
+        if len(timings) >= MIN_SEARCHES and time.perf_counter() > deadline:
+            break  # Milvus Lite decodes every sparse vector per BM25 search: seconds at 100k
+        t0 = time.perf_counter()
+        retriever.search(view, query, 5)
+        timings.append((time.perf_counter() - t0) * 1000)
     print(
         json.dumps(
             {
@@ -165,6 +169,7 @@ def run_stores(
             "peak RSS MB",
             "search p50 ms",
             "search p99 ms",
+            "searches timed",
         ],
     )
     for store, r in results.items():
@@ -179,6 +184,7 @@ def run_stores(
                 r["peak_rss_mb"],
                 r["p50_ms"],
                 r["p99_ms"],
+                int(r["searches"]),
             ]
         )
     section.tables.append(table)
@@ -199,9 +205,11 @@ def run_stores(
         "The embedder is a hashing one (character uni- and bigrams, 384-d): what a build spends "
         "in the model is section 2's figure, and would hide the stores' own costs here. "
         "Chunking, cleaning and the jieba and pinyin tokens are the real ones.",
-        f"Search: the eval questions, {options.rounds} pass(es), hybrid with translation off, "
-        "top 5, in-process through the same retriever; Milvus is Milvus Lite (pure Python, "
-        "in the process), not a Milvus server, so its figures are a floor for neither.",
+        f"Search: the eval questions, up to {options.rounds} pass(es) or {SEARCH_BUDGET_S:.0f} s "
+        f"(at least {MIN_SEARCHES} searches), hybrid with translation off, top 5, in-process "
+        "through the same retriever. Milvus here is Milvus Lite 3.x, a pure-Python engine in "
+        "the process that decodes every stored sparse vector on each BM25 search, so its "
+        "search figures say nothing about a Milvus server's (which keeps an inverted index).",
     ]
     return section
 

@@ -251,6 +251,7 @@ def build_shared(
     stale = sorted(set(store.snapshot.documents) - wanted)
     if stale:
         store.remove_documents(stale)
+    store.flush()
     view = store.snapshot
     return BuildReport(
         location=f"{settings.milvus_uri} ({settings.milvus_prefix}_*)",

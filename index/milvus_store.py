@@ -355,6 +355,13 @@ class MilvusStore:
             self._view = view
         self._checked = time.monotonic()
 
+    def flush(self) -> None:
+        """Seal what was written into indexed segments: after a bulk build, so searches do not
+        scan unsealed rows (Milvus Lite rebuilds their BM25 index on every search)."""
+        with reaching(self.uri):
+            for name in self.names.all():
+                self.client.flush(name)
+
     def drop(self) -> None:
         """Delete every collection of this store (a full rebuild starts from nothing)."""
         for name in self.names.all():
