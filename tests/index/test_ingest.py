@@ -176,3 +176,22 @@ def test_the_bundled_corpus_builds_with_the_real_embedder_and_answers_chinese_qu
     assert snapshot.chunk(dense[0].id).doc_id == "002_1f9a42b8d58ce531.txt"
     lexical = snapshot.lexical_search("第二届全国分子影像精准诊疗协同创新高峰论坛", 3)
     assert snapshot.chunk(lexical[0].id).doc_id == "000_09db86074c66971f.txt"
+
+
+def test_a_milvus_build_again_duplicates_nothing_and_follows_the_folder(
+    settings: Settings, collection: Path, tmp_path: Path, fake_embedder
+) -> None:
+    """Building into Milvus twice (an interrupted build run again) skips what is there; a file
+    gone from the folder leaves the store; no stored row outlives its document."""
+    from index.ingest import open_store
+
+    shared = settings.model_copy(update={"store": "milvus", "milvus_uri": str(tmp_path / "m.db")})
+    first = build_index(shared, fake_embedder, progress=False)
+    again = build_index(shared, fake_embedder, progress=False)
+    assert (again.documents, again.chunks) == (first.documents, first.chunks) == (2, first.chunks)
+    (collection / "hospital.txt").unlink()
+    after = build_index(shared, fake_embedder, progress=False)
+    store = open_store(shared, fake_embedder)
+    assert sorted(store.snapshot.documents) == ["news/solar.md"]
+    rows = store.client.query(store.names.chunks, filter='doc_id != ""', output_fields=["doc_id"])  # type: ignore[attr-defined]
+    assert len(rows) == after.chunks == store.snapshot.documents["news/solar.md"].n_chunks
