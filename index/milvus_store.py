@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -66,6 +66,7 @@ BM25_METHOD = "milvus BM25"  # recorded in the store's manifest instead of bm25s
 TEXT_PART_CHARS = MAX_STRING // 4  # a document's text is stored in parts of at most this
 WRITE_BATCH = 512  # chunk rows per upsert call
 TEXT_BATCH = 64  # text rows (up to TEXT_PART_CHARS each) per upsert call
+T = TypeVar("T")
 DOCUMENTS_PER_COMMIT = 64  # documents whose rows are written, then committed, together
 
 
@@ -78,9 +79,9 @@ def _row_pk(doc_id: str, content_hash: str, n: int) -> int:
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") >> 1
 
 
-def _batches(rows: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
-    for begin in range(0, len(rows), size):
-        yield rows[begin : begin + size]
+def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for begin in range(0, len(items), size):
+        yield items[begin : begin + size]
 
 
 class MilvusStore:
@@ -266,17 +267,14 @@ class MilvusStore:
             )
             progress.start("writing", len(prepared))
             offset = 0
-            for group in (
-                prepared[i : i + DOCUMENTS_PER_COMMIT]
-                for i in range(0, len(prepared), DOCUMENTS_PER_COMMIT)
-            ):
+            committed: dict[str, DocumentEntry] = {}
+            for group in _batches(prepared, DOCUMENTS_PER_COMMIT):
                 n = sum(len(item.chunks) for item in group)
-                self._write_group(group, vectors[offset : offset + n])
+                committed.update(self._write_group(group, vectors[offset : offset + n]))
                 offset += n
                 progress.advance("writing", len(group))
-            if prepared:
-                entries = {item.doc.doc_id: _entry(item) for item in prepared}
-                self._bump(updated=entries, removed=())
+            if committed:
+                self._bump(updated=committed, removed=())
         indexed = [item.doc.doc_id for item in prepared]
         replaced = sorted(d for d in indexed if d in base)
         return UpdateReport(
@@ -290,7 +288,9 @@ class MilvusStore:
             seconds=time.perf_counter() - started,
         )
 
-    def _write_group(self, group: Sequence[PreparedDocument], vectors: np.ndarray) -> None:
+    def _write_group(
+        self, group: Sequence[PreparedDocument], vectors: np.ndarray
+    ) -> dict[str, DocumentEntry]:
         """Chunks and texts of every document first, then their document rows (the commit),
         then rows of their older contents go."""
         chunk_rows: list[dict[str, Any]] = []
@@ -305,17 +305,21 @@ class MilvusStore:
             self.client.upsert(self.names.chunks, rows)
         for rows in _batches(text_rows, TEXT_BATCH):
             self.client.upsert(self.names.texts, rows)
-        entries = [
-            {"id": item.doc.doc_id, **_entry(item).model_dump(exclude={"doc_id"}), "v": [0.0, 0.0]}
-            for item in group
-        ]
-        self.client.upsert(self.names.documents, entries)
+        entries = {item.doc.doc_id: _entry(item) for item in group}
+        self.client.upsert(
+            self.names.documents,
+            [
+                {"id": doc_id, **entry.model_dump(exclude={"doc_id"}), "v": [0.0, 0.0]}
+                for doc_id, entry in entries.items()
+            ],
+        )
         stale = " or ".join(
             f"(doc_id == {quote(doc.doc_id)} and content_hash != {quote(doc.content_hash)})"
             for doc in (item.doc for item in group)
         )
         self.client.delete(self.names.chunks, filter=stale)
         self.client.delete(self.names.texts, filter=stale)
+        return entries
 
     def remove_documents(self, doc_ids: Sequence[str]) -> UpdateReport:
         started = time.perf_counter()
