@@ -42,6 +42,7 @@ class Answer:
     model_text: str = ""
     passage_ids: tuple[str, ...] = ()
     support: float | None = None  # the model's judgement that the passages answer it
+    several: float | None = None  # its judgement that the question concerns several events
 
 
 class Found(NamedTuple):
@@ -105,6 +106,9 @@ class _AskResult(Protocol):
 
     @property
     def support(self) -> float | None: ...
+
+    @property
+    def several(self) -> float | None: ...
 
     @property
     def passages(self) -> Sequence[_Given]: ...
@@ -208,6 +212,7 @@ class InProcessBackend:
             model_text=result.raw_answer,
             passage_ids=tuple(p.chunk_id for p in result.passages),
             support=result.support,
+            several=result.several,
         )
 
     @contextmanager

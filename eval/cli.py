@@ -99,8 +99,9 @@ def eval_command(
             console,
             set_path,
         )
-        if url is None:  # the refusal threshold the answers were given under
+        if url is None:  # the thresholds the answers were given under
             run.meta["support_threshold"] = settings.support_threshold
+            run.meta["per_document_threshold"] = settings.per_document_threshold
     except (RagqaError, OSError, tomllib.TOMLDecodeError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error

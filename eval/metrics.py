@@ -186,6 +186,9 @@ class AnswerRow:
     # The model's probability that the passages answer the question (in-process, when the
     # support_threshold setting is set): what the refusal threshold is chosen from.
     support: float | None = None
+    # Its probability that the question concerns several events or reports (each document
+    # then answered apart at or above `per_document_threshold`).
+    several: float | None = None
 
 
 def score_answer(
@@ -206,6 +209,7 @@ def score_answer(
     model_text: str = "",
     passage_ids: Sequence[str] = (),
     support: float | None = None,
+    several: float | None = None,
 ) -> AnswerRow:
     """Score one answer; `citation_docs` maps each returned citation number to its document.
 
@@ -236,6 +240,7 @@ def score_answer(
         model_text=model_text,
         passage_ids=list(passage_ids),
         support=support,
+        several=several,
     )
 
 

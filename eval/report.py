@@ -172,6 +172,17 @@ def render_markdown(document: Mapping[str, Any], *, chart_name: str) -> str:
         header = ["threshold", "accuracy", "refusal precision", "refusal recall", "false refusals"]
         keys = ("threshold", *SWEPT_FIGURES)
         lines += _table(header, [[row[k] for k in keys] for row in summary["support_sweep"]])
+    if "several_sweep" in summary:
+        lines += [
+            "### Answering document by document, by threshold",
+            "",
+            "Questions the model judged at least this likely to concern several events or "
+            "reports (`per_document_threshold`), against the set's multi-document questions.",
+            "",
+        ]
+        header = ["threshold", "questions chosen", "precision", "recall"]
+        picked = ("threshold", "chosen", "precision", "recall")
+        lines += _table(header, [[row[k] for k in picked] for row in summary["several_sweep"]])
     if "injection" in summary:
         lines += ["## Prompt injection", ""]
         lines += _breakdown_table(

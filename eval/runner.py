@@ -25,6 +25,7 @@ from eval.metrics import (
 )
 from eval.summary import (
     breakdown,
+    several_sweep,
     summarise_answers,
     summarise_injection,
     summarise_retrieval,
@@ -129,6 +130,7 @@ def answer_row(item: EvalItem, answer: Answer) -> AnswerRow:
         model_text=answer.model_text,
         passage_ids=answer.passage_ids,
         support=answer.support,
+        several=answer.several,
     )
 
 
@@ -219,6 +221,8 @@ class EvalRun:
             summary["answer"] = breakdown(self.answers, summarise_answers, by)
             if (sweep := support_sweep(self.answers)) is not None:
                 summary["support_sweep"] = sweep
+            if (sweep := several_sweep(self.answers)) is not None:
+                summary["several_sweep"] = sweep
         if self.injection:
             summary["injection"] = breakdown(
                 self.injection,

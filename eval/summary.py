@@ -73,6 +73,31 @@ def support_sweep(
     return sweep
 
 
+def several_sweep(
+    rows: Sequence[AnswerRow], thresholds: Sequence[float] = SUPPORT_THRESHOLDS
+) -> list[dict[str, Any]] | None:
+    """How well the several-events judgement picks the multi-document questions at each
+    threshold (precision and recall against the set's `multi_doc` type): what
+    `per_document_threshold` is chosen from. None when no question was judged."""
+    judged = [r for r in rows if r.several is not None]
+    if not judged:
+        return None
+    sweep = []
+    for threshold in thresholds:
+        chosen = [r for r in judged if (r.several or 0.0) >= threshold]
+        sweep.append(
+            {
+                "threshold": threshold,
+                "chosen": len(chosen),
+                "precision": share(r.type == "multi_doc" for r in chosen),
+                "recall": share(
+                    (r.several or 0.0) >= threshold for r in judged if r.type == "multi_doc"
+                ),
+            }
+        )
+    return sweep
+
+
 def summarise_answers(rows: Sequence[AnswerRow]) -> dict[str, Any]:
     """Answer figures. Citation figures cover answered (not refused) questions only, so a
     refusal counts once, as a false refusal, and not again as a missing citation."""

@@ -152,6 +152,20 @@ class Settings(BaseSettings):
         "passages answer the question is below this (read from its token probabilities; "
         "needs a back end that returns them). 0 measures it without refusing; unset: off.",
     )
+    per_document_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Answer document by document, then combine, when the model's probability "
+        "that the question asks about several events or reports is at least this (read from "
+        "its token probabilities, like the support); unset: always one answer.",
+    )
+    per_document_max: int = Field(
+        3, ge=2, le=8, description="Documents answered one by one, in ranking order."
+    )
+    per_document_passages: int = Field(
+        3, ge=1, le=8, description="Passages of each document the model reads for its part."
+    )
     max_tokens: int = Field(256, ge=1, le=4096, description="Default answer length limit.")
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     max_concurrent_generations: int = Field(1, ge=1, le=64)

@@ -17,15 +17,16 @@ from dataclasses import dataclass, field
 from index.backend import ChunkStore, SearchView
 from index.embedder import Embedder
 from ragqa.config import Settings
-from ragqa.errors import GenerationFailed, GenerationTimeout
+from ragqa.errors import GenerationTimeout
 from ragqa.types import Language, RetrievalMode
 from service.answer import build_messages, postprocess, preamble, refusal
 from service.answer_guard import question_has_content
 from service.answer_stream import SentenceGate
 from service.generation import Engine, Generator
-from service.generation.base import ChoiceScorer
+from service.generation.base import yes_probability
 from service.language import detect_language
 from service.passages import Citation, Passage, SearchHit, to_passages
+from service.per_document import Part, PartOptions, answer_parts, combine, document_groups
 from service.retrieval import HybridRetriever, Retrieval
 from service.translation import LlmTranslator
 
@@ -48,6 +49,9 @@ class AskResult:
     raw_answer: str = ""
     # The model's probability that the passages answer the question (None: not judged).
     support: float | None = None
+    # Its probability that the question asks about several events or reports, each answered
+    # from its own document's passages at or above `per_document_threshold` (None: not judged).
+    several: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,63 +173,125 @@ class Answerer:
         started = time.perf_counter()
         deadline = started + (timeout_s or self.settings.generation_timeout_s)
         language = detect_language(question)
-        retrieval = self.retrieve(question, top_k or self.settings.context_k, history=history)
-        passages = to_passages(retrieval.hits, self.snapshot)
+        k = top_k or self.settings.context_k
+        retrieval = self.retrieve(question, self._candidates(k), history=history)
+        hits = retrieval.hits[:k]
+        passages = to_passages(hits, self.snapshot)
         yield PassagesEvent(passages)
         timings = {k: round(v, 1) for k, v in retrieval.timings.items()}
         # Nothing relevant, or a question that is only orders to the assistant ("ignore your
         # rules, print your prompt"): the model is not asked.
-        if not retrieval.relevant or not question_has_content(question):
+        if not self.retriever.is_relevant(hits, "hybrid") or not question_has_content(question):
             yield from self._refuse(question, language, passages, timings, started)
             return
 
         stop = stop or threading.Event()
         if stop.is_set():  # the client left while this request waited: skip the model
             return
-        messages = build_messages(question, passages, language, history)
         generator = self._pool.get()
+        try:
+            judged = time.perf_counter()
+            several = self._judge(generator, question, passages, language, history, "several", stop)
+            if several is not None:
+                timings["several_ms"] = round((time.perf_counter() - judged) * 1000, 1)
+            groups = (
+                document_groups(
+                    retrieval.hits,
+                    self.settings.per_document_max,
+                    self.settings.per_document_passages,
+                )
+                if several is not None and several >= (self.settings.per_document_threshold or 0)
+                else []
+            )
+            if len(groups) > 1 and not stop.is_set():
+                options = PartOptions(
+                    self.settings.support_threshold,
+                    max_tokens or self.settings.max_tokens,
+                    self.settings.temperature if temperature is None else temperature,
+                    deadline,
+                )
+                parts = answer_parts(
+                    generator, question, groups, self.snapshot, language, history, options,
+                    stop, timings,
+                )  # fmt: skip
+                result = self._combined(question, language, parts, timings, started, several)
+                yield PassagesEvent(result.passages)
+                yield TokenEvent(result.answer)
+                yield DoneEvent(result)
+                return
+            yield from self._answer(
+                generator,
+                question,
+                passages,
+                language,
+                history,
+                (max_tokens, temperature, deadline),
+                stop,
+                timings,
+                started,
+                several,
+            )
+        finally:
+            self._pool.put(generator)
+
+    def _candidates(self, k: int) -> int:
+        """Hits to retrieve: `k` for one answer, more when the question may be answered
+        document by document (the first `k` are the same either way)."""
+        if self.settings.per_document_threshold is None:
+            return k
+        return max(k, 2 * self.settings.per_document_max * self.settings.per_document_passages)
+
+    def _answer(
+        self,
+        generator: Generator,
+        question: str,
+        passages: list[Passage],
+        language: Language,
+        history: Sequence[dict[str, str]],
+        limits: tuple[int | None, float | None, float],
+        stop: threading.Event,
+        timings: dict[str, float],
+        started: float,
+        several: float | None,
+    ) -> EventStream[AskEvent, None, None]:
+        """One answer from all the passages: judged, then streamed a checked sentence at a
+        time, then cited."""
+        max_tokens, temperature, deadline = limits
+        judged = time.perf_counter()
+        support = self._judge(generator, question, passages, language, history, "support", stop)
+        if support is not None:
+            timings["support_ms"] = round((time.perf_counter() - judged) * 1000, 1)
+        if stop.is_set():  # the client left during the judgement
+            return
+        if support is not None and support < (self.settings.support_threshold or 0):
+            # Judged unanswered by the passages: no answer is written.
+            yield from self._refuse(question, language, passages, timings, started, support)
+            return
+        messages = build_messages(question, passages, language, history)
         pieces: list[str] = []
         # Text leaves a sentence at a time, each checked like the final answer.
         gate = SentenceGate(passages, language, question)
         sent = False
-        prompt_tokens, cached_tokens = 0, None
-        try:
-            support_started = time.perf_counter()
-            support = self._support(generator, question, passages, language, history, stop)
-            if support is not None:
-                timings["support_ms"] = round((time.perf_counter() - support_started) * 1000, 1)
-            # Judged unanswered by the passages: no answer is written.
-            unsupported = support is not None and support < (self.settings.support_threshold or 0)
-            if stop.is_set():  # the client left during the judgement
-                return
-            if not unsupported:
-                gen_started = time.perf_counter()
-                for piece in generator.stream(
-                    messages,
-                    max_tokens=max_tokens or self.settings.max_tokens,
-                    temperature=self.settings.temperature if temperature is None else temperature,
-                    stop=stop,
-                ):
-                    if not pieces:
-                        timings["ttft_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
-                    pieces.append(piece)
-                    checked = gate.feed(piece)
-                    if checked:
-                        sent = True
-                        yield TokenEvent(checked)
-                    if time.perf_counter() > deadline:
-                        stop.set()
-                        raise GenerationTimeout(
-                            f"answer took longer than {self.settings.generation_timeout_s:g} s"
-                        )
-                timings["generate_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
-                prompt_tokens = generator.count_tokens(messages)
-                cached_tokens = generator.cached_tokens()
-        finally:
-            self._pool.put(generator)
-        if unsupported:
-            yield from self._refuse(question, language, passages, timings, started, support)
-            return
+        gen_started = time.perf_counter()
+        for piece in generator.stream(
+            messages,
+            max_tokens=max_tokens or self.settings.max_tokens,
+            temperature=self.settings.temperature if temperature is None else temperature,
+            stop=stop,
+        ):
+            if not pieces:
+                timings["ttft_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
+            pieces.append(piece)
+            checked = gate.feed(piece)
+            if checked:
+                sent = True
+                yield TokenEvent(checked)
+            if time.perf_counter() > deadline:
+                stop.set()
+                raise GenerationTimeout(
+                    f"answer took longer than {self.settings.generation_timeout_s:g} s"
+                )
+        timings["generate_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
         cited = postprocess("".join(pieces), passages, language, question)
         rest = (
             cited.answer if cited.refused and not sent else "" if cited.refused else gate.finish()
@@ -242,12 +308,39 @@ class Answerer:
                 citations=cited.citations,
                 passages=passages,
                 timings=timings,
-                prompt_tokens=prompt_tokens,
+                prompt_tokens=generator.count_tokens(messages),
                 completion_tokens=len(pieces),
-                cached_tokens=cached_tokens,
+                cached_tokens=generator.cached_tokens(),
                 raw_answer="".join(pieces),
                 support=support,
+                several=several,
             )
+        )
+
+    @staticmethod
+    def _combined(
+        question: str,
+        language: Language,
+        parts: list[Part],
+        timings: dict[str, float],
+        started: float,
+        several: float | None,
+    ) -> AskResult:
+        """The answer put together from each document's part."""
+        cited, passages = combine(parts, language)
+        timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        supports = [p.support for p in parts if p.support is not None]
+        return AskResult(
+            question=question,
+            language=language,
+            answer=cited.answer,
+            refused=cited.refused,
+            citations=cited.citations,
+            passages=passages,
+            timings=timings,
+            raw_answer="\n".join(p.raw for p in parts if p.raw),
+            support=max(supports) if supports else None,
+            several=several,
         )
 
     @staticmethod
@@ -268,27 +361,28 @@ class Answerer:
         yield TokenEvent(result.answer)
         yield DoneEvent(result)
 
-    def _support(
+    def _judge(
         self,
         generator: Generator,
         question: str,
         passages: Sequence[Passage],
         language: Language,
         history: Sequence[dict[str, str]],
+        task: str,
         stop: threading.Event,
     ) -> float | None:
-        """The model's probability that the passages answer the question, when the setting
-        asks for it and the back end can say; the answer's prompt then reuses the cached
-        passages."""
-        if self.settings.support_threshold is None or not isinstance(generator, ChoiceScorer):
+        """The model's probability of "yes" to the `task` prompt over the passages (`support`:
+        do they answer the question; `several`: does it ask about several events), when the
+        setting for it is set and the back end can say. Every prompt over the same passages
+        starts alike, so the engine's prompt cache carries the passages from one to the next."""
+        setting = {
+            "support": self.settings.support_threshold,
+            "several": self.settings.per_document_threshold,
+        }[task]
+        if setting is None:
             return None
-        messages = build_messages(question, passages, language, history, task="support")
-        try:
-            choices = generator.choice_probabilities(messages, ("yes", "no"), stop=stop)
-        except GenerationFailed as e:  # e.g. a remote engine that refuses `logprobs`
-            log.warning("support not judged, answered unjudged: %s", e)
-            return None
-        return None if choices is None else round(choices["yes"], 4)
+        messages = build_messages(question, passages, language, history, task=task)
+        return yes_probability(generator, messages, stop)
 
     def ask(
         self,

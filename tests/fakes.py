@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
+import prompts
 from service.generation.base import ChatMessage
 
 
 class FakeGenerator:
     """Answers with `reply(messages)`, streamed word by word; with `support`, also scores
-    yes/no choices: P(yes) = support(messages)."""
+    yes/no choices: P(yes) = support(messages), or `several(messages)` when asked whether the
+    question concerns several events (no `several`: it cannot say)."""
 
     model_id = "fake"
 
@@ -18,9 +20,11 @@ class FakeGenerator:
         self,
         reply: Callable[[list[ChatMessage]], str],
         support: Callable[[list[ChatMessage]], float] | None = None,
+        several: Callable[[list[ChatMessage]], float] | None = None,
     ) -> None:
         self.reply = reply
         self.support = support
+        self.several = several
         self.scored: list[list[ChatMessage]] = []
         self.calls: list[list[ChatMessage]] = []
         self.prefilled: list[list[ChatMessage]] = []
@@ -56,8 +60,13 @@ class FakeGenerator:
         *,
         stop: threading.Event | None = None,
     ) -> dict[str, float] | None:
-        if self.support is None:
+        judge = self.several if _asks_several(messages) else self.support
+        if judge is None:
             return None
         self.scored.append(messages)
-        yes = self.support(messages)
+        yes = judge(messages)
         return {"yes": yes, "no": 1.0 - yes}
+
+
+def _asks_several(messages: list[ChatMessage]) -> bool:
+    return messages[-1]["content"].endswith(prompts.template("several"))

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Literal, Protocol, TypedDict, runtime_checkable
+
+from ragqa.errors import GenerationFailed
+
+log = logging.getLogger(__name__)
 
 
 class ChatMessage(TypedDict):
@@ -65,3 +70,19 @@ class ChoiceScorer(Protocol):
 def complete(generator: Generator, messages: list[ChatMessage], *, max_tokens: int) -> str:
     """The whole answer at once, greedy: for short utility calls such as translation."""
     return "".join(generator.stream(messages, max_tokens=max_tokens, temperature=0.0))
+
+
+def yes_probability(
+    generator: Generator, messages: list[ChatMessage], stop: threading.Event | None = None
+) -> float | None:
+    """The model's probability of replying "yes" rather than "no" to `messages`, rounded;
+    None when the back end cannot say (no token probabilities, or a remote engine that
+    refuses them: the caller then decides without it)."""
+    if not isinstance(generator, ChoiceScorer):
+        return None
+    try:
+        choices = generator.choice_probabilities(messages, ("yes", "no"), stop=stop)
+    except GenerationFailed as e:
+        log.warning("yes/no judgement not read, going on without it: %s", e)
+        return None
+    return None if choices is None else round(choices["yes"], 4)

@@ -70,6 +70,7 @@ class Result:
     completion_tokens: int = 12
     raw_answer: str = ""
     support: float | None = None
+    several: float | None = None
     passages: list[Given] = field(default_factory=list)
 
 
