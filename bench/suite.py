@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from contextlib import closing
@@ -48,12 +49,11 @@ figures are inflated.
 
 def _retrieval(section: Section, quick: bool) -> Section:
     from bench.components import bench_settings, eval_questions, real_embedder
-    from bench.retrieval import FULL, QUICK, run_retrieval
+    from bench.retrieval import FULL, QUICK, SCALE, run_retrieval
 
     settings = bench_settings()
-    return run_retrieval(
-        section, settings, real_embedder(settings), eval_questions(), QUICK if quick else FULL
-    )
+    options = QUICK if quick else SCALE if os.environ.get("RAGQA_BENCH_SCALE") == "1" else FULL
+    return run_retrieval(section, settings, real_embedder(settings), eval_questions(), options)
 
 
 def _ingestion(section: Section, quick: bool) -> Section:
