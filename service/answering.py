@@ -173,9 +173,9 @@ class Answerer:
         started = time.perf_counter()
         deadline = started + (timeout_s or self.settings.generation_timeout_s)
         language = detect_language(question)
-        k = top_k or self.settings.context_k
-        retrieval = self.retrieve(question, self._candidates(k), history=history)
-        hits = retrieval.hits[:k]
+        context_k = top_k or self.settings.context_k
+        retrieval = self.retrieve(question, self._candidates(context_k), history=history)
+        hits = retrieval.hits[:context_k]
         passages = to_passages(hits, self.snapshot)
         yield PassagesEvent(passages)
         timings = {k: round(v, 1) for k, v in retrieval.timings.items()}
@@ -338,6 +338,8 @@ class Answerer:
             citations=cited.citations,
             passages=passages,
             timings=timings,
+            prompt_tokens=sum(p.prompt_tokens for p in parts),
+            completion_tokens=sum(p.completion_tokens for p in parts),
             raw_answer="\n".join(p.raw for p in parts if p.raw),
             support=max(supports) if supports else None,
             several=several,

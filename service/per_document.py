@@ -33,6 +33,8 @@ class Part:
     cited: CitedAnswer | None
     raw: str = ""
     support: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 def document_groups(
@@ -103,7 +105,9 @@ def answer_parts(
                 raise GenerationTimeout("the answer's parts took longer than the time limit")
         timings["generate_ms"] = timings.get("generate_ms", 0.0) + _ms_since(started)
         raw = "".join(pieces)
-        parts.append(Part(passages, postprocess(raw, passages, language, question), raw, support))
+        cited = postprocess(raw, passages, language, question)
+        tokens = generator.count_tokens(messages)
+        parts.append(Part(passages, cited, raw, support, tokens, len(pieces)))
     return parts
 
 

@@ -66,7 +66,8 @@ _ERRORS: dict[int | str, dict[str, object]] = {
         **_ERRORS,
         200: {
             "description": "The answer as JSON; with `stream: true`, Server-Sent Events instead: "
-            "`passages` first (`PassagesEventData`), then `token` events (`TokenEventData`), "
+            "`passages` first (`PassagesEventData`; sent again, replacing the first, when the "
+            "question is answered document by document), then `token` events (`TokenEventData`), "
             "then `done` with the whole checked answer (`AskResponse`, its citations "
             "renumbered 1, 2, …), or `error` (`ErrorEventData`) if the answer failed.",
             "content": sse_content(

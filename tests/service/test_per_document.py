@@ -73,6 +73,7 @@ def test_a_question_judged_about_several_events_is_answered_per_document(tmp_pat
     events = list(answerer.ask_events(QUESTION))
     result = events[-1].result if isinstance(events[-1], DoneEvent) else None
     assert result is not None and result.several == 0.8
+    assert result.completion_tokens > 0 and result.prompt_tokens > 0  # every part's, summed
     # One call per document, each reading only that document's passages, with the part task.
     assert 2 <= len(fake.calls) <= 3
     for call in fake.calls:
