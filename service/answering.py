@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Generator as EventStream
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from index.backend import ChunkStore, SearchView
 from index.embedder import Embedder
@@ -22,54 +21,16 @@ from ragqa.types import Language, RetrievalMode
 from service.answer import build_messages, postprocess, preamble, refusal
 from service.answer_guard import question_has_content
 from service.answer_stream import SentenceGate
+from service.ask_events import AskEvent, AskResult, DoneEvent, PassagesEvent, TokenEvent
 from service.generation import Engine, Generator
 from service.generation.base import yes_probability
 from service.language import detect_language
-from service.passages import Citation, Passage, SearchHit, to_passages
+from service.passages import Passage, SearchHit, to_passages
 from service.per_document import Part, PartOptions, answer_parts, combine, document_groups
 from service.retrieval import HybridRetriever, Retrieval
 from service.translation import LlmTranslator
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class AskResult:
-    question: str
-    language: Language
-    answer: str
-    refused: bool
-    citations: list[Citation]
-    passages: list[Passage]
-    timings: dict[str, float] = field(default_factory=dict)
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int | None = None  # prompt tokens the engine reused from its KV cache
-    # The model's text before the sentence checks: for evaluation, never sent to clients.
-    raw_answer: str = ""
-    # The model's probability that the passages answer the question (None: not judged).
-    support: float | None = None
-    # Its probability that the question asks about several events or reports, each answered
-    # from its own document's passages at or above `per_document_threshold` (None: not judged).
-    several: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PassagesEvent:
-    passages: list[Passage]
-
-
-@dataclass(frozen=True, slots=True)
-class TokenEvent:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class DoneEvent:
-    result: AskResult
-
-
-AskEvent = PassagesEvent | TokenEvent | DoneEvent
 
 
 class Answerer:
