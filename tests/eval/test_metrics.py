@@ -29,6 +29,7 @@ from eval.metrics import (
 from eval.summary import (
     breakdown,
     percentile,
+    several_sweep,
     summarise_answers,
     summarise_retrieval,
     support_sweep,
@@ -442,3 +443,18 @@ def test_the_support_sweep_refuses_what_was_judged_below_each_threshold() -> Non
     assert sweep[0.5]["false_refusal_rate"] == 0.5 and sweep[0.5]["refusal_precision"] == 3 / 4
     assert sweep[0.95]["accuracy"] == 0.0 and sweep[0.95]["false_refusal_rate"] == 1.0
     assert support_sweep([_answer(answer="在太原 [1]")]) is None  # nothing was judged
+
+
+def test_the_several_sweep_scores_the_judgement_against_multi_document_questions() -> None:
+    rows = [
+        replace(_answer("multi_doc", answer="x"), several=0.9),
+        replace(_answer("multi_doc", answer="x"), several=0.6),
+        replace(_answer("fact", answer="x"), several=0.7),
+        replace(_answer("fact", answer="x"), several=0.2),
+        _answer("fact", answer="x"),  # not judged: left out
+    ]
+    sweep = {row["threshold"]: row for row in several_sweep(rows, [0.5, 0.65, 0.95]) or []}
+    assert sweep[0.5] == {"threshold": 0.5, "chosen": 3, "precision": 2 / 3, "recall": 1.0}
+    assert sweep[0.65] == {"threshold": 0.65, "chosen": 2, "precision": 0.5, "recall": 0.5}
+    assert sweep[0.95]["chosen"] == 0 and sweep[0.95]["recall"] == 0.0
+    assert several_sweep([_answer(answer="x")]) is None
