@@ -208,8 +208,8 @@ def run_stores(
         f"Search: the eval questions, up to {options.rounds} pass(es) or {SEARCH_BUDGET_S:.0f} s "
         f"(at least {MIN_SEARCHES} searches), hybrid with translation off, top 5, in-process "
         "through the same retriever. Milvus here is Milvus Lite 3.x, a pure-Python engine in "
-        "the process that decodes every stored sparse vector on each BM25 search, so its "
-        "search figures say nothing about a Milvus server's (which keeps an inverted index).",
+        "the process (its BM25 inverted index is searched in Python, after the build's flush), "
+        "so its search figures say nothing about a Milvus server's.",
     ]
     return section
 
