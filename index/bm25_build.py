@@ -2,8 +2,10 @@
 
 `bm25s.BM25.index` wants every chunk's tokens, and then their ids, as Python lists at once: at a
 million chunks those lists take many times the memory of the index they make. This builds the
-same CSC matrix of Lucene BM25 scores with numpy arrays only, so a build needs about the index's
-own size (three numbers per distinct token of a chunk), and the tokens can come from a cursor.
+same CSC matrix of Lucene BM25 scores with numpy arrays only, so the tokens can come from a
+cursor. It keeps six bytes per distinct token of a chunk while reading (token id and count),
+then scatters block by block into the matrix's own two arrays, so no global sort or second
+copy of the whole corpus is ever held.
 """
 
 from __future__ import annotations
@@ -13,8 +15,38 @@ from collections.abc import Iterable, Sequence
 import bm25s
 import numpy as np
 
-_BLOCK = 8192  # chunks whose counts are gathered before they are joined into one array
-_SLICE = 1 << 24  # scores computed this many at a time (bounded float64 temporaries)
+_BLOCK = 8192  # chunks whose counts are gathered into one block of arrays
+_MAX_TF = np.iinfo(np.uint16).max  # counts are stored in 16 bits; BM25 saturates long before
+
+
+class _Blocks:
+    """What was read, per block of chunks: token ids, their counts, and tokens per chunk."""
+
+    def __init__(self) -> None:
+        self.blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.df = np.zeros(0, dtype=np.int64)
+        self._columns: list[np.ndarray] = []
+        self._counts: list[np.ndarray] = []
+        self._per_chunk: list[int] = []
+
+    def add(self, unique: np.ndarray, tf: np.ndarray) -> None:
+        self._columns.append(unique)
+        self._counts.append(np.minimum(tf, _MAX_TF).astype(np.uint16))
+        self._per_chunk.append(len(unique))
+        if len(self._per_chunk) >= _BLOCK:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._per_chunk:
+            return
+        columns = np.concatenate(self._columns) if self._columns else np.zeros(0, np.int32)
+        counts = np.concatenate(self._counts) if self._counts else np.zeros(0, np.uint16)
+        self.blocks.append((columns, counts, np.asarray(self._per_chunk, dtype=np.int32)))
+        block_df = np.bincount(columns, minlength=len(self.df))
+        if len(block_df) > len(self.df):
+            self.df = np.concatenate([self.df, np.zeros(len(block_df) - len(self.df), np.int64)])
+        self.df += block_df
+        self._columns, self._counts, self._per_chunk = [], [], []
 
 
 def build_bm25(
@@ -24,55 +56,50 @@ def build_bm25(
     chunks there were; the retriever is None when no chunk has a token."""
     vocab: dict[str, int] = {}
     lengths: list[int] = []
-    rows: list[np.ndarray] = []
-    columns: list[np.ndarray] = []
-    counts: list[np.ndarray] = []
-    blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-
-    def flush() -> None:
-        if rows:
-            blocks.append((np.concatenate(rows), np.concatenate(columns), np.concatenate(counts)))
-            for gathered in (rows, columns, counts):
-                gathered.clear()
-
-    for row, tokens in enumerate(token_lists):
+    read = _Blocks()
+    for tokens in token_lists:
         lengths.append(len(tokens))
-        if tokens:
-            ids = np.fromiter(
-                (vocab.setdefault(t, len(vocab)) for t in tokens), np.int32, count=len(tokens)
-            )
-            unique, tf = np.unique(ids, return_counts=True)
-            rows.append(np.full(unique.shape, row, dtype=np.int32))
-            columns.append(unique)
-            counts.append(tf.astype(np.float32))
-        if len(rows) >= _BLOCK:
-            flush()
-    flush()
+        ids = np.fromiter(
+            (vocab.setdefault(t, len(vocab)) for t in tokens), np.int32, count=len(tokens)
+        )
+        unique, tf = np.unique(ids, return_counts=True)
+        read.add(unique, tf)
+    read.flush()
     n_docs = len(lengths)
     if not vocab:
         return None, n_docs
-    doc_index = np.concatenate([block[0] for block in blocks])
-    token_index = np.concatenate([block[1] for block in blocks])
-    tf_all = np.concatenate([block[2] for block in blocks])
-    blocks.clear()
-
     n_vocab = len(vocab)
-    doc_lengths = np.asarray(lengths, dtype=np.float64)
-    df = np.bincount(token_index, minlength=n_vocab)
+    df = np.zeros(n_vocab, dtype=np.int64)
+    df[: len(read.df)] = read.df
     idf = np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+    doc_lengths = np.asarray(lengths, dtype=np.float64)
     norm = k1 * ((1 - b) + b * doc_lengths / doc_lengths.mean())  # per chunk, as bm25s: double
-    scores = np.empty(tf_all.shape, dtype=np.float32)
-    for begin in range(0, len(scores), _SLICE):
-        part = slice(begin, begin + _SLICE)
-        tf = tf_all[part].astype(np.float64)
-        scores[part] = idf[token_index[part]] * (tf / (norm[doc_index[part]] + tf))
-    del tf_all
-    order = np.argsort(token_index, kind="stable")  # by token, chunks in order within each
+    del lengths, doc_lengths
     indptr = np.zeros(n_vocab + 1, dtype=np.int64)
     np.cumsum(df, out=indptr[1:])
+    data = np.empty(int(indptr[-1]), dtype=np.float32)
+    indices = np.empty(int(indptr[-1]), dtype=np.int32)
+    cursor = indptr[:-1].copy()  # where each token's next chunk goes
+    first_row = 0
+    while read.blocks:
+        columns, counts, per_chunk = read.blocks.pop(0)
+        rows = np.repeat(
+            np.arange(first_row, first_row + len(per_chunk), dtype=np.int32), per_chunk
+        )
+        first_row += len(per_chunk)
+        tf = counts.astype(np.float64)
+        scores = (idf[columns] * (tf / (norm[rows] + tf))).astype(np.float32)
+        order = np.argsort(columns, kind="stable")  # by token, chunks in order within each
+        by_token = columns[order]
+        token_ids, starts, how_many = np.unique(by_token, return_index=True, return_counts=True)
+        rank = np.arange(len(by_token)) - np.repeat(starts, how_many)
+        positions = cursor[by_token] + rank
+        data[positions] = scores[order]
+        indices[positions] = rows[order]
+        cursor[token_ids] += how_many
     matrix = {
-        "data": scores[order],
-        "indices": doc_index[order],
+        "data": data,
+        "indices": indices,
         "indptr": indptr.astype(np.int32) if indptr[-1] < 2**31 else indptr,
         "num_docs": n_docs,
     }

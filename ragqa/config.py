@@ -139,8 +139,12 @@ class Settings(BaseSettings):
     cross_lingual: bool = Field(
         True, description="Translate questions into the collection's other languages."
     )
-    min_dense_score: float = Field(
-        0.80, description="Below this cosine and with no lexical match, nothing is relevant."
+    min_dense_score: float | None = Field(
+        None,
+        description="When no hit reaches this cosine, nothing is relevant and the answer is a "
+        "refusal. Unset: the embedder's own floor from the model registry (0.80 for "
+        "multilingual-e5-small, 0.25 for embeddinggemma-300m; each model's cosines have their "
+        "own scale), or none for an embedder the registry does not know.",
     )
 
     # --- generation --------------------------------------------------------------------

@@ -26,6 +26,7 @@ from index.backend import SearchFilter, SearchView
 from index.embedder import Embedder
 from index.textnorm import sound_tokens, tokenize
 from ragqa.config import Settings
+from ragqa.models.registry import min_dense_score
 from ragqa.types import RetrievalMode
 from service.followup import retrieval_query
 from service.language import corpus_language, detect_language
@@ -76,7 +77,11 @@ class HybridRetriever:
             translator=translator,
             candidate_k=settings.candidate_k,
             lexical_weight=settings.lexical_weight,
-            min_dense_score=settings.min_dense_score,
+            min_dense_score=(
+                min_dense_score(settings.embedder)
+                if settings.min_dense_score is None
+                else settings.min_dense_score
+            ),
             cross_lingual=settings.cross_lingual,
         )
 

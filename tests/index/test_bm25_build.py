@@ -44,6 +44,31 @@ def test_scores_equal_bm25s_index(seed: int) -> None:
         assert want.any()  # the queries match something, so equality says something
 
 
+@pytest.mark.parametrize("block", [1, 7, 64])
+def test_blocks_scatter_into_bm25s_own_matrix(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read in many small blocks (a million chunks make about 120), the matrix is bm25s's
+    own: every token's chunks in order, with the same scores."""
+    monkeypatch.setattr("index.bm25_build._BLOCK", block)
+    corpus = _corpus(4, 300)
+    reference = bm25s.BM25(method="lucene", k1=BM25_K1, b=BM25_B)
+    reference.index(corpus, show_progress=False)
+    built, _ = build_bm25(iter(corpus), k1=BM25_K1, b=BM25_B)
+    assert built is not None
+    # Token ids are numbered in a different order, so compare each token's column.
+    for token, column in reference.vocab_dict.items():
+        if not token:
+            continue
+        mine = built.vocab_dict[token]
+        want = slice(*reference.scores["indptr"][column : column + 2])
+        got = slice(*built.scores["indptr"][mine : mine + 2])
+        np.testing.assert_array_equal(
+            built.scores["indices"][got], reference.scores["indices"][want]
+        )
+        np.testing.assert_allclose(
+            built.scores["data"][got], reference.scores["data"][want], rtol=1e-6
+        )
+
+
 def test_an_index_built_from_a_stream_saves_loads_and_searches(tmp_path: Path) -> None:
     corpus = _corpus(3, 200)
     ids = np.arange(1000, 1200, dtype=np.int64)

@@ -7,7 +7,9 @@ import pytest
 
 from ragqa.config import Settings
 from service.answering import Answerer
+from service.retrieval import HybridRetriever
 from service.translation import LlmTranslator
+from tests.conftest import FakeEmbedder
 from tests.fakes import FakeGenerator
 from tests.service.conftest import build_fake_answerer, make_settings
 
@@ -39,3 +41,20 @@ def test_a_chinese_question_finds_the_english_text_that_romanises_its_person(
     hits = answerer.search("李思进在会上分享了什么？", 20, mode="lexical", cross_lingual=True)
     english = [h for h in hits if h.doc_id == ENGLISH_ARTICLE]
     assert english and "Li Sijin" in english[0].text, hits
+
+
+@pytest.mark.parametrize(
+    ("embedder", "configured", "floor"),
+    [
+        ("multilingual-e5-small", None, 0.80),
+        ("embeddinggemma-300m", None, 0.25),  # its cosines sit far lower than e5's
+        ("some-org/unknown-embedder", None, 0.0),  # scale unknown: the support judgement decides
+        ("embeddinggemma-300m", 0.4, 0.4),  # a configured floor wins
+    ],
+)
+def test_the_relevance_floor_is_the_embedders_own_unless_configured(
+    embedder: str, configured: float | None, floor: float
+) -> None:
+    settings = Settings(embedder=embedder, min_dense_score=configured)
+    retriever = HybridRetriever.from_settings(FakeEmbedder(), settings)
+    assert retriever.min_dense_score == pytest.approx(floor)
