@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -29,12 +29,26 @@ from eval.backends import Found
 from eval.metrics import RetrievalRow
 from eval.runner import evaluate_retrieval
 from eval.summary import percentile, summarise_retrieval
+from index.embedder import Embedder
 from index.ingest import build_index, expectation_for
 from index.store import IndexStore
 from ragqa.config import Settings
 from service.answering import Answerer
 
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
+# Questions about nothing in the collection, in the three scripts: where an embedder's best
+# cosine for them sits, against in-collection questions, is what its relevance floor
+# (RAGQA_MIN_DENSE_SCORE, the registry's min_dense_score) is chosen from.
+OFF_TOPIC = (
+    "What is the capital of France?",
+    "Write me a poem about cats.",
+    "Who won the 2018 World Cup?",
+    "How do I reset my router password?",
+    "今天天气怎么样？",
+    "Python 里怎么反转列表？",
+    "如何煮一碗好吃的牛肉麵？",
+    "請推薦一部好看的電影",
+)
 
 
 class PlainSearch:
@@ -71,13 +85,27 @@ class EmbedderResult:
     summary: dict[str, Any]  # summarise_retrieval over every answerable question, first round
     by_language: dict[str, dict[str, Any]]
     latencies_ms: list[float]  # every round
+    in_collection_best: list[float]  # best cosine of each eval question (unanswerable too)
+    off_topic_best: list[float]  # best cosine of each OFF_TOPIC question
 
 
-def measure(name: str, settings: Settings, workdir: Path, rounds: int) -> EmbedderResult:
+def best_cosine(answerer: Answerer, question: str, history: list[dict[str, str]]) -> float:
+    hits = answerer.retrieve(question, 20, cross_lingual=False, history=history).hits
+    return max((hit.dense_score or 0.0) for hit in hits) if hits else 0.0
+
+
+def measure(
+    name: str,
+    settings: Settings,
+    workdir: Path,
+    rounds: int,
+    load: Callable[[Settings], Embedder] = real_embedder,
+) -> EmbedderResult:
+    """Index the collection with embedder `name` (loaded by `load`) and search it plainly."""
     rss_before = settle_memory()
     settings = settings.model_copy(update={"embedder": name, "index_dir": workdir / name})
     started = time.perf_counter()
-    embedder = real_embedder(settings)
+    embedder = load(settings)
     load_s = time.perf_counter() - started
     report = build_index(settings, embedder, progress=False)
     rss_mb = (settle_memory() - rss_before) / 2**20
@@ -97,6 +125,11 @@ def measure(name: str, settings: Settings, workdir: Path, rounds: int) -> Embedd
                 evaluate_retrieval(backend, items, context_k=settings.context_k)  # type: ignore[arg-type]
             )
     first = rows[0]
+    in_collection = [
+        best_cosine(answerer, item.question, [t.model_dump() for t in item.history])
+        for item in eval_items()
+    ]
+    off_topic = [best_cosine(answerer, question, []) for question in OFF_TOPIC]
     return EmbedderResult(
         name=name,
         load_s=load_s,
@@ -109,6 +142,8 @@ def measure(name: str, settings: Settings, workdir: Path, rounds: int) -> Embedd
             for language in LANGUAGES
         },
         latencies_ms=[r.latency_ms for round_rows in rows for r in round_rows],
+        in_collection_best=in_collection,
+        off_topic_best=off_topic,
     )
 
 
@@ -120,7 +155,7 @@ def render(results: Sequence[EmbedderResult], rounds: int) -> str:
     header = (
         "| embedder | hit@1 | hit@5 | en hit@5 | zh-Hans hit@5 | zh-Hant hit@5 | multi-doc "
         "recall@5 | facts in context | en facts | /v1/search p50 ms | p99 ms | index build s "
-        "| chunks/s | load s | RSS MB |"
+        "| chunks/s | load s | RSS MB | best cosine, in collection: min / p10 | off topic: max |"
     )
     lines = [header, "| " + " | ".join(["---"] * (header.count("|") - 1)) + " |"]
     for r in results:
@@ -132,7 +167,9 @@ def render(results: Sequence[EmbedderResult], rounds: int) -> str:
             f"{_figure(s['facts_in_context'])} | {_figure(lang['en']['facts_in_context'])} | "
             f"{_figure(percentile(r.latencies_ms, 50), 1)} | "
             f"{_figure(percentile(r.latencies_ms, 99), 1)} | {r.ingest_s:.1f} | "
-            f"{r.chunks / r.ingest_s:.1f} | {r.load_s:.1f} | {r.rss_mb:.0f} |"
+            f"{r.chunks / r.ingest_s:.1f} | {r.load_s:.1f} | {r.rss_mb:.0f} | "
+            f"{min(r.in_collection_best):.3f} / {percentile(r.in_collection_best, 10):.3f} | "
+            f"{max(r.off_topic_best):.3f} |"
         )
     n = results[0].summary["n"] if results else 0
     notes = [
@@ -143,6 +180,11 @@ def render(results: Sequence[EmbedderResult], rounds: int) -> str:
         "round (search is deterministic); latency over every round, over HTTP (httpx, "
         "keep-alive, loopback). Index build: `build_index` over the bundled collection "
         "from scratch (load, clean, chunk, embed, BM25, write), after the embedder loaded.",
+        f"Best cosine: the highest dense score among a question's 20 hits, for all "
+        f"{len(results[0].in_collection_best) if results else 0} eval questions (unanswerable "
+        f"ones too: they are about the collection) and for {len(OFF_TOPIC)} off-topic "
+        "questions in the three scripts (bench/embedders.py); an embedder's relevance floor "
+        "belongs between the two.",
     ]
     return "\n".join(lines + notes) + "\n"
 

@@ -247,3 +247,21 @@ def test_stores_section_builds_both_stores_and_times_search() -> None:
     assert rows["faiss"][1] == rows["milvus"][1] == 10  # documents
     assert rows["faiss"][2] == rows["milvus"][2] > 10  # the same chunks in both
     assert all(0 < row[7] <= row[8] for row in rows.values())  # search p50 <= p99
+
+
+def test_embedders_bench_indexes_searches_plainly_and_renders(tmp_path: Path) -> None:
+    from bench.components import eval_items
+    from bench.embedders import OFF_TOPIC, measure, render
+
+    settings = tiny_settings(tmp_path)
+    result = measure("fake", settings, tmp_path, rounds=2, load=lambda _: FakeEmbedder())
+    answerable = [item for item in eval_items() if item.gold_docs]
+    assert result.chunks > 0 and result.ingest_s > 0
+    assert result.summary["n"] == len(answerable)
+    assert len(result.latencies_ms) == 2 * len(answerable)
+    assert len(result.in_collection_best) == len(eval_items())
+    assert len(result.off_topic_best) == len(OFF_TOPIC)
+    hit_at_5 = result.summary["hit_at_5"]
+    assert isinstance(hit_at_5, float) and 0.0 < hit_at_5 <= 1.0  # really searched
+    table = render([result], rounds=2)
+    assert "| fake |" in table and "sent 2 time(s)" in table
