@@ -68,7 +68,7 @@ FULL = RetrievalOptions(
     rounds=3,
 )
 # `RAGQA_BENCH_SCALE=1 python -m bench retrieval`: also 1,000,000 chunks, in-process (issue 18's
-# targets). Its in-memory snapshot has not fitted this 24 GiB machine (BENCHMARKS.md, notes).
+# targets). Opt-in: it needs most of a 24 GiB machine and adds minutes (README, Performance).
 SCALE = replace(FULL, sizes=(*FULL.sizes, 1_000_000))
 QUICK = RetrievalOptions(
     sizes=(1_000, 10_000), http_max_size=10_000, base_count=300, rounds=1, max_queries=40

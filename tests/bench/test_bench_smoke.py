@@ -265,3 +265,11 @@ def test_embedders_bench_indexes_searches_plainly_and_renders(tmp_path: Path) ->
     assert isinstance(hit_at_5, float) and 0.0 < hit_at_5 <= 1.0  # really searched
     table = render([result], rounds=2)
     assert "| fake |" in table and "sent 2 time(s)" in table
+
+
+def test_bm25_memory_bench_builds_and_reports() -> None:
+    from bench.bm25_memory import main
+
+    line = main(3_000)
+    assert line.startswith("3,000 chunks: ") and "peak RSS" in line
+    assert " 0 nonzeros" not in line
