@@ -273,3 +273,11 @@ def test_bm25_memory_bench_builds_and_reports() -> None:
     line = main(3_000)
     assert line.startswith("3,000 chunks: ") and "peak RSS" in line
     assert " 0 nonzeros" not in line
+
+
+def test_bm25_prune_bench_reports_every_share() -> None:
+    from bench.bm25_prune import SHARES, main
+
+    lines = main(3_000).splitlines()
+    assert lines[0].startswith("3,000 chunks") and len(lines) == 1 + len(SHARES)
+    assert all(" ms" in line for line in lines[1:]) and "keeps" in lines[-1]
