@@ -15,7 +15,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bench.synthetic import chunk_specs, make_corpus, sentence_pool
+from bench.synthetic import (
+    ChunkSpec,
+    SentencePool,
+    chunk_specs,
+    chunk_tokens,
+    make_corpus,
+    sentence_pool,
+)
 from index.bm25_build import build_bm25
 from index.lexical import BM25_B, BM25_K1
 from ragqa.config import Settings
@@ -39,18 +46,19 @@ def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
-def main(n_chunks: int) -> str:
+def synthetic_chunks(n_chunks: int) -> tuple[SentencePool, list[ChunkSpec]]:
+    """The retrieval section's first `n_chunks` synthetic chunk recipes, with no embedder."""
     settings = Settings()
     pool = sentence_pool(settings.collection_dir, settings.max_upload_bytes)
     corpus = make_corpus(pool, _RandomVectors(), 2000, 7)  # type: ignore[arg-type]
-    specs = chunk_specs(corpus, n_chunks)
+    return pool, chunk_specs(corpus, n_chunks)
+
+
+def main(n_chunks: int) -> str:
+    pool, specs = synthetic_chunks(n_chunks)
     before = _peak_gb()
     started = time.perf_counter()
-    tokens = (
-        pool.title_tokens[spec.document] + [t for i in spec.sentences for t in pool.tokens[i]]
-        for spec in specs
-    )
-    retriever, _ = build_bm25(tokens, k1=BM25_K1, b=BM25_B)
+    retriever, _ = build_bm25((chunk_tokens(pool, spec) for spec in specs), k1=BM25_K1, b=BM25_B)
     seconds = time.perf_counter() - started
     nonzeros = len(retriever.scores["data"]) if retriever else 0
     vocabulary = len(retriever.vocab_dict) - 1 if retriever else 0  # less bm25s's empty token

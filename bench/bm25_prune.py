@@ -15,26 +15,19 @@ import time
 
 import numpy as np
 
-from bench.bm25_memory import _RandomVectors
+from bench.bm25_memory import synthetic_chunks
 from bench.components import eval_questions
-from bench.synthetic import chunk_specs, make_corpus, sentence_pool
+from bench.synthetic import chunk_tokens
 from index.lexical import LexicalIndex
 from index.textnorm import tokenize
-from ragqa.config import Settings
 
 SHARES = (1.0, 0.5, 0.2, 0.1)
 TOP = 10
 
 
 def main(n_chunks: int) -> str:
-    settings = Settings()
-    pool = sentence_pool(settings.collection_dir, settings.max_upload_bytes)
-    corpus = make_corpus(pool, _RandomVectors(), 2000, 7)  # type: ignore[arg-type]
-    specs = chunk_specs(corpus, n_chunks)
-    tokens = (
-        pool.title_tokens[spec.document] + [t for i in spec.sentences for t in pool.tokens[i]]
-        for spec in specs
-    )
+    pool, specs = synthetic_chunks(n_chunks)
+    tokens = (chunk_tokens(pool, spec) for spec in specs)
     index = LexicalIndex.build(np.arange(n_chunks, dtype=np.int64), tokens)
     del specs
     assert index.retriever is not None

@@ -111,7 +111,8 @@ def measure(
     rss_mb = (settle_memory() - rss_before) / 2**20
     store = IndexStore.open(settings.index_dir, expected=expectation_for(settings, embedder))
     answerer = Answerer(settings, embedder=embedder, store=store, generators=[], translator=None)
-    items = [item for item in eval_items() if item.gold_docs]
+    every_item = eval_items()
+    items = [item for item in every_item if item.gold_docs]
     rows: list[list[RetrievalRow]] = []
     with (
         serve_answerer(settings, answerer) as (base, _),
@@ -127,7 +128,7 @@ def measure(
     first = rows[0]
     in_collection = [
         best_cosine(answerer, item.question, [t.model_dump() for t in item.history])
-        for item in eval_items()
+        for item in every_item
     ]
     off_topic = [best_cosine(answerer, question, []) for question in OFF_TOPIC]
     return EmbedderResult(

@@ -110,6 +110,11 @@ def chunk_text(pool: SentencePool, spec: ChunkSpec) -> str:
     return pool.joiners[spec.document].join(pool.sentences[i] for i in spec.sentences)
 
 
+def chunk_tokens(pool: SentencePool, spec: ChunkSpec) -> list[str]:
+    """The chunk's BM25 tokens: its title's, then each sentence's, each tokenised once."""
+    return pool.title_tokens[spec.document] + [t for i in spec.sentences for t in pool.tokens[i]]
+
+
 def chunk_passage(pool: SentencePool, spec: ChunkSpec) -> str:
     """What the embedder sees for this chunk: the store's own passage text (title + text)."""
     text = chunk_text(pool, spec)
@@ -252,10 +257,8 @@ def build_snapshot(
     t1 = time.perf_counter()
     dense = DenseIndex.build(ids, vectors, dimension=vectors.shape[1], ann_threshold=ann_threshold)
     t2 = time.perf_counter()
-    token_lists = (  # streamed: at a million chunks the lists themselves would not fit
-        pool.title_tokens[spec.document] + [t for i in spec.sentences for t in pool.tokens[i]]
-        for spec in specs
-    )
+    # Streamed: at a million chunks the lists themselves would not fit.
+    token_lists = (chunk_tokens(pool, spec) for spec in specs)
     lexical = LexicalIndex.build(ids, token_lists)
     t3 = time.perf_counter()
     manifest = Manifest.new(
@@ -286,6 +289,7 @@ __all__ = [
     "build_snapshot",
     "chunk_passage",
     "chunk_specs",
+    "chunk_tokens",
     "chunk_vectors",
     "make_corpus",
     "sentence_pool",
