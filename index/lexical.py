@@ -4,6 +4,10 @@ A chunk's tokens are its words and the pinyin n-grams of its Chinese text. The t
 traditional to simplified Chinese, full width to ASCII and case before segmenting, so a question
 matches text in either script and any case. The index is rebuilt from stored tokens on every
 update (BM25's IDF depends on the whole corpus), never re-tokenised.
+
+In a large collection a question's commonest tokens cost most of a search (every chunk holding
+one is scored) and add least to it, so from PRUNE_FROM_CHUNKS chunks they are left out of the
+query (ARCHITECTURE.md, Retrieval). A small collection's common words are its topic: kept.
 """
 
 from __future__ import annotations
@@ -32,6 +36,12 @@ TOKENIZER_DESCRIPTION = (
 # From this many chunks BM25 runs compiled (bm25s's numba back end): compiling costs seconds once
 # per process (done in the background on load), and each search over the corpus saves more.
 NUMBA_FROM_CHUNKS = 100_000
+
+# From this many chunks, query tokens found in more than COMMON_SHARE of them are dropped (when
+# the query keeps another): under Lucene's IDF each adds less than ln 2 per occurrence to a score,
+# yet each means scoring over half the collection. bench.bm25_prune measures time and agreement.
+PRUNE_FROM_CHUNKS = 100_000
+COMMON_SHARE = 0.5
 
 IDS_FILE = "ids.npy"
 _BM25_PARAMS_FILE = "params.index.json"  # written by bm25s; absent when no chunk has a word
@@ -99,13 +109,16 @@ class LexicalIndex:
         """Chunks sharing at least one word with the query, best first: (scores, ids), <= k each."""
         return self.search_tokens(tokenize(query_text), k)
 
-    def search_tokens(self, tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """As `search`, for an already tokenised query."""
+    def search_tokens(
+        self, tokens: Sequence[str], k: int, *, exact: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """As `search`, for an already tokenised query; `exact` keeps even the common tokens a
+        large collection leaves out (`query_tokens`)."""
         k = min(k, len(self))
         if self.retriever is None or not tokens or k <= 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         rows, scores = self.retriever.retrieve(
-            [list(tokens)],
+            [list(tokens) if exact else self.query_tokens(tokens)],
             k=k,
             show_progress=False,
             n_threads=0,
@@ -113,6 +126,20 @@ class LexicalIndex:
         )
         matched = scores[0] > 0
         return scores[0][matched].astype(np.float32), self.ids[rows[0][matched]]
+
+    def query_tokens(self, tokens: Sequence[str]) -> list[str]:
+        """The tokens a search scores: from PRUNE_FROM_CHUNKS chunks, those found in more than
+        COMMON_SHARE of them are left out, unless nothing else of the query is in the index."""
+        n_chunks = len(self)
+        if self.retriever is None or n_chunks < PRUNE_FROM_CHUNKS:
+            return list(tokens)
+        vocab = self.retriever.vocab_dict
+        indptr = self.retriever.scores["indptr"]
+        limit = COMMON_SHARE * n_chunks
+        kept = [
+            t for t in tokens if t in vocab and indptr[vocab[t] + 1] - indptr[vocab[t]] <= limit
+        ]
+        return kept or list(tokens)
 
     def save(self, directory: Path) -> list[Path]:
         """Write the BM25 arrays and the id map into `directory`; returns the files written."""

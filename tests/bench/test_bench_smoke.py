@@ -279,5 +279,7 @@ def test_bm25_prune_bench_reports_every_share() -> None:
     from bench.bm25_prune import SHARES, main
 
     lines = main(3_000).splitlines()
-    assert lines[0].startswith("3,000 chunks") and len(lines) == 1 + len(SHARES)
-    assert all(" ms" in line for line in lines[1:]) and "keeps" in lines[-1]
+    assert lines[0].startswith("3,000 chunks") and len(lines) == 2 + len(SHARES)
+    assert all(" ms" in line for line in lines[1:]) and "keeps" in lines[-2]
+    # below the product's size floor nothing is left out, so it keeps the whole exact top
+    assert lines[-1].endswith("keeps top 10 1.000, top 60 1.000")

@@ -125,3 +125,42 @@ def test_the_compiled_back_end_of_large_collections_ranks_as_numpy_does(
             other_scores, other_ids = other.search(query, 10)
             np.testing.assert_allclose(other_scores, scores, rtol=1e-5)  # ties may swap ids
             np.testing.assert_allclose([every[i] for i in other_ids], other_scores, rtol=1e-5)
+
+
+def _common_and_rare() -> dict[int, str]:
+    """Twelve chunks: "common" in nine of them, each "rareN" in one."""
+    return {i: ("common " if i < 9 else "") + f"rare{i} filler{i % 3}" for i in range(12)}
+
+
+def test_a_small_collection_scores_every_query_token() -> None:
+    index = build(_common_and_rare())
+    assert index.query_tokens(["common", "rare1"]) == ["common", "rare1"]
+    scores, ids = index.search("common rare1", 12)
+    exact_scores, exact_ids = index.search_tokens(["common", "rare1"], 12, exact=True)
+    assert ids.tolist() == exact_ids.tolist()
+    np.testing.assert_allclose(scores, exact_scores)
+
+
+def test_a_large_collection_leaves_out_tokens_in_over_half_its_chunks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import index.lexical as lexical_module
+
+    monkeypatch.setattr(lexical_module, "PRUNE_FROM_CHUNKS", 10)
+    index = build(_common_and_rare())
+    # "common" is in 9 of 12 chunks, "filler0" in 4: only the first is over half
+    assert index.query_tokens(["common", "rare1", "filler0", "common"]) == ["rare1", "filler0"]
+    scores, ids = index.search("common rare1", 12)
+    assert ids.tolist() == [1]  # the eight other chunks with "common" are no longer matches
+    exact_scores, exact_ids = index.search_tokens(["common", "rare1"], 12, exact=True)
+    assert len(exact_ids) == 9 and exact_ids[0] == 1 and exact_scores[0] > scores[0]
+    np.testing.assert_allclose(scores, index.search_tokens(["rare1"], 12, exact=True)[0])
+
+
+def test_a_query_of_common_tokens_only_keeps_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    import index.lexical as lexical_module
+
+    monkeypatch.setattr(lexical_module, "PRUNE_FROM_CHUNKS", 10)
+    index = build(_common_and_rare())
+    assert index.query_tokens(["common", "unknown"]) == ["common", "unknown"]
+    assert len(index.search("common", 12)[1]) == 9
