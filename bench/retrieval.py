@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import http.client
 import json
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from unittest.mock import patch
 
 import httpx
 import numpy as np
 
+import index.lexical as lexical_module
 from bench.machine import settle_memory
 from bench.report import Section, median
 from bench.retrieval_tables import (
@@ -196,6 +199,20 @@ def _health_floor(base: str) -> float:
         client.close()
 
 
+def _pruned_agreement(answerer: Answerer, queries: Sequence[str]) -> float:
+    """Share of each hybrid top k that stays when BM25 scores every query token: what leaving
+    the common ones out (`LexicalIndex.query_tokens`) changes in what a search returns."""
+
+    def top(query: str) -> set[str]:
+        hits = answerer.retrieve(query, TOP_K, mode="hybrid", cross_lingual=False).hits
+        return {hit.chunk.chunk_id for hit in hits}
+
+    pruned = [top(query) for query in queries]
+    with patch.object(lexical_module, "PRUNE_FROM_CHUNKS", sys.maxsize):
+        exact = [top(query) for query in queries]
+    return float(np.mean([len(p & e) / len(e) for p, e in zip(pruned, exact, strict=True) if e]))
+
+
 def measure_size(
     corpus: SyntheticCorpus,
     size: int,
@@ -221,6 +238,9 @@ def measure_size(
     else:
         inproc, http, heavy, stages = _time_paths(answerer, None, queries, rounds)
         health = float("nan")
+    agreement = (
+        _pruned_agreement(answerer, queries) if size >= lexical_module.PRUNE_FROM_CHUNKS else None
+    )
     return SizeResult(
         size=size,
         factory=snapshot.dense.factory,
@@ -234,6 +254,7 @@ def measure_size(
         httpx_ms=heavy,
         stages={stage: median(values) for stage, values in stages.items()},
         health_ms=health,
+        pruned_agreement=agreement,
     )
 
 
@@ -286,6 +307,14 @@ def run_retrieval(
         "HTTP is timed with a keep-alive http.client connection (the thinnest Python client, "
         "so the figure is the service's cost) and, in its own column, with a keep-alive "
         "httpx.Client; /healthz (plain client) is the floor of one HTTP round trip.",
+    ]
+    section.notes += [
+        f"BM25 leaves out query tokens found in over {lexical_module.COMMON_SHARE:.0%} of the "
+        f"chunks from {lexical_module.PRUNE_FROM_CHUNKS:,} chunks; at {r.size:,} the hybrid "
+        f"top {TOP_K} held {r.pruned_agreement:.3f} of what it returns when BM25 scores every "
+        "query token (mean over the queries)."
+        for r in results
+        if r.pruned_agreement is not None
     ]
     if any(size > options.http_max_size for size in options.sizes):
         section.notes.append(

@@ -73,6 +73,23 @@ def test_retrieval_section_on_1k_chunks_over_http_and_in_process(tmp_path: Path)
     assert build_row[-1] == 1.0  # the exact index finds exactly what brute force finds
     assert [t.name for t in section.targets] == ["HTTP / in-process p50 at 1,000 chunks"]
     assert number(stages.rows[0][-1]) > 0
+    assert not any("BM25 leaves out" in note for note in section.notes)  # below the floor
+
+
+def test_retrieval_section_reports_what_bm25_pruning_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import index.lexical as lexical_module
+
+    monkeypatch.setattr(lexical_module, "PRUNE_FROM_CHUNKS", 500)
+    section = start_section("retrieval", "1. Retrieval", "python -m bench retrieval", quick=True)
+    options = RetrievalOptions(
+        sizes=(1_000,), http_max_size=0, base_count=50, rounds=1, max_queries=5
+    )
+    run_retrieval(section, tiny_settings(tmp_path), FakeEmbedder(), eval_questions(), options)
+    (note,) = [note for note in section.notes if "BM25 leaves out" in note]
+    share = float(note.split(" held ")[1].split()[0])
+    assert "from 500 chunks; at 1,000 the hybrid top 5" in note and 0.0 <= share <= 1.0
 
 
 def test_synthetic_sizes_are_nested_and_vectors_unit_length(tmp_path: Path) -> None:
@@ -282,4 +299,7 @@ def test_bm25_prune_bench_reports_every_share() -> None:
     assert lines[0].startswith("3,000 chunks") and len(lines) == 2 + len(SHARES)
     assert all(" ms" in line for line in lines[1:]) and "keeps" in lines[-2]
     # below the product's size floor nothing is left out, so it keeps the whole exact top
-    assert lines[-1].endswith("keeps top 10 1.000, top 60 1.000")
+    assert (
+        "keeps top 10 1.000, top 60 1.000; deserved (ties counted) top 10 1.000, top 60 1.000"
+        in lines[-1]
+    )
