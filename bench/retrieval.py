@@ -35,6 +35,7 @@ from bench.retrieval_tables import (
 from bench.server import serve_answerer
 from bench.synthetic import (
     SyntheticCorpus,
+    base_of,
     build_snapshot,
     chunk_specs,
     chunk_vectors,
@@ -42,6 +43,7 @@ from bench.synthetic import (
     sentence_pool,
 )
 from index.dense import DEFAULT_ANN_THRESHOLD, DenseIndex
+from index.documents import Chunk
 from index.embedder import Embedder
 from index.ingest import expectation_for
 from index.snapshot import IndexSnapshot
@@ -199,18 +201,29 @@ def _health_floor(base: str) -> float:
         client.close()
 
 
-def _pruned_agreement(answerer: Answerer, queries: Sequence[str]) -> float:
-    """Share of each hybrid top k that stays when BM25 scores every query token: what leaving
-    the common ones out (`LexicalIndex.query_tokens`) changes in what a search returns."""
+def _pruned_agreement(
+    answerer: Answerer, corpus: SyntheticCorpus, queries: Sequence[str]
+) -> tuple[float, float]:
+    """What leaving common query tokens out (`LexicalIndex.query_tokens`) changes in a search:
+    the mean share of the hybrid top k that BM25 over every token returns too, by chunk and by
+    base chunk (the same chunk or a near-copy of it)."""
 
-    def top(query: str) -> set[str]:
-        hits = answerer.retrieve(query, TOP_K, mode="hybrid", cross_lingual=False).hits
-        return {hit.chunk.chunk_id for hit in hits}
+    def top(query: str) -> list[Chunk]:
+        return [
+            hit.chunk
+            for hit in answerer.retrieve(query, TOP_K, mode="hybrid", cross_lingual=False).hits
+        ]
 
     pruned = [top(query) for query in queries]
     with patch.object(lexical_module, "PRUNE_FROM_CHUNKS", sys.maxsize):
         exact = [top(query) for query in queries]
-    return float(np.mean([len(p & e) / len(e) for p, e in zip(pruned, exact, strict=True) if e]))
+    pairs = [(p, e) for p, e in zip(pruned, exact, strict=True) if e]
+    chunks = [len({c.chunk_id for c in p} & {c.chunk_id for c in e}) / len(e) for p, e in pairs]
+    bases = [
+        np.mean([base_of(c, corpus) in {base_of(x, corpus) for x in e} for c in p])
+        for p, e in pairs
+    ]
+    return float(np.mean(chunks)), float(np.mean(bases))
 
 
 def measure_size(
@@ -239,7 +252,9 @@ def measure_size(
         inproc, http, heavy, stages = _time_paths(answerer, None, queries, rounds)
         health = float("nan")
     agreement = (
-        _pruned_agreement(answerer, queries) if size >= lexical_module.PRUNE_FROM_CHUNKS else None
+        _pruned_agreement(answerer, corpus, queries)
+        if size >= lexical_module.PRUNE_FROM_CHUNKS
+        else None
     )
     return SizeResult(
         size=size,
@@ -311,8 +326,9 @@ def run_retrieval(
     section.notes += [
         f"BM25 leaves out query tokens found in over {lexical_module.COMMON_SHARE:.0%} of the "
         f"chunks from {lexical_module.PRUNE_FROM_CHUNKS:,} chunks; at {r.size:,} the hybrid "
-        f"top {TOP_K} held {r.pruned_agreement:.3f} of what it returns when BM25 scores every "
-        "query token (mean over the queries)."
+        f"top {TOP_K} held {r.pruned_agreement[0]:.3f} of the chunks it returns when BM25 scores "
+        f"every query token, and {r.pruned_agreement[1]:.3f} of its chunks were one of those or "
+        "a near-copy of one (a variant of the same base chunk; mean over the queries)."
         for r in results
         if r.pruned_agreement is not None
     ]

@@ -31,9 +31,9 @@ class SizeResult:
     httpx_ms: list[float]  # the same request through httpx, a heavier client
     stages: dict[str, float]  # median ms of each in-process stage
     health_ms: float
-    # share of the hybrid top k that BM25 over every query token would also return; None where
-    # the collection is below index.lexical.PRUNE_FROM_CHUNKS (nothing left out)
-    pruned_agreement: float | None = None
+    # share of the hybrid top k that BM25 over every query token would also return, by chunk and
+    # by base chunk; None below index.lexical.PRUNE_FROM_CHUNKS (nothing left out there)
+    pruned_agreement: tuple[float, float] | None = None
 
 
 def latency_table(results: Sequence[SizeResult]) -> Table:

@@ -185,6 +185,12 @@ def chunk_specs(corpus: SyntheticCorpus, n: int) -> list[ChunkSpec]:
     return specs
 
 
+def base_of(chunk: Chunk, corpus: SyntheticCorpus) -> int:
+    """Which base chunk a `build_snapshot` chunk is (or varies): near-copies share it."""
+    document = int(chunk.doc_id.removeprefix("synthetic/").removesuffix(".txt"))
+    return (document * CHUNKS_PER_DOCUMENT + chunk.n) % len(corpus.base_specs)
+
+
 def chunk_vectors(corpus: SyntheticCorpus, n: int) -> np.ndarray:
     """Real vectors for the base chunks, calibrated noisy copies for the rest."""
     rng = np.random.default_rng(corpus.seed + 2)

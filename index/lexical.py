@@ -7,7 +7,7 @@ update (BM25's IDF depends on the whole corpus), never re-tokenised.
 
 In a large collection a question's commonest tokens cost most of a search (every chunk holding
 one is scored) and add least to it, so from PRUNE_FROM_CHUNKS chunks they are left out of the
-query (ARCHITECTURE.md, Retrieval). A small collection's common words are its topic: kept.
+query (README, How it works). A small collection's common words are its topic: kept.
 """
 
 from __future__ import annotations

@@ -29,8 +29,15 @@ from bench.report import (
     start_section,
 )
 from bench.retrieval import RetrievalOptions, exact_top_k, run_retrieval
-from bench.synthetic import chunk_specs, chunk_vectors, make_corpus, sentence_pool
-from index.ingest import open_or_build
+from bench.synthetic import (
+    base_of,
+    build_snapshot,
+    chunk_specs,
+    chunk_vectors,
+    make_corpus,
+    sentence_pool,
+)
+from index.ingest import expectation_for, open_or_build
 from ragqa.config import Settings
 from service.answering import Answerer
 from tests.conftest import FakeEmbedder
@@ -88,8 +95,22 @@ def test_retrieval_section_reports_what_bm25_pruning_changes(
     )
     run_retrieval(section, tiny_settings(tmp_path), FakeEmbedder(), eval_questions(), options)
     (note,) = [note for note in section.notes if "BM25 leaves out" in note]
-    share = float(note.split(" held ")[1].split()[0])
-    assert "from 500 chunks; at 1,000 the hybrid top 5" in note and 0.0 <= share <= 1.0
+    chunks = float(note.split(" held ")[1].split()[0])
+    near = float(note.split(" token, and ")[1].split()[0])
+    assert "from 500 chunks; at 1,000 the hybrid top 5" in note and 0.0 <= chunks <= near <= 1.0
+
+
+def test_base_of_names_the_chunk_each_synthetic_chunk_varies(tmp_path: Path) -> None:
+    settings = tiny_settings(tmp_path)
+    pool = sentence_pool(settings.collection_dir, settings.max_upload_bytes)
+    corpus = make_corpus(pool, FakeEmbedder(), base_count=20, seed=3)
+    specs = chunk_specs(corpus, 65)
+    snapshot, _ = build_snapshot(
+        corpus, specs, chunk_vectors(corpus, 65), expectation_for(settings, FakeEmbedder())
+    )
+    for i in range(65):
+        base = base_of(snapshot.chunk(i), corpus)
+        assert base == i % 20 and specs[i].document == corpus.base_specs[base].document
 
 
 def test_synthetic_sizes_are_nested_and_vectors_unit_length(tmp_path: Path) -> None:
