@@ -38,8 +38,8 @@ TOKENIZER_DESCRIPTION = (
 NUMBA_FROM_CHUNKS = 100_000
 
 # From this many chunks, query tokens found in more than COMMON_SHARE of them are dropped (when
-# the query keeps another): under Lucene's IDF each adds less than ln 2 per occurrence to a score,
-# yet each means scoring over half the collection. bench.bm25_prune measures time and agreement.
+# the query keeps another): their Lucene IDF is under ln 2, so one adds at most (k1 + 1) ln 2 to
+# a score, yet each means scoring over half the collection. bench.bm25_prune measures the trade.
 PRUNE_FROM_CHUNKS = 100_000
 COMMON_SHARE = 0.5
 
