@@ -60,17 +60,15 @@ def _deserved(
 ) -> str:
     """Mean share of each returned top list whose exact score reaches the exact list's last:
     the chunks an exact search could have returned, whichever of tied chunks it picks."""
-    parts = []
-    for top in TOPS:
-        shares = []
-        for query, f, e in zip(queries, found, exact, strict=True):
-            if not len(e) or not len(f):
-                continue
-            every = _exact_scores(index, query)
+    shares: dict[int, list[float]] = {top: [] for top in TOPS}
+    for query, f, e in zip(queries, found, exact, strict=True):
+        if not len(e) or not len(f):
+            continue
+        every = _exact_scores(index, query)  # once per query, for every depth
+        for top in TOPS:
             bar = every[e[:top]].min() * (1 - 1e-5)
-            shares.append(float(np.mean(every[f[:top]] >= bar)))
-        parts.append(f"top {top} {statistics.mean(shares):.3f}")
-    return ", ".join(parts)
+            shares[top].append(float(np.mean(every[f[:top]] >= bar)))
+    return ", ".join(f"top {top} {statistics.mean(shares[top]):.3f}" for top in TOPS)
 
 
 def _agreement(
