@@ -20,7 +20,16 @@ from bench.machine import describe_machine, load_average
 
 RESULTS_DIR = Path(__file__).parent / "results"
 BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
-SECTION_ORDER = ("retrieval", "ingestion", "generation", "load", "peer", "startup", "stores")
+SECTION_ORDER = (
+    "retrieval",
+    "ingestion",
+    "generation",
+    "load",
+    "peer",
+    "startup",
+    "stores",
+    "realistic",
+)
 
 Cell = str | int | float | None
 

@@ -106,6 +106,21 @@ def _variant_spec(pool: SentencePool, base: ChunkSpec, rng: np.random.Generator)
     return ChunkSpec(base.document, tuple(sentences[i] for i in order))
 
 
+def distinct_chunk_specs(
+    pool: SentencePool, count: int, rng: np.random.Generator
+) -> list[ChunkSpec]:
+    """`count` recombined chunks, no two with the same sentences; a longer list from the same
+    seed starts with the shorter one, so every size's chunks include the smaller sizes'."""
+    specs: list[ChunkSpec] = []
+    seen: set[tuple[int, ...]] = set()
+    while len(specs) < count:
+        spec = _base_spec(pool, rng)
+        if spec.sentences not in seen:
+            seen.add(spec.sentences)
+            specs.append(spec)
+    return specs
+
+
 def chunk_text(pool: SentencePool, spec: ChunkSpec) -> str:
     return pool.joiners[spec.document].join(pool.sentences[i] for i in spec.sentences)
 
@@ -149,13 +164,7 @@ def make_corpus(
 ) -> SyntheticCorpus:
     """Embed `base_count` recombined chunks, then calibrate the noise on real variants."""
     rng = np.random.default_rng(seed)
-    specs: list[ChunkSpec] = []
-    seen: set[tuple[int, ...]] = set()
-    while len(specs) < base_count:
-        spec = _base_spec(pool, rng)
-        if spec.sentences not in seen:
-            seen.add(spec.sentences)
-            specs.append(spec)
+    specs = distinct_chunk_specs(pool, base_count, rng)
     started = time.perf_counter()
     vectors = embedder.embed_documents([chunk_passage(pool, s) for s in specs])
     embed_seconds = time.perf_counter() - started
@@ -297,6 +306,7 @@ __all__ = [
     "chunk_specs",
     "chunk_tokens",
     "chunk_vectors",
+    "distinct_chunk_specs",
     "make_corpus",
     "sentence_pool",
 ]

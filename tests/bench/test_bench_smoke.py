@@ -8,6 +8,7 @@ models. No figure is asserted beyond sanity: timings depend on the machine.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,10 @@ from hypothesis.extra.numpy import arrays
 
 from bench.components import BENCH_GENERATION_TIMEOUT_S, ci_subset_items, eval_questions
 from bench.load import LoadOptions, run_load
+from bench.realistic import RealisticOptions, run_realistic
 from bench.report import (
     Cell,
+    Section,
     Table,
     Target,
     load_sections,
@@ -32,8 +35,10 @@ from bench.retrieval import RetrievalOptions, exact_top_k, run_retrieval
 from bench.synthetic import (
     base_of,
     build_snapshot,
+    chunk_passage,
     chunk_specs,
     chunk_vectors,
+    distinct_chunk_specs,
     make_corpus,
     sentence_pool,
 )
@@ -324,3 +329,53 @@ def test_bm25_prune_bench_reports_every_share() -> None:
         "keeps top 10 1.000, top 60 1.000; deserved (ties counted) top 10 1.000, top 60 1.000"
         in lines[-1]
     )
+
+
+class _FailingAfter(FakeEmbedder):
+    """Embeds `budget` passages, then fails: an interrupted embedding run."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__()
+        self.budget = budget
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if len(self.embedded) + len(texts) > self.budget:
+            raise RuntimeError("interrupted")
+        return super().embed_documents(texts)
+
+
+def test_realistic_section_resumes_from_its_cache_and_probing_every_list_is_exact(
+    tmp_path: Path,
+) -> None:
+    settings = tiny_settings(tmp_path)
+    pool = sentence_pool(settings.collection_dir, settings.max_upload_bytes)
+    options = RealisticOptions(
+        size=400, ann_threshold=100, nprobes=(1, 64), batch=100, synthetic_base=50
+    )
+    questions = eval_questions()[:8]
+
+    def run(embedder: FakeEmbedder) -> Section:
+        section = start_section("realistic", "8.", "python -m bench realistic", quick=True)
+        return run_realistic(section, pool, embedder, questions, options, tmp_path / "cache")
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        run(_FailingAfter(budget=250))  # two batches of 100 land in the cache, the third fails
+    resumed = FakeEmbedder()
+    section = run(resumed)
+    specs = distinct_chunk_specs(pool, 400, np.random.default_rng(options.seed))
+    passages = [chunk_passage(pool, spec) for spec in specs]
+    assert not set(passages[:200]) & set(resumed.embedded)  # resumed, not re-embedded
+    assert set(passages[200:]) <= set(resumed.embedded)
+
+    recall, vectors = section.tables
+    assert "IVF" in recall.title and [row[0] for row in recall.rows][1] == 64
+    every_list = recall.rows[1]  # 64 probes cover every list of a 400-vector inverted file
+    assert every_list[1] == 1.0 and every_list[2] == 1.0
+    assert 0.0 <= number(recall.rows[0][1]) <= 1.0
+    assert vectors.rows[0][2] == len(resumed.embedded) >= 200
+    (target,) = section.targets
+    assert target.measured == "1.000" and target.met
+
+    again = FakeEmbedder()
+    run(again)
+    assert again.embedded == []  # everything, the synthetic base included, is in the cache now
