@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from index.backend import SearchView
 from index.embedder import Embedder
 from ragqa.config import Settings
 from ragqa.errors import RagqaError
@@ -105,6 +106,32 @@ def _megabytes(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 
 
+def _bilingual(settings: Settings, snapshot: SearchView) -> str:
+    """How much of the bilingual side exists (`service.bilingual` makes it)."""
+    from index.bilingual import Coverage, translated_passages, wanted_translations
+    from index.translations import TRANSLATIONS_FILE, TranslationCache, translator_id
+
+    limit = settings.bilingual_max_chunks
+    if limit == 0:
+        return "off (RAGQA_BILINGUAL_MAX_CHUNKS=0)"
+    if len(snapshot) > limit:
+        return f"off: {len(snapshot)} chunks, over RAGQA_BILINGUAL_MAX_CHUNKS={limit}"
+    path = settings.index_dir / TRANSLATIONS_FILE
+    if not path.exists():
+        coverage = Coverage(0, len(wanted_translations(snapshot)))
+    else:
+        cache = TranslationCache(
+            path, translator=translator_id(settings.generator, settings.generator_url)
+        )
+        try:
+            _, coverage = translated_passages(snapshot, cache)
+        finally:
+            cache.close()
+    if coverage.wanted == 0:
+        return "nothing to translate (one language, or a store that cannot list its chunks)"
+    return f"{coverage.translated} of {coverage.wanted} chunk translations made ({path})"
+
+
 @app.command()
 def stats(ctx: typer.Context) -> None:
     """What the live index holds, what built it, and how long the last full build took."""
@@ -112,7 +139,9 @@ def stats(ctx: typer.Context) -> None:
 
     settings: Settings = ctx.obj
     with _clear_errors():
-        info = open_store(settings, None).stats()
+        store = open_store(settings, None)
+        info = store.stats()
+        bilingual = _bilingual(settings, store.snapshot)
     build = f"{info.build_seconds:.1f} s" if info.build_seconds is not None else "never"
     rows = [
         ("index", f"{info.store} at {info.location} (generation {info.generation})"),
@@ -128,6 +157,7 @@ def stats(ctx: typer.Context) -> None:
         ),
         ("written at", info.created_at.isoformat(timespec="seconds")),
         ("last full build", build),
+        ("bilingual", bilingual),
     ]
     for label, value in rows:
         typer.echo(f"{label:<16}{value}")

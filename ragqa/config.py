@@ -139,6 +139,15 @@ class Settings(BaseSettings):
     cross_lingual: bool = Field(
         True, description="Translate questions into the collection's other languages."
     )
+    bilingual_max_chunks: int = Field(
+        0,
+        ge=0,
+        description="Bilingual index: for collections of up to this many chunks, the local "
+        "model translates every sentence into the collection's other language in the "
+        "background, after the document is searchable, so a question finds passages of "
+        "either language with no model call (translations.sqlite3 in index_dir keeps them). "
+        "0: off.",
+    )
     min_dense_score: float | None = Field(
         None,
         description="When no hit reaches this cosine, nothing is relevant and the answer is a "

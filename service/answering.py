@@ -22,6 +22,7 @@ from service.answer import build_messages, postprocess, preamble, refusal
 from service.answer_guard import question_has_content
 from service.answer_stream import SentenceGate
 from service.ask_events import AskEvent, AskResult, DoneEvent, PassagesEvent, TokenEvent
+from service.bilingual import BilingualIndexer
 from service.generation import Engine, Generator
 from service.generation.base import yes_probability
 from service.language import detect_language
@@ -50,13 +51,20 @@ class Answerer:
         generators: Sequence[Generator],
         translator: LlmTranslator | None,
         engine: Engine | None = None,
+        bilingual: BilingualIndexer | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
+        self.bilingual = bilingual
         self.embedder = embedder
         self.store = store
         self.translator = translator
-        self.retriever = HybridRetriever.from_settings(embedder, settings, translator=translator)
+        self.retriever = HybridRetriever.from_settings(
+            embedder,
+            settings,
+            translator=translator,
+            bilingual=bilingual.view if bilingual is not None else None,
+        )
         self.generators = tuple(generators)  # all of them, also while lent out of the pool
         self._pool: queue.Queue[Generator] = queue.Queue()
         for generator in generators:
@@ -65,7 +73,9 @@ class Answerer:
         self.load_timings: dict[str, float] = {}
 
     def close(self) -> None:
-        """Stop the engine this answerer started, if any."""
+        """Stop the bilingual translator and the engine this answerer started, if any."""
+        if self.bilingual is not None:
+            self.bilingual.stop()
         if self.engine is not None:
             self.engine.stop()
 

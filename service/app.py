@@ -141,6 +141,10 @@ def create_app(
         )
         state.answerer = loaded
         log.info("loaded in %.1f s", time.perf_counter() - started)
+        if loaded.bilingual is not None:  # translates only while no answer is generating
+            limiter = state.limiter
+            loaded.bilingual.idle = lambda: limiter.active == 0 and limiter.waiting == 0
+            loaded.bilingual.start()
         if settings.warm_prompt_cache:
             threading.Thread(
                 target=_warm_prompt_cache, args=(loaded,), name="ragqa-warm", daemon=True

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import time
 
+from index.backend import ChunkStore
+from index.embedder import Embedder
 from index.ingest import open_or_build
 from index.textnorm import sound_tokens, tokenize
+from index.translations import TRANSLATIONS_FILE, TranslationCache, translator_id
 from ragqa.config import Settings
 from ragqa.models.resolve import ensure_models, load_configured_embedder, resolve_generator
 from service.answering import Answerer
+from service.bilingual import BilingualIndexer, SentenceTranslator
 from service.generation import load_generators
 from service.translation import LlmTranslator
 
@@ -42,33 +46,64 @@ def build_answerer(settings: Settings) -> Answerer:
     sound_tokens("Xi'an", "en")
     lap("index_s")
     model = None if settings.generator_url else resolve_generator(settings)
+    bilingual_on = settings.bilingual_max_chunks > 0
     loaded = load_generators(
         settings,
         model,
         answer_slots=settings.max_concurrent_generations,
-        translator=settings.cross_lingual,
+        translator=settings.cross_lingual or bilingual_on,
     )
     lap("generators_s")
+    translator = LlmTranslator(loaded.translator) if loaded.translator else None
+    bilingual = None
+    if bilingual_on:
+        bilingual = bilingual_indexer(settings, store, embedder, translator)
+        bilingual.refresh()  # what earlier runs translated is searchable from the start
+        lap("bilingual_s")
     answerer = Answerer(
         settings,
         embedder=embedder,
         store=store,
         generators=loaded.answer,
-        translator=LlmTranslator(loaded.translator) if loaded.translator else None,
+        translator=translator,
         engine=loaded.engine,
+        bilingual=bilingual,
     )
     answerer.load_timings = timings
     return answerer
+
+
+def bilingual_indexer(
+    settings: Settings, store: ChunkStore, embedder: Embedder, translator: LlmTranslator | None
+) -> BilingualIndexer:
+    """The bilingual index over `store`, translating with the query translator's model."""
+    identity = translator_id(settings.generator, settings.generator_url)
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    cache = TranslationCache(settings.index_dir / TRANSLATIONS_FILE, translator=identity)
+    sentences = (
+        SentenceTranslator(translator.generator, translator.lock, identity)
+        if translator is not None
+        else None
+    )
+    return BilingualIndexer(
+        store, cache, embedder, sentences, max_chunks=settings.bilingual_max_chunks
+    )
 
 
 def with_other_index(answerer: Answerer, settings: Settings) -> Answerer:
     """An answerer over the collection and index `settings` name, with `answerer`'s models:
     loading them again would take minutes and hold them twice in memory. The two share their
     model contexts, so they must not answer at the same time."""
+    store = open_or_build(settings, answerer.embedder)
+    bilingual = None
+    if settings.bilingual_max_chunks > 0:
+        bilingual = bilingual_indexer(settings, store, answerer.embedder, answerer.translator)
+        bilingual.refresh()
     return Answerer(
         settings,
         embedder=answerer.embedder,
-        store=open_or_build(settings, answerer.embedder),
+        store=store,
         generators=answerer.generators,
         translator=answerer.translator,
+        bilingual=bilingual,
     )

@@ -74,6 +74,32 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.bilingual_chunks = Gauge(
+            "ragqa_bilingual_chunks",
+            "Chunk translations of the bilingual index: made, and wanted (every chunk into "
+            "every other language of the collection)",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.bilingual_sentences = Gauge(
+            "ragqa_bilingual_sentences_translated",
+            "Sentences the bilingual index translated since the service started",
+            registry=self.registry,
+        )
+        self.bilingual_seconds = Gauge(
+            "ragqa_bilingual_translate_seconds",
+            "Model time those translations took",
+            registry=self.registry,
+        )
+
+    def observe_bilingual(
+        self, translated: int, wanted: int, sentences: int, seconds: float
+    ) -> None:
+        self.bilingual_chunks.labels("translated").set(translated)
+        self.bilingual_chunks.labels("wanted").set(wanted)
+        self.bilingual_sentences.set(sentences)
+        self.bilingual_seconds.set(seconds)
+
     def observe_engine(self, state: str, restarts: int) -> None:
         for name in ("starting", "ready", "restarting", "failed", "stopped"):
             self.engine_state.labels(name).set(1 if name == state else 0)

@@ -18,11 +18,12 @@ against English words (`textnorm.sound_tokens`).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from index.backend import SearchFilter, SearchView
+from index.bilingual import BilingualView
 from index.embedder import Embedder
 from index.textnorm import sound_tokens, tokenize
 from ragqa.config import Settings
@@ -59,8 +60,10 @@ class HybridRetriever:
         lexical_weight: float,
         min_dense_score: float,
         cross_lingual: bool,
+        bilingual: Callable[[SearchView], BilingualView | None] | None = None,
     ) -> None:
         self.embedder = embedder
+        self.bilingual = bilingual
         self.translator = translator
         self.candidate_k = candidate_k
         self.lexical_weight = lexical_weight
@@ -69,12 +72,18 @@ class HybridRetriever:
 
     @classmethod
     def from_settings(
-        cls, embedder: Embedder, settings: Settings, *, translator: Translator | None = None
+        cls,
+        embedder: Embedder,
+        settings: Settings,
+        *,
+        translator: Translator | None = None,
+        bilingual: Callable[[SearchView], BilingualView | None] | None = None,
     ) -> HybridRetriever:
         """The retriever the settings describe (cross-lingual only with a translator)."""
         return cls(
             embedder,
             translator=translator,
+            bilingual=bilingual,
             candidate_k=settings.candidate_k,
             lexical_weight=settings.lexical_weight,
             min_dense_score=(
@@ -115,7 +124,12 @@ class HybridRetriever:
         started = time.perf_counter()
         variants = self.query_variants(retrieval_query(query, history), snapshot, cross_lingual)
         timings["translate_ms"] = (time.perf_counter() - started) * 1000
-        matched = len(variants) > 1
+        original, original_language = variants[0]
+        view = self.bilingual(snapshot) if self.bilingual is not None else None
+        side = view.side(original_language) if view is not None else None
+        # Each score compares two texts of one language when every other-language chunk can be
+        # reached in the question's language: by a translated query, or by its own translation.
+        matched = len(variants) > 1 or (side is not None and view is not None and view.complete)
         # Over-fetch so that filtering by language still leaves enough candidates.
         fetch = self.candidate_k * (len(variants) + 1)
 
@@ -130,17 +144,23 @@ class HybridRetriever:
                 where = SearchFilter(language=language) if matched else None
                 for h in snapshot.dense_search(vector, fetch, where)[0]:
                     dense[h.id] = max(h.score, dense.get(h.id, -1.0))
+            if side is not None:  # the question against the translations into its language
+                for h in side.dense_search(vectors[0], fetch):
+                    dense[h.id] = max(h.score, dense.get(h.id, -1.0))
             timings["dense_ms"] = (time.perf_counter() - t0) * 1000
         if mode in ("lexical", "hybrid"):
             t0 = time.perf_counter()
-            original, original_language = variants[0]
-            sounds = sound_tokens(original, original_language) if matched else []
+            sounds = sound_tokens(original, original_language) if len(variants) > 1 else []
+            searches = []
             for variant, language in variants:
                 tokens = tokenize(variant)
                 if language != original_language:
                     tokens += sounds  # what translation loses: how the names sound
                 where = SearchFilter(language=language) if matched else None
-                hits = snapshot.lexical_search_tokens(tokens, fetch, where)
+                searches.append(snapshot.lexical_search_tokens(tokens, fetch, where))
+            if side is not None:
+                searches.append(side.lexical_search_tokens(tokenize(original), fetch))
+            for hits in searches:
                 best = max((h.score for h in hits), default=0.0)
                 for h in hits:
                     if best > 0:

@@ -21,11 +21,19 @@ router = APIRouter(tags=["metrics"])
     },
 )
 def metrics(state: State) -> Response:
-    """Request counts and latencies per route and stage, queue length, tokens generated, and
-    the generation engine's state and restarts."""
+    """Request counts and latencies per route and stage, queue length, tokens generated, the
+    generation engine's state and restarts, and the bilingual index's progress."""
     state.metrics.queue_length.set(state.limiter.waiting)
     state.metrics.active_generations.set(state.limiter.active)
     if state.answerer is not None and state.answerer.engine is not None:
         engine = state.answerer.engine.status()
         state.metrics.observe_engine(engine.state, engine.restarts)
+    if state.answerer is not None and state.answerer.bilingual is not None:
+        status = state.answerer.bilingual.status()
+        state.metrics.observe_bilingual(
+            status.chunks_translated,
+            status.chunks_wanted,
+            status.sentences_translated,
+            status.translate_seconds,
+        )
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

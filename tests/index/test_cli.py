@@ -13,6 +13,13 @@ from index.documents import Document
 from index.generations import CURRENT_FILE, GENERATIONS_DIR
 from index.manifest import ManifestExpectation
 from index.store import IndexStore
+from index.translations import (
+    TRANSLATIONS_FILE,
+    TranslationCache,
+    chunk_sentences,
+    translator_id,
+)
+from ragqa.config import Settings
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
@@ -105,3 +112,27 @@ def test_build_add_and_stats_with_the_real_embedder(tmp_path: Path, real_embedde
     print(f"\n{stats.stdout}")
     assert stat_value(stats.stdout, "documents") == "6"
     assert float(stat_value(stats.stdout, "last full build").removesuffix(" s")) < 60
+
+
+def test_stats_shows_how_much_of_the_bilingual_side_is_translated(
+    built: Path, expectation: ManifestExpectation
+) -> None:
+    assert stat_value(run(built, "stats").stdout, "bilingual").startswith("off")
+    on = {"RAGQA_BILINGUAL_MAX_CHUNKS": "1000"}
+    before = stat_value(run(built, "stats", **on).stdout, "bilingual")
+    wanted = int(before.split(" of ")[1].split()[0])
+    assert before.startswith("0 of ") and wanted > 0
+
+    snapshot = IndexStore.open(built, expected=expectation).snapshot
+    first = snapshot.chunk(int(snapshot.chunk_ids()[0]))
+    target = "en" if snapshot.documents[first.doc_id].language == "zh" else "zh"
+    cache = TranslationCache(
+        built / TRANSLATIONS_FILE, translator=translator_id(Settings().generator, None)
+    )
+    for sentence in chunk_sentences(first):
+        cache.put(sentence, target, "译文" if target == "zh" else "translated")
+    cache.close()
+    after = stat_value(run(built, "stats", **on).stdout, "bilingual")
+    assert after.startswith(f"1 of {wanted} chunk translations made")
+    limited = stat_value(run(built, "stats", RAGQA_BILINGUAL_MAX_CHUNKS="1").stdout, "bilingual")
+    assert "over RAGQA_BILINGUAL_MAX_CHUNKS=1" in limited

@@ -1,0 +1,154 @@
+"""Translations of the collection's sentences into its other language, kept beside the index.
+
+A bilingual index also searches every chunk in the collection's other language, so a question
+in English finds a Chinese passage through that passage's English text, with no model call per
+question. The model that translates lives in the service (`service.bilingual`); this module
+keeps what it made: one SQLite file, keyed by each sentence's content hash, the target language
+and the translator, committed a sentence at a time. Nothing is translated twice (a re-uploaded
+or re-chunked document reuses its sentences), and a crash loses at most the sentence in flight.
+The vectors of translated passages are kept beside them, keyed by text and embedder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from index.chunking import split_sentences
+from index.documents import Chunk
+
+log = logging.getLogger(__name__)
+
+TRANSLATIONS_FILE = "translations.sqlite3"
+JOINERS = {"zh": "", "en": " "}  # between sentences of a translated passage
+
+
+def translator_id(generator: str, generator_url: str | None) -> str:
+    """Which model's translations a cache entry holds: a remote engine's address, or the
+    configured generator."""
+    return f"url:{generator_url}" if generator_url else generator
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def chunk_sentences(chunk: Chunk) -> list[str]:
+    """What a chunk's translation is made of: its title, then each sentence of its text that
+    was not screened as an instruction (`Chunk.flagged`: never put before a model)."""
+    flagged = set(chunk.flagged)
+    sentences = [chunk.text[start:end] for start, end in split_sentences(chunk.text)]
+    kept = [s for s in sentences if s not in flagged and not any(f in s for f in flagged)]
+    return [chunk.title, *kept] if chunk.title else kept
+
+
+def translated_passage(chunk: Chunk, translations: Mapping[str, str], target: str) -> str | None:
+    """The chunk's passage (title, then text) in `target`, or None while a sentence is missing."""
+    sentences = chunk_sentences(chunk)
+    if any(s not in translations for s in sentences):
+        return None
+    parts = [translations[s] for s in sentences]
+    joiner = JOINERS.get(target, " ")
+    if chunk.title:
+        return f"{parts[0]}\n{joiner.join(parts[1:])}"
+    return joiner.join(parts)
+
+
+class TranslationCache:
+    """Sentence translations by one translator, and the vectors of translated passages."""
+
+    def __init__(self, path: Path, *, translator: str) -> None:
+        self.path = path
+        self.translator = translator
+        self._lock = threading.Lock()  # one connection, shared by the worker and readers
+        self._conn = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        for attempt in range(2):
+            try:
+                conn = sqlite3.connect(self.path, check_same_thread=False)
+                conn.executescript(
+                    "CREATE TABLE IF NOT EXISTS translations (key TEXT PRIMARY KEY, text TEXT);"
+                    "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB);"
+                )
+                return conn
+            except sqlite3.DatabaseError as exc:
+                if attempt:
+                    raise
+                # Only saved work: an unreadable file is started afresh, never a failed start.
+                log.warning("%s: unreadable (%s); starting a new one", self.path, exc)
+                self.path.unlink(missing_ok=True)
+        raise AssertionError("unreachable")
+
+    def _key(self, sentence: str, target: str) -> str:
+        return f"{text_key(sentence)}:{target}:{self.translator}"
+
+    def get_many(self, sentences: Iterable[str], target: str) -> dict[str, str]:
+        """The translations into `target` that are kept, by source sentence."""
+        by_key = {self._key(s, target): s for s in dict.fromkeys(sentences)}
+        found: dict[str, str] = {}
+        keys = list(by_key)
+        with self._lock:
+            for begin in range(0, len(keys), 500):
+                part = keys[begin : begin + 500]
+                marks = ",".join("?" * len(part))
+                for key, text in self._conn.execute(
+                    f"SELECT key, text FROM translations WHERE key IN ({marks})", part
+                ):
+                    found[by_key[key]] = text
+        return found
+
+    def put(self, sentence: str, target: str, translation: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO translations VALUES (?, ?)",
+                (self._key(sentence, target), translation),
+            )
+            self._conn.commit()
+
+    def vectors(self, texts: Iterable[str], embedder: str) -> dict[str, np.ndarray]:
+        by_key = {f"{text_key(t)}:{embedder}": t for t in dict.fromkeys(texts)}
+        found: dict[str, np.ndarray] = {}
+        keys = list(by_key)
+        with self._lock:
+            for begin in range(0, len(keys), 500):
+                part = keys[begin : begin + 500]
+                marks = ",".join("?" * len(part))
+                for key, blob in self._conn.execute(
+                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", part
+                ):
+                    found[by_key[key]] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_vectors(self, vectors: Mapping[str, np.ndarray], embedder: str) -> None:
+        rows = [
+            (f"{text_key(t)}:{embedder}", np.asarray(v, dtype=np.float32).tobytes())
+            for t, v in vectors.items()
+        ]
+        with self._lock:
+            self._conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+            self._conn.commit()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM translations").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+__all__ = [
+    "TRANSLATIONS_FILE",
+    "TranslationCache",
+    "chunk_sentences",
+    "text_key",
+    "translated_passage",
+    "translator_id",
+]

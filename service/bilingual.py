@@ -1,0 +1,227 @@
+"""The bilingual index's translator: in the background, after a document is already searchable,
+the local model translates each of its sentences into the collection's other language.
+
+Sentence by sentence, because a small model translates a short sentence faithfully where it
+summarises a long passage; because a question waiting for the same model waits behind at most
+one sentence; and because a translated sentence stays aligned with its original. It yields to
+answers (it translates only while no answer is generating), keeps every sentence in the
+`TranslationCache` as it is made (resumable, never twice), and publishes a new searchable
+`BilingualView` as passages complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+import prompts
+from index.backend import ChunkStore, SearchView
+from index.bilingual import BilingualView, build_view, wanted_translations
+from index.embedder import Embedder
+from index.translations import TranslationCache, chunk_sentences
+from ragqa.errors import EngineUnavailable, GenerationFailed
+from service.answer import neutralise
+from service.generation import Generator, complete
+from service.generation.base import ChatMessage
+
+log = logging.getLogger(__name__)
+
+_TARGET_NAMES = {"zh": "Simplified Chinese", "en": "English"}
+PUBLISH_EVERY_S = 20.0  # a new view at least this often while translating
+_IDLE_POLL_S = 0.25
+
+
+def _request(sentence: str, target: str) -> ChatMessage:
+    return {
+        "role": "user",
+        "content": prompts.render(
+            "translate_sentence_request",
+            sentence=sentence,
+            target_language=_TARGET_NAMES.get(target, target),
+        ),
+    }
+
+
+@cache
+def _examples() -> tuple[ChatMessage, ...]:
+    turns: list[ChatMessage] = []
+    for example in json.loads(prompts.resource("translate_sentence_examples.json")):
+        turns.append(_request(example["sentence"], example["target"]))
+        turns.append({"role": "assistant", "content": example["translation"]})
+    return tuple(turns)
+
+
+def sentence_preamble() -> list[ChatMessage]:
+    """Instructions and worked examples (of another collection), the same for every sentence,
+    so the engine's prompt cache keeps them."""
+    return [{"role": "system", "content": prompts.template("translate_sentence")}, *_examples()]
+
+
+class SentenceTranslator:
+    """One sentence into one language with the local model; shares the query translator's
+    generator and lock, so the two never run on one context at once."""
+
+    def __init__(self, generator: Generator, lock: threading.Lock, translator_id: str) -> None:
+        self.generator = generator
+        self.lock = lock
+        self.translator_id = translator_id
+
+    def translate(self, sentence: str, target: str) -> str:
+        messages = [*sentence_preamble(), _request(neutralise(sentence), target)]
+        budget = min(512, 48 + 2 * len(sentence))  # room for the longest faithful rendering
+        with self.lock:
+            text = complete(self.generator, messages, max_tokens=budget)
+        lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+        return lines[0] if lines else ""
+
+
+@dataclass(frozen=True)
+class BilingualStatus:
+    """What `/metrics`, `/readyz` and `ragqa index stats` say about the bilingual side."""
+
+    state: str  # "off", "over the size limit", "translating", "waiting for answers", "done"
+    chunks_translated: int
+    chunks_wanted: int
+    sentences_translated: int  # by this process
+    translate_seconds: float  # model time those took
+
+
+class BilingualIndexer:
+    """Keeps the bilingual side of the store's live snapshot: builds it from kept translations
+    and, when started, translates what is missing in a background thread."""
+
+    def __init__(
+        self,
+        store: ChunkStore,
+        cache: TranslationCache,
+        embedder: Embedder,
+        translator: SentenceTranslator | None,
+        *,
+        max_chunks: int,
+        idle: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.store = store
+        self.cache = cache
+        self.embedder = embedder
+        self.translator = translator
+        self.max_chunks = max_chunks
+        self.idle = idle
+        self._view = BilingualView("")
+        self._state = "off"
+        self._sentences = 0
+        self._seconds = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._refresh_lock = threading.Lock()
+
+    def view(self, snapshot: SearchView) -> BilingualView | None:
+        """The side of `snapshot`, or None while it is not built (another generation's ids
+        could name other chunks, so a stale side is never searched)."""
+        view = self._view
+        return view if view.generation == snapshot.generation and view.sides else None
+
+    def within_limit(self, snapshot: SearchView) -> bool:
+        return 0 < len(snapshot) <= self.max_chunks
+
+    def refresh(self) -> BilingualView:
+        """Rebuild the side of the live snapshot from the kept translations."""
+        with self._refresh_lock:
+            snapshot = self.store.snapshot
+            if not self.within_limit(snapshot):
+                self._view = BilingualView(snapshot.generation)
+            else:
+                self._view = build_view(snapshot, self.cache, self.embedder)
+            return self._view
+
+    def status(self) -> BilingualStatus:
+        coverage = self._view.coverage
+        return BilingualStatus(
+            self._state, coverage.translated, coverage.wanted, self._sentences, self._seconds
+        )
+
+    def translate_pending(self, stop: threading.Event | None = None) -> int:
+        """Translate every missing sentence of the live snapshot; returns how many were made.
+        Stops early when `stop` is set or the snapshot changes (the caller goes round again)."""
+        stop = stop or threading.Event()
+        snapshot = self.store.snapshot
+        if self.translator is None or not self.within_limit(snapshot):
+            self._state = "off" if self.translator is None else "over the size limit"
+            self.refresh()
+            return 0
+        if self._view.generation != snapshot.generation:
+            self.refresh()
+        pending = self._pending(snapshot)
+        made = 0
+        published = time.monotonic()
+        for sentence, target in pending:
+            while not self.idle() and not stop.is_set():
+                self._state = "waiting for answers"
+                stop.wait(_IDLE_POLL_S)
+            if stop.is_set() or self.store.snapshot.generation != snapshot.generation:
+                break
+            self._state = "translating"
+            started = time.perf_counter()
+            try:
+                translation = self.translator.translate(sentence, target)
+            except EngineUnavailable as e:  # restarting: try again on the next round
+                log.warning("bilingual index paused: %s", e)
+                stop.wait(5.0)
+                break
+            except GenerationFailed as e:  # this sentence cannot be translated: keep it empty
+                log.warning("sentence not translated into %s: %s", target, e)
+                translation = ""
+            self._seconds += time.perf_counter() - started
+            self.cache.put(sentence, target, translation)
+            self._sentences += 1
+            made += 1
+            if time.monotonic() - published >= PUBLISH_EVERY_S:
+                self.refresh()
+                published = time.monotonic()
+        view = self.refresh()
+        if view.coverage.pending == 0:
+            self._state = "done"
+        return made
+
+    def _pending(self, snapshot: SearchView) -> list[tuple[str, str]]:
+        wanted = wanted_translations(snapshot)
+        pending: dict[tuple[str, str], None] = {}
+        for target in sorted({t for _, t in wanted}):
+            sentences = [s for c, t in wanted if t == target for s in chunk_sentences(c)]
+            kept = self.cache.get_many(sentences, target)
+            pending.update({(s, target): None for s in sentences if s not in kept})
+        return list(pending)
+
+    def start(self) -> None:
+        """Translate in the background from now on, going round whenever the index changes."""
+        if self._thread is not None:
+            return
+
+        def loop() -> None:
+            seen = ""
+            while not self._stop.is_set():
+                generation = self.store.snapshot.generation
+                if generation != seen or self._view.coverage.pending:
+                    try:
+                        self.translate_pending(self._stop)
+                    except Exception:  # never let a fault end the thread or the service
+                        log.exception("bilingual index: translation round failed")
+                        self._stop.wait(30.0)
+                    seen = generation
+                self._stop.wait(1.0)
+
+        self._thread = threading.Thread(target=loop, name="ragqa-bilingual", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+
+__all__ = ["BilingualIndexer", "BilingualStatus", "SentenceTranslator", "sentence_preamble"]

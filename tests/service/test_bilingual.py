@@ -1,0 +1,173 @@
+"""The bilingual index's background translator over the bundled collection, with the fake
+embedder and a fake model whose "translation" of a sentence is a tag derived from it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from index.documents import Document
+from index.translations import chunk_sentences, text_key
+from ragqa.config import Settings
+from service.answering import Answerer
+from service.app import create_app
+from service.bilingual import BilingualIndexer
+from service.compose import bilingual_indexer
+from service.generation.base import ChatMessage
+from service.translation import LlmTranslator
+from tests.fakes import FakeGenerator
+from tests.service.conftest import build_fake_answerer, make_settings
+
+
+def tag(messages: list[ChatMessage]) -> str:
+    """The fake model's translation: which language it was asked for, and of what."""
+    request = messages[-1]["content"]
+    target = request.split("Target language: ", 1)[1].split("\n", 1)[0]
+    sentence = request.split("Sentence: ", 1)[1]
+    word = "english" if target == "English" else "中文"
+    return f"{word} tag{text_key(sentence)[:10]}"
+
+
+class Model:
+    """A fake model that counts its calls, and can stop a run after some of them."""
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.stop = threading.Event()
+        self.stop_after = stop_after
+        self.generator = FakeGenerator(self.reply)
+
+    def reply(self, messages: list[ChatMessage]) -> str:
+        if self.stop_after is not None and len(self.generator.calls) >= self.stop_after:
+            self.stop.set()
+        return tag(messages)
+
+    @property
+    def sentences(self) -> list[str]:
+        return [m[-1]["content"].split("Sentence: ", 1)[1] for m in self.generator.calls]
+
+
+def indexer_for(answerer: Answerer, settings: Settings, model: Model) -> BilingualIndexer:
+    indexer = bilingual_indexer(
+        settings, answerer.store, answerer.embedder, LlmTranslator(model.generator)
+    )
+    answerer.retriever.bilingual = indexer.view
+    return indexer
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path, bilingual_max_chunks=1_000, cross_lingual=False)
+
+
+def test_every_sentence_is_translated_once_and_a_restart_resumes_from_the_cache(
+    settings: Settings,
+) -> None:
+    answerer = build_fake_answerer(settings)
+    model = Model(stop_after=7)
+    first = indexer_for(answerer, settings, model)
+
+    made = first.translate_pending(model.stop)  # interrupted after 7 sentences
+    assert made == 7 and first.status().chunks_translated < first.status().chunks_wanted
+
+    resumed = Model()
+    second = indexer_for(answerer, settings, resumed)  # a new process: only the cache is left
+    rest = second.translate_pending()
+    assert rest > 0 and not set(model.sentences) & set(resumed.sentences)
+    assert len(set(resumed.sentences)) == len(resumed.sentences)  # nothing twice
+    status = second.status()
+    assert status.state == "done" and status.chunks_translated == status.chunks_wanted > 0
+    assert status.sentences_translated == rest and status.translate_seconds > 0
+
+    assert second.translate_pending() == 0 and Model().generator.calls == []
+
+
+def test_a_plain_english_search_finds_a_chinese_passage_through_its_translation(
+    settings: Settings,
+) -> None:
+    answerer = build_fake_answerer(settings)
+    snapshot = answerer.snapshot
+    chinese = next(
+        snapshot.chunk(int(i))
+        for i in snapshot.chunk_ids()
+        if snapshot.documents[snapshot.chunk(int(i)).doc_id].language == "zh"
+    )
+    query = " ".join(
+        tag([{"role": "user", "content": f"Target language: English\nSentence: {s}"}])
+        for s in chunk_sentences(chinese)[:2]
+    )
+    before = [h.chunk.chunk_id for h in answerer.search(query, 5)]
+
+    indexer = indexer_for(answerer, settings, Model())
+    indexer.translate_pending()
+    hits = answerer.search(query, 5)  # no flag: plain search, no query translation
+    assert chinese.chunk_id not in before
+    assert hits[0].chunk.chunk_id == chinese.chunk_id and hits[0].chunk.text == chinese.text
+    assert isinstance(answerer.translator.generator, FakeGenerator)
+    assert answerer.translator.generator.calls == []  # the search made no model call
+
+
+def test_it_waits_while_answers_generate_and_stays_within_its_size_limit(
+    settings: Settings, tmp_path: Path
+) -> None:
+    answerer = build_fake_answerer(settings)
+    model = Model()
+    indexer = indexer_for(answerer, settings, model)
+    indexer.idle = lambda: False
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    assert indexer.translate_pending(stop) == 0 and model.generator.calls == []
+    assert indexer.status().state == "waiting for answers"
+
+    small = make_settings(tmp_path / "small", bilingual_max_chunks=5)
+    over = build_fake_answerer(small)
+    limited = indexer_for(over, small, model)
+    assert limited.translate_pending() == 0 and model.generator.calls == []
+    assert limited.status().state == "over the size limit"
+    assert limited.view(over.snapshot) is None
+
+
+def test_a_side_of_another_generation_is_never_searched(settings: Settings) -> None:
+    answerer = build_fake_answerer(settings)
+    indexer = indexer_for(answerer, settings, Model())
+    indexer.translate_pending()
+    assert indexer.view(answerer.snapshot) is not None
+
+    answerer.store.add_documents(
+        [Document("new.txt", "A new English report about imaging.", language="en")],
+        answerer.embedder,
+    )
+    assert indexer.view(answerer.snapshot) is None  # its chunk ids could name other chunks
+    indexer.refresh()
+    assert indexer.view(answerer.snapshot) is not None
+
+
+def test_metrics_report_the_bilingual_progress(settings: Settings) -> None:
+    model = Model()
+
+    def factory(s: Settings) -> Answerer:
+        answerer = build_fake_answerer(s)
+        answerer.bilingual = indexer_for(answerer, s, model)
+        return answerer
+
+    with TestClient(create_app(settings, answerer_factory=factory)) as client:
+        deadline = time.monotonic() + 120  # the lifespan started the translator in the background
+        while True:
+            body = client.get("/metrics").text
+            translated = _gauge(body, 'ragqa_bilingual_chunks{kind="translated"}')
+            wanted = _gauge(body, 'ragqa_bilingual_chunks{kind="wanted"}')
+            if (wanted and translated == wanted) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    assert wanted > 0 and translated == wanted, body
+    assert _gauge(body, "ragqa_bilingual_sentences_translated") == len(model.sentences) > 0
+
+
+def _gauge(body: str, name: str) -> float:
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
