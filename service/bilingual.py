@@ -144,9 +144,14 @@ class BilingualIndexer:
             self._state, coverage.translated, coverage.wanted, self._sentences, self._seconds
         )
 
-    def translate_pending(self, stop: threading.Event | None = None) -> int:
+    def translate_pending(
+        self,
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
         """Translate every missing sentence of the live snapshot; returns how many were made.
-        Stops early when `stop` is set or the snapshot changes (the caller goes round again)."""
+        Stops early when `stop` is set or the snapshot changes (the caller goes round again).
+        `progress(done, total)` hears of each sentence."""
         stop = stop or threading.Event()
         snapshot = self.store.snapshot
         if self.translator is None or not self.within_limit(snapshot):
@@ -179,6 +184,8 @@ class BilingualIndexer:
             self.cache.put(sentence, target, translation)
             self._sentences += 1
             made += 1
+            if progress is not None:
+                progress(made, len(pending))
             if time.monotonic() - published >= PUBLISH_EVERY_S:
                 self.refresh()
                 published = time.monotonic()

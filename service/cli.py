@@ -1,4 +1,4 @@
-"""`ragqa serve` and `ragqa ask` (in service.cli_ask)."""
+"""`ragqa serve`, and the other service commands (`ask`, `translate`, `feedback`)."""
 
 from __future__ import annotations
 
@@ -92,7 +92,9 @@ def serve(
 def register(app: typer.Typer) -> None:
     from service.cli_ask import ask
     from service.cli_feedback import app as feedback_app
+    from service.cli_translate import translate
 
     app.command()(serve)
     app.command()(ask)
+    app.command()(translate)
     app.add_typer(feedback_app, name="feedback", help="Readers' ratings of answers.")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from index.bilingual import ListedView
 from index.documents import Document
 from index.translations import chunk_sentences, text_key
 from ragqa.config import Settings
@@ -90,6 +91,7 @@ def test_a_plain_english_search_finds_a_chinese_passage_through_its_translation(
 ) -> None:
     answerer = build_fake_answerer(settings)
     snapshot = answerer.snapshot
+    assert isinstance(snapshot, ListedView)
     chinese = next(
         snapshot.chunk(int(i))
         for i in snapshot.chunk_ids()
@@ -106,8 +108,9 @@ def test_a_plain_english_search_finds_a_chinese_passage_through_its_translation(
     hits = answerer.search(query, 5)  # no flag: plain search, no query translation
     assert chinese.chunk_id not in before
     assert hits[0].chunk.chunk_id == chinese.chunk_id and hits[0].chunk.text == chinese.text
-    assert isinstance(answerer.translator.generator, FakeGenerator)
-    assert answerer.translator.generator.calls == []  # the search made no model call
+    query_translator = answerer.translator
+    assert query_translator is not None and isinstance(query_translator.generator, FakeGenerator)
+    assert query_translator.generator.calls == []  # the search made no model call
 
 
 def test_it_waits_while_answers_generate_and_stays_within_its_size_limit(
