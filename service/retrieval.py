@@ -13,6 +13,11 @@ A translation often gets names wrong (Tang Yonglin became 张永林, not 唐勇�
 search of each translation also carries the original question's names by sound: its
 romanised words against the pinyin n-grams indexed with Chinese text, or its pinyin n-grams
 against English words (`textnorm.sound_tokens`).
+
+With the bilingual index on (`service.bilingual`), every chunk also has its translation into
+the collection's other language, so the question itself is searched against the translations
+into its own language, with no model call: a hit names the original chunk, and once every
+chunk is translated the question's own search keeps to documents of its language too.
 """
 
 from __future__ import annotations
