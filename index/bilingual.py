@@ -19,7 +19,7 @@ from index.documents import Chunk
 from index.embedder import Embedder
 from index.lexical import LexicalIndex
 from index.textnorm import index_tokens
-from index.translations import TranslationCache, chunk_sentences, translated_passage
+from index.translations import Reading, TranslationCache, chunk_sentences, reading_of
 from ragqa.models.resolve import embedder_fingerprint
 
 
@@ -40,6 +40,7 @@ class TranslatedSide:
     ids: np.ndarray
     vectors: np.ndarray
     lexical: LexicalIndex
+    readings: Mapping[str, Reading]  # by chunk id ("doc#n"), for the prompt and the quote
 
     def dense_search(self, query_vector: np.ndarray, k: int) -> list[Hit]:
         if len(self.ids) == 0 or k <= 0:
@@ -81,6 +82,11 @@ class BilingualView:
     def side(self, language: str) -> TranslatedSide | None:
         return self.sides.get(language)
 
+    def reading(self, chunk_id: str, language: str) -> Reading | None:
+        """The chunk as read in `language`, when it is translated."""
+        side = self.sides.get(language)
+        return side.readings.get(chunk_id) if side is not None else None
+
 
 def wanted_translations(snapshot: SearchView) -> list[tuple[Chunk, str]]:
     """Every (chunk, target language) the bilingual side needs: each chunk into each other
@@ -102,36 +108,36 @@ def _chunk_ids(snapshot: SearchView) -> dict[str, int]:
     return {snapshot.chunk(int(i)).chunk_id: int(i) for i in snapshot.chunk_ids().tolist()}
 
 
-def translated_passages(
+def readings(
     snapshot: SearchView, cache: TranslationCache
-) -> tuple[dict[str, list[tuple[int, str]]], Coverage]:
-    """(target -> [(chunk id, translated passage)]) for the chunks whose every sentence is
-    translated, and how many of the wanted chunk translations that is."""
+) -> tuple[dict[str, list[tuple[int, Reading]]], Coverage]:
+    """(target -> [(chunk id, reading)]) for the chunks whose every sentence is translated,
+    and how many of the wanted chunk translations that is."""
     wanted = wanted_translations(snapshot)
     if not wanted:
         return {}, Coverage()
     ids_by_chunk = _chunk_ids(snapshot)
-    by_target: dict[str, list[tuple[int, str]]] = {}
+    by_target: dict[str, list[tuple[int, Reading]]] = {}
     translated = 0  # complete, even if the model gave nothing for some sentence (kept empty)
     for target in sorted({t for _, t in wanted}):
         chunks = [c for c, t in wanted if t == target]
         kept = cache.get_many((s for c in chunks for s in chunk_sentences(c)), target)
         for chunk in chunks:
-            passage = translated_passage(chunk, kept, target)
-            translated += passage is not None
-            if passage is not None and passage.strip():
-                by_target.setdefault(target, []).append((ids_by_chunk[chunk.chunk_id], passage))
+            reading = reading_of(chunk, kept, target)
+            translated += reading is not None
+            if reading is not None and reading.passage.strip():
+                by_target.setdefault(target, []).append((ids_by_chunk[chunk.chunk_id], reading))
     return by_target, Coverage(translated, len(wanted))
 
 
 def build_view(snapshot: SearchView, cache: TranslationCache, embedder: Embedder) -> BilingualView:
     """The side of `snapshot` that its kept translations make: the translated passages are
     embedded (or their kept vectors reused) and indexed."""
-    by_target, coverage = translated_passages(snapshot, cache)
+    by_target, coverage = readings(snapshot, cache)
     fingerprint = embedder_fingerprint(embedder.model_id)
     sides: dict[str, TranslatedSide] = {}
     for target, rows in by_target.items():
-        passages = [p for _, p in rows]
+        passages = [r.passage for _, r in rows]
         vectors = cache.vectors(passages, fingerprint)
         missing = [p for p in dict.fromkeys(passages) if p not in vectors]
         if missing:
@@ -145,6 +151,7 @@ def build_view(snapshot: SearchView, cache: TranslationCache, embedder: Embedder
             ids=ids,
             vectors=np.stack([vectors[p] for p in passages]).astype(np.float32),
             lexical=LexicalIndex.build(ids, (index_tokens(p) for p in passages)),
+            readings={snapshot.chunk(int(i)).chunk_id: r for i, r in rows},
         )
     return BilingualView(snapshot.generation, sides, coverage)
 
@@ -154,6 +161,6 @@ __all__ = [
     "Coverage",
     "TranslatedSide",
     "build_view",
-    "translated_passages",
+    "readings",
     "wanted_translations",
 ]

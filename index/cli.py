@@ -108,7 +108,7 @@ def _megabytes(size: int) -> str:
 
 def _bilingual(settings: Settings, snapshot: SearchView) -> str:
     """How much of the bilingual side exists (`service.bilingual` makes it)."""
-    from index.bilingual import Coverage, translated_passages, wanted_translations
+    from index.bilingual import Coverage, readings, wanted_translations
     from index.translations import TRANSLATIONS_FILE, TranslationCache, translator_id
 
     limit = settings.bilingual_max_chunks
@@ -124,7 +124,7 @@ def _bilingual(settings: Settings, snapshot: SearchView) -> str:
             path, translator=translator_id(settings.generator, settings.generator_url)
         )
         try:
-            _, coverage = translated_passages(snapshot, cache)
+            _, coverage = readings(snapshot, cache)
         finally:
             cache.close()
     if coverage.wanted == 0:

@@ -16,6 +16,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,25 +40,59 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _kept_spans(chunk: Chunk) -> list[tuple[int, int]]:
+    """The spans of the chunk's sentences that were not screened as instructions
+    (`Chunk.flagged`: never put before a model)."""
+    flagged = chunk.flagged
+    spans = []
+    for start, end in split_sentences(chunk.text):
+        sentence = chunk.text[start:end]
+        if not any(f == sentence or f in sentence for f in flagged):
+            spans.append((start, end))
+    return spans
+
+
 def chunk_sentences(chunk: Chunk) -> list[str]:
-    """What a chunk's translation is made of: its title, then each sentence of its text that
-    was not screened as an instruction (`Chunk.flagged`: never put before a model)."""
-    flagged = set(chunk.flagged)
-    sentences = [chunk.text[start:end] for start, end in split_sentences(chunk.text)]
-    kept = [s for s in sentences if s not in flagged and not any(f in s for f in flagged)]
+    """What a chunk's translation is made of: its title, then each of its kept sentences."""
+    kept = [chunk.text[start:end] for start, end in _kept_spans(chunk)]
     return [chunk.title, *kept] if chunk.title else kept
 
 
-def translated_passage(chunk: Chunk, translations: Mapping[str, str], target: str) -> str | None:
-    """The chunk's passage (title, then text) in `target`, or None while a sentence is missing."""
-    sentences = chunk_sentences(chunk)
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A chunk as read in another language: its title's translation, and each kept sentence's
+    translation beside that sentence's span in the chunk's text, so a claim found in the
+    translation is quoted from the original."""
+
+    language: str
+    title: str
+    sentences: tuple[tuple[str, int, int], ...]  # (translation, start, end in chunk.text)
+
+    @property
+    def text(self) -> str:
+        return JOINERS.get(self.language, " ").join(t for t, _, _ in self.sentences if t)
+
+    @property
+    def passage(self) -> str:
+        """What the embedder and BM25 see, as for a chunk (`index.prepare.passage_text`)."""
+        return f"{self.title}\n{self.text}" if self.title else self.text
+
+
+def reading_of(chunk: Chunk, translations: Mapping[str, str], target: str) -> Reading | None:
+    """The chunk in `target`, or None while one of its sentences is not translated."""
+    spans = _kept_spans(chunk)
+    sentences = [chunk.text[start:end] for start, end in spans]
     if any(s not in translations for s in sentences):
         return None
-    parts = [translations[s] for s in sentences]
-    joiner = JOINERS.get(target, " ")
-    if chunk.title:
-        return f"{parts[0]}\n{joiner.join(parts[1:])}"
-    return joiner.join(parts)
+    if chunk.title and chunk.title not in translations:
+        return None
+    return Reading(
+        language=target,
+        title=translations[chunk.title] if chunk.title else "",
+        sentences=tuple(
+            (translations[s], start, end) for s, (start, end) in zip(sentences, spans, strict=True)
+        ),
+    )
 
 
 class TranslationCache:
@@ -146,9 +181,10 @@ class TranslationCache:
 
 __all__ = [
     "TRANSLATIONS_FILE",
+    "Reading",
     "TranslationCache",
     "chunk_sentences",
+    "reading_of",
     "text_key",
-    "translated_passage",
     "translator_id",
 ]

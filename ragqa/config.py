@@ -148,6 +148,12 @@ class Settings(BaseSettings):
         "either language with no model call (translations.sqlite3 in index_dir keeps them). "
         "0: off.",
     )
+    bilingual_read: bool = Field(
+        True,
+        description="With the bilingual index, a passage in another language than the "
+        "question's is given to the model in its translation (cited and quoted from the "
+        "original).",
+    )
     min_dense_score: float | None = Field(
         None,
         description="When no hit reaches this cosine, nothing is relevant and the answer is a "

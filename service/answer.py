@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
 import prompts
 from index.injection import screen
 from index.textnorm import pinyin_ngrams, romanised_name_tokens
+from index.translations import Reading
 from ragqa.types import CITATION_MARKER, Language, marker_numbers
 from service import answer_guard
 from service.claims import SENTENCE, check_claims, is_refusal, split_claims, words
@@ -138,7 +139,7 @@ def _titles(passages: Sequence[Passage], max_chars: int = 60) -> list[str]:
             titles.append(f"same document as [{seen[p.doc_id]}]")
         else:
             seen[p.doc_id] = p.n
-            title = neutralise(p.title).strip()
+            title = neutralise(p.read_title).strip()
             titles.append(title if len(title) <= max_chars else title[: max_chars - 1] + "…")
     return titles
 
@@ -155,6 +156,9 @@ def locate_quote(passage: Passage, claim: str, max_chars: int = 160) -> tuple[st
     def overlap(text: str) -> int:
         return len(claim_tokens & (words(text) | set(pinyin_ngrams(text))))
 
+    if passage.reading is not None and passage.reading.sentences:
+        return _quote_through_reading(passage, passage.reading, overlap, max_chars)
+
     best: tuple[float, int, int] = (-1.0, 0, min(len(passage.text), max_chars))
     for match in SENTENCE.finditer(passage.text):
         start, end = match.span()
@@ -169,6 +173,22 @@ def locate_quote(passage: Passage, claim: str, max_chars: int = 160) -> tuple[st
         quote = passage.heading[:max_chars]
         return quote, passage.heading_start, passage.heading_start + len(quote)
     _, start, end = best
+    return passage.text[start:end], passage.start + start, passage.start + end
+
+
+def _quote_through_reading(
+    passage: Passage, reading: Reading, overlap: Callable[[str], int], max_chars: int
+) -> tuple[str, int, int]:
+    """The original of the translated sentence sharing most words with the claim (the model
+    read the translation), or the heading when its translation shares more."""
+    shared, start, end = max(
+        ((overlap(t), start, end) for t, start, end in reading.sentences),
+        key=lambda best: best[0],
+    )
+    if passage.heading and reading.title and overlap(reading.title) > shared:
+        quote = passage.heading[:max_chars]
+        return quote, passage.heading_start, passage.heading_start + len(quote)
+    end = min(end, start + max_chars)
     return passage.text[start:end], passage.start + start, passage.start + end
 
 

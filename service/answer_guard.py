@@ -45,16 +45,30 @@ def _grams(text: str) -> set[str]:
     return {plain[i : i + _GRAM] for i in range(len(plain) - _GRAM + 1)}
 
 
-def kept_text(passage: Passage) -> str:
-    """The passage as the model sees it: flagged sentences (found at ingestion or now) out."""
-    kept = screen(passage.text).kept
-    for sentence in passage.flagged:
+def _kept(text: str, flagged: Sequence[str]) -> str:
+    kept = screen(text).kept
+    for sentence in flagged:
         kept = kept.replace(sentence, " ")
     return kept
 
 
+def kept_text(passage: Passage) -> str:
+    """The passage as the model sees it (in translation, when it reads one): flagged
+    sentences (found at ingestion or now) out."""
+    if passage.reading is not None:
+        return _kept(passage.reading.text, passage.flagged)
+    return _kept(passage.text, passage.flagged)
+
+
+def checked_text(passage: Passage) -> str:
+    """What an answer may rest on: the kept text, and the kept translation the model read."""
+    original = _kept(passage.text, passage.flagged)
+    return original if passage.reading is None else f"{original}\n{kept_text(passage)}"
+
+
 def flagged_text(passage: Passage) -> tuple[str, ...]:
-    return tuple(dict.fromkeys((*screen(passage.text).flagged, *passage.flagged)))
+    screened = screen(passage.checked_text).flagged
+    return tuple(dict.fromkeys((*screened, *passage.flagged)))
 
 
 def question_has_content(question: str) -> bool:
@@ -78,9 +92,9 @@ def evidence(passages: Sequence[Passage], question: str) -> Evidence:
     for text in (*asked.flagged, *(f for p in passages for f in flagged_text(p))):
         flagged |= _grams(text)
     factual: set[str] = _grams(asked.kept)
-    kept = {p.n: kept_text(p) for p in passages}
+    kept = {p.n: checked_text(p) for p in passages}
     for p in passages:
-        factual |= _grams(kept[p.n]) | _grams(p.title)
+        factual |= _grams(kept[p.n]) | _grams(p.title) | _grams(p.read_title)
     return Evidence(frozenset(flagged - factual), kept)
 
 

@@ -10,11 +10,13 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable, Sequence
 from collections.abc import Generator as EventStream
-from collections.abc import Sequence
 
 from index.backend import ChunkStore, SearchView
+from index.documents import Chunk
 from index.embedder import Embedder
+from index.translations import Reading
 from ragqa.config import Settings
 from ragqa.errors import GenerationTimeout
 from ragqa.types import Language, RetrievalMode
@@ -25,7 +27,7 @@ from service.ask_events import AskEvent, AskResult, DoneEvent, PassagesEvent, To
 from service.bilingual import BilingualIndexer
 from service.generation import Engine, Generator
 from service.generation.base import yes_probability
-from service.language import detect_language
+from service.language import corpus_language, detect_language
 from service.passages import Passage, SearchHit, to_passages
 from service.per_document import Part, PartOptions, answer_parts, combine, document_groups
 from service.retrieval import HybridRetriever, Retrieval
@@ -147,7 +149,7 @@ class Answerer:
         context_k = top_k or self.settings.context_k
         retrieval = self.retrieve(question, self._candidates(context_k), history=history)
         hits = retrieval.hits[:context_k]
-        passages = to_passages(hits, self.snapshot)
+        passages = to_passages(hits, self.snapshot, self._reader(question))
         yield PassagesEvent(passages)
         timings = {k: round(v, 1) for k, v in retrieval.timings.items()}
         # Nothing relevant, or a question that is only orders to the assistant ("ignore your
@@ -204,6 +206,13 @@ class Answerer:
             )
         finally:
             self._pool.put(generator)
+
+    def _reader(self, question: str) -> Callable[[Chunk], Reading | None] | None:
+        """With the bilingual index, passages in another language than the question's are
+        read in their translation, when it is made."""
+        if self.bilingual is None or not self.settings.bilingual_read:
+            return None
+        return self.bilingual.reader(self.snapshot, corpus_language(detect_language(question)))
 
     def _candidates(self, k: int) -> int:
         """Hits to retrieve: `k` for one answer, more when the question may be answered

@@ -22,8 +22,9 @@ from functools import cache
 import prompts
 from index.backend import ChunkStore, SearchView
 from index.bilingual import BilingualView, build_view, wanted_translations
+from index.documents import Chunk
 from index.embedder import Embedder
-from index.translations import TranslationCache, chunk_sentences
+from index.translations import Reading, TranslationCache, chunk_sentences
 from ragqa.errors import EngineUnavailable, GenerationFailed
 from service.answer import neutralise
 from service.generation import Generator, complete
@@ -124,6 +125,22 @@ class BilingualIndexer:
         could name other chunks, so a stale side is never searched)."""
         view = self._view
         return view if view.generation == snapshot.generation and view.sides else None
+
+    def reader(
+        self, snapshot: SearchView, language: str
+    ) -> Callable[[Chunk], Reading | None] | None:
+        """For a question in `language`: each chunk of another language as read in it."""
+        view = self.view(snapshot)
+        if view is None:
+            return None
+
+        def read(chunk: Chunk) -> Reading | None:
+            entry = snapshot.documents.get(chunk.doc_id)
+            if entry is None or entry.language == language:
+                return None
+            return view.reading(chunk.chunk_id, language)
+
+        return read
 
     def within_limit(self, snapshot: SearchView) -> bool:
         return 0 < len(snapshot) <= self.max_chunks

@@ -92,7 +92,8 @@ def split_claims(text: str) -> list[str]:
 
 def _support(claim_tokens: set[str], passage: Passage) -> float:
     """Share of the claim's words that occur in the passage."""
-    return len(claim_tokens & words(passage.text)) / len(claim_tokens) if claim_tokens else 0.0
+    shared = claim_tokens & words(passage.checked_text)
+    return len(shared) / len(claim_tokens) if claim_tokens else 0.0
 
 
 def _numbers(text: str) -> set[str]:
@@ -175,7 +176,7 @@ def _split_instructions(passages: Sequence[Passage]) -> tuple[set[str], set[str]
     factual: set[str] = set()
     instructions: set[str] = set()
     for p in passages:
-        for sentence in SENTENCE.findall(to_simplified(p.text)):
+        for sentence in SENTENCE.findall(to_simplified(p.checked_text)):
             (instructions if is_instruction(sentence) else factual).update(words(sentence))
         for sentence in answer_guard.flagged_text(p):
             instructions.update(words(sentence))
@@ -239,7 +240,10 @@ class _Sources:
 def _sources(passages: tuple[Passage, ...], question: str) -> _Sources:
     """Cached: a streamed answer is checked sentence by sentence against the same passages."""
     asked_numbers = _numbers(to_simplified(question))
-    passage_numbers = {p.n: _numbers(to_simplified(f"{p.title}\n{p.text}")) for p in passages}
+    passage_numbers = {
+        p.n: _numbers(to_simplified(f"{p.title}\n{p.read_title}\n{p.checked_text}"))
+        for p in passages
+    }
     return _Sources(
         asked_numbers.union(*passage_numbers.values()),
         asked_numbers,

@@ -9,13 +9,14 @@ so a passage's fields are declared once, in `Chunk`, from ingestion to the HTTP 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
 from index.backend import SearchView
 from index.documents import Chunk
 from index.injection import flagged_sentences
+from index.translations import Reading
 from ragqa.errors import DocumentNotFound
 from service.document_view import view_url
 
@@ -69,6 +70,9 @@ class Passage:
     # a headline often holds the fact): its text and offset there, or "" and -1.
     heading: str = ""
     heading_start: int = -1
+    # The passage in the question's language, when the model reads it in translation (the
+    # bilingual index); what is cited and quoted stays the original.
+    reading: Reading | None = None
 
     @classmethod
     def of(
@@ -131,6 +135,16 @@ class Passage:
     def score(self) -> float:
         return self.hit.score
 
+    @property
+    def read_title(self) -> str:
+        """The title as the model reads it."""
+        return self.reading.title if self.reading is not None else self.title
+
+    @property
+    def checked_text(self) -> str:
+        """What an answer's claims may rest on: the text, and the translation the model read."""
+        return f"{self.text}\n{self.reading.text}" if self.reading is not None else self.text
+
 
 @dataclass(frozen=True, slots=True)
 class Citation:
@@ -178,9 +192,14 @@ def heading_span(document: str, title: str, within: int = 1000) -> tuple[int, in
     return (found[0][0], found[-1][1]) if found and key else None
 
 
-def to_passages(hits: Sequence[SearchHit], snapshot: SearchView | None = None) -> list[Passage]:
+def to_passages(
+    hits: Sequence[SearchHit],
+    snapshot: SearchView | None = None,
+    read: Callable[[Chunk], Reading | None] | None = None,
+) -> list[Passage]:
     """Hits numbered from 1. With the snapshot, each passage carries the flagged sentences of
-    its whole document and where the document states its title."""
+    its whole document and where the document states its title; with `read`, the translation
+    the model reads it in, if any."""
 
     @cache  # hits of one document share its text, flagged sentences and heading
     def document(doc_id: str, title: str) -> tuple[tuple[str, ...], str, int]:
@@ -201,6 +220,7 @@ def to_passages(hits: Sequence[SearchHit], snapshot: SearchView | None = None) -
             flagged=tuple(dict.fromkeys((*hit.chunk.flagged, *flagged))),
             heading=heading,
             heading_start=heading_start,
+            reading=read(hit.chunk) if read is not None else None,
         )
 
     return [passage(i, h) for i, h in enumerate(hits, start=1)]

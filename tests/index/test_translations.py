@@ -6,14 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from index.bilingual import build_view, translated_passages, wanted_translations
+from index.bilingual import build_view, readings, wanted_translations
 from index.documents import Chunk, Document
 from index.manifest import ManifestExpectation
 from index.store import IndexStore
 from index.translations import (
     TranslationCache,
     chunk_sentences,
-    translated_passage,
+    reading_of,
 )
 from tests.conftest import FakeEmbedder
 
@@ -33,16 +33,18 @@ def test_a_chunks_sentences_are_its_title_then_its_unflagged_sentences() -> None
     assert chunk_sentences(chunk) == ["标题", "第一句。", "第三句！"]
 
 
-def test_a_passage_is_translated_only_once_every_sentence_is() -> None:
+def test_a_chunk_is_read_in_translation_only_once_every_sentence_is() -> None:
     text = "第一句。第二句。"
     chunk = Chunk("d#0", "d", 0, text, 0, len(text), title="标题")
     kept = {"标题": "Title", "第一句。": "One."}
-    assert translated_passage(chunk, kept, "en") is None
+    assert reading_of(chunk, kept, "en") is None
     kept["第二句。"] = "Two."
-    assert translated_passage(chunk, kept, "en") == "Title\nOne. Two."
-    assert translated_passage(
-        chunk, {"标题": "标题", "第一句。": "一", "第二句。": "二"}, "zh"
-    ) == ("标题\n一二")
+    reading = reading_of(chunk, kept, "en")
+    assert reading is not None and reading.passage == "Title\nOne. Two."
+    # each translated sentence knows where its original is, for the quote
+    assert [text[start:end] for _, start, end in reading.sentences] == ["第一句。", "第二句。"]
+    chinese = reading_of(chunk, {"标题": "标题", "第一句。": "一", "第二句。": "二"}, "zh")
+    assert chinese is not None and chinese.passage == "标题\n一二"
 
 
 def test_the_cache_keeps_translations_by_translator_and_target(tmp_path: Path) -> None:
@@ -94,7 +96,7 @@ def test_the_side_searches_translations_and_names_the_original_chunk(
     }
     for sentence, translation in english.items():
         cache.put(sentence, "en", translation)
-    _, coverage = translated_passages(snapshot, cache)
+    _, coverage = readings(snapshot, cache)
     assert coverage.wanted == len(wanted) and 0 < coverage.translated < coverage.wanted
 
     embedder = FakeEmbedder()

@@ -174,3 +174,39 @@ def _gauge(body: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[-1])
     return 0.0
+
+
+def test_the_model_reads_a_chinese_passage_in_english_and_the_quote_is_the_original(
+    settings: Settings,
+) -> None:
+    answerer = build_fake_answerer(settings)
+    indexer = indexer_for(answerer, settings, Model())
+    answerer.bilingual = indexer
+    indexer.translate_pending()
+    snapshot = answerer.snapshot
+    assert isinstance(snapshot, ListedView)
+    chinese = next(
+        snapshot.chunk(int(i))
+        for i in snapshot.chunk_ids()
+        if snapshot.documents[snapshot.chunk(int(i)).doc_id].language == "zh"
+        and len(chunk_sentences(snapshot.chunk(int(i)))) >= 3
+    )
+    second = chunk_sentences(chinese)[2]  # the title, then the chunk's sentences
+    question = tag([{"role": "user", "content": f"Target language: English\nSentence: {second}"}])
+
+    answer_model = answerer.generators[0]
+    assert isinstance(answer_model, FakeGenerator)
+    answer_model.reply = lambda _: f"{question} [1]"  # it answers from that sentence
+
+    result = answerer.ask(question + "?")
+    first = result.passages[0]
+    assert first.chunk_id == chinese.chunk_id and first.reading is not None
+    prompt = answer_model.calls[-1][-1]["content"]
+    assert first.reading.text in prompt and chinese.text not in prompt  # read in English
+    (citation,) = result.citations
+    document = snapshot.document_text(chinese.doc_id)
+    assert citation.quote == second.strip() == document[citation.start : citation.end]
+
+    answerer.settings = answerer.settings.model_copy(update={"bilingual_read": False})
+    prompt_tail = answerer.ask(question + "?").passages[0]
+    assert prompt_tail.reading is None  # off: the original is what the model reads
