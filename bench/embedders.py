@@ -5,11 +5,13 @@ on the same machine: the bundled collection is indexed from scratch (`build_inde
 ingestion speed a user gets), then served on loopback, and every answerable eval question is
 sent to `/v1/search` as a plain client sends it, with no cross-lingual flag, so no model call
 but the embedder's is made per query. Its ranking is scored as `ragqa eval --retrieval-only`
-scores it; its latency is timed over HTTP. Writes bench/results/embedders-DATE.txt.
+scores it; its latency is timed over HTTP. With `--translations`, each is measured again with
+the bilingual side those translations make. Writes bench/results/embedders-DATE.txt.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -32,8 +34,10 @@ from eval.summary import percentile, summarise_retrieval
 from index.embedder import Embedder
 from index.ingest import build_index, expectation_for
 from index.store import IndexStore
+from index.translations import TRANSLATIONS_FILE
 from ragqa.config import Settings
 from service.answering import Answerer
+from service.compose import bilingual_indexer
 
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 # Questions about nothing in the collection, in the three scripts: where an embedder's best
@@ -100,17 +104,36 @@ def measure(
     workdir: Path,
     rounds: int,
     load: Callable[[Settings], Embedder] = real_embedder,
+    translations: Path | None = None,
 ) -> EmbedderResult:
-    """Index the collection with embedder `name` (loaded by `load`) and search it plainly."""
+    """Index the collection with embedder `name` (loaded by `load`) and search it plainly;
+    with `translations` (a translations.sqlite3 that `ragqa translate` made), with the
+    bilingual side those translations make."""
     rss_before = settle_memory()
-    settings = settings.model_copy(update={"embedder": name, "index_dir": workdir / name})
+    label = f"{name} + bilingual" if translations else name
+    folder = workdir / label.replace(" ", "")
+    settings = settings.model_copy(update={"embedder": name, "index_dir": folder})
     started = time.perf_counter()
     embedder = load(settings)
     load_s = time.perf_counter() - started
     report = build_index(settings, embedder, progress=False)
     rss_mb = (settle_memory() - rss_before) / 2**20
     store = IndexStore.open(settings.index_dir, expected=expectation_for(settings, embedder))
-    answerer = Answerer(settings, embedder=embedder, store=store, generators=[], translator=None)
+    bilingual = None
+    if translations is not None:
+        shutil.copy(translations, settings.index_dir / TRANSLATIONS_FILE)
+        settings = settings.model_copy(update={"bilingual_max_chunks": 10**9})
+        bilingual = bilingual_indexer(settings, store, embedder, None)
+        if not bilingual.refresh().complete:
+            raise SystemExit(f"{translations}: the collection is not wholly translated")
+    answerer = Answerer(
+        settings,
+        embedder=embedder,
+        store=store,
+        generators=[],
+        translator=None,
+        bilingual=bilingual,
+    )
     every_item = eval_items()
     items = [item for item in every_item if item.gold_docs]
     rows: list[list[RetrievalRow]] = []
@@ -132,7 +155,7 @@ def measure(
     ]
     off_topic = [best_cosine(answerer, question, []) for question in OFF_TOPIC]
     return EmbedderResult(
-        name=name,
+        name=label,
         load_s=load_s,
         chunks=report.chunks,
         ingest_s=report.seconds,
@@ -195,11 +218,23 @@ def main(
         str, typer.Option(help="Comma-separated embedder names (ragqa models list).")
     ] = "multilingual-e5-small,embeddinggemma-300m",
     rounds: Annotated[int, typer.Option(min=1, help="Passes over the questions.")] = 3,
+    translations: Annotated[
+        Path | None,
+        typer.Option(
+            help="A translations.sqlite3 of the bundled collection (`ragqa translate`): "
+            "each embedder is also measured with the bilingual side it makes."
+        ),
+    ] = None,
 ) -> None:
     """Index the bundled collection with each embedder and measure plain /v1/search."""
     settings = bench_settings()
+    sides = [None, translations] if translations else [None]
     with tempfile.TemporaryDirectory(prefix="ragqa-embedders-") as tmp:
-        results = [measure(name, settings, Path(tmp), rounds) for name in embedders.split(",")]
+        results = [
+            measure(name, settings, Path(tmp), rounds, translations=side)
+            for name in embedders.split(",")
+            for side in sides
+        ]
     text = render(results, rounds)
     path = RESULTS_DIR / f"embedders-{date.today().isoformat()}.txt"
     path.write_text(text, encoding="utf-8")

@@ -310,6 +310,32 @@ def test_embedders_bench_indexes_searches_plainly_and_renders(tmp_path: Path) ->
     assert "| fake |" in table and "sent 2 time(s)" in table
 
 
+def test_embedders_bench_measures_the_bilingual_side_a_translations_file_makes(
+    tmp_path: Path,
+) -> None:
+    from bench.embedders import measure
+    from index.translations import TRANSLATIONS_FILE, text_key
+    from service.compose import bilingual_indexer
+    from service.translation import LlmTranslator
+
+    made = tiny_settings(tmp_path / "made", bilingual_max_chunks=10**6)
+    embedder = FakeEmbedder()
+    store = open_or_build(made, embedder)
+    model = FakeGenerator(lambda m: "tag " + text_key(m[-1]["content"])[:8])
+    bilingual_indexer(made, store, embedder, LlmTranslator(model)).translate_pending()
+
+    result = measure(
+        "fake",
+        tiny_settings(tmp_path),
+        tmp_path / "work",
+        rounds=1,
+        load=lambda _: FakeEmbedder(),
+        translations=made.index_dir / TRANSLATIONS_FILE,
+    )
+    hit_at_5 = result.summary["hit_at_5"]
+    assert result.name == "fake + bilingual" and isinstance(hit_at_5, float) and hit_at_5 > 0
+
+
 def test_bm25_memory_bench_builds_and_reports() -> None:
     from bench.bm25_memory import main
 
@@ -368,7 +394,7 @@ def test_realistic_section_resumes_from_its_cache_and_probing_every_list_is_exac
     assert set(passages[200:]) <= set(resumed.embedded)
 
     recall, vectors = section.tables
-    assert "IVF" in recall.title and [row[0] for row in recall.rows][1] == 64
+    assert "IVF8," in recall.title and recall.rows[1][0] == "64 (the product's)"
     every_list = recall.rows[1]  # 64 probes cover every list of a 400-vector inverted file
     assert every_list[1] == 1.0 and every_list[2] == 1.0
     assert 0.0 <= number(recall.rows[0][1]) <= 1.0
