@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 _TARGET_NAMES = {"zh": "Simplified Chinese", "en": "English"}
 PUBLISH_EVERY_S = 20.0  # a new view at least this often while translating
 _IDLE_POLL_S = 0.25
+ENGINE_RETRY_S = 5.0  # pause after the engine was found away (restarting)
 
 
 def _request(sentence: str, target: str) -> ChatMessage:
@@ -85,7 +86,9 @@ class SentenceTranslator:
 class BilingualStatus:
     """What `/metrics`, `/readyz` and `ragqa index stats` say about the bilingual side."""
 
-    state: str  # "off", "over the size limit", "translating", "waiting for answers", "done"
+    # "off", "over the size limit", "translating", "waiting for answers", "engine unavailable",
+    # "done"
+    state: str
     chunks_translated: int
     chunks_wanted: int
     sentences_translated: int  # by this process
@@ -171,7 +174,7 @@ class BilingualIndexer:
         `progress(done, total)` hears of each sentence."""
         stop = stop or threading.Event()
         snapshot = self.store.snapshot
-        if self.translator is None or not self.within_limit(snapshot):
+        if self.translator is None or len(snapshot) > self.max_chunks:
             self._state = "off" if self.translator is None else "over the size limit"
             self.refresh()
             return 0
@@ -192,7 +195,8 @@ class BilingualIndexer:
                 translation = self.translator.translate(sentence, target)
             except EngineUnavailable as e:  # restarting: try again on the next round
                 log.warning("bilingual index paused: %s", e)
-                stop.wait(5.0)
+                self._state = "engine unavailable"
+                stop.wait(ENGINE_RETRY_S)
                 break
             except GenerationFailed as e:  # this sentence cannot be translated: keep it empty
                 log.warning("sentence not translated into %s: %s", target, e)
@@ -226,16 +230,22 @@ class BilingualIndexer:
             return
 
         def loop() -> None:
-            seen = ""
+            seen, again = None, False
             while not self._stop.is_set():
                 generation = self.store.snapshot.generation
-                if generation != seen or self._view.coverage.pending:
+                if generation != seen or again:
+                    seen = generation
                     try:
-                        self.translate_pending(self._stop)
+                        made = self.translate_pending(self._stop)
+                        # Round again while rounds make progress or the engine was away; a
+                        # round that made nothing waits for the index to change.
+                        again = self._view.coverage.pending > 0 and (
+                            made > 0 or self._state == "engine unavailable"
+                        )
                     except Exception:  # never let a fault end the thread or the service
                         log.exception("bilingual index: translation round failed")
+                        again = True
                         self._stop.wait(30.0)
-                    seen = generation
                 self._stop.wait(1.0)
 
         self._thread = threading.Thread(target=loop, name="ragqa-bilingual", daemon=True)

@@ -14,6 +14,7 @@ from index.bilingual import ListedView
 from index.documents import Document
 from index.translations import chunk_sentences, text_key
 from ragqa.config import Settings
+from ragqa.errors import EngineUnavailable, GenerationFailed
 from service.answering import Answerer
 from service.app import create_app
 from service.bilingual import BilingualIndexer
@@ -210,3 +211,27 @@ def test_the_model_reads_a_chinese_passage_in_english_and_the_quote_is_the_origi
     answerer.settings = answerer.settings.model_copy(update={"bilingual_read": False})
     prompt_tail = answerer.ask(question + "?").passages[0]
     assert prompt_tail.reading is None  # off: the original is what the model reads
+
+
+def test_an_engine_away_pauses_the_round_and_an_untranslatable_sentence_is_kept_empty(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import service.bilingual as bilingual_module
+
+    monkeypatch.setattr(bilingual_module, "ENGINE_RETRY_S", 0.0)
+    faults: list[Exception] = [EngineUnavailable("restarting"), GenerationFailed("too long")]
+
+    def reply(messages: list[ChatMessage]) -> str:
+        if faults:
+            raise faults.pop(0)
+        return tag(messages)
+
+    answerer = build_fake_answerer(settings)
+    model = FakeGenerator(reply)
+    indexer = bilingual_indexer(settings, answerer.store, answerer.embedder, LlmTranslator(model))
+    assert indexer.translate_pending() == 0 and indexer.status().state == "engine unavailable"
+    made = indexer.translate_pending()  # the first sentence fails, is kept empty, not retried
+    status = indexer.status()
+    assert made > 0 and status.state == "done"
+    assert status.chunks_translated == status.chunks_wanted
+    assert indexer.translate_pending() == 0
