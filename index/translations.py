@@ -12,7 +12,6 @@ The vectors of translated passages are kept beside them, keyed by text and embed
 from __future__ import annotations
 
 import hashlib
-import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
@@ -21,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from index.cache_db import connect_or_reset, rows_for_keys
 from index.chunking import split_sentences
 from index.documents import Chunk
-
-log = logging.getLogger(__name__)
 
 TRANSLATIONS_FILE = "translations.sqlite3"
 JOINERS = {"zh": "", "en": " "}  # between sentences of a translated passage
@@ -105,21 +103,13 @@ class TranslationCache:
         self._conn = self._open()
 
     def _open(self) -> sqlite3.Connection:
-        for attempt in range(2):
-            try:
-                conn = sqlite3.connect(self.path, check_same_thread=False)
-                conn.executescript(
-                    "CREATE TABLE IF NOT EXISTS translations (key TEXT PRIMARY KEY, text TEXT);"
-                    "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB);"
-                )
-                return conn
-            except sqlite3.DatabaseError as exc:
-                if attempt:
-                    raise
-                # Only saved work: an unreadable file is started afresh, never a failed start.
-                log.warning("%s: unreadable (%s); starting a new one", self.path, exc)
-                self.path.unlink(missing_ok=True)
-        raise AssertionError("unreachable")
+        def setup(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS translations (key TEXT PRIMARY KEY, text TEXT)"
+            )
+            conn.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB)")
+
+        return connect_or_reset(self.path, setup)
 
     def _key(self, sentence: str, target: str) -> str:
         return f"{text_key(sentence)}:{target}:{self.translator}"
@@ -127,17 +117,9 @@ class TranslationCache:
     def get_many(self, sentences: Iterable[str], target: str) -> dict[str, str]:
         """The translations into `target` that are kept, by source sentence."""
         by_key = {self._key(s, target): s for s in dict.fromkeys(sentences)}
-        found: dict[str, str] = {}
-        keys = list(by_key)
         with self._lock:
-            for begin in range(0, len(keys), 500):
-                part = keys[begin : begin + 500]
-                marks = ",".join("?" * len(part))
-                for key, text in self._conn.execute(
-                    f"SELECT key, text FROM translations WHERE key IN ({marks})", part
-                ):
-                    found[by_key[key]] = text
-        return found
+            rows = list(rows_for_keys(self._conn, "translations", "text", list(by_key)))
+        return {by_key[key]: text for key, text in rows}
 
     def put(self, sentence: str, target: str, translation: str) -> None:
         with self._lock:
@@ -149,17 +131,9 @@ class TranslationCache:
 
     def vectors(self, texts: Iterable[str], embedder: str) -> dict[str, np.ndarray]:
         by_key = {f"{text_key(t)}:{embedder}": t for t in dict.fromkeys(texts)}
-        found: dict[str, np.ndarray] = {}
-        keys = list(by_key)
         with self._lock:
-            for begin in range(0, len(keys), 500):
-                part = keys[begin : begin + 500]
-                marks = ",".join("?" * len(part))
-                for key, blob in self._conn.execute(
-                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", part
-                ):
-                    found[by_key[key]] = np.frombuffer(blob, dtype=np.float32)
-        return found
+            rows = list(rows_for_keys(self._conn, "vectors", "vector", list(by_key)))
+        return {by_key[key]: np.frombuffer(blob, dtype=np.float32) for key, blob in rows}
 
     def put_vectors(self, vectors: Mapping[str, np.ndarray], embedder: str) -> None:
         rows = [

@@ -9,14 +9,13 @@ file. The cache only saves work: one that cannot be read is started afresh.
 from __future__ import annotations
 
 import hashlib
-import logging
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from index.cache_db import connect_or_reset, rows_for_keys
 
 CACHE_FILE = "build-vectors.sqlite3"
 
@@ -34,28 +33,17 @@ class VectorCache:
         self._conn = self._open(embedder)
 
     def _open(self, embedder: str) -> sqlite3.Connection:
-        for attempt in range(2):
-            try:
-                conn = sqlite3.connect(self.path, check_same_thread=False)
-                conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB)"
-                )
-                row = conn.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
-                if row is not None and row[0] != f"{embedder}:{self.dimension}":
-                    conn.execute("DELETE FROM vectors")  # another embedder's: useless here
-                conn.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('embedder', ?)",
-                    (f"{embedder}:{self.dimension}",),
-                )
-                conn.commit()
-                return conn
-            except sqlite3.DatabaseError as exc:
-                if attempt:
-                    raise
-                log.warning("%s: unreadable (%s); starting a new one", self.path, exc)
-                self.path.unlink(missing_ok=True)
-        raise AssertionError("unreachable")
+        identity = f"{embedder}:{self.dimension}"
+
+        def setup(conn: sqlite3.Connection) -> None:
+            conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            conn.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB)")
+            row = conn.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
+            if row is not None and row[0] != identity:
+                conn.execute("DELETE FROM vectors")  # another embedder's: useless here
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('embedder', ?)", (identity,))
+
+        return connect_or_reset(self.path, setup)
 
     def __len__(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM vectors").fetchone()[0])
@@ -63,15 +51,10 @@ class VectorCache:
     def get_many(self, keys: Iterable[str]) -> dict[str, np.ndarray]:
         wanted = list(dict.fromkeys(keys))
         found: dict[str, np.ndarray] = {}
-        for begin in range(0, len(wanted), 500):
-            part = wanted[begin : begin + 500]
-            marks = ",".join("?" * len(part))
-            for key, blob in self._conn.execute(
-                f"SELECT key, vector FROM vectors WHERE key IN ({marks})", part
-            ):
-                vector = np.frombuffer(blob, dtype=np.float32)
-                if vector.shape == (self.dimension,):
-                    found[key] = vector
+        for key, blob in rows_for_keys(self._conn, "vectors", "vector", wanted):
+            vector = np.frombuffer(blob, dtype=np.float32)
+            if vector.shape == (self.dimension,):
+                found[key] = vector
         return found
 
     def put_many(self, items: Mapping[str, np.ndarray]) -> None:

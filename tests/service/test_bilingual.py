@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from index.bilingual import ListedView
-from index.documents import Document
+from index.documents import Chunk, Document
 from index.translations import chunk_sentences, text_key
 from ragqa.config import Settings
 from ragqa.errors import EngineUnavailable, GenerationFailed
@@ -60,6 +60,18 @@ def indexer_for(answerer: Answerer, settings: Settings, model: Model) -> Bilingu
     return indexer
 
 
+def chinese_chunk(answerer: Answerer, sentences: int) -> Chunk:
+    """The first chunk of a Chinese document with a title and this many sentences in all."""
+    snapshot = answerer.snapshot
+    assert isinstance(snapshot, ListedView)
+    chunks = (snapshot.chunk(int(i)) for i in snapshot.chunk_ids())
+    return next(
+        c
+        for c in chunks
+        if snapshot.documents[c.doc_id].language == "zh" and len(chunk_sentences(c)) >= sentences
+    )
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path, bilingual_max_chunks=1_000, cross_lingual=False)
@@ -91,13 +103,7 @@ def test_a_plain_english_search_finds_a_chinese_passage_through_its_translation(
     settings: Settings,
 ) -> None:
     answerer = build_fake_answerer(settings)
-    snapshot = answerer.snapshot
-    assert isinstance(snapshot, ListedView)
-    chinese = next(
-        snapshot.chunk(int(i))
-        for i in snapshot.chunk_ids()
-        if snapshot.documents[snapshot.chunk(int(i)).doc_id].language == "zh"
-    )
+    chinese = chinese_chunk(answerer, sentences=1)
     query = " ".join(
         tag([{"role": "user", "content": f"Target language: English\nSentence: {s}"}])
         for s in chunk_sentences(chinese)[:2]
@@ -185,13 +191,7 @@ def test_the_model_reads_a_chinese_passage_in_english_and_the_quote_is_the_origi
     answerer.bilingual = indexer
     indexer.translate_pending()
     snapshot = answerer.snapshot
-    assert isinstance(snapshot, ListedView)
-    chinese = next(
-        snapshot.chunk(int(i))
-        for i in snapshot.chunk_ids()
-        if snapshot.documents[snapshot.chunk(int(i)).doc_id].language == "zh"
-        and len(chunk_sentences(snapshot.chunk(int(i)))) >= 3
-    )
+    chinese = chinese_chunk(answerer, sentences=3)
     second = chunk_sentences(chinese)[2]  # the title, then the chunk's sentences
     question = tag([{"role": "user", "content": f"Target language: English\nSentence: {second}"}])
 
