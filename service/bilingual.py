@@ -27,7 +27,7 @@ from index.embedder import Embedder
 from index.translations import Reading, TranslationCache, chunk_sentences
 from ragqa.errors import EngineUnavailable, GenerationFailed
 from service.answer import neutralise
-from service.generation import Generator, complete
+from service.generation import Generator
 from service.generation.base import ChatMessage
 
 log = logging.getLogger(__name__)
@@ -72,12 +72,15 @@ class SentenceTranslator:
         self.generator = generator
         self.lock = lock
         self.translator_id = translator_id
+        self.pieces = 0  # streamed pieces generated: one per token with llama.cpp's server
 
     def translate(self, sentence: str, target: str) -> str:
         messages = [*sentence_preamble(), _request(neutralise(sentence), target)]
         budget = min(512, 48 + 2 * len(sentence))  # room for the longest faithful rendering
         with self.lock:
-            text = complete(self.generator, messages, max_tokens=budget)
+            pieces = list(self.generator.stream(messages, max_tokens=budget, temperature=0.0))
+        self.pieces += len(pieces)
+        text = "".join(pieces)
         lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
         return lines[0] if lines else ""
 
@@ -93,6 +96,7 @@ class BilingualStatus:
     chunks_wanted: int
     sentences_translated: int  # by this process
     translate_seconds: float  # model time those took
+    pieces: int  # what the model streamed for them (tokens, with llama.cpp's server)
 
 
 class BilingualIndexer:
@@ -160,8 +164,14 @@ class BilingualIndexer:
 
     def status(self) -> BilingualStatus:
         coverage = self._view.coverage
+        pieces = self.translator.pieces if self.translator is not None else 0
         return BilingualStatus(
-            self._state, coverage.translated, coverage.wanted, self._sentences, self._seconds
+            self._state,
+            coverage.translated,
+            coverage.wanted,
+            self._sentences,
+            self._seconds,
+            pieces,
         )
 
     def translate_pending(

@@ -65,8 +65,14 @@ def translate(
     typer.echo(
         f"{after.state}: {after.chunks_translated} of {after.chunks_wanted} chunk translations "
         f"made; this run translated {after.sentences_translated} sentences "
-        f"({made} chunks) in {seconds:.0f} s"
-        + (f", {seconds / made * 1000 / 3600:.1f} h per 1,000 chunks" if made else "")
+        f"({made} chunks) in {seconds:.0f} s ({after.translate_seconds:.0f} s in the model, "
+        f"{after.pieces} tokens out)"
+        + (
+            f": {seconds / made * 1000 / 3600:.1f} h and "
+            f"{after.pieces / made * 1000:,.0f} tokens per 1,000 chunk translations"
+            if made
+            else ""
+        )
     )
     if after.state == "over the size limit":
         raise typer.Exit(1)

@@ -95,6 +95,7 @@ def test_every_sentence_is_translated_once_and_a_restart_resumes_from_the_cache(
     status = second.status()
     assert status.state == "done" and status.chunks_translated == status.chunks_wanted > 0
     assert status.sentences_translated == rest and status.translate_seconds > 0
+    assert status.pieces == 2 * rest  # the fake model streams two words per sentence
 
     assert second.translate_pending() == 0 and Model().generator.calls == []
 
