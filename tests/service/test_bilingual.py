@@ -3,6 +3,9 @@ embedder and a fake model whose "translation" of a sentence is a tag derived fro
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -22,7 +25,7 @@ from service.compose import bilingual_indexer
 from service.generation.base import ChatMessage
 from service.translation import LlmTranslator
 from tests.fakes import FakeGenerator
-from tests.service.conftest import build_fake_answerer, make_settings
+from tests.service.conftest import REPO, build_fake_answerer, make_settings
 
 
 def tag(messages: list[ChatMessage]) -> str:
@@ -236,3 +239,61 @@ def test_an_engine_away_pauses_the_round_and_an_untranslatable_sentence_is_kept_
     assert made > 0 and status.state == "done"
     assert status.chunks_translated == status.chunks_wanted
     assert indexer.translate_pending() == 0
+
+
+_TRANSLATOR = r"""
+import os, signal, sys, time
+from pathlib import Path
+
+sys.path.insert(0, sys.argv[1])
+from service.compose import bilingual_indexer
+from service.translation import LlmTranslator
+from tests.fakes import FakeGenerator
+from tests.service.conftest import REPO, build_fake_answerer, make_settings
+from tests.service.test_bilingual import tag
+
+settings = make_settings(Path(sys.argv[2]), bilingual_max_chunks=1000, cross_lingual=False)
+answerer = build_fake_answerer(settings)
+done = []
+
+
+def reply(messages):
+    done.append(1)
+    if len(done) > int(sys.argv[3]):  # killed while the next sentence is being translated
+        os.kill(os.getpid(), signal.SIGKILL)
+    return tag(messages)
+
+
+indexer = bilingual_indexer(
+    settings, answerer.store, answerer.embedder, LlmTranslator(FakeGenerator(reply))
+)
+indexer.translate_pending()
+"""
+
+
+def test_a_translator_killed_mid_sentence_loses_only_that_sentence(
+    settings: Settings, tmp_path: Path
+) -> None:
+    build_fake_answerer(settings)  # the index, built once
+    script = tmp_path / "translator.py"
+    script.write_text(_TRANSLATOR, encoding="utf-8")
+    killed = subprocess.run(
+        [sys.executable, str(script), str(REPO), str(tmp_path), "9"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+    answerer = build_fake_answerer(settings)
+    resumed = Model()
+    indexer = indexer_for(answerer, settings, resumed)
+    before = indexer.refresh().coverage  # the cache is readable after the kill
+    assert 0 < before.translated < before.wanted
+    made = indexer.translate_pending()
+    every = Model()
+    fresh = make_settings(tmp_path / "fresh", bilingual_max_chunks=1000, cross_lingual=False)
+    indexer_for(build_fake_answerer(fresh), fresh, every).translate_pending()
+    assert made == len(every.sentences) - 9  # the 9 committed before the kill are kept
+    assert set(resumed.sentences) < set(every.sentences)
+    assert indexer.status().state == "done"
