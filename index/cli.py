@@ -109,7 +109,7 @@ def _megabytes(size: int) -> str:
 def _bilingual(settings: Settings, snapshot: SearchView) -> str:
     """How much of the bilingual side exists (`service.bilingual` makes it)."""
     from index.bilingual import Coverage, readings, wanted_translations
-    from index.translations import TRANSLATIONS_FILE, TranslationCache, translator_id
+    from index.translations import TRANSLATIONS_FILE, TranslationCache
 
     limit = settings.bilingual_max_chunks
     if limit == 0:
@@ -120,9 +120,7 @@ def _bilingual(settings: Settings, snapshot: SearchView) -> str:
     if not path.exists():
         coverage = Coverage(0, len(wanted_translations(snapshot)))
     else:
-        cache = TranslationCache(
-            path, translator=translator_id(settings.generator, settings.generator_url)
-        )
+        cache = TranslationCache(path, translator=None)  # the translator that ran last
         try:
             _, coverage = readings(snapshot, cache)
         finally:

@@ -28,10 +28,12 @@ TRANSLATIONS_FILE = "translations.sqlite3"
 JOINERS = {"zh": "", "en": " "}  # between sentences of a translated passage
 
 
-def translator_id(generator: str, generator_url: str | None) -> str:
-    """Which model's translations a cache entry holds: a remote engine's address, or the
-    configured generator."""
-    return f"url:{generator_url}" if generator_url else generator
+def translator_id(generator: str, generator_url: str | None, prompt: str) -> str:
+    """Which model and prompt a cache entry's translation comes from: a remote engine's
+    address or the configured generator, and a hash of the prompt (a changed prompt
+    translates again)."""
+    model = f"url:{generator_url}" if generator_url else generator
+    return f"{model}:{text_key(prompt)[:12]}"
 
 
 def text_key(text: str) -> str:
@@ -96,14 +98,25 @@ def reading_of(chunk: Chunk, translations: Mapping[str, str], target: str) -> Re
 class TranslationCache:
     """Sentence translations by one translator, and the vectors of translated passages."""
 
-    def __init__(self, path: Path, *, translator: str) -> None:
+    def __init__(self, path: Path, *, translator: str | None) -> None:
+        """`translator` names the model and prompt that translate from now on; None reads
+        the one that translated last (for reports, which know no prompt)."""
         self.path = path
-        self.translator = translator
         self._lock = threading.Lock()  # one connection, shared by the worker and readers
         self._conn = self._open()
+        if translator is None:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'translator'").fetchone()
+            translator = str(row[0]) if row else ""
+        else:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('translator', ?)", (translator,)
+            )
+            self._conn.commit()
+        self.translator = translator
 
     def _open(self) -> sqlite3.Connection:
         def setup(conn: sqlite3.Connection) -> None:
+            conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS translations (key TEXT PRIMARY KEY, text TEXT)"
             )

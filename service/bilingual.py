@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from index.backend import ChunkStore, SearchView
 from index.bilingual import BilingualView, build_view, wanted_translations
 from index.documents import Chunk
 from index.embedder import Embedder
-from index.translations import Reading, TranslationCache, chunk_sentences
+from index.translations import JOINERS, Reading, TranslationCache, chunk_sentences
 from ragqa.errors import EngineUnavailable, GenerationFailed
 from service.answer import neutralise
 from service.generation import Generator
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 _TARGET_NAMES = {"zh": "Simplified Chinese", "en": "English"}
 PUBLISH_EVERY_S = 20.0  # a new view at least this often while translating
 _IDLE_POLL_S = 0.25
+PART_CHARS = {"zh": 60, "en": 200}  # longer sentences are translated a part at a time
+_CLAUSE_END = re.compile(r"(?<=[，；;])|(?<=, )")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 ENGINE_RETRY_S = 5.0  # pause after the engine was found away (restarting)
 
 
@@ -75,14 +79,34 @@ class SentenceTranslator:
         self.pieces = 0  # streamed pieces generated: one per token with llama.cpp's server
 
     def translate(self, sentence: str, target: str) -> str:
-        messages = [*sentence_preamble(), _request(neutralise(sentence), target)]
-        budget = min(512, 48 + 2 * len(sentence))  # room for the longest faithful rendering
+        """The sentence in `target`, a part at a time when it is long (`parts`)."""
+        joiner = JOINERS.get(target, " ")
+        return joiner.join(t for t in (self._one(p, target) for p in parts(sentence)) if t)
+
+    def _one(self, text: str, target: str) -> str:
+        messages = [*sentence_preamble(), _request(neutralise(text), target)]
+        budget = min(512, 48 + 2 * len(text))  # room for the longest faithful rendering
         with self.lock:
             pieces = list(self.generator.stream(messages, max_tokens=budget, temperature=0.0))
         self.pieces += len(pieces)
-        text = "".join(pieces)
-        lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+        lines = [line.strip() for line in "".join(pieces).strip().splitlines() if line.strip()]
         return lines[0] if lines else ""
+
+
+def parts(sentence: str) -> list[str]:
+    """A long sentence cut after its commas and semicolons into parts of about
+    `PART_CHARS`: asked for a long sentence, a small model drops parts of it and invents
+    others; a part it renders whole."""
+    limit = PART_CHARS["zh" if len(_HAN.findall(sentence)) * 3 > len(sentence) else "en"]
+    if len(sentence) <= limit:
+        return [sentence]
+    grouped: list[str] = []
+    for clause in _CLAUSE_END.split(sentence):
+        if grouped and len(grouped[-1]) + len(clause) <= limit:
+            grouped[-1] += clause
+        elif clause:
+            grouped.append(clause)
+    return grouped
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ answerer here; nothing below knows how the parts are chosen.
 
 from __future__ import annotations
 
+import json
 import time
 
 from index.backend import ChunkStore
@@ -16,7 +17,7 @@ from index.translations import TRANSLATIONS_FILE, TranslationCache, translator_i
 from ragqa.config import Settings
 from ragqa.models.resolve import ensure_models, load_configured_embedder, resolve_generator
 from service.answering import Answerer
-from service.bilingual import BilingualIndexer, SentenceTranslator
+from service.bilingual import BilingualIndexer, SentenceTranslator, sentence_preamble
 from service.generation import load_generators
 from service.translation import LlmTranslator
 
@@ -77,7 +78,9 @@ def bilingual_indexer(
     settings: Settings, store: ChunkStore, embedder: Embedder, translator: LlmTranslator | None
 ) -> BilingualIndexer:
     """The bilingual index over `store`, translating with the query translator's model."""
-    identity = translator_id(settings.generator, settings.generator_url)
+    identity = translator_id(
+        settings.generator, settings.generator_url, json.dumps(sentence_preamble())
+    )
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     cache = TranslationCache(settings.index_dir / TRANSLATIONS_FILE, translator=identity)
     sentences = (

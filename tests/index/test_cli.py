@@ -17,9 +17,7 @@ from index.translations import (
     TRANSLATIONS_FILE,
     TranslationCache,
     chunk_sentences,
-    translator_id,
 )
-from ragqa.config import Settings
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
@@ -126,9 +124,7 @@ def test_stats_shows_how_much_of_the_bilingual_side_is_translated(
     snapshot = IndexStore.open(built, expected=expectation).snapshot
     first = snapshot.chunk(int(snapshot.chunk_ids()[0]))
     target = "en" if snapshot.documents[first.doc_id].language == "zh" else "zh"
-    cache = TranslationCache(
-        built / TRANSLATIONS_FILE, translator=translator_id(Settings().generator, None)
-    )
+    cache = TranslationCache(built / TRANSLATIONS_FILE, translator="a-model:a-prompt")
     for sentence in chunk_sentences(first):
         cache.put(sentence, target, "译文" if target == "zh" else "translated")
     cache.close()

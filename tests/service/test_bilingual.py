@@ -20,7 +20,7 @@ from ragqa.config import Settings
 from ragqa.errors import EngineUnavailable, GenerationFailed
 from service.answering import Answerer
 from service.app import create_app
-from service.bilingual import BilingualIndexer
+from service.bilingual import PART_CHARS, BilingualIndexer, SentenceTranslator, parts
 from service.compose import bilingual_indexer
 from service.generation.base import ChatMessage
 from service.translation import LlmTranslator
@@ -297,3 +297,31 @@ def test_a_translator_killed_mid_sentence_loses_only_that_sentence(
     assert made == len(every.sentences) - 9  # the 9 committed before the kill are kept
     assert set(resumed.sentences) < set(every.sentences)
     assert indexer.status().state == "done"
+
+
+def test_a_long_sentence_is_translated_a_part_at_a_time_and_joined() -> None:
+    long = "本次会议由甲大学、乙大学主办，丙学会、丁学会协办，" * 3 + "共有三百人参加。"
+    pieces = parts(long)
+    assert "".join(pieces) == long and len(pieces) > 1
+    assert all(len(p) <= PART_CHARS["zh"] for p in pieces)
+    assert parts("会议在太原举行。") == ["会议在太原举行。"]
+
+    model = FakeGenerator(lambda m: "part")
+    translator = SentenceTranslator(model, threading.Lock(), "t")
+    assert translator.translate(long, "en") == " ".join(["part"] * len(pieces))
+    assert len(model.calls) == len(pieces)
+
+
+def test_a_changed_prompt_translates_again(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import service.compose as compose_module
+
+    answerer = build_fake_answerer(settings)
+    indexer_for(answerer, settings, Model()).translate_pending()
+    assert indexer_for(answerer, settings, Model()).translate_pending() == 0
+
+    preamble = compose_module.sentence_preamble()
+    better = [{"role": "system", "content": "a better prompt"}, *preamble[1:]]
+    monkeypatch.setattr(compose_module, "sentence_preamble", lambda: better)
+    assert indexer_for(answerer, settings, Model()).translate_pending() > 0
