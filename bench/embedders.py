@@ -6,7 +6,8 @@ ingestion speed a user gets), then served on loopback, and every answerable eval
 sent to `/v1/search` as a plain client sends it, with no cross-lingual flag, so no model call
 but the embedder's is made per query. Its ranking is scored as `ragqa eval --retrieval-only`
 scores it; its latency is timed over HTTP. With `--translations`, each is measured again with
-the bilingual side those translations make. Writes bench/results/embedders-DATE.txt.
+the bilingual side those translations make. Writes bench/results/embedders-DATE.txt
+(embedders-bilingual-DATE.txt with `--translations`).
 """
 
 from __future__ import annotations
@@ -236,7 +237,8 @@ def main(
             for side in sides
         ]
     text = render(results, rounds)
-    path = RESULTS_DIR / f"embedders-{date.today().isoformat()}.txt"
+    kind = "embedders-bilingual" if translations else "embedders"
+    path = RESULTS_DIR / f"{kind}-{date.today().isoformat()}.txt"
     path.write_text(text, encoding="utf-8")
     typer.echo(text)
     typer.echo(f"wrote {path}")

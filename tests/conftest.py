@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Sequence
 from itertools import pairwise
@@ -10,6 +11,10 @@ import numpy as np
 import pytest
 
 from index.embedder import Embedder
+
+# The bilingual index's background translator would share the CPU with every test that starts
+# a server, here and in the servers' subprocesses; the tests of it turn it on themselves.
+os.environ.setdefault("RAGQA_BILINGUAL_MAX_CHUNKS", "0")
 
 
 class FakeEmbedder:

@@ -43,6 +43,7 @@ def make_settings(tmp: Path, **overrides: Any) -> Settings:
         "min_dense_score": 0.0,
         "rate_limit_per_minute": 0,
         "api_key": "test-key",
+        "bilingual_max_chunks": 0,  # its tests turn the background translator on
     }
     return Settings.model_validate({**base, **overrides})
 
