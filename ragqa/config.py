@@ -140,7 +140,7 @@ class Settings(BaseSettings):
         True, description="Translate questions into the collection's other languages."
     )
     bilingual_max_chunks: int = Field(
-        0,
+        1_000,
         ge=0,
         description="Bilingual index: for collections of up to this many chunks, the local "
         "model translates every sentence into the collection's other language in the "
@@ -148,11 +148,13 @@ class Settings(BaseSettings):
         "either language with no model call (translations.sqlite3 in index_dir keeps them). "
         "0: off.",
     )
-    bilingual_read: bool = Field(
-        True,
-        description="With the bilingual index, a passage in another language than the "
-        "question's is given to the model in its translation (cited and quoted from the "
-        "original).",
+    bilingual_answers: bool = Field(
+        False,
+        description="Answers use the bilingual index too: their retrieval searches the "
+        "translations beside the translated question, and a passage in another language "
+        "than the question's is given to the model in translation (cited and quoted from "
+        "the original). Off: the bilingual index serves plain searches, which translate "
+        "nothing (README, Evaluation, has both measured).",
     )
     min_dense_score: float | None = Field(
         None,

@@ -210,7 +210,7 @@ class Answerer:
     def _reader(self, question: str) -> Callable[[Chunk], Reading | None] | None:
         """With the bilingual index, passages in another language than the question's are
         read in their translation, when it is made."""
-        if self.bilingual is None or not self.settings.bilingual_read:
+        if self.bilingual is None or not self.settings.bilingual_answers:
             return None
         return self.bilingual.reader(self.snapshot, corpus_language(detect_language(question)))
 

@@ -15,9 +15,11 @@ romanised words against the pinyin n-grams indexed with Chinese text, or its pin
 against English words (`textnorm.sound_tokens`).
 
 With the bilingual index on (`service.bilingual`), every chunk also has its translation into
-the collection's other language, so the question itself is searched against the translations
-into its own language, with no model call: a hit names the original chunk, and once every
-chunk is translated the question's own search keeps to documents of its language too.
+the collection's other language, so a question that is not translated (a plain search) is
+searched against the translations into its own language, with no model call: a hit names the
+original chunk, and once every chunk is translated the question's own search keeps to
+documents of its language too. Beside a translated question (answers), only with
+`bilingual_answers`: measured, it cost multi-document recall (README, Evaluation).
 """
 
 from __future__ import annotations
@@ -66,9 +68,11 @@ class HybridRetriever:
         min_dense_score: float,
         cross_lingual: bool,
         bilingual: Callable[[SearchView], BilingualView | None] | None = None,
+        bilingual_with_translation: bool = False,
     ) -> None:
         self.embedder = embedder
         self.bilingual = bilingual
+        self.bilingual_with_translation = bilingual_with_translation
         self.translator = translator
         self.candidate_k = candidate_k
         self.lexical_weight = lexical_weight
@@ -89,6 +93,7 @@ class HybridRetriever:
             embedder,
             translator=translator,
             bilingual=bilingual,
+            bilingual_with_translation=settings.bilingual_answers,
             candidate_k=settings.candidate_k,
             lexical_weight=settings.lexical_weight,
             min_dense_score=(
@@ -130,7 +135,12 @@ class HybridRetriever:
         variants = self.query_variants(retrieval_query(query, history), snapshot, cross_lingual)
         timings["translate_ms"] = (time.perf_counter() - started) * 1000
         original, original_language = variants[0]
-        view = self.bilingual(snapshot) if self.bilingual is not None else None
+        # The translations are searched when the question was not translated (a plain
+        # search), and beside its translations only when answers are set to use them.
+        use_side = self.bilingual is not None and (
+            len(variants) == 1 or self.bilingual_with_translation
+        )
+        view = self.bilingual(snapshot) if self.bilingual is not None and use_side else None
         side = view.side(original_language) if view is not None else None
         # Each score compares two texts of one language when every other-language chunk can be
         # reached in the question's language: by a translated query, or by its own translation.
@@ -165,6 +175,12 @@ class HybridRetriever:
                 searches.append(snapshot.lexical_search_tokens(tokens, fetch, where))
             if side is not None:
                 searches.append(side.lexical_search_tokens(tokenize(original), fetch))
+                if len(variants) == 1:  # a name the translation got wrong still sounds right
+                    names = sound_tokens(original, original_language)
+                    others = sorted(snapshot.languages - {original_language}) if names else []
+                    for language in others:
+                        where = SearchFilter(language=language)
+                        searches.append(snapshot.lexical_search_tokens(names, fetch, where))
             for hits in searches:
                 best = max((h.score for h in hits), default=0.0)
                 for h in hits:
