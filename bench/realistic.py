@@ -32,7 +32,7 @@ from bench.synthetic import (
 )
 from index.dense import IVF_NPROBE, DenseIndex
 from index.embedder import Embedder
-from index.vector_cache import VectorCache, passage_key
+from index.vector_cache import VectorCache, passage_key, split_cached
 from ragqa.models.resolve import embedder_fingerprint
 
 RECALL_K = 10
@@ -81,18 +81,16 @@ class CachedEmbedder:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for begin in range(0, len(texts), self.batch):
             part = texts[begin : begin + self.batch]
-            keys = [passage_key(t) for t in part]
-            cached = self.cache.get_many(keys)
-            missing = [i for i, key in enumerate(keys) if key not in cached]
+            found, missing = split_cached(part, self.cache)
             if missing:
                 started = time.perf_counter()
                 vectors = self.inner.embed_documents([part[i] for i in missing])
                 self.embed_seconds += time.perf_counter() - started
                 self.embedded += len(missing)
-                fresh = {keys[i]: vectors[row] for row, i in enumerate(missing)}
-                self.cache.put_many(fresh)
-                cached.update(fresh)
-            out[begin : begin + len(part)] = np.stack([cached[key] for key in keys])
+                fresh = dict(zip(missing, vectors, strict=True))
+                self.cache.put_many({passage_key(part[i]): v for i, v in fresh.items()})
+                found.update(fresh)
+            out[begin : begin + len(part)] = np.stack([found[i] for i in range(len(part))])
             if progress and missing:
                 rate = self.embedded / self.embed_seconds if self.embed_seconds else 0.0
                 print(

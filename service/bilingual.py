@@ -11,7 +11,6 @@ answers (it translates only while no answer is generating), keeps every sentence
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -30,6 +29,7 @@ from ragqa.errors import EngineUnavailable, GenerationFailed
 from service.answer import neutralise
 from service.generation import Generator
 from service.generation.base import ChatMessage
+from service.translation import worked_turns
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,7 @@ def _request(sentence: str, target: str) -> ChatMessage:
 
 @cache
 def _examples() -> tuple[ChatMessage, ...]:
-    turns: list[ChatMessage] = []
-    for example in json.loads(prompts.resource("translate_sentence_examples.json")):
-        turns.append(_request(example["sentence"], example["target"]))
-        turns.append({"role": "assistant", "content": example["translation"]})
-    return tuple(turns)
+    return worked_turns("translate_sentence_examples.json", "sentence", _request)
 
 
 def sentence_preamble() -> list[ChatMessage]:

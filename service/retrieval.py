@@ -137,14 +137,12 @@ class HybridRetriever:
         original, original_language = variants[0]
         # The translations are searched when the question was not translated (a plain
         # search), and beside its translations only when answers are set to use them.
-        use_side = self.bilingual is not None and (
-            len(variants) == 1 or self.bilingual_with_translation
-        )
+        use_side = len(variants) == 1 or self.bilingual_with_translation
         view = self.bilingual(snapshot) if self.bilingual is not None and use_side else None
         side = view.side(original_language) if view is not None else None
         # Each score compares two texts of one language when every other-language chunk can be
         # reached in the question's language: by a translated query, or by its own translation.
-        matched = len(variants) > 1 or (side is not None and view is not None and view.complete)
+        matched = len(variants) > 1 or (view is not None and side is not None and view.complete)
         # Over-fetch so that filtering by language still leaves enough candidates.
         fetch = self.candidate_k * (len(variants) + 1)
 

@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import cache
 
 import prompts
@@ -62,13 +63,21 @@ def translation_request(query: str, target: str) -> ChatMessage:
     }
 
 
-@cache
-def _translation_examples() -> tuple[ChatMessage, ...]:
+def worked_turns(
+    filename: str, source: str, request: Callable[[str, str], ChatMessage]
+) -> tuple[ChatMessage, ...]:
+    """A translator's worked examples (`prompts/<filename>`: `target`, the `source` text and
+    its `translation`) as the user and assistant turns shown before every request."""
     turns: list[ChatMessage] = []
-    for example in json.loads(prompts.resource("translate_examples.json")):
-        turns.append(translation_request(example["query"], example["target"]))
+    for example in json.loads(prompts.resource(filename)):
+        turns.append(request(example[source], example["target"]))
         turns.append({"role": "assistant", "content": example["translation"]})
     return tuple(turns)
+
+
+@cache
+def _translation_examples() -> tuple[ChatMessage, ...]:
+    return worked_turns("translate_examples.json", "query", translation_request)
 
 
 def translation_preamble() -> list[ChatMessage]:
