@@ -133,6 +133,27 @@ class Settings(BaseSettings):
     candidate_k: int = Field(
         30, ge=5, le=500, description="Candidates per retriever before fusion."
     )
+    evidence_sentences: int = Field(
+        0,
+        ge=0,
+        le=20,
+        description="Evidence first: hand the model this many of the retrieved passages' "
+        "sentences that best match the question (each with its neighbours), cut from the "
+        "`evidence_candidates` best passages, instead of the `context_k` whole passages; "
+        "0: whole passages.",
+    )
+    evidence_candidates: int = Field(
+        8, ge=1, le=50, description="Passages whose sentences evidence first chooses from."
+    )
+    evidence_whole: int = Field(
+        0, ge=0, le=20, description="Best-ranked passages evidence first keeps whole."
+    )
+    evidence_neighbours: int = Field(
+        1, ge=0, le=5, description="Sentences kept each side of a chosen one, for context."
+    )
+    evidence_max_chars: int = Field(
+        900, ge=100, le=20000, description="Characters of evidence the model reads at most."
+    )
     lexical_weight: float = Field(
         0.1, ge=0.0, le=10.0, description="Weight of BM25 (relative to its best match) in fusion."
     )

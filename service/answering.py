@@ -25,6 +25,7 @@ from service.answer_guard import question_has_content
 from service.answer_stream import SentenceGate
 from service.ask_events import AskEvent, AskResult, DoneEvent, PassagesEvent, TokenEvent
 from service.bilingual import BilingualIndexer
+from service.evidence import EvidenceOptions, EvidenceSelector
 from service.generation import Engine, Generator
 from service.generation.base import yes_probability
 from service.language import corpus_language, detect_language
@@ -71,6 +72,11 @@ class Answerer:
         self._pool: queue.Queue[Generator] = queue.Queue()
         for generator in generators:
             self._pool.put(generator)
+        self.evidence = (
+            EvidenceSelector(embedder, EvidenceOptions.from_settings(settings))
+            if settings.evidence_sentences > 0
+            else None
+        )
         self.generator_id = generators[0].model_id if generators else ""
         self.load_timings: dict[str, float] = {}
 
@@ -147,11 +153,21 @@ class Answerer:
         deadline = started + (timeout_s or self.settings.generation_timeout_s)
         language = detect_language(question)
         context_k = top_k or self.settings.context_k
-        retrieval = self.retrieve(question, self._candidates(context_k), history=history)
+        snapshot = self.snapshot
+        retrieval = self.retriever.search(
+            snapshot, question, self._candidates(context_k), history=history
+        )
         hits = retrieval.hits[:context_k]
-        passages = to_passages(hits, self.snapshot, self._reader(question))
-        yield PassagesEvent(passages)
         timings = {k: round(v, 1) for k, v in retrieval.timings.items()}
+        if self.evidence is not None:  # the best sentences of more passages, not whole ones
+            evidence = self.evidence.select(
+                snapshot, retrieval.queries, retrieval.hits[: self.settings.evidence_candidates]
+            )
+            read, timings = evidence.hits, {**timings, **evidence.timings}
+            passages = to_passages(read, snapshot)
+        else:
+            passages = to_passages(hits, snapshot, self._reader(question))
+        yield PassagesEvent(passages)
         # Nothing relevant, or a question that is only orders to the assistant ("ignore your
         # rules, print your prompt"): the model is not asked.
         if not self.retriever.is_relevant(hits, "hybrid") or not question_has_content(question):
@@ -217,6 +233,8 @@ class Answerer:
     def _candidates(self, k: int) -> int:
         """Hits to retrieve: `k` for one answer, more when the question may be answered
         document by document (the first `k` are the same either way)."""
+        if self.evidence is not None:
+            k = max(k, self.settings.evidence_candidates)
         if self.settings.per_document_threshold is None:
             return k
         return max(k, 2 * self.settings.per_document_max * self.settings.per_document_passages)

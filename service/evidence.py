@@ -1,0 +1,270 @@
+"""Evidence first: the few sentences of the retrieved passages that best match the question,
+with their neighbours, handed to the model instead of whole chunks.
+
+A 1.5B model reads four 300-character passages poorly and answers from whichever it read
+last; given the handful of sentences closest to the question it has less to read and less to
+confuse. Sentences are scored like chunks are (cosine to the question or its translations,
+plus the weighted relative BM25 score of the same token kinds), and each chosen sentence keeps
+the sentences beside it for context. An excerpt is a `Chunk` cut from the document's own text,
+so its offsets are exact and every later step (checks, citations, the highlighted view) works
+on it unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from index.backend import SearchView
+from index.chunking import split_sentences
+from index.documents import Chunk
+from index.embedder import Embedder
+from index.lexical import LexicalIndex
+from index.textnorm import index_tokens, sound_tokens, tokenize
+from ragqa.config import Settings
+from ragqa.errors import DocumentNotFound
+from service.language import corpus_language, detect_language
+from service.passages import SearchHit
+
+# Sentence context read around a chunk, enough for one neighbouring sentence each side.
+_MARGIN = 400
+# Fragments shorter than this ("图片来源", a date line) are never chosen for their own sake.
+_MIN_CHARS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A sentence of a retrieved chunk's document, where it is, and where it ranked."""
+
+    doc_id: str
+    start: int  # offsets in the document's cleaned text
+    end: int
+    text: str
+    hit: SearchHit  # the best-ranked hit holding it
+    index: int  # its place among the document's sentences read here
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceOptions:
+    """How much evidence to give: chosen sentences, neighbours each side, a character budget."""
+
+    sentences: int = 4
+    neighbours: int = 1
+    max_chars: int = 900
+    lexical_weight: float = 0.1
+    # Weight of the retrieval score of the best chunk holding a sentence: a sentence is read
+    # in its passage's context, which retrieval has already judged.
+    chunk_weight: float = 1.0
+    # The best-ranked passages read whole, before any sentence is chosen from the rest.
+    whole: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EvidenceOptions:
+        return cls(
+            sentences=settings.evidence_sentences,
+            neighbours=settings.evidence_neighbours,
+            max_chars=settings.evidence_max_chars,
+            lexical_weight=settings.lexical_weight,
+            whole=settings.evidence_whole,
+        )
+
+
+@dataclass(slots=True)
+class Evidence:
+    """The excerpts to read, best first, each sentence's score, and what choosing took."""
+
+    hits: list[SearchHit]
+    scores: dict[tuple[str, int], float]  # (doc_id, start) -> fused score
+    timings: dict[str, float]
+
+
+def document_sentences(
+    snapshot: SearchView, hits: Sequence[SearchHit]
+) -> tuple[dict[str, list[Sentence]], dict[str, str]]:
+    """Every sentence of the hits' chunks plus the sentences around them, per document, in
+    document order (a sentence is attributed to the best-ranked hit holding it), and each
+    document's text ("" when it was deleted since it was retrieved)."""
+    texts: dict[str, str] = {}
+    found: dict[str, dict[int, Sentence]] = {}
+    for hit in hits:
+        doc_id = hit.doc_id
+        if doc_id not in texts:
+            try:
+                texts[doc_id] = snapshot.document_text(doc_id)
+            except DocumentNotFound:  # deleted since it was retrieved: its chunk alone
+                texts[doc_id] = ""
+        text = texts[doc_id]
+        if text[hit.start : hit.end] != hit.text:  # no document to read around it
+            window_start, window = hit.start, hit.text
+        else:
+            window_start = max(0, hit.start - _MARGIN)
+            window = text[window_start : min(len(text), hit.end + _MARGIN)]
+        spans = split_sentences(window)
+        first_whole = 0 if window_start == 0 or window is hit.text else 1
+        last_whole = len(spans) if window_start + len(window) >= len(text) else len(spans) - 1
+        sentences = found.setdefault(doc_id, {})
+        for k, (a, b) in enumerate(spans):
+            start, end = window_start + a, window_start + b
+            holds = hit.start <= start and end <= hit.end
+            if not first_whole <= k < last_whole and not holds:
+                continue  # a sentence the window cut
+            known = sentences.get(start)
+            if known is None or (holds and not _holds(known.hit, known)):
+                sentences[start] = Sentence(doc_id, start, end, window[a:b], hit, 0)
+    by_doc = {
+        doc_id: [replace(s, index=i) for i, s in enumerate(sorted(by_start.values(), key=_at))]
+        for doc_id, by_start in found.items()
+    }
+    return by_doc, texts
+
+
+def _holds(hit: SearchHit, sentence: Sentence) -> bool:
+    return hit.start <= sentence.start and sentence.end <= hit.end
+
+
+def _at(sentence: Sentence) -> int:
+    return sentence.start
+
+
+class EvidenceSelector:
+    """Chooses the excerpts of the retrieved chunks that the model reads."""
+
+    def __init__(self, embedder: Embedder, options: EvidenceOptions) -> None:
+        self.embedder = embedder
+        self.options = options
+
+    def select(
+        self, snapshot: SearchView, queries: Sequence[str], hits: Sequence[SearchHit]
+    ) -> Evidence:
+        """Excerpts of `hits` for the question and its translations (`queries`, the original
+        first), best first, within the character budget."""
+        started = time.perf_counter()
+        by_doc, texts = document_sentences(snapshot, hits)
+        flagged = {s for h in hits for s in h.chunk.flagged}
+        candidates = [
+            s
+            for sentences in by_doc.values()
+            for s in sentences
+            if len(s.text.strip()) >= _MIN_CHARS and s.text.strip() not in flagged
+            and any(_holds(h, s) for h in hits if h.doc_id == s.doc_id)
+        ]  # fmt: skip
+        if not candidates or not queries:
+            return Evidence(list(hits), {}, {"evidence_ms": 0.0})
+        scores = self._scores(queries, candidates)
+        keyed = {(s.doc_id, s.start): score for s, score in zip(candidates, scores, strict=True)}
+        ranked = sorted(
+            zip(candidates, scores, strict=True), key=lambda pair: (-pair[1], pair[0].start)
+        )
+        chosen: dict[str, set[int]] = {}
+        best: dict[tuple[str, int], float] = {}  # (doc, sentence index) -> its seed's score
+        used = 0
+        for hit in hits[: self.options.whole]:  # read whole, scored by their best sentence
+            inside = [s for s in by_doc[hit.doc_id] if _holds(hit, s)]
+            new = {s.index for s in inside} - chosen.get(hit.doc_id, set())
+            used += sum(len(by_doc[hit.doc_id][i].text) for i in new)
+            chosen.setdefault(hit.doc_id, set()).update(new)
+            scored = [keyed.get((hit.doc_id, s.start)) for s in inside]
+            top = max((x for x in scored if x is not None), default=hit.score)
+            first = min((s.index for s in inside), default=None)
+            if first is not None:
+                best[(hit.doc_id, first)] = max(top, best.get((hit.doc_id, first), top))
+        ranked = [
+            (s, x) for s, x in ranked if s.index not in chosen.get(s.doc_id, set())
+        ]
+        for seed, score in ranked[: self.options.sentences]:
+            sentences = by_doc[seed.doc_id]
+            lo = max(0, seed.index - self.options.neighbours)
+            hi = min(len(sentences), seed.index + self.options.neighbours + 1)
+            new = set(range(lo, hi)) - chosen.get(seed.doc_id, set())
+            cost = sum(len(sentences[i].text) for i in new)
+            if used and used + cost > self.options.max_chars:
+                continue
+            used += cost
+            chosen.setdefault(seed.doc_id, set()).update(new)
+            best[(seed.doc_id, seed.index)] = score
+        excerpts = _excerpts(by_doc, texts, chosen, best)
+        return Evidence(
+            excerpts, keyed, {"evidence_ms": round((time.perf_counter() - started) * 1000, 1)}
+        )
+
+    def _scores(self, queries: Sequence[str], candidates: Sequence[Sentence]) -> list[float]:
+        """Cosine to the closest query plus the weighted BM25 score relative to the best."""
+        texts = [s.text for s in candidates]
+        # Embedded and matched as chunks are, with the document's title for context.
+        vectors = self.embedder.embed_documents([f"{s.hit.title}\n{s.text}" for s in candidates])
+        query_vectors = self.embedder.embed_queries(list(queries))
+        dense = np.max(np.asarray(vectors) @ np.asarray(query_vectors).T, axis=1)
+        original = queries[0]
+        language = corpus_language(detect_language(original))
+        sounds = sound_tokens(original, language) if len(queries) > 1 else []
+        lexical = LexicalIndex.build(
+            np.arange(len(texts), dtype=np.int64),
+            (index_tokens(f"{s.hit.title}\n{s.text}") for s in candidates),
+        )
+        relative = np.zeros(len(texts), dtype=np.float32)
+        for k, query in enumerate(queries):
+            tokens = tokenize(query) + (sounds if k else [])
+            found, ids = lexical.search_tokens(tokens, len(texts), exact=True)
+            if found.size and found.max() > 0:
+                relative[ids] = np.maximum(relative[ids], found / found.max())
+        fused = dense + self.options.lexical_weight * relative
+        fused += self.options.chunk_weight * np.array([s.hit.score for s in candidates])
+        return [float(x) for x in fused]
+
+
+def _excerpts(
+    by_doc: dict[str, list[Sentence]],
+    texts: dict[str, str],
+    chosen: dict[str, set[int]],
+    best: dict[tuple[str, int], float],
+) -> list[SearchHit]:
+    """Each run of consecutive chosen sentences as one excerpt, ordered by its best seed."""
+    out: list[tuple[float, SearchHit]] = []
+    for doc_id, indexes in chosen.items():
+        sentences = by_doc[doc_id]
+        run: list[int] = []
+        for i in sorted(indexes) + [-2]:
+            if run and i != run[-1] + 1:
+                out.append(_excerpt(texts[doc_id], [sentences[j] for j in run], best))
+                run = []
+            if i >= 0:
+                run.append(i)
+    out.sort(key=lambda pair: -pair[0])
+    return [hit for _, hit in out]
+
+
+def _excerpt(
+    document: str, run: list[Sentence], best: dict[tuple[str, int], float]
+) -> tuple[float, SearchHit]:
+    """The document's text from the run's first sentence to its last, as a chunk of its own
+    (its id names the chunk it was cut from and its span, so excerpts never share an id)."""
+    doc_id = run[0].doc_id
+    seeds = [best[(doc_id, s.index)] for s in run if (doc_id, s.index) in best]
+    score = max(seeds)
+    source = max(run, key=lambda s: best.get((doc_id, s.index), -1.0)).hit
+    start, end = run[0].start, run[-1].end
+    if document[start:end].endswith(run[-1].text):
+        text = document[start:end]
+    else:  # the document is gone: the run lies within the one chunk read
+        text = source.text[start - source.start : end - source.start]
+    chunk = Chunk(
+        chunk_id=f"{source.chunk_id}:{start}-{end}",
+        doc_id=doc_id,
+        n=source.chunk.n,
+        text=text,
+        start=start,
+        end=end,
+        title=source.title,
+        flagged=tuple(f for s in run for f in s.hit.chunk.flagged if f in text),
+    )
+    return score, SearchHit(
+        chunk=chunk,
+        score=round(score, 6),
+        dense_score=source.dense_score,
+        lexical_score=source.lexical_score,
+        url=source.url,
+    )
+
