@@ -41,6 +41,7 @@ class Answer:
     # so a dropped or refused answer can be explained without asking again.
     model_text: str = ""
     passage_ids: tuple[str, ...] = ()
+    read: str | None = None  # the titles and passages the model was given, as one text
     support: float | None = None  # the model's judgement that the passages answer it
     several: float | None = None  # its judgement that the question concerns several events
 
@@ -211,6 +212,7 @@ class InProcessBackend:
             completion_tokens=result.completion_tokens,
             model_text=result.raw_answer,
             passage_ids=tuple(p.chunk_id for p in result.passages),
+            read="\n".join(f"{p.title}\n{p.text}" for p in result.passages),
             support=result.support,
             several=result.several,
         )

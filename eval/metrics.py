@@ -183,6 +183,9 @@ class AnswerRow:
     error: str
     model_text: str = ""  # the model's text before the answer checks (in-process runs)
     passage_ids: list[str] = field(default_factory=list)  # the chunks the model was given
+    # Every answer fact occurs in what the model was given (titles and passages); None when
+    # the back end does not say what it gave, or for an unanswerable question.
+    facts_in_read: bool | None = None
     # The model's probability that the passages answer the question (in-process, when the
     # support_threshold setting is set): what the refusal threshold is chosen from.
     support: float | None = None
@@ -208,6 +211,7 @@ def score_answer(
     error: str = "",
     model_text: str = "",
     passage_ids: Sequence[str] = (),
+    read: str | None = None,
     support: float | None = None,
     several: float | None = None,
 ) -> AnswerRow:
@@ -239,6 +243,9 @@ def score_answer(
         error=error,
         model_text=model_text,
         passage_ids=list(passage_ids),
+        facts_in_read=(
+            not missing_fact_groups(read, answer_facts) if answerable and read is not None else None
+        ),
         support=support,
         several=several,
     )

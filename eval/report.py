@@ -27,6 +27,8 @@ ANSWER_FIGURES = (
     "citation_validity",
     "citation_precision",
     "cited_share",
+    "facts_in_read",
+    "accuracy_given_facts",
 )
 CHART_RETRIEVAL = ("hit_at_1", "hit_at_5", "mrr", "ndcg_at_5")
 CHART_ANSWER = (
@@ -136,6 +138,13 @@ def render_markdown(document: Mapping[str, Any], *, chart_name: str) -> str:
     if "answer" in summary:
         answer = summary["answer"]
         lines += ["## Answers", ""]
+        lines += [
+            "`facts_in_read`: share of answerable questions whose answer facts all occur in what "
+            "the model was given (titles and passages, or excerpts with evidence first); "
+            "`accuracy_given_facts`: the share of those answered right, the model's reading "
+            "apart from retrieval's (in-process runs only).",
+            "",
+        ]
         lines += _breakdown_table(answer, [*ANSWER_FIGURES, "damaged_answers", "failed_answers"])
         lines += ["### Latency (ms) and tokens", ""]
         stages = list(answer["overall"]["latency_ms"])

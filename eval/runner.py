@@ -129,6 +129,7 @@ def answer_row(item: EvalItem, answer: Answer) -> AnswerRow:
         error=answer.error,
         model_text=answer.model_text,
         passage_ids=answer.passage_ids,
+        read=answer.read,
         support=answer.support,
         several=answer.several,
     )

@@ -108,6 +108,7 @@ def summarise_answers(rows: Sequence[AnswerRow]) -> dict[str, Any]:
     cited_docs = [doc for r in answered_answerable for doc in r.cited_docs]
     gold_hits = [doc in r.gold_docs for r in answered_answerable for doc in r.cited_docs]
     stages = sorted({stage for r in rows for stage in r.timings})
+    with_read = [r for r in answerable if r.facts_in_read is not None]
     return {
         "n": len(rows),
         "answerable": len(answerable),
@@ -119,6 +120,14 @@ def summarise_answers(rows: Sequence[AnswerRow]) -> dict[str, Any]:
         "citation_validity": share(not r.unresolved_citations for r in answered),
         "citation_precision": share(gold_hits) if cited_docs else None,
         "cited_share": share(bool(r.cited_docs) for r in answered_answerable),
+        # Whether the model was given what it needed, and how often it then answered right:
+        # retrieval's share and reading's, apart (in-process runs, which know what was read).
+        "facts_in_read": share(bool(r.facts_in_read) for r in with_read) if with_read else None,
+        "accuracy_given_facts": (
+            share(bool(r.correct) for r in with_read if r.facts_in_read)
+            if any(r.facts_in_read for r in with_read)
+            else None
+        ),
         "damaged_answers": sum(bool(r.damage) for r in rows),
         "failed_answers": sum(bool(r.error) for r in rows),
         "latency_ms": {

@@ -205,6 +205,7 @@ def _answer(
     facts: tuple[tuple[str, ...], ...] = (("太原",),),
     language: str = "zh-Hans",
     timings: dict[str, float] | None = None,
+    read: str | None = None,
 ) -> AnswerRow:
     unanswerable = type_ == "unanswerable"
     return score_answer(
@@ -220,6 +221,7 @@ def _answer(
         timings=timings or {"total_ms": 100.0},
         prompt_tokens=100,
         completion_tokens=10,
+        read=read,
     )
 
 
@@ -257,6 +259,26 @@ def test_summarise_answers_by_hand() -> None:
     assert summary["citation_precision"] == pytest.approx(2 / 3)  # d1, d9, d1 cited
     assert summary["cited_share"] == 1.0
     assert summary["damaged_answers"] == 1
+
+
+def test_facts_in_read_separates_what_was_given_from_how_it_was_read() -> None:
+    rows = [
+        _answer(answer="在太原[1]。", read="会议在太原召开。"),  # given, and read right
+        _answer(answer="在西安[1]。", read="会议在太原召开。"),  # given, misread
+        _answer(answer="在西安[1]。", read="会议在西安召开。"),  # never given
+        _answer("unanswerable", answer="文档中没有答案。", refused=True, read="无关。"),
+    ]
+    assert [r.facts_in_read for r in rows] == [True, True, False, None]
+    figures = summarise_answers(rows)
+    assert figures["facts_in_read"] == 2 / 3
+    assert figures["accuracy_given_facts"] == 1 / 2
+
+
+def test_facts_in_read_is_unknown_when_the_back_end_does_not_say() -> None:
+    rows = [_answer(answer="在太原[1]。")]
+    assert rows[0].facts_in_read is None
+    figures = summarise_answers(rows)
+    assert figures["facts_in_read"] is None and figures["accuracy_given_facts"] is None
 
 
 def test_figures_without_questions_are_none_not_zero() -> None:
