@@ -30,12 +30,10 @@ REPO = Path(__file__).resolve().parents[1]
 # (passages read whole, sentences, neighbours, max_chars, candidates, chunk_weight)
 CONFIGS = (
     (0, 4, 1, 900, 8, 1.0),
+    (0, 5, 1, 900, 8, 1.0),
+    (0, 6, 1, 900, 8, 1.0),
     (0, 6, 1, 1200, 8, 1.0),
-    (1, 3, 1, 1200, 8, 1.0),
-    (1, 4, 1, 1500, 8, 1.0),
-    (2, 2, 1, 1200, 8, 1.0),
-    (2, 3, 1, 1500, 8, 1.0),
-    (2, 4, 1, 1500, 12, 1.0),
+    (0, 8, 0, 900, 8, 1.0),
 )
 
 
@@ -88,8 +86,9 @@ def main(
                     max_chars=max_chars,
                     chunk_weight=weight,
                 )
+                queries = list(dict.fromkeys([item.question, *retrieval.queries]))
                 evidence = EvidenceSelector(answerer.embedder, options).select(
-                    snapshot, retrieval.queries, retrieval.hits[:candidates]
+                    snapshot, queries, retrieval.hits[:candidates]
                 )
                 name = (
                     f"{whole} whole + {sentences} sentences ±{neighbours}, {max_chars} chars, "

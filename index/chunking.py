@@ -80,6 +80,19 @@ def split_sentences(text: str) -> list[Span]:
     return _spans_between(text, 0, len(text), cuts)
 
 
+def split_units(text: str, max_chars: int) -> list[Span]:
+    """Sentences, with each longer than `max_chars` cut into clause groups that fit: the units
+    an answer's evidence is chosen from (a scraped Chinese sentence listing every guest can
+    run to hundreds of characters)."""
+    units: list[Span] = []
+    for span in split_sentences(text):
+        if span[1] - span[0] > max_chars:
+            units.extend(_split_long_sentence(text, span, max_chars, len))
+        else:
+            units.append(span)
+    return units
+
+
 def _fits(text: str, span: Span, max_tokens: int, count_tokens: TokenCounter) -> bool:
     return count_tokens(text[span[0] : span[1]]) <= max_tokens
 

@@ -160,8 +160,10 @@ class Answerer:
         hits = retrieval.hits[:context_k]
         timings = {k: round(v, 1) for k, v in retrieval.timings.items()}
         if self.evidence is not None:  # the best sentences of more passages, not whole ones
+            # The question itself too: a follow-up is searched with the question it refers to.
+            queries = list(dict.fromkeys([question, *retrieval.queries]))
             evidence = self.evidence.select(
-                snapshot, retrieval.queries, retrieval.hits[: self.settings.evidence_candidates]
+                snapshot, queries, retrieval.hits[: self.settings.evidence_candidates]
             )
             read, timings = evidence.hits, {**timings, **evidence.timings}
             passages = to_passages(read, snapshot)

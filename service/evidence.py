@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from index.backend import SearchView
-from index.chunking import split_sentences
+from index.chunking import split_units
 from index.documents import Chunk
 from index.embedder import Embedder
 from index.lexical import LexicalIndex
@@ -31,6 +32,10 @@ from service.passages import SearchHit
 
 # Sentence context read around a chunk, enough for one neighbouring sentence each side.
 _MARGIN = 400
+# Longer sentences are cut into clause groups of at most this many characters.
+_UNIT_CHARS = 150
+# Numbering of a deleted document's chunks' sentences: far apart, so never neighbours.
+_APART = 1_000_000
 # Fragments shorter than this ("图片来源", a date line) are never chosen for their own sake.
 _MIN_CHARS = 8
 
@@ -44,7 +49,7 @@ class Sentence:
     end: int
     text: str
     hit: SearchHit  # the best-ranked hit holding it
-    index: int  # its place among the document's sentences read here
+    index: int  # its place among the document's sentences: neighbours differ by one
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +89,10 @@ class Evidence:
 def document_sentences(
     snapshot: SearchView, hits: Sequence[SearchHit]
 ) -> tuple[dict[str, list[Sentence]], dict[str, str]]:
-    """Every sentence of the hits' chunks plus the sentences around them, per document, in
-    document order (a sentence is attributed to the best-ranked hit holding it), and each
-    document's text ("" when it was deleted since it was retrieved)."""
+    """The sentences (long ones cut into clause groups) that overlap the hits' chunks or lie
+    within `_MARGIN` characters of them, per document, in document order; each is attributed
+    to the best-ranked hit overlapping it, else to the hit it lies beside. Also each document's
+    text ("" when it was deleted since it was retrieved: then its chunks alone are read)."""
     texts: dict[str, str] = {}
     found: dict[str, dict[int, Sentence]] = {}
     for hit in hits:
@@ -94,35 +100,40 @@ def document_sentences(
         if doc_id not in texts:
             try:
                 texts[doc_id] = snapshot.document_text(doc_id)
-            except DocumentNotFound:  # deleted since it was retrieved: its chunk alone
+            except DocumentNotFound:
                 texts[doc_id] = ""
         text = texts[doc_id]
-        if text[hit.start : hit.end] != hit.text:  # no document to read around it
-            window_start, window = hit.start, hit.text
-        else:
-            window_start = max(0, hit.start - _MARGIN)
-            window = text[window_start : min(len(text), hit.end + _MARGIN)]
-        spans = split_sentences(window)
-        first_whole = 0 if window_start == 0 or window is hit.text else 1
-        last_whole = len(spans) if window_start + len(window) >= len(text) else len(spans) - 1
+        if text[hit.start : hit.end] == hit.text:
+            units = [(i, a, b) for i, (a, b) in enumerate(_units(text))]
+            source, offset = text, 0
+        else:  # no document to read around the chunk: its own sentences, numbered apart
+            apart = _APART * (1 + len(found.get(doc_id, {})))
+            units = [(apart + k, a, b) for k, (a, b) in enumerate(_units(hit.text))]
+            source, offset = hit.text, hit.start
         sentences = found.setdefault(doc_id, {})
-        for k, (a, b) in enumerate(spans):
-            start, end = window_start + a, window_start + b
-            holds = hit.start <= start and end <= hit.end
-            if not first_whole <= k < last_whole and not holds:
-                continue  # a sentence the window cut
-            known = sentences.get(start)
-            if known is None or (holds and not _holds(known.hit, known)):
-                sentences[start] = Sentence(doc_id, start, end, window[a:b], hit, 0)
+        for i, a, b in units:
+            start, end = offset + a, offset + b
+            if end < hit.start - _MARGIN or start > hit.end + _MARGIN:
+                continue
+            sentence = Sentence(doc_id, start, end, source[a:b], hit, i)
+            known = sentences.get(i)
+            if known is None or (_holds(hit, sentence) and not _holds(known.hit, known)):
+                sentences[i] = sentence
     by_doc = {
-        doc_id: [replace(s, index=i) for i, s in enumerate(sorted(by_start.values(), key=_at))]
-        for doc_id, by_start in found.items()
+        doc_id: sorted(by_index.values(), key=_at) for doc_id, by_index in found.items()
     }
     return by_doc, texts
 
 
+@lru_cache(maxsize=256)
+def _units(text: str) -> tuple[tuple[int, int], ...]:
+    """A document's evidence units, split once per document text (strings cache their hash)."""
+    return tuple(split_units(text, _UNIT_CHARS))
+
+
 def _holds(hit: SearchHit, sentence: Sentence) -> bool:
-    return hit.start <= sentence.start and sentence.end <= hit.end
+    """The sentence is (partly) in the hit's chunk: chunks may cut a sentence."""
+    return sentence.start < hit.end and hit.start < sentence.end
 
 
 def _at(sentence: Sentence) -> int:
@@ -160,32 +171,31 @@ class EvidenceSelector:
         )
         chosen: dict[str, set[int]] = {}
         best: dict[tuple[str, int], float] = {}  # (doc, sentence index) -> its seed's score
+        at = {doc_id: {s.index: s for s in sentences} for doc_id, sentences in by_doc.items()}
         used = 0
         for hit in hits[: self.options.whole]:  # read whole, scored by their best sentence
             inside = [s for s in by_doc[hit.doc_id] if _holds(hit, s)]
             new = {s.index for s in inside} - chosen.get(hit.doc_id, set())
-            used += sum(len(by_doc[hit.doc_id][i].text) for i in new)
+            used += sum(len(at[hit.doc_id][i].text) for i in new)
             chosen.setdefault(hit.doc_id, set()).update(new)
             scored = [keyed.get((hit.doc_id, s.start)) for s in inside]
             top = max((x for x in scored if x is not None), default=hit.score)
-            first = min((s.index for s in inside), default=None)
-            if first is not None:
-                best[(hit.doc_id, first)] = max(top, best.get((hit.doc_id, first), top))
-        ranked = [
-            (s, x) for s, x in ranked if s.index not in chosen.get(s.doc_id, set())
-        ]
+            if inside:
+                key = (hit.doc_id, inside[0].index)
+                best[key] = max(top, best.get(key, top))
+        ranked = [(s, x) for s, x in ranked if s.index not in chosen.get(s.doc_id, set())]
         for seed, score in ranked[: self.options.sentences]:
-            sentences = by_doc[seed.doc_id]
-            lo = max(0, seed.index - self.options.neighbours)
-            hi = min(len(sentences), seed.index + self.options.neighbours + 1)
-            new = set(range(lo, hi)) - chosen.get(seed.doc_id, set())
-            cost = sum(len(sentences[i].text) for i in new)
+            around = range(
+                seed.index - self.options.neighbours, seed.index + self.options.neighbours + 1
+            )
+            new = {i for i in around if i in at[seed.doc_id]} - chosen.get(seed.doc_id, set())
+            cost = sum(len(at[seed.doc_id][i].text) for i in new)
             if used and used + cost > self.options.max_chars:
                 continue
             used += cost
             chosen.setdefault(seed.doc_id, set()).update(new)
             best[(seed.doc_id, seed.index)] = score
-        excerpts = _excerpts(by_doc, texts, chosen, best)
+        excerpts = _excerpts(at, texts, chosen, best)
         return Evidence(
             excerpts, keyed, {"evidence_ms": round((time.perf_counter() - started) * 1000, 1)}
         )
@@ -216,7 +226,7 @@ class EvidenceSelector:
 
 
 def _excerpts(
-    by_doc: dict[str, list[Sentence]],
+    at: dict[str, dict[int, Sentence]],
     texts: dict[str, str],
     chosen: dict[str, set[int]],
     best: dict[tuple[str, int], float],
@@ -224,7 +234,7 @@ def _excerpts(
     """Each run of consecutive chosen sentences as one excerpt, ordered by its best seed."""
     out: list[tuple[float, SearchHit]] = []
     for doc_id, indexes in chosen.items():
-        sentences = by_doc[doc_id]
+        sentences = at[doc_id]
         run: list[int] = []
         for i in sorted(indexes) + [-2]:
             if run and i != run[-1] + 1:

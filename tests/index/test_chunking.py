@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.chunking import chunk_document, split_sentences
+from index.chunking import chunk_document, split_sentences, split_units
 from index.documents import Chunk, Document, DocumentMeta
 from index.loaders import load_collection
 
@@ -267,3 +267,13 @@ def test_sentences_that_fit_are_never_cut(sentences_: list[str]) -> None:
     for chunk in chunks:
         assert chunk.text.endswith("。")
         assert chunk.start == 0 or text[chunk.start - 1] == "。"
+
+
+def test_units_cut_only_the_long_sentences_at_their_clauses() -> None:
+    guests = "，".join(f"第{i}位嘉宾某某教授" for i in range(1, 13)) + "出席了会议。"
+    text = "论坛在太原召开。" + guests + "会议结束。"
+    units = split_units(text, 40)
+    pieces = [text[a:b] for a, b in units]
+    assert pieces[0] == "论坛在太原召开。" and pieces[-1] == "会议结束。"
+    assert len(pieces) > 3 and all(len(p) <= 40 for p in pieces)
+    assert "".join(pieces) == text  # nothing lost or repeated, offsets exact
