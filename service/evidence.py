@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import groupby
 
 import numpy as np
 
@@ -119,9 +120,7 @@ def document_sentences(
             known = sentences.get(i)
             if known is None or (_holds(hit, sentence) and not _holds(known.hit, known)):
                 sentences[i] = sentence
-    by_doc = {
-        doc_id: sorted(by_index.values(), key=_at) for doc_id, by_index in found.items()
-    }
+    by_doc = {doc_id: sorted(by_index.values(), key=_at) for doc_id, by_index in found.items()}
     return by_doc, texts
 
 
@@ -234,14 +233,10 @@ def _excerpts(
     """Each run of consecutive chosen sentences as one excerpt, ordered by its best seed."""
     out: list[tuple[float, SearchHit]] = []
     for doc_id, indexes in chosen.items():
-        sentences = at[doc_id]
-        run: list[int] = []
-        for i in sorted(indexes) + [-2]:
-            if run and i != run[-1] + 1:
-                out.append(_excerpt(texts[doc_id], [sentences[j] for j in run], best))
-                run = []
-            if i >= 0:
-                run.append(i)
+        # Consecutive indexes share their difference from their place in the sorted list.
+        for _, run in groupby(enumerate(sorted(indexes)), key=lambda pair: pair[1] - pair[0]):
+            sentences = [at[doc_id][i] for _, i in run]
+            out.append(_excerpt(texts[doc_id], sentences, best))
     out.sort(key=lambda pair: -pair[0])
     return [hit for _, hit in out]
 
@@ -277,4 +272,3 @@ def _excerpt(
         lexical_score=source.lexical_score,
         url=source.url,
     )
-

@@ -114,7 +114,10 @@ def test_a_deleted_document_is_read_from_its_chunk_alone() -> None:
 
 def test_sentences_are_read_once_though_overlapping_chunks_share_them() -> None:
     cut = DOCUMENT.index("来自")
-    hits = [_hit("a", DOCUMENT, 0, cut), _hit("a", DOCUMENT, DOCUMENT.index("会议由"), len(DOCUMENT))]
+    hits = [
+        _hit("a", DOCUMENT, 0, cut),
+        _hit("a", DOCUMENT, DOCUMENT.index("会议由"), len(DOCUMENT)),
+    ]
     by_doc, _ = document_sentences(_snapshot({"a": DOCUMENT}), hits)
     starts = [s.start for s in by_doc["a"]]
     assert starts == sorted(set(starts)) and len(starts) == 6
@@ -130,7 +133,9 @@ def test_the_answerer_reads_excerpts_and_cites_them_at_exact_offsets(tmp_path: P
     result = answerer.ask("第二届全国分子影像精准诊疗协同创新高峰论坛在哪里举办？")
     assert result.timings.get("evidence_ms") is not None
     assert 1 <= len(result.passages) <= 2 * 2  # two choices, in at most two runs each
-    assert sum(len(p.text) for p in result.passages) <= 300 + max(len(p.text) for p in result.passages)
+    assert sum(len(p.text) for p in result.passages) <= 300 + max(
+        len(p.text) for p in result.passages
+    )
     for passage in result.passages:
         document = answerer.snapshot.document_text(passage.doc_id)
         assert document[passage.start : passage.end] == passage.text
