@@ -96,6 +96,10 @@ class _Citation(Protocol):
 class _Given(Protocol):
     @property
     def chunk_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def text(self) -> str: ...
 
 
 class _AskResult(Protocol):
