@@ -99,9 +99,15 @@ def eval_command(
             console,
             set_path,
         )
-        if url is None:  # the thresholds the answers were given under
+        if url is None:  # the thresholds and evidence the answers were given under
             run.meta["support_threshold"] = settings.support_threshold
             run.meta["per_document_threshold"] = settings.per_document_threshold
+            if settings.evidence_sentences:
+                run.meta["evidence"] = (
+                    f"{settings.evidence_sentences} sentences ±{settings.evidence_neighbours} "
+                    f"of {settings.evidence_candidates} passages in {settings.evidence_max_chars} "
+                    "chars"
+                )
     except (RagqaError, OSError, tomllib.TOMLDecodeError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error
