@@ -77,6 +77,8 @@ class Result:
 @dataclass(frozen=True)
 class Given:
     chunk_id: str
+    title: str = ""
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,10 @@ class FakeAnswerer:
             {"retrieve_ms": 5.0, "generate_ms": 50.0, "total_ms": 60.0},
             raw_answer=f"model: {script.answer}",
             support=0.25 if script.refused else 0.75,
-            passages=[Given(f"{doc}#{i}") for i, doc in enumerate(script.chunks)],
+            passages=[
+                Given(f"{doc}#{i}", doc, script.texts[i] if i < len(script.texts) else "")
+                for i, doc in enumerate(script.chunks)
+            ],
         )
 
 
