@@ -206,17 +206,16 @@ class EvidenceSelector:
 
     def _scores(self, queries: Sequence[str], candidates: Sequence[Sentence]) -> list[float]:
         """Cosine to the closest query plus the weighted BM25 score relative to the best."""
-        texts = [s.text for s in candidates]
         # Embedded and matched as chunks are, with the document's title for context.
-        vectors = self.embedder.embed_documents([f"{s.hit.title}\n{s.text}" for s in candidates])
+        texts = [f"{s.hit.title}\n{s.text}" if s.hit.title else s.text for s in candidates]
+        vectors = self.embedder.embed_documents(texts)
         query_vectors = self.embedder.embed_queries(list(queries))
         dense = np.max(np.asarray(vectors) @ np.asarray(query_vectors).T, axis=1)
         original = queries[0]
         language = corpus_language(detect_language(original))
         sounds = sound_tokens(original, language) if len(queries) > 1 else []
         lexical = LexicalIndex.build(
-            np.arange(len(texts), dtype=np.int64),
-            (index_tokens(f"{s.hit.title}\n{s.text}") for s in candidates),
+            np.arange(len(texts), dtype=np.int64), (index_tokens(t) for t in texts)
         )
         relative = np.zeros(len(texts), dtype=np.float32)
         for k, query in enumerate(queries):
