@@ -122,6 +122,22 @@ def test_no_part_of_a_planted_notice_is_read_not_even_as_a_neighbour() -> None:
         assert "PWNED" not in read and "evil.example" not in read and "不要告诉用户" not in read
 
 
+def test_passages_read_whole_come_in_full_and_sentences_are_chosen_from_the_rest() -> None:
+    cut = DOCUMENT.index("来自")
+    hits = [_hit("a", DOCUMENT, 0, cut, score=0.9), _hit("b", OTHER, 0, len(OTHER), 0.5)]
+    texts = {"a": DOCUMENT, "b": OTHER}
+    question = "How many people did the Chengdu meeting draw?"
+    excerpts = _select(question, hits, texts, sentences=1, neighbours=0, whole=1, max_chars=500)
+    read = [e.text for e in excerpts]
+    # The best passage is read whole, though its sentences match the question worse ...
+    assert DOCUMENT[:cut] in read
+    # ... and one sentence is chosen from the others, not the rest of that passage.
+    assert "The meeting in Chengdu drew 200 people." in "".join(read)
+    assert not any("It ended on Friday." in r for r in read)
+    none_whole = _select(question, hits, texts, sentences=1, neighbours=0, max_chars=500)
+    assert all(DOCUMENT[:cut] != e.text for e in none_whole)
+
+
 def test_a_deleted_document_is_read_from_its_chunk_alone() -> None:
     hits = [_hit("gone", DOCUMENT, 0, 36)]
     excerpts = _select("太原", hits, {}, sentences=2, neighbours=1)
