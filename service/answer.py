@@ -15,6 +15,7 @@ from functools import cache
 
 import prompts
 from index.injection import screen
+from index.names import person_names
 from index.textnorm import pinyin_ngrams, romanised_name_tokens
 from index.translations import Reading
 from ragqa.types import CITATION_MARKER, Language, marker_numbers
@@ -66,13 +67,22 @@ def _user_turn(
     return f"{context}\n\n{instruction}"
 
 
-def _render_passages(passages: Sequence[Passage]) -> str:
+def _render_passages(passages: Sequence[Passage], language: Language) -> str:
     return "\n".join(
-        prompts.render(
-            "passage", n=str(p.n), title=title, text=neutralise(answer_guard.kept_text(p))
-        )
+        _render_passage(p.n, title, neutralise(answer_guard.kept_text(p)), language)
         for p, title in zip(passages, _titles(passages), strict=True)
     )
+
+
+def _render_passage(n: int, title: str, text: str, language: Language) -> str:
+    """One numbered passage; for an English answer, with the pinyin of the Chinese names it
+    holds, which a small model otherwise translates by meaning or guesses."""
+    rendered = prompts.render("passage", n=str(n), title=title, text=text)
+    names = person_names(text) if language == "en" else ()
+    if not names:
+        return rendered
+    listed = "; ".join(f"{written} = {romanised}" for written, romanised in names)
+    return f"{rendered}\n{prompts.render('names', names=listed)}"
 
 
 @cache
@@ -82,7 +92,7 @@ def _examples() -> tuple[ChatMessage, ...]:
     turns: list[ChatMessage] = []
     for example in json.loads(prompts.resource("examples.json")):
         rendered = "\n".join(
-            prompts.render("passage", n=str(n), title=p["title"], text=p["text"])
+            _render_passage(n, p["title"], p["text"], example["language"])
             for n, p in enumerate(example["passages"], start=1)
         )
         turns.append(
@@ -118,7 +128,7 @@ def build_messages(
     order to the assistant, a role marker), and without chat-control tokens.
     """
     asked = screen(question, question=True).kept.strip()
-    user = _user_turn(neutralise(asked), _render_passages(passages), language, task)
+    user = _user_turn(neutralise(asked), _render_passages(passages, language), language, task)
     messages = preamble()
     for turn in history:
         if turn["role"] == "assistant":
