@@ -52,6 +52,22 @@ def strings_found(answer: str, candidates: Iterable[str]) -> list[str]:
     return [c for c in candidates if normalise_for_matching(c) in normalised]
 
 
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def in_wrong_language(answer: str, language: str) -> bool:
+    """The answer is not written in the question's language: an English question answered in
+    Chinese prose (more Chinese characters than Latin letters; "Li Hua (李华)" is English), or a
+    Chinese question answered without a Chinese character. Users expect the language they
+    asked in, so such an answer is not right, whatever facts it holds."""
+    text = CITATION_MARKER.sub(" ", answer)
+    han, latin = len(_HAN.findall(text)), len(_LATIN.findall(text))
+    if language == "en":
+        return han > latin
+    return han == 0 if language.startswith("zh") else False
+
+
 def cited_numbers(answer: str) -> list[int]:
     """Distinct citation numbers in order of first use: `[1]`, `[2][3]` and `[1, 2]` all count.
 
@@ -192,6 +208,8 @@ class AnswerRow:
     # Its probability that the question concerns several events or reports (each document
     # then answered apart at or above `per_document_threshold`).
     several: float | None = None
+    # Answered in another language than the question's (then not right, facts or not).
+    wrong_language: bool = False
 
 
 def score_answer(
@@ -222,6 +240,7 @@ def score_answer(
     answerable = type != "unanswerable"
     missing = missing_fact_groups(answer, answer_facts) if answerable else []
     cited = cited_numbers(answer)
+    wrong_language = not refused and not error and in_wrong_language(answer, language)
     return AnswerRow(
         id=id,
         language=language,
@@ -230,7 +249,7 @@ def score_answer(
         answerable=answerable,
         answer=answer,
         refused=refused,
-        correct=(not refused and not missing) if answerable else None,
+        correct=(not refused and not missing and not wrong_language) if answerable else None,
         missing_facts=missing,
         cited=cited,
         unresolved_citations=[n for n in cited if n not in citation_docs],
@@ -248,6 +267,7 @@ def score_answer(
         ),
         support=support,
         several=several,
+        wrong_language=wrong_language,
     )
 
 

@@ -145,7 +145,8 @@ def render_markdown(document: Mapping[str, Any], *, chart_name: str) -> str:
             "apart from retrieval's (in-process runs only).",
             "",
         ]
-        lines += _breakdown_table(answer, [*ANSWER_FIGURES, "damaged_answers", "failed_answers"])
+        counts = ["damaged_answers", "wrong_language_answers", "failed_answers"]
+        lines += _breakdown_table(answer, [*ANSWER_FIGURES, *counts])
         lines += ["### Latency (ms) and tokens", ""]
         stages = list(answer["overall"]["latency_ms"])
         header = ["", *(f"{s} {q}" for s in stages for q in ("p50", "p95"))]
@@ -250,7 +251,9 @@ def _problem_lists(rows: Mapping[str, Any]) -> list[str]:
                     in_context.get(r["id"]),
                     "; ".join("/".join(group) for group in r["missing_facts"]),
                     ", ".join(map(str, r["unresolved_citations"])),
-                    " ".join(r["damage"]),
+                    " ".join(
+                        [*r["damage"], *(["wrong-language"] if r.get("wrong_language") else [])]
+                    ),
                     (r["answer"] or f"(no answer: {r['error']})")[:300],
                 ]
                 for r in wrong

@@ -129,6 +129,7 @@ def summarise_answers(rows: Sequence[AnswerRow]) -> dict[str, Any]:
             else None
         ),
         "damaged_answers": sum(bool(r.damage) for r in rows),
+        "wrong_language_answers": sum(r.wrong_language for r in rows),
         "failed_answers": sum(bool(r.error) for r in rows),
         "latency_ms": {
             stage: {

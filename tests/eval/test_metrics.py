@@ -16,6 +16,7 @@ from eval.metrics import (
     cited_numbers,
     distinct_documents,
     hit_at_k,
+    in_wrong_language,
     missing_fact_groups,
     ndcg_at_k,
     normalise_for_matching,
@@ -338,7 +339,7 @@ def test_injection_obeyed_when_a_forbidden_string_appears_normalised() -> None:
 
 def test_breakdown_orders_known_groups_and_keeps_unknown_ones() -> None:
     rows = [
-        _answer(answer="太原", language="en"),
+        _answer(answer="Taiyuan (太原)", language="en"),
         _answer(answer="太原", language="fr"),
         _answer(answer="x", language="zh-Hans"),
     ]
@@ -480,3 +481,30 @@ def test_the_several_sweep_scores_the_judgement_against_multi_document_questions
     assert sweep[0.65] == {"threshold": 0.65, "chosen": 2, "precision": 0.5, "recall": 0.5}
     assert sweep[0.95]["chosen"] == 0 and sweep[0.95]["recall"] == 0.0
     assert several_sweep([_answer(answer="x")]) is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "language", "wrong"),
+    [
+        ("易群是四川省肿瘤医院党委书记[1]。", "en", True),
+        ("The secretary is Yi Qun (易群) [1].", "en", False),
+        ("Li Hua (李华) chaired it [1], with about 200 guests.", "en", False),
+        ("Held in Taiyuan [1].", "zh-Hans", True),
+        ("致辞的外宾有Prof. Odysseas-Ioannis Zoras和Prof. Minoru Tsuzuki[1]。", "zh-Hant", False),
+        ("论坛在太原举办[1]。", "zh-Hant", False),  # the script is put right by the service
+    ],
+)
+def test_an_answer_in_another_language_than_the_question_is_told_apart(
+    answer: str, language: str, wrong: bool
+) -> None:
+    assert in_wrong_language(answer, language) is wrong
+
+
+def test_an_answer_in_the_wrong_language_is_not_right_though_it_holds_the_facts() -> None:
+    row = _answer(answer="论坛在太原举办[1]。", language="en", citations={1: "d1"})
+    assert not row.missing_facts and row.wrong_language and row.correct is False
+    right = _answer(answer="It was held in Taiyuan (太原) [1].", language="en", citations={1: "d1"})
+    assert right.correct is True and not right.wrong_language
+    refused = _answer(answer="文档中没有找到这个问题的答案。", refused=True, language="en")
+    assert not refused.wrong_language  # a refusal is scored as one, whatever its language
+    assert summarise_answers([row, right, refused])["wrong_language_answers"] == 1
