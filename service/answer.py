@@ -75,14 +75,12 @@ def _render_passages(passages: Sequence[Passage], language: Language) -> str:
 
 
 def _render_passage(n: int, title: str, text: str, language: Language) -> str:
-    """One numbered passage; for an English answer, with the pinyin of the Chinese names it
-    holds, which a small model otherwise translates by meaning or guesses."""
-    rendered = prompts.render("passage", n=str(n), title=title, text=text)
-    names = person_names(text) if language == "en" else ()
-    if not names:
-        return rendered
-    listed = "; ".join(f"{written} = {romanised}" for written, romanised in names)
-    return f"{rendered}\n{prompts.render('names', names=listed)}"
+    """One numbered passage; for an English answer, each Chinese name it holds followed once by
+    its pinyin, which a small model otherwise translates by meaning or guesses."""
+    if language == "en":
+        for written, romanised in person_names(text):
+            text = text.replace(written, f"{written} ({romanised})", 1)
+    return prompts.render("passage", n=str(n), title=title, text=text)
 
 
 @cache

@@ -354,13 +354,12 @@ def test_a_claim_the_headline_states_quotes_the_headline_where_the_document_has_
 
 
 def test_an_english_answer_is_given_the_pinyin_of_the_names_in_chinese_passages() -> None:
-    text = "四川省腫瘤醫院黨委書記易群致辭。"
+    text = "四川省腫瘤醫院黨委書記易群致辭，易群說。"
     chinese = [passage(1, text), PASSAGES[2]]
     english = build_messages("Who spoke for Sichuan Cancer Hospital?", chinese, "en")[-1]["content"]
-    assert "Names in English: 易群 = Yi Qun" in english
-    # Only after the passage that holds the name; none for English text, none for a Chinese answer.
-    assert english.count("Names in English") == 1
-    assert english.index("易群 = Yi Qun") < english.index("[3] (")
+    # Once, at the name's first mention; none in English text, none for a Chinese answer.
+    assert "黨委書記易群 (Yi Qun)致辭，易群說。" in english
+    assert english.count("(Yi Qun)") == 1
     for language in ("zh-Hans", "zh-Hant"):
         chinese_answer = build_messages("谁致辞？", chinese, language)[-1]["content"]
-        assert "Names in English" not in chinese_answer
+        assert "Yi Qun" not in chinese_answer and text in chinese_answer
