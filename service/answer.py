@@ -15,7 +15,6 @@ from functools import cache
 
 import prompts
 from index.injection import screen
-from index.names import person_names
 from index.textnorm import pinyin_ngrams, romanised_name_tokens
 from index.translations import Reading
 from ragqa.types import CITATION_MARKER, Language, marker_numbers
@@ -67,20 +66,13 @@ def _user_turn(
     return f"{context}\n\n{instruction}"
 
 
-def _render_passages(passages: Sequence[Passage], language: Language) -> str:
+def _render_passages(passages: Sequence[Passage]) -> str:
     return "\n".join(
-        _render_passage(p.n, title, neutralise(answer_guard.kept_text(p)), language)
+        prompts.render(
+            "passage", n=str(p.n), title=title, text=neutralise(answer_guard.kept_text(p))
+        )
         for p, title in zip(passages, _titles(passages), strict=True)
     )
-
-
-def _render_passage(n: int, title: str, text: str, language: Language) -> str:
-    """One numbered passage; for an English answer, each Chinese name it holds followed once by
-    its pinyin, which a small model otherwise translates by meaning or guesses."""
-    if language == "en":
-        for written, romanised in person_names(text):
-            text = text.replace(written, f"{written} ({romanised})", 1)
-    return prompts.render("passage", n=str(n), title=title, text=text)
 
 
 @cache
@@ -90,7 +82,7 @@ def _examples() -> tuple[ChatMessage, ...]:
     turns: list[ChatMessage] = []
     for example in json.loads(prompts.resource("examples.json")):
         rendered = "\n".join(
-            _render_passage(n, p["title"], p["text"], example["language"])
+            prompts.render("passage", n=str(n), title=p["title"], text=p["text"])
             for n, p in enumerate(example["passages"], start=1)
         )
         turns.append(
@@ -126,7 +118,7 @@ def build_messages(
     order to the assistant, a role marker), and without chat-control tokens.
     """
     asked = screen(question, question=True).kept.strip()
-    user = _user_turn(neutralise(asked), _render_passages(passages, language), language, task)
+    user = _user_turn(neutralise(asked), _render_passages(passages), language, task)
     messages = preamble()
     for turn in history:
         if turn["role"] == "assistant":

@@ -351,15 +351,3 @@ def test_a_claim_the_headline_states_quotes_the_headline_where_the_document_has_
     quote, start, _ = locate_quote(officials, "张峰同志出席了会议[1]。")
     assert quote.startswith("张峰") and start == body
     assert heading_span(document, "另一个标题") is None
-
-
-def test_an_english_answer_is_given_the_pinyin_of_the_names_in_chinese_passages() -> None:
-    text = "四川省腫瘤醫院黨委書記易群致辭，易群說。"
-    chinese = [passage(1, text), PASSAGES[2]]
-    english = build_messages("Who spoke for Sichuan Cancer Hospital?", chinese, "en")[-1]["content"]
-    # Once, at the name's first mention; none in English text, none for a Chinese answer.
-    assert "黨委書記易群 (Yi Qun)致辭，易群說。" in english
-    assert english.count("(Yi Qun)") == 1
-    for language in ("zh-Hans", "zh-Hant"):
-        chinese_answer = build_messages("谁致辞？", chinese, language)[-1]["content"]
-        assert "Yi Qun" not in chinese_answer and text in chinese_answer
