@@ -3,8 +3,8 @@ the local model translates each of its sentences into the collection's other lan
 
 Sentence by sentence, because a small model translates a short sentence faithfully where it
 summarises a long passage; because a question waiting for the same model waits behind at most
-one sentence; and because a translated sentence stays aligned with its original. It yields to
-answers (it translates only while no answer is generating), keeps every sentence in the
+one part of a sentence; and because a translated sentence stays aligned with its original. It
+yields to answers (it translates only while no answer is generating), keeps every sentence in the
 `TranslationCache` as it is made (resumable, never twice), and publishes a new searchable
 `BilingualView` as passages complete.
 """
@@ -74,10 +74,18 @@ class SentenceTranslator:
         self.translator_id = translator_id
         self.pieces = 0  # streamed pieces generated: one per token with llama.cpp's server
 
-    def translate(self, sentence: str, target: str) -> str:
-        """The sentence in `target`, a part at a time when it is long (`parts`)."""
-        joiner = JOINERS.get(target, " ")
-        return joiner.join(t for t in (self._one(p, target) for p in parts(sentence)) if t)
+    def translate(
+        self, sentence: str, target: str, go_on: Callable[[], bool] = lambda: True
+    ) -> str | None:
+        """The sentence in `target`, a part at a time when it is long (`parts`); None when
+        `go_on` turned false between parts (an answer is waiting for the model: it waits
+        behind one part at most, not the whole sentence)."""
+        translated = []
+        for k, part in enumerate(parts(sentence)):
+            if k and not go_on():
+                return None
+            translated.append(self._one(part, target))
+        return JOINERS.get(target, " ").join(t for t in translated if t)
 
     def _one(self, text: str, target: str) -> str:
         messages = [*sentence_preamble(), _request(neutralise(text), target)]
@@ -143,6 +151,7 @@ class BilingualIndexer:
         self._state = "off"
         self._sentences = 0
         self._seconds = 0.0
+        self._interrupted = 0  # sentences of the last round left unfinished for an answer
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._refresh_lock = threading.Lock()
@@ -211,7 +220,7 @@ class BilingualIndexer:
         if self._view.generation != snapshot.generation:
             self.refresh()
         pending = self._pending(snapshot)
-        made = 0
+        made = self._interrupted = 0
         published = time.monotonic()
         for sentence, target in pending:
             while not self.idle() and not stop.is_set():
@@ -222,7 +231,7 @@ class BilingualIndexer:
             self._state = "translating"
             started = time.perf_counter()
             try:
-                translation = self.translator.translate(sentence, target)
+                translation = self.translator.translate(sentence, target, self.idle)
             except EngineUnavailable as e:  # restarting: try again on the next round
                 log.warning("bilingual index paused: %s", e)
                 self._state = "engine unavailable"
@@ -232,6 +241,9 @@ class BilingualIndexer:
                 log.warning("sentence not translated into %s: %s", target, e)
                 translation = ""
             self._seconds += time.perf_counter() - started
+            if translation is None:  # left for an answer: still pending, made on a later round
+                self._interrupted += 1
+                continue
             self.cache.put(sentence, target, translation)
             self._sentences += 1
             made += 1
@@ -270,7 +282,7 @@ class BilingualIndexer:
                         # Round again while rounds make progress or the engine was away; a
                         # round that made nothing waits for the index to change.
                         again = self._view.coverage.pending > 0 and (
-                            made > 0 or self._state == "engine unavailable"
+                            made > 0 or self._interrupted > 0 or self._state == "engine unavailable"
                         )
                     except Exception:  # never let a fault end the thread or the service
                         log.exception("bilingual index: translation round failed")

@@ -315,6 +315,33 @@ def test_a_long_sentence_is_translated_a_part_at_a_time_and_joined() -> None:
     assert len(model.calls) == len(pieces)
 
 
+def test_an_answer_waits_behind_one_part_not_a_whole_long_sentence() -> None:
+    long = "本次会议由甲大学、乙大学主办，丙学会、丁学会协办，" * 3 + "共有三百人参加。"
+    model = FakeGenerator(lambda m: "part")
+    translator = SentenceTranslator(model, threading.Lock(), "t")
+    # An answer arrives while the first part is made: the rest is not asked for.
+    assert translator.translate(long, "en", lambda: False) is None
+    assert len(model.calls) == 1 < len(parts(long))
+    assert translator.translate(long, "en", lambda: True) is not None
+
+
+def test_a_sentence_left_for_an_answer_stays_pending_and_is_made_later(
+    settings: Settings,
+) -> None:
+    answerer = build_fake_answerer(settings)
+    model = Model()
+    indexer = indexer_for(answerer, settings, model)
+    long = "本次会议由甲大学、乙大学主办，丙学会、丁学会协办，" * 3 + "共有三百人参加。"
+    indexer._pending = lambda snapshot: [(long, "en")]  # type: ignore[method-assign]
+    checks = iter([True, False])  # idle before the sentence, then an answer arrives
+    indexer.idle = lambda: next(checks, True)
+    assert indexer.translate_pending() == 0
+    assert indexer.cache.get_many([long], "en") == {}  # nothing half-made is kept
+    indexer.idle = lambda: True
+    assert indexer.translate_pending() == 1
+    assert long in indexer.cache.get_many([long], "en")
+
+
 def test_a_changed_prompt_translates_again(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
