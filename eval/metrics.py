@@ -12,7 +12,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from index.textnorm import normalise_for_lexical
+from index.textnorm import detect_text_language, normalise_for_lexical, script_counts
 from ragqa.types import CITATION_MARKER, marker_numbers
 from ragqa.types import LANGUAGES as LANGUAGES  # the order figures are broken down in
 
@@ -52,20 +52,15 @@ def strings_found(answer: str, candidates: Iterable[str]) -> list[str]:
     return [c for c in candidates if normalise_for_matching(c) in normalised]
 
 
-_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_LATIN = re.compile(r"[A-Za-z]")
-
-
 def in_wrong_language(answer: str, language: str) -> bool:
     """The answer is not written in the question's language: an English question answered in
     Chinese prose (more Chinese characters than Latin letters; "Li Hua (李华)" is English), or a
     Chinese question answered without a Chinese character. Users expect the language they
     asked in, so such an answer is not right, whatever facts it holds."""
     text = CITATION_MARKER.sub(" ", answer)
-    han, latin = len(_HAN.findall(text)), len(_LATIN.findall(text))
     if language == "en":
-        return han > latin
-    return han == 0 if language.startswith("zh") else False
+        return detect_text_language(text) == "zh"
+    return script_counts(text)[0] == 0 if language.startswith("zh") else False
 
 
 def cited_numbers(answer: str) -> list[int]:

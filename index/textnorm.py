@@ -145,8 +145,12 @@ def sound_tokens(query: str, language: str) -> list[str]:
     return romanised_name_tokens(query) if language == "en" else pinyin_ngrams(query)
 
 
+def script_counts(text: str) -> tuple[int, int]:
+    """How many CJK ideographs and how many Latin letters `text` holds."""
+    return len(_CJK_IDEOGRAPH.findall(text)), len(_LATIN_LETTER.findall(text))
+
+
 def detect_text_language(text: str) -> TextLanguage:
     """'zh' when CJK ideographs outnumber Latin letters, else 'en' (also for text with neither)."""
-    cjk = len(_CJK_IDEOGRAPH.findall(text))
-    latin = len(_LATIN_LETTER.findall(text))
+    cjk, latin = script_counts(text)
     return "zh" if cjk > latin else "en"

@@ -114,7 +114,7 @@ def document_sentences(
             source, offset = hit.text, hit.start
         # Screened as a whole, as at ingestion: no part of a planted notice is ever read, not
         # even a clause of it as a neighbour.
-        planted = screen(source).spans
+        planted = _planted(source)
         sentences = found.setdefault(doc_id, {})
         for i, a, b in units:
             start, end = offset + a, offset + b
@@ -134,6 +134,13 @@ def document_sentences(
 def _units(text: str) -> tuple[tuple[int, int], ...]:
     """A document's evidence units, split once per document text (strings cache their hash)."""
     return tuple(split_units(text, _UNIT_CHARS))
+
+
+@lru_cache(maxsize=256)
+def _planted(text: str) -> tuple[tuple[int, int], ...]:
+    """The spans of a document that screening flags, once per document text (several hits
+    of one document share it)."""
+    return tuple(screen(text).spans)
 
 
 def _holds(hit: SearchHit, sentence: Sentence) -> bool:
