@@ -215,9 +215,10 @@ class Settings(BaseSettings):
     generation_timeout_s: float = Field(120.0, gt=0, description="Per-request time limit.")
     warm_prompt_cache: bool = Field(
         True,
-        description="Once the service is ready, prefill the system prompt and worked examples "
+        description="Once the models are loaded, prefill the system prompt and worked examples "
         "every question starts with, in the background, so the first question does not pay "
-        "for them (llama.cpp keeps them in its prompt cache).",
+        "for them (llama.cpp keeps them in its prompt cache); /readyz says `warming` until "
+        "then.",
     )
     retry_after_s: int = Field(5, ge=1, description="Retry-After sent with 503 and 429.")
 

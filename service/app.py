@@ -81,7 +81,7 @@ def _status_for(error: RagqaError) -> tuple[int, dict[str, str]]:
     return 500, {}
 
 
-def _warm_prompt_cache(answerer: Answerer) -> None:
+def _warm_prompt_cache(answerer: Answerer, done: threading.Event | None = None) -> None:
     started = time.perf_counter()
     try:
         answerer.warm_prompt_cache()
@@ -89,6 +89,9 @@ def _warm_prompt_cache(answerer: Answerer) -> None:
         log.warning("could not prefill the prompt preamble: %s", e)
     else:
         log.info("prompt preamble prefilled in %.1f s", time.perf_counter() - started)
+    finally:
+        if done is not None:
+            done.set()
 
 
 JSON_BODY_EXPECTED = "the body must be JSON, sent with Content-Type: application/json"
@@ -147,10 +150,15 @@ def create_app(
             loaded.bilingual.start()
         if settings.warm_prompt_cache:
             threading.Thread(
-                target=_warm_prompt_cache, args=(loaded,), name="ragqa-warm", daemon=True
+                target=_warm_prompt_cache,
+                args=(loaded, state.warmed),
+                name="ragqa-warm",
+                daemon=True,
             ).start()
             if loaded.engine is not None:  # a restarted engine has an empty prompt cache
                 loaded.engine.on_ready(lambda: _warm_prompt_cache(loaded))
+        else:
+            state.warmed.set()
         try:
             yield
         finally:

@@ -65,8 +65,9 @@ def sentence_preamble() -> list[ChatMessage]:
 
 
 class SentenceTranslator:
-    """One sentence into one language with the local model; shares the query translator's
-    generator and lock, so the two never run on one context at once."""
+    """One sentence into one language with the local model, under its translator's lock, so
+    that two calls never run on one context at once (where the back end has no background
+    slot, that is the query translator's)."""
 
     def __init__(self, generator: Generator, lock: threading.Lock, translator_id: str) -> None:
         self.generator = generator

@@ -53,12 +53,14 @@ def build_answerer(settings: Settings) -> Answerer:
         model,
         answer_slots=settings.max_concurrent_generations,
         translator=settings.cross_lingual or bilingual_on,
+        background=bilingual_on,
     )
     lap("generators_s")
     translator = LlmTranslator(loaded.translator) if loaded.translator else None
     bilingual = None
     if bilingual_on:
-        bilingual = bilingual_indexer(settings, store, embedder, translator)
+        behind = LlmTranslator(loaded.background) if loaded.background else translator
+        bilingual = bilingual_indexer(settings, store, embedder, behind)
         bilingual.refresh()  # what earlier runs translated is searchable from the start
         lap("bilingual_s")
     answerer = Answerer(
@@ -77,7 +79,8 @@ def build_answerer(settings: Settings) -> Answerer:
 def bilingual_indexer(
     settings: Settings, store: ChunkStore, embedder: Embedder, translator: LlmTranslator | None
 ) -> BilingualIndexer:
-    """The bilingual index over `store`, translating with the query translator's model."""
+    """The bilingual index over `store`, translating with `translator`: the background one on
+    a slot of its own where the back end gives one, else the query translator."""
     identity = translator_id(
         settings.generator, settings.generator_url, json.dumps(sentence_preamble())
     )
@@ -100,7 +103,9 @@ def with_other_index(answerer: Answerer, settings: Settings) -> Answerer:
     store = open_or_build(settings, answerer.embedder)
     bilingual = None
     if settings.bilingual_max_chunks > 0:
-        bilingual = bilingual_indexer(settings, store, answerer.embedder, answerer.translator)
+        given = answerer.bilingual.translator if answerer.bilingual is not None else None
+        behind = LlmTranslator(given.generator) if given is not None else answerer.translator
+        bilingual = bilingual_indexer(settings, store, answerer.embedder, behind)
         bilingual.refresh()
     return Answerer(
         settings,

@@ -223,8 +223,9 @@ class EngineOut(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: Literal["ok", "loading", "failed", "unavailable"] = Field(
-        description="`ok` once ready; `unavailable` while the generation engine restarts."
+    status: Literal["ok", "loading", "warming", "failed", "unavailable"] = Field(
+        description="`ok` once ready; `warming` while the fixed prompt preambles are first read;"
+        " `unavailable` while the generation engine restarts."
     )
     detail: str | None = Field(None, description="Why it is not ok, when known.")
     engine: EngineOut | None = Field(

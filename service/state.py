@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from ragqa.config import Settings
@@ -21,3 +22,6 @@ class AppState:
     feedback: FeedbackStore
     metrics: Metrics = field(default_factory=Metrics)
     answerer: Answerer | None = None
+    # Set once the prompt preambles are prefilled (or warming is off): until then /readyz says
+    # `warming`, so a load balancer's first question does not pay for that first reading.
+    warmed: threading.Event = field(default_factory=threading.Event)

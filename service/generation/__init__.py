@@ -1,8 +1,8 @@
 """Text generation back ends behind one interface (`Generator.stream`), registered by name.
 
 A back end turns the settings into `Generators`: the pooled answer generators, the query
-translator's, and the engine they share, if any. Adding one is a function and a line in
-`BACKENDS`.
+translator's, the background translator's, and the engine they share, if any. Adding one is
+a function and a line in `BACKENDS`.
 """
 
 from __future__ import annotations
@@ -39,18 +39,27 @@ class Generators:
     answer: list[Generator]
     translator: Generator | None
     engine: Engine | None = None
+    # The bilingual index's translator, on a slot of its own, so that its work between
+    # questions never evicts the query translator's cached preamble nor holds its lock. None:
+    # the bilingual index shares the query translator's.
+    background: Generator | None = None
 
     def close(self) -> None:
         if self.engine is not None:
             self.engine.stop()
 
 
-def _engine_generators(engine: Engine, answer_slots: int, translator: bool) -> Generators:
+def _engine_generators(
+    engine: Engine, answer_slots: int, translator: bool, background: bool
+) -> Generators:
     from service.generation.openai_chat import OpenAIChatGenerator
 
     answer: list[Generator] = [OpenAIChatGenerator(engine, slot=i) for i in range(answer_slots)]
-    translate = OpenAIChatGenerator(engine, slot=answer_slots) if translator else None
-    return Generators(answer, translate, engine)
+    slot = answer_slots
+    translate = OpenAIChatGenerator(engine, slot=slot) if translator else None
+    slot += 1 if translator else 0
+    behind = OpenAIChatGenerator(engine, slot=slot) if background else None
+    return Generators(answer, translate, engine, behind)
 
 
 def _engine_options(settings: Settings) -> dict[str, float]:
@@ -63,7 +72,7 @@ def _engine_options(settings: Settings) -> dict[str, float]:
 
 
 def _llama_cpp(
-    settings: Settings, model: str | None, answer_slots: int, translator: bool
+    settings: Settings, model: str | None, answer_slots: int, translator: bool, background: bool
 ) -> Generators:
     """llama.cpp's server on a GGUF file, started and supervised here (the default)."""
     if model is None or Path(model).suffix.lower() != ".gguf":
@@ -73,18 +82,18 @@ def _llama_cpp(
         )
     launch = LaunchSpec(
         model_path=model,
-        slots=answer_slots + (1 if translator else 0),
+        slots=answer_slots + (1 if translator else 0) + (1 if background else 0),
         ctx=settings.n_ctx,
         threads=settings.n_threads,
         alias=ENGINE_MODEL_ALIAS,
     )
     engine = Engine(launch=launch, **_engine_options(settings))  # type: ignore[arg-type]
     engine.start()
-    return _engine_generators(engine, answer_slots, translator)
+    return _engine_generators(engine, answer_slots, translator, background)
 
 
 def _openai(
-    settings: Settings, model: str | None, answer_slots: int, translator: bool
+    settings: Settings, model: str | None, answer_slots: int, translator: bool, background: bool
 ) -> Generators:
     """Any OpenAI-compatible server at RAGQA_GENERATOR_URL (vLLM, llama.cpp, Ollama, TGI)."""
     if not settings.generator_url:
@@ -97,13 +106,14 @@ def _openai(
         **_engine_options(settings),  # type: ignore[arg-type]
     )
     engine.start()
-    return _engine_generators(engine, answer_slots, translator)
+    return _engine_generators(engine, answer_slots, translator, background)
 
 
 def _transformers(
-    settings: Settings, model: str | None, answer_slots: int, translator: bool
+    settings: Settings, model: str | None, answer_slots: int, translator: bool, background: bool
 ) -> Generators:
-    """transformers in this process: for a GPU and a Hugging Face folder or id."""
+    """transformers in this process: for a GPU and a Hugging Face folder or id (no background
+    translator: the bilingual index shares the query translator's model)."""
     from service.generation.transformers_backend import TransformersGenerator
 
     if model is None:
@@ -112,7 +122,8 @@ def _transformers(
     return Generators(answer, TransformersGenerator(model) if translator else None)
 
 
-Backend = Callable[[Settings, str | None, int, bool], Generators]
+# settings, model, answer slots, query translator?, background translator?
+Backend = Callable[[Settings, str | None, int, bool, bool], Generators]
 BACKENDS: dict[str, Backend] = {
     "llama_cpp": _llama_cpp,
     "openai": _openai,
@@ -133,10 +144,16 @@ def backend_name(settings: Settings, model: str | None = None) -> str:
 
 
 def load_generators(
-    settings: Settings, model: str | None, *, answer_slots: int, translator: bool
+    settings: Settings,
+    model: str | None,
+    *,
+    answer_slots: int,
+    translator: bool,
+    background: bool = False,
 ) -> Generators:
     """Load `model` (a resolved GGUF path, HF folder or hub id; None for a remote engine that
-    names its own) with the configured back end."""
+    names its own) with the configured back end; `background` asks for the bilingual index's
+    own translator where the back end can give one."""
     name = backend_name(settings, model)
     try:
         backend = BACKENDS[name]
@@ -144,4 +161,4 @@ def load_generators(
         raise ConfigError(
             f"unknown generator back end {name!r}; valid: {', '.join(sorted(BACKENDS))}"
         ) from None
-    return backend(settings, model, answer_slots, translator)
+    return backend(settings, model, answer_slots, translator, background)

@@ -21,24 +21,27 @@ def healthz() -> HealthResponse:
 
 @router.get("/readyz", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
 def readyz(state: State) -> HealthResponse | JSONResponse:
-    """200 when the index and the models are loaded and the generation engine passed its
-    self-test; else 503 saying what is not ready (search may still answer)."""
+    """200 when the index and the models are loaded, the generation engine passed its
+    self-test and the prompt preambles are prefilled; else 503 saying what is not ready
+    (search, and answers, may still be served meanwhile)."""
     answerer = state.answerer
     if answerer is None:
         return JSONResponse(HealthResponse(status="loading").model_dump(), status_code=503)
-    if answerer.engine is None:
-        return HealthResponse(status="ok")
-    engine = EngineOut(**asdict(answerer.engine.status()))
-    if engine.state == "ready":
-        return HealthResponse(status="ok", engine=engine)
-    body = HealthResponse(
-        status="failed" if engine.state == "failed" else "unavailable",
-        detail=f"the generation engine is {engine.state}"
-        + (f": {engine.detail}" if engine.detail else ""),
-        engine=engine,
-    )
-    return JSONResponse(
-        body.model_dump(),
-        status_code=503,
-        headers={"Retry-After": str(state.settings.retry_after_s)},
-    )
+    engine = EngineOut(**asdict(answerer.engine.status())) if answerer.engine else None
+    if engine is not None and engine.state != "ready":
+        body = HealthResponse(
+            status="failed" if engine.state == "failed" else "unavailable",
+            detail=f"the generation engine is {engine.state}"
+            + (f": {engine.detail}" if engine.detail else ""),
+            engine=engine,
+        )
+        headers = {"Retry-After": str(state.settings.retry_after_s)}
+        return JSONResponse(body.model_dump(), status_code=503, headers=headers)
+    if not state.warmed.is_set():
+        body = HealthResponse(
+            status="warming",
+            detail="prefilling the prompt preambles, so that the first answer does not wait",
+            engine=engine,
+        )
+        return JSONResponse(body.model_dump(), status_code=503, headers={"Retry-After": "5"})
+    return HealthResponse(status="ok", engine=engine)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -166,8 +167,11 @@ def app_with_generators(settings: Settings, *generators: Generator) -> FastAPI:
 
 @pytest.fixture
 def client(fake_app: FastAPI) -> Iterator[TestClient]:
-    """The real app (lifespan run) over the fake-model answerer."""
+    """The real app (lifespan run) over the fake-model answerer, once /readyz says ready."""
     with TestClient(fake_app) as test_client:
+        deadline = time.monotonic() + 10
+        while test_client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.01)
         yield test_client
 
 

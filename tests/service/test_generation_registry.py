@@ -31,9 +31,27 @@ def test_one_registration_makes_a_back_end_loadable_by_name(
 ) -> None:
     made = Generators(answer=[], translator=None)
 
-    def nothing(settings: Settings, model: str | None, slots: int, translator: bool) -> Generators:
+    def nothing(
+        settings: Settings, model: str | None, slots: int, translator: bool, background: bool
+    ) -> Generators:
         return made
 
     monkeypatch.setitem(BACKENDS, "nothing", nothing)
     settings = Settings(generator_backend="nothing")
     assert load_generators(settings, None, answer_slots=1, translator=False) is made
+
+
+@pytest.mark.parametrize(
+    ("translator", "background"), [(False, False), (True, False), (True, True)]
+)
+def test_each_engine_generator_pins_a_slot_of_its_own(translator: bool, background: bool) -> None:
+    """Answers, the query translator and the background translator never share a slot, so
+    one's work never evicts another's cached preamble."""
+    from service.generation import Engine, _engine_generators
+
+    engine = Engine(url="http://127.0.0.1:1/v1", model="m")  # never started: no request made
+    made = _engine_generators(engine, 2, translator, background)
+    pinned = [*made.answer, made.translator, made.background]
+    slots = [getattr(g, "slot", None) for g in pinned if g is not None]
+    assert slots == list(range(2 + translator + background))
+    assert (made.translator is not None, made.background is not None) == (translator, background)

@@ -28,6 +28,7 @@ from ragqa.config import Settings
 from ragqa.errors import GenerationFailed
 from service.answer import preamble
 from service.app import create_app
+from service.generation.base import ChatMessage
 from service.loopback import serve
 from service.state import AppState
 from service.translation import translation_preamble
@@ -375,6 +376,35 @@ def test_once_ready_each_model_prefills_the_shared_preamble_only_when_set(
     assert [g.prefilled for g in generators] == [[preamble()] if warm else [] for _ in generators]
     assert isinstance(translator, FakeGenerator)
     assert translator.prefilled == ([translation_preamble()] if warm else [])
+
+
+class _SlowPrefill(FakeGenerator):
+    """Prefills only once `release` is set, like an engine's first reading of a long prompt."""
+
+    def __init__(self, release: threading.Event) -> None:
+        super().__init__(cite_first_passage)
+        self.release = release
+
+    def prefill(self, messages: list[ChatMessage]) -> None:
+        assert self.release.wait(10)
+        super().prefill(messages)
+
+
+def test_not_ready_until_the_preambles_are_prefilled(tmp_path: Path) -> None:
+    release = threading.Event()
+    generator = _SlowPrefill(release)
+    app = app_with_generators(make_settings(tmp_path, warm_prompt_cache=True), generator)
+    with TestClient(app) as client:
+        warming = client.get("/readyz")
+        assert (warming.status_code, warming.json()["status"]) == (503, "warming")
+        assert "Retry-After" in warming.headers and warming.json()["detail"]
+        assert client.post("/v1/search", json={"query": "太原"}).status_code == 200
+        release.set()
+        deadline = time.monotonic() + 10
+        while client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert client.get("/readyz").json()["status"] == "ok"
+        assert generator.prefilled == [preamble()]
 
 
 def test_metrics_count_requests_by_route_template_and_status(client: TestClient) -> None:
