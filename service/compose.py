@@ -104,7 +104,11 @@ def with_other_index(answerer: Answerer, settings: Settings) -> Answerer:
     bilingual = None
     if settings.bilingual_max_chunks > 0:
         given = answerer.bilingual.translator if answerer.bilingual is not None else None
-        behind = LlmTranslator(given.generator) if given is not None else answerer.translator
+        behind = (
+            LlmTranslator(given.generator, lock=given.lock)
+            if given is not None
+            else answerer.translator
+        )
         bilingual = bilingual_indexer(settings, store, answerer.embedder, behind)
         bilingual.refresh()
     return Answerer(

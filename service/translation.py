@@ -24,9 +24,13 @@ _TARGET_NAMES = {"zh": "Simplified Chinese", "en": "English"}
 class LlmTranslator:
     """Query translation with the local model, cached: the same question costs one call."""
 
-    def __init__(self, generator: Generator, *, cache_size: int = 1024) -> None:
+    def __init__(
+        self, generator: Generator, *, cache_size: int = 1024, lock: threading.Lock | None = None
+    ) -> None:
         self.generator = generator
-        self.lock = threading.Lock()  # one llama.cpp context serves one call at a time
+        # One llama.cpp context serves one call at a time: whoever else uses `generator`
+        # passes its lock.
+        self.lock = lock or threading.Lock()
         self.cache: OrderedDict[tuple[str, str], str] = OrderedDict()
         self.cache_size = cache_size
 
