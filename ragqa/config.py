@@ -194,6 +194,13 @@ class Settings(BaseSettings):
         "passages answer the question is below this (read from its token probabilities; "
         "needs a back end that returns them). 0 measures it without refusing; unset: off.",
     )
+    quote_first: bool = Field(
+        False,
+        description="Quote first: before answering, the model copies the words of a passage "
+        "the answer rests on (on llama.cpp a grammar holds them to a run of one passage "
+        "sentence's clauses), or says none and the answer is a refusal; a citation of that "
+        "passage then quotes them.",
+    )
     per_document_threshold: float | None = Field(
         None,
         ge=0.0,

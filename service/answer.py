@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import prompts
 from index.injection import screen
@@ -22,6 +23,7 @@ from service import answer_guard
 from service.claims import SENTENCE, check_claims, is_refusal, split_claims, words
 from service.generation.base import ChatMessage
 from service.passages import Citation, Passage
+from service.quote_first import Quote, reply_head
 
 # Chat-control tokens of the common templates (ChatML, Llama, Gemma), and ragqa's own passage
 # frame: a document or question containing one must not be able to leave its place.
@@ -75,32 +77,37 @@ def _render_passages(passages: Sequence[Passage]) -> str:
     )
 
 
+def _quoted_reply(example: dict[str, Any]) -> str:
+    """An example's reply in the quote-first form: its evidence, then the answer."""
+    quotes = [Quote(e["passage"], e["text"]) for e in example["evidence"]]
+    return f"{reply_head(quotes, example['language'])} {example['answer']}"
+
+
 @cache
-def _examples() -> tuple[ChatMessage, ...]:
+def _examples(quoting: bool) -> tuple[ChatMessage, ...]:
     """Worked examples (citing, refusing) shown before the real question. They are the same
-    for every request, so llama.cpp keeps them in its prompt cache with the system prompt."""
+    for every request, so llama.cpp keeps them in its prompt cache with the system prompt.
+    With `quoting`, each reply first copies its evidence (service/quote_first.py)."""
     turns: list[ChatMessage] = []
     for example in json.loads(prompts.resource("examples.json")):
         rendered = "\n".join(
             prompts.render("passage", n=str(n), title=p["title"], text=p["text"])
             for n, p in enumerate(example["passages"], start=1)
         )
-        turns.append(
-            {
-                "role": "user",
-                "content": _user_turn(example["question"], rendered, example["language"]),
-            }
-        )
-        turns.append({"role": "assistant", "content": example["answer"]})
+        task = "quote" if quoting else "question"
+        question, language = example["question"], example["language"]
+        turns.append({"role": "user", "content": _user_turn(question, rendered, language, task)})
+        reply = _quoted_reply(example) if quoting else example["answer"]
+        turns.append({"role": "assistant", "content": reply})
     return tuple(turns)
 
 
-def preamble() -> list[ChatMessage]:
+def preamble(*, quoting: bool = False) -> list[ChatMessage]:
     """The system rules and worked examples that every prompt starts with."""
     names = prompts.table("languages")
     refusals = "\n".join(f"- {names[k]}: {v}" for k, v in prompts.table("refusals").items())
     system: ChatMessage = {"role": "system", "content": prompts.render("system", refusals=refusals)}
-    return [system, *_examples()]
+    return [system, *_examples(quoting)]
 
 
 def build_messages(
@@ -110,16 +117,19 @@ def build_messages(
     history: Sequence[dict[str, str]] = (),
     *,
     task: str = "question",
+    quoting: bool = False,
 ) -> list[ChatMessage]:
     """The preamble, earlier turns, then one user turn holding the passages, the question and
-    the task (`question`: answer it; `support`: say yes or no, do the passages answer it).
+    the task (`question`: answer it; `quote`: copy the evidence, then answer; `support`: say
+    yes or no, do the passages answer it). `quoting` picks the preamble whose examples quote
+    first: a judgement before a quote-first answer shares that answer's preamble and cache.
 
     Documents and user turns go in without their sentences screened as instructions (an
     order to the assistant, a role marker), and without chat-control tokens.
     """
     asked = screen(question, question=True).kept.strip()
     user = _user_turn(neutralise(asked), _render_passages(passages), language, task)
-    messages = preamble()
+    messages = preamble(quoting=quoting)
     for turn in history:
         if turn["role"] == "assistant":
             messages.append({"role": "assistant", "content": neutralise(turn["content"])})

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from collections.abc import Generator as EventStream
+from functools import partial
 
 from index.backend import ChunkStore, SearchView
 from index.documents import Chunk
@@ -31,6 +32,7 @@ from service.generation.base import yes_probability
 from service.language import corpus_language, detect_language
 from service.passages import Passage, SearchHit, to_passages
 from service.per_document import Part, PartOptions, answer_parts, combine, document_groups
+from service.quote_first import QuoteFirst, quoted_citations
 from service.retrieval import HybridRetriever, Retrieval
 from service.translation import LlmTranslator
 
@@ -99,7 +101,7 @@ class Answerer:
         """
         if self.translator is not None:  # a question is translated before it is answered
             self.translator.prefill()
-        messages = preamble()
+        messages = preamble(quoting=self.settings.quote_first)
         for _ in self.generators:
             generator = self._pool.get()
             try:
@@ -267,13 +269,17 @@ class Answerer:
             # Judged unanswered by the passages: no answer is written.
             yield from self._refuse(question, language, passages, timings, started, support)
             return
-        messages = build_messages(question, passages, language, history)
+        quoting = self.settings.quote_first
+        task = "quote" if quoting else "question"
+        messages = build_messages(question, passages, language, history, task=task, quoting=quoting)
         pieces: list[str] = []
         # Text leaves a sentence at a time, each checked like the final answer.
         gate = SentenceGate(passages, language, question)
         sent = False
         gen_started = time.perf_counter()
-        for piece in generator.stream(
+        reply = QuoteFirst(passages, language) if quoting else None
+        write = generator.stream if reply is None else partial(reply.stream, generator)
+        for piece in write(
             messages,
             max_tokens=max_tokens or self.settings.max_tokens,
             temperature=self.settings.temperature if temperature is None else temperature,
@@ -292,7 +298,16 @@ class Answerer:
                     f"answer took longer than {self.settings.generation_timeout_s:g} s"
                 )
         timings["generate_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
+        if reply is not None:
+            timings["evidence_ms"] = reply.evidence_ms
+            if reply.none:  # the model chose "no passage states it"
+                yield from self._refuse(question, language, passages, timings, started, support)
+                return
         cited = postprocess("".join(pieces), passages, language, question)
+        citations = (
+            cited.citations if reply is None else quoted_citations(cited.citations, reply.quotes)
+        )
+        raw = pieces if reply is None else reply.raw
         rest = (
             cited.answer if cited.refused and not sent else "" if cited.refused else gate.finish()
         )
@@ -305,13 +320,13 @@ class Answerer:
                 language=language,
                 answer=cited.answer,
                 refused=cited.refused,
-                citations=cited.citations,
+                citations=citations,
                 passages=passages,
                 timings=timings,
                 prompt_tokens=generator.count_tokens(messages),
-                completion_tokens=len(pieces),
+                completion_tokens=len(raw),
                 cached_tokens=generator.cached_tokens(),
-                raw_answer="".join(pieces),
+                raw_answer="".join(raw),
                 support=support,
                 several=several,
             )
@@ -383,7 +398,9 @@ class Answerer:
         }[task]
         if setting is None:
             return None
-        messages = build_messages(question, passages, language, history, task=task)
+        messages = build_messages(
+            question, passages, language, history, task=task, quoting=self.settings.quote_first
+        )
         return yes_probability(generator, messages, stop)
 
     def ask(

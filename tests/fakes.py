@@ -36,6 +36,7 @@ class FakeGenerator:
         max_tokens: int,
         temperature: float,
         stop: threading.Event | None = None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
         self.calls.append(messages)
         words = self.reply(messages).split(" ")

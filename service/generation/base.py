@@ -29,8 +29,10 @@ class Generator(Protocol):
         max_tokens: int,
         temperature: float,
         stop: threading.Event | None = None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
-        """Yield the answer's text pieces (about one token each) as they are generated."""
+        """Yield the answer's text pieces (about one token each) as they are generated;
+        `grammar` (llama.cpp's GBNF) constrains the reply where the back end can."""
         ...
 
     def count_tokens(self, messages: list[ChatMessage]) -> int:

@@ -103,12 +103,17 @@ class OpenAIChatGenerator:
         max_tokens: int,
         temperature: float,
         stop: threading.Event | None = None,
+        grammar: str | None = None,
         top_logprobs: int = 0,
     ) -> Iterator[str]:
         url = self.engine.base_url() + "/v1/chat/completions"
         body = self._body(
             messages, max_tokens=max_tokens, temperature=temperature, top_logprobs=top_logprobs
         )
+        if grammar is not None and self.engine.kind == "llama.cpp":
+            # llama.cpp's own extension (GBNF); another engine gets the prompt alone, and
+            # its reply is read as written.
+            body["grammar"] = grammar
         stop = stop or threading.Event()
         done = threading.Event()
         self.last_timings, self.last_cached_tokens = {}, None

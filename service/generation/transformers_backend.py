@@ -59,6 +59,7 @@ class TransformersGenerator:
         max_tokens: int,
         temperature: float,
         stop: threading.Event | None = None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 

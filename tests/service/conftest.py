@@ -93,6 +93,7 @@ class PacedGenerator:
         max_tokens: int,
         temperature: float,
         stop: threading.Event | None = None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
         self.calls.append(messages)
         self.started.set()
