@@ -1,13 +1,11 @@
 """Quote first: the model copies the passage text that states the answer, then answers.
 
 A small model picks well among given options and reads a short text better than four long
-ones. So before it writes the answer it names its evidence: `Evidence [n]: <clauses>`, one or
-two lines, or `Evidence: none`, and only then `Answer: ...`. On llama.cpp a grammar makes each
-evidence line a run of whole clauses of one passage sentence, copied exactly, so the evidence
-is never invented, its offsets in the document are exact, and the answer is written right
-after the text it rests on. "none" is a refusal the model chose among the options. For an
-English answer the people's names in the evidence follow it with their pinyin (a small model
-otherwise translates a name by its characters' meanings).
+ones. So before it writes the answer it names its evidence, one line `Evidence [n]: <clauses>`
+or `Evidence: none`, and only then `Answer in <language>: ...`. On llama.cpp a grammar makes
+the evidence a run of whole clauses of one passage sentence, copied exactly, so it is never
+invented, its offsets in the document are exact, and the answer is written right after the
+text it rests on. "none" is a refusal the model chose among the options.
 """
 
 from __future__ import annotations
@@ -28,10 +26,11 @@ from service.passages import Citation, Passage
 
 NONE_LINE = "Evidence: none"
 MAX_QUOTES = 1
-# Tokens the evidence lines may take: two runs of clauses, a long one each.
+# Tokens the evidence line may take: a run of two long clauses.
 _EVIDENCE_TOKENS = 200
-# A clause ends after one of these marks (and the spaces after it); an enumeration comma (、)
-# does not end one, so a person's title and name stay together.
+# A clause ends after one of these marks (and the spaces after it). Unlike the chunker's clause
+# breaks (index/chunking.py), an enumeration comma (、) does not end one, so a person's title
+# and name stay together in one quotable piece.
 _CLAUSE_END = re.compile(r"[，,；;：:。！？!?]\s*")
 # Clauses an evidence line copies at most: enough for a fact, short to decode.
 _RUN = 2
@@ -70,8 +69,9 @@ def _literal(text: str) -> str:
 
 
 def grammar(passages: Sequence[Passage]) -> str:
-    """A llama.cpp grammar (GBNF) of the evidence lines: one or two, each a run of up to
-    `_RUN` whole clauses of one sentence of the passage it names, or "none"."""
+    """A llama.cpp grammar (GBNF) of the evidence line: a run of up to `_RUN` whole clauses
+    of one sentence of the passage it names, or "none"."""
+    names: list[str] = []
     rules: list[str] = []
     for p in passages:
         runs = [
@@ -80,11 +80,11 @@ def grammar(passages: Sequence[Passage]) -> str:
             for c in range(len(pieces))
         ]
         if runs:
+            names.append(f"p{p.n}")
             rules.append(f"p{p.n} ::= {_literal(f'Evidence [{p.n}]: ')} ( {' | '.join(runs)} )")
     if not rules:
         return f"root ::= {_literal(NONE_LINE)}\n"
-    lines = " | ".join(rule.split(" ::= ")[0] for rule in rules)
-    head = f"root ::= {_literal(NONE_LINE)} | q\nq ::= {lines}"
+    head = f"root ::= {_literal(NONE_LINE)} | q\nq ::= {' | '.join(names)}"
     return "\n".join([head, *rules]) + "\n"
 
 
@@ -103,12 +103,12 @@ class Quote:
     text: str
 
 
-def _split(head: str) -> tuple[str, str, str]:
-    """The reply's evidence, its answer tag and what follows it."""
+def _split(head: str) -> tuple[str, str]:
+    """The reply's evidence, and what follows its answer tag."""
     match = _ANSWER.search(head)
     if match is None:
-        return head, "", ""
-    return head[: match.start()], match.group(), head[match.end() :]
+        return head, ""
+    return head[: match.start()], head[match.end() :]
 
 
 def parse_evidence(text: str) -> list[Quote]:
@@ -150,8 +150,8 @@ class QuoteFirst:
         temperature: float,
         stop: threading.Event,
     ) -> Iterator[str]:
-        """The evidence lines, constrained by the grammar; then, unless the model said none,
-        the answer, continuing the assistant turn after the evidence (and names)."""
+        """The evidence line, constrained by the grammar; then, unless the model said none,
+        the answer, continuing the assistant turn after the evidence."""
         started = time.perf_counter()
         head, tagged = "", False
         written = generator.stream(
@@ -167,7 +167,7 @@ class QuoteFirst:
             if _ANSWER.search(head):  # a back end without grammars writes it all at once
                 tagged = True
                 break
-        evidence, _, answer = _split(head)
+        evidence, answer = _split(head)
         self.quotes = parse_evidence(evidence)
         self.evidence_ms = round((time.perf_counter() - started) * 1000, 1)
         if not self.quotes or stop.is_set():
@@ -191,7 +191,6 @@ class QuoteFirst:
     def _answer(self, pieces: Iterator[str], said: str = "") -> Iterator[str]:
         """The answer's text (`said` is its start, already read), up to any evidence line of
         a second round."""
-        said = said.lstrip(" ")
         sent = 0
         for piece in itertools.chain([""], pieces):
             if piece:
