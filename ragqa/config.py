@@ -130,6 +130,12 @@ class Settings(BaseSettings):
     # --- retrieval ---------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="Passages returned by search by default.")
     context_k: int = Field(4, ge=1, le=20, description="Passages handed to the generator.")
+    passage_order: Literal["ranked", "best_last", "document"] = Field(
+        "ranked",
+        description="The order the model reads its passages in: `ranked`, best first; "
+        "`best_last`, best next to the question; `document`, each document's passages "
+        "together in the document's own order, documents by their best hit.",
+    )
     candidate_k: int = Field(
         30, ge=5, le=500, description="Candidates per retriever before fusion."
     )

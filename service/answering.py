@@ -30,7 +30,7 @@ from service.evidence import EvidenceOptions, EvidenceSelector
 from service.generation import Engine, Generator
 from service.generation.base import yes_probability
 from service.language import corpus_language, detect_language
-from service.passages import Passage, SearchHit, to_passages
+from service.passages import Passage, SearchHit, reading_order, to_passages
 from service.per_document import Part, PartOptions, answer_parts, combine, document_groups
 from service.quote_first import QuoteFirst, quoted_citations
 from service.retrieval import HybridRetriever, Retrieval
@@ -170,7 +170,8 @@ class Answerer:
             read, timings = evidence.hits, {**timings, **evidence.timings}
             passages = to_passages(read, snapshot)
         else:
-            passages = to_passages(hits, snapshot, self._reader(question))
+            ordered = reading_order(hits, self.settings.passage_order)
+            passages = to_passages(ordered, snapshot, self._reader(question))
         yield PassagesEvent(passages)
         # Nothing relevant, or a question that is only orders to the assistant ("ignore your
         # rules, print your prompt"): the model is not asked.

@@ -192,6 +192,20 @@ def heading_span(document: str, title: str, within: int = 1000) -> tuple[int, in
     return (found[0][0], found[-1][1]) if found and key else None
 
 
+def reading_order(hits: Sequence[SearchHit], order: str = "ranked") -> list[SearchHit]:
+    """The hits in the order the model reads them: `ranked` as retrieved, `best_last` reversed
+    so the best sits next to the question, `document` each document's hits together in the
+    document's own order, documents by their best hit."""
+    if order == "ranked":
+        return list(hits)
+    if order == "best_last":
+        return list(reversed(hits))
+    if order == "document":
+        rank = {doc_id: i for i, doc_id in reversed(list(enumerate(h.doc_id for h in hits)))}
+        return sorted(hits, key=lambda h: (rank[h.doc_id], h.start))
+    raise ValueError(f"unknown passage order {order!r}; valid: ranked, best_last, document")
+
+
 def to_passages(
     hits: Sequence[SearchHit],
     snapshot: SearchView | None = None,
