@@ -102,6 +102,8 @@ def eval_command(
         if url is None:  # the thresholds and evidence the answers were given under
             run.meta["support_threshold"] = settings.support_threshold
             run.meta["per_document_threshold"] = settings.per_document_threshold
+            run.meta["passage_order"] = settings.passage_order
+            run.meta["quote_first"] = settings.quote_first
             if settings.evidence_sentences:
                 run.meta["evidence"] = (
                     f"{settings.evidence_sentences} sentences ±{settings.evidence_neighbours} "
