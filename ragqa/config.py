@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ragqa.types import PassageOrder
+
 ReconcileMode = Literal["report", "index", "quarantine"]
 
 
@@ -130,7 +132,7 @@ class Settings(BaseSettings):
     # --- retrieval ---------------------------------------------------------------------
     top_k: int = Field(5, ge=1, le=50, description="Passages returned by search by default.")
     context_k: int = Field(4, ge=1, le=20, description="Passages handed to the generator.")
-    passage_order: Literal["ranked", "best_last", "document"] = Field(
+    passage_order: PassageOrder = Field(
         "ranked",
         description="The order the model reads its passages in: `ranked`, best first; "
         "`best_last`, best next to the question; `document`, each document's passages "

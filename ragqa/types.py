@@ -14,6 +14,9 @@ RetrievalMode = Literal["dense", "lexical", "hybrid"]
 """How passages are retrieved: by embedding, by BM25 over folded tokens, or both fused."""
 RETRIEVAL_MODES: tuple[RetrievalMode, ...] = ("dense", "lexical", "hybrid")
 
+# The order the model reads its passages in (service/passages.py `reading_order`).
+PassageOrder = Literal["ranked", "best_last", "document"]
+
 Language = Literal["zh-Hans", "zh-Hant", "en"]
 """The language of a question and of its answer, with the script for Chinese: an answer is
 written in its question's script, and eval sets and figures are grouped by it."""

@@ -18,6 +18,7 @@ from index.documents import Chunk
 from index.injection import flagged_sentences
 from index.translations import Reading
 from ragqa.errors import DocumentNotFound
+from ragqa.types import PassageOrder
 from service.document_view import view_url
 
 
@@ -192,7 +193,7 @@ def heading_span(document: str, title: str, within: int = 1000) -> tuple[int, in
     return (found[0][0], found[-1][1]) if found and key else None
 
 
-def reading_order(hits: Sequence[SearchHit], order: str = "ranked") -> list[SearchHit]:
+def reading_order(hits: Sequence[SearchHit], order: PassageOrder = "ranked") -> list[SearchHit]:
     """The hits in the order the model reads them: `ranked` as retrieved, `best_last` reversed
     so the best sits next to the question, `document` each document's hits together in the
     document's own order, documents by their best hit."""

@@ -45,7 +45,7 @@ def test_document_order_groups_a_documents_hits_in_its_own_order() -> None:
 
 def test_an_unknown_order_names_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="ranked, best_last, document"):
-        reading_order(HITS, "random")
+        reading_order(HITS, "random")  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="best_last"):
         Settings(passage_order="random")  # type: ignore[arg-type]
 
