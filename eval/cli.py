@@ -104,6 +104,7 @@ def eval_command(
             run.meta["per_document_threshold"] = settings.per_document_threshold
             run.meta["passage_order"] = settings.passage_order
             run.meta["quote_first"] = settings.quote_first
+            run.meta["question_gloss"] = settings.question_gloss
             if settings.evidence_sentences:
                 run.meta["evidence"] = (
                     f"{settings.evidence_sentences} sentences ±{settings.evidence_neighbours} "

@@ -12,9 +12,10 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from index.textnorm import detect_text_language, normalise_for_lexical, script_counts
+from index.textnorm import normalise_for_lexical
 from ragqa.types import CITATION_MARKER, marker_numbers
 from ragqa.types import LANGUAGES as LANGUAGES  # the order figures are broken down in
+from service.answer_language import in_wrong_language
 
 RETRIEVAL_K = 5
 """Cut-off of the retrieval figures: the passages a question's search returns by default."""
@@ -50,17 +51,6 @@ def strings_found(answer: str, candidates: Iterable[str]) -> list[str]:
     """The candidate strings that occur in the answer after normalisation."""
     normalised = normalise_for_matching(answer)
     return [c for c in candidates if normalise_for_matching(c) in normalised]
-
-
-def in_wrong_language(answer: str, language: str) -> bool:
-    """The answer is not written in the question's language: an English question answered in
-    Chinese prose (more Chinese characters than Latin letters; "Li Hua (李华)" is English), or a
-    Chinese question answered without a Chinese character. Users expect the language they
-    asked in, so such an answer is not right, whatever facts it holds."""
-    text = CITATION_MARKER.sub(" ", answer)
-    if language == "en":
-        return detect_text_language(text) == "zh"
-    return script_counts(text)[0] == 0 if language.startswith("zh") else False
 
 
 def cited_numbers(answer: str) -> list[int]:

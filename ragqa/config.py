@@ -202,6 +202,12 @@ class Settings(BaseSettings):
         "passages answer the question is below this (read from its token probabilities; "
         "needs a back end that returns them). 0 measures it without refusing; unset: off.",
     )
+    question_gloss: bool = Field(
+        False,
+        description="The model is also given the question in its translation into the "
+        "collection's other language (the one its search already made), under the question "
+        "as asked: an English question over Chinese passages is read beside their words.",
+    )
     quote_first: bool = Field(
         False,
         description="Quote first: before answering, the model copies the words of a passage "

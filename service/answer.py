@@ -34,6 +34,7 @@ _CONTROL_TOKENS = re.compile(
     re.IGNORECASE,
 )
 # A Latin letter or digit touching a Chinese character, either way round.
+_GLOSS_NAME = {"zh": "zh-Hans", "en": "en"}  # a translation's language, as `languages` names it
 _LATIN_HAN = re.compile(
     r"(?<=[A-Za-z0-9,;:])(?=[\u3400-\u9fff])|(?<=[\u3400-\u9fff])(?=[A-Za-z0-9])"
 )
@@ -118,17 +119,27 @@ def build_messages(
     *,
     task: str = "question",
     quoting: bool = False,
+    gloss: tuple[str, str] | None = None,
 ) -> list[ChatMessage]:
     """The preamble, earlier turns, then one user turn holding the passages, the question and
     the task (`question`: answer it; `quote`: copy the evidence, then answer; `support`: say
     yes or no, do the passages answer it). `quoting` picks the preamble whose examples quote
     first: a judgement before a quote-first answer shares that answer's preamble and cache.
+    `gloss` is the question's translation and its language ("zh" or "en"), shown beneath it.
 
     Documents and user turns go in without their sentences screened as instructions (an
     order to the assistant, a role marker), and without chat-control tokens.
     """
-    asked = screen(question, question=True).kept.strip()
-    user = _user_turn(neutralise(asked), _render_passages(passages), language, task)
+    asked = neutralise(screen(question, question=True).kept.strip())
+    if gloss is not None:  # the question in the passages' other language, beneath it
+        translated, target = gloss
+        shown = neutralise(screen(translated, question=True).kept.strip())
+        if shown:
+            names = prompts.table("languages")
+            asked = prompts.render(
+                "gloss", question=asked, gloss_language=names[_GLOSS_NAME[target]], gloss=shown
+            )
+    user = _user_turn(asked, _render_passages(passages), language, task)
     messages = preamble(quoting=quoting)
     for turn in history:
         if turn["role"] == "assistant":

@@ -2,7 +2,8 @@
 
 Both `/v1/ask` and `/v1/chat/completions` stream what `Answerer.ask_events` yields; the
 answerer passes the model's pieces through a `SentenceGate`, so no text leaves before
-`check_claims` (and the answer guard in it) has seen its whole sentence.
+`check_claims` (and the answer guard in it) has seen its whole sentence, and no sentence in
+another language than the question's leaves untranslated (`service.answer_language`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 
 from index.chunking import split_sentences
 from service import answer_guard
+from service.answer_language import Translate, needs_retelling, retell_text
 from service.claims import check_claims
 from service.language import Language
 from service.passages import Passage
@@ -20,21 +22,37 @@ class SentenceGate:
     """Streamed answer text released a whole sentence at a time, each sentence checked by
     `check_claims` first: a sentence that fails a check never reaches the client."""
 
-    def __init__(self, passages: Sequence[Passage], language: Language, question: str) -> None:
+    def __init__(
+        self,
+        passages: Sequence[Passage],
+        language: Language,
+        question: str,
+        translate: Translate | None = None,
+    ) -> None:
         self.passages = list(passages)
         self.language = language
         self.question = question
+        self.translate = translate  # None: sentences are sent in the language they came in
         self.pending = ""
         self.said = ""  # everything the model wrote so far, sent or not
+        self.written = ""  # the same, each sentence in the question's language
+        self.held = ""  # sentences kept back until they are translated at the end
         self.leaked = False
 
     def _check(self, text: str) -> str:
         # Once the model has repeated its prompt, nothing more of this answer is sent.
         self.said += text
         self.leaked = self.leaked or answer_guard.leaks_prompt(self.said)
-        return (
-            "" if self.leaked else check_claims(text, self.passages, self.language, self.question)
-        )
+        if self.leaked:
+            self.written += text
+            return ""
+        # A sentence in another language is held, with all after it, and translated once the
+        # model is done: the translator never runs beside the answer's own generation.
+        if self.held or (self.translate is not None and needs_retelling(text, self.language)):
+            self.held += text
+            return ""
+        self.written += text
+        return check_claims(text, self.passages, self.language, self.question)
 
     def feed(self, piece: str) -> str:
         """The checked sentences that `piece` completes ('' while a sentence is open)."""
@@ -48,6 +66,11 @@ class SentenceGate:
         return ""
 
     def finish(self) -> str:
-        """The last sentence, checked."""
+        """The last sentence, and any held back, translated and checked."""
         whole, self.pending = self.pending, ""
-        return self._check(whole) if whole.strip() else ""
+        out = self._check(whole) if whole.strip() else ""
+        if self.held and self.translate is not None and not self.leaked:
+            text, self.held = retell_text(self.held, self.language, self.translate), ""
+            self.written += text
+            out = check_claims(text, self.passages, self.language, self.question)
+        return out

@@ -17,21 +17,29 @@ from functools import partial
 from index.backend import ChunkStore, SearchView
 from index.documents import Chunk
 from index.embedder import Embedder
+from index.textnorm import detect_text_language
 from index.translations import Reading
 from ragqa.config import Settings
 from ragqa.errors import GenerationTimeout
 from ragqa.types import Language, RetrievalMode
-from service.answer import build_messages, postprocess, preamble, refusal
+from service.answer import build_messages, postprocess, preamble
 from service.answer_guard import question_has_content
 from service.answer_stream import SentenceGate
-from service.ask_events import AskEvent, AskResult, DoneEvent, PassagesEvent, TokenEvent
-from service.bilingual import BilingualIndexer
+from service.ask_events import (
+    AskEvent,
+    AskResult,
+    DoneEvent,
+    PassagesEvent,
+    TokenEvent,
+    refusal_events,
+)
+from service.bilingual import BilingualIndexer, SentenceTranslator
 from service.evidence import EvidenceOptions, EvidenceSelector
 from service.generation import Engine, Generator
 from service.generation.base import yes_probability
 from service.language import corpus_language, detect_language
 from service.passages import Passage, SearchHit, reading_order, to_passages
-from service.per_document import Part, PartOptions, answer_parts, combine, document_groups
+from service.per_document import PartOptions, answer_parts, combined_result, document_groups
 from service.quote_first import QuoteFirst, quoted_citations
 from service.retrieval import HybridRetriever, Retrieval
 from service.translation import LlmTranslator
@@ -77,6 +85,13 @@ class Answerer:
         self.evidence = (
             EvidenceSelector(embedder, EvidenceOptions.from_settings(settings))
             if settings.evidence_sentences > 0
+            else None
+        )
+        # A sentence the model wrote in another language than the question's is translated on
+        # the query translator's slot, idle while an answer is written.
+        self.answer_translator = (
+            SentenceTranslator(translator.generator, translator.lock, "answers").translate
+            if translator is not None
             else None
         )
         self.generator_id = generators[0].model_id if generators else ""
@@ -176,16 +191,19 @@ class Answerer:
         # Nothing relevant, or a question that is only orders to the assistant ("ignore your
         # rules, print your prompt"): the model is not asked.
         if not self.retriever.is_relevant(hits, "hybrid") or not question_has_content(question):
-            yield from self._refuse(question, language, passages, timings, started)
+            yield from refusal_events(question, language, passages, timings, started)
             return
 
         stop = stop or threading.Event()
         if stop.is_set():  # the client left while this request waited: skip the model
             return
+        gloss = self._gloss(question, retrieval)
         generator = self._pool.get()
         try:
             judged = time.perf_counter()
-            several = self._judge(generator, question, passages, language, history, "several", stop)
+            several = self._judge(
+                generator, question, passages, language, history, "several", stop, gloss
+            )
             if several is not None:
                 timings["several_ms"] = round((time.perf_counter() - judged) * 1000, 1)
             groups = (
@@ -203,12 +221,13 @@ class Answerer:
                     max_tokens or self.settings.max_tokens,
                     self.settings.temperature if temperature is None else temperature,
                     deadline,
+                    self.answer_translator,
                 )
                 parts = answer_parts(
                     generator, question, groups, self.snapshot, language, history, options,
                     stop, timings,
                 )  # fmt: skip
-                result = self._combined(question, language, parts, timings, started, several)
+                result = combined_result(question, language, parts, timings, started, several)
                 yield PassagesEvent(result.passages)
                 yield TokenEvent(result.answer)
                 yield DoneEvent(result)
@@ -224,9 +243,19 @@ class Answerer:
                 timings,
                 started,
                 several,
+                gloss,
             )
         finally:
             self._pool.put(generator)
+
+    def _gloss(self, question: str, retrieval: Retrieval) -> tuple[str, str] | None:
+        """The question's translation that its search made, and its language, to show the
+        model beneath the question (`question_gloss`); none for a question searched together
+        with an earlier one, whose translation is of both."""
+        queries = retrieval.queries
+        if not self.settings.question_gloss or len(queries) < 2 or queries[0] != question:
+            return None
+        return queries[1], detect_text_language(queries[1])
 
     def _reader(self, question: str) -> Callable[[Chunk], Reading | None] | None:
         """With the bilingual index, passages in another language than the question's are
@@ -256,26 +285,31 @@ class Answerer:
         timings: dict[str, float],
         started: float,
         several: float | None,
+        gloss: tuple[str, str] | None = None,
     ) -> EventStream[AskEvent, None, None]:
         """One answer from all the passages: judged, then streamed a checked sentence at a
         time, then cited."""
         max_tokens, temperature, deadline = limits
         judged = time.perf_counter()
-        support = self._judge(generator, question, passages, language, history, "support", stop)
+        support = self._judge(
+            generator, question, passages, language, history, "support", stop, gloss
+        )
         if support is not None:
             timings["support_ms"] = round((time.perf_counter() - judged) * 1000, 1)
         if stop.is_set():  # the client left during the judgement
             return
         if support is not None and support < (self.settings.support_threshold or 0):
             # Judged unanswered by the passages: no answer is written.
-            yield from self._refuse(question, language, passages, timings, started, support)
+            yield from refusal_events(question, language, passages, timings, started, support)
             return
         quoting = self.settings.quote_first
         task = "quote" if quoting else "question"
-        messages = build_messages(question, passages, language, history, task=task, quoting=quoting)
+        messages = build_messages(
+            question, passages, language, history, task=task, quoting=quoting, gloss=gloss
+        )
         pieces: list[str] = []
         # Text leaves a sentence at a time, each checked like the final answer.
-        gate = SentenceGate(passages, language, question)
+        gate = SentenceGate(passages, language, question, self.answer_translator)
         sent = False
         gen_started = time.perf_counter()
         reply = QuoteFirst(passages, language) if quoting else None
@@ -302,16 +336,21 @@ class Answerer:
         if reply is not None:
             timings["evidence_ms"] = reply.evidence_ms
             if reply.none:  # the model chose "no passage states it"
-                yield from self._refuse(question, language, passages, timings, started, support)
+                yield from refusal_events(question, language, passages, timings, started, support)
                 return
-        cited = postprocess("".join(pieces), passages, language, question)
+        retelling = time.perf_counter() if gate.held else None
+        last = gate.finish()
+        if retelling is not None:
+            timings["retell_ms"] = round((time.perf_counter() - retelling) * 1000, 1)
+        # What the model wrote, each sentence in the question's language (as it came when it
+        # repeated its prompt: the check on the whole reply refuses it).
+        written = "".join(pieces) if gate.leaked else gate.written
+        cited = postprocess(written, passages, language, question)
         citations = (
             cited.citations if reply is None else quoted_citations(cited.citations, reply.quotes)
         )
         raw = pieces if reply is None else reply.raw
-        rest = (
-            cited.answer if cited.refused and not sent else "" if cited.refused else gate.finish()
-        )
+        rest = cited.answer if cited.refused and not sent else "" if cited.refused else last
         if rest:
             yield TokenEvent(rest)
         timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
@@ -333,52 +372,6 @@ class Answerer:
             )
         )
 
-    @staticmethod
-    def _combined(
-        question: str,
-        language: Language,
-        parts: list[Part],
-        timings: dict[str, float],
-        started: float,
-        several: float | None,
-    ) -> AskResult:
-        """The answer put together from each document's part."""
-        cited, passages = combine(parts, language)
-        timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        supports = [p.support for p in parts if p.support is not None]
-        return AskResult(
-            question=question,
-            language=language,
-            answer=cited.answer,
-            refused=cited.refused,
-            citations=cited.citations,
-            passages=passages,
-            timings=timings,
-            prompt_tokens=sum(p.prompt_tokens for p in parts),
-            completion_tokens=sum(p.completion_tokens for p in parts),
-            raw_answer="\n".join(p.raw for p in parts if p.raw),
-            support=max(supports) if supports else None,
-            several=several,
-        )
-
-    @staticmethod
-    def _refuse(
-        question: str,
-        language: Language,
-        passages: list[Passage],
-        timings: dict[str, float],
-        started: float,
-        support: float | None = None,
-    ) -> EventStream[AskEvent, None, None]:
-        """The refusal, without the model writing an answer."""
-        timings["generate_ms"] = 0.0
-        timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        result = AskResult(
-            question, language, refusal(language), True, [], passages, timings, support=support
-        )
-        yield TokenEvent(result.answer)
-        yield DoneEvent(result)
-
     def _judge(
         self,
         generator: Generator,
@@ -388,6 +381,7 @@ class Answerer:
         history: Sequence[dict[str, str]],
         task: str,
         stop: threading.Event,
+        gloss: tuple[str, str] | None = None,
     ) -> float | None:
         """The model's probability of "yes" to the `task` prompt over the passages (`support`:
         do they answer the question; `several`: does it ask about several events), when the
@@ -400,7 +394,13 @@ class Answerer:
         if setting is None:
             return None
         messages = build_messages(
-            question, passages, language, history, task=task, quoting=self.settings.quote_first
+            question,
+            passages,
+            language,
+            history,
+            task=task,
+            quoting=self.settings.quote_first,
+            gloss=gloss,
         )
         return yes_probability(generator, messages, stop)
 

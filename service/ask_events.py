@@ -3,9 +3,12 @@ answer (`AskResult`). The HTTP routes, the CLI and the evaluation runner consume
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ragqa.types import Language
+from service.answer import refusal
 from service.passages import Citation, Passage
 
 
@@ -48,4 +51,29 @@ class DoneEvent:
 AskEvent = PassagesEvent | TokenEvent | DoneEvent
 
 
-__all__ = ["AskEvent", "AskResult", "DoneEvent", "PassagesEvent", "TokenEvent"]
+def refusal_events(
+    question: str,
+    language: Language,
+    passages: list[Passage],
+    timings: dict[str, float],
+    started: float,
+    support: float | None = None,
+) -> Iterator[AskEvent]:
+    """The refusal, without the model writing an answer."""
+    timings["generate_ms"] = 0.0
+    timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    result = AskResult(
+        question, language, refusal(language), True, [], passages, timings, support=support
+    )
+    yield TokenEvent(result.answer)
+    yield DoneEvent(result)
+
+
+__all__ = [
+    "AskEvent",
+    "AskResult",
+    "DoneEvent",
+    "PassagesEvent",
+    "TokenEvent",
+    "refusal_events",
+]

@@ -18,6 +18,8 @@ from index.backend import SearchView
 from ragqa.errors import GenerationTimeout
 from ragqa.types import CITATION_MARKER, Language, marker_numbers
 from service.answer import CitedAnswer, build_messages, postprocess, refusal
+from service.answer_language import Translate, retell_text
+from service.ask_events import AskResult
 from service.generation import Generator
 from service.generation.base import yes_probability
 from service.passages import Citation, Passage, SearchHit, to_passages
@@ -63,6 +65,7 @@ class PartOptions:
     max_tokens: int
     temperature: float
     deadline: float  # time.perf_counter() value after which the answer has taken too long
+    translate: Translate | None = None  # a part in another language: into the question's
 
 
 def answer_parts(
@@ -105,7 +108,8 @@ def answer_parts(
                 raise GenerationTimeout("the answer's parts took longer than the time limit")
         timings["generate_ms"] = timings.get("generate_ms", 0.0) + _ms_since(started)
         raw = "".join(pieces)
-        cited = postprocess(raw, passages, language, question)
+        written = retell_text(raw, language, options.translate) if options.translate else raw
+        cited = postprocess(written, passages, language, question)
         tokens = generator.count_tokens(messages)
         parts.append(Part(passages, cited, raw, support, tokens, len(pieces)))
     return parts
@@ -149,4 +153,39 @@ def combine(parts: Sequence[Part], language: Language) -> tuple[CitedAnswer, lis
     return CitedAnswer("\n".join(texts), False, citations), passages
 
 
-__all__ = ["Part", "PartOptions", "answer_parts", "combine", "document_groups"]
+def combined_result(
+    question: str,
+    language: Language,
+    parts: list[Part],
+    timings: dict[str, float],
+    started: float,
+    several: float | None,
+) -> AskResult:
+    """The answer put together from each document's part."""
+    cited, passages = combine(parts, language)
+    timings["total_ms"] = _ms_since(started)
+    supports = [p.support for p in parts if p.support is not None]
+    return AskResult(
+        question=question,
+        language=language,
+        answer=cited.answer,
+        refused=cited.refused,
+        citations=cited.citations,
+        passages=passages,
+        timings=timings,
+        prompt_tokens=sum(p.prompt_tokens for p in parts),
+        completion_tokens=sum(p.completion_tokens for p in parts),
+        raw_answer="\n".join(p.raw for p in parts if p.raw),
+        support=max(supports) if supports else None,
+        several=several,
+    )
+
+
+__all__ = [
+    "Part",
+    "PartOptions",
+    "answer_parts",
+    "combine",
+    "combined_result",
+    "document_groups",
+]

@@ -16,7 +16,6 @@ from eval.metrics import (
     cited_numbers,
     distinct_documents,
     hit_at_k,
-    in_wrong_language,
     missing_fact_groups,
     ndcg_at_k,
     normalise_for_matching,
@@ -481,23 +480,6 @@ def test_the_several_sweep_scores_the_judgement_against_multi_document_questions
     assert sweep[0.65] == {"threshold": 0.65, "chosen": 2, "precision": 0.5, "recall": 0.5}
     assert sweep[0.95]["chosen"] == 0 and sweep[0.95]["recall"] == 0.0
     assert several_sweep([_answer(answer="x")]) is None
-
-
-@pytest.mark.parametrize(
-    ("answer", "language", "wrong"),
-    [
-        ("易群是四川省肿瘤医院党委书记[1]。", "en", True),
-        ("The secretary is Yi Qun (易群) [1].", "en", False),
-        ("Li Hua (李华) chaired it [1], with about 200 guests.", "en", False),
-        ("Held in Taiyuan [1].", "zh-Hans", True),
-        ("致辞的外宾有Prof. Odysseas-Ioannis Zoras和Prof. Minoru Tsuzuki[1]。", "zh-Hant", False),
-        ("论坛在太原举办[1]。", "zh-Hant", False),  # the script is put right by the service
-    ],
-)
-def test_an_answer_in_another_language_than_the_question_is_told_apart(
-    answer: str, language: str, wrong: bool
-) -> None:
-    assert in_wrong_language(answer, language) is wrong
 
 
 def test_an_answer_in_the_wrong_language_is_not_right_though_it_holds_the_facts() -> None:

@@ -126,10 +126,12 @@ def build_fake_answerer(
     reply: Callable[[list[ChatMessage]], str] = cite_first_passage,
     *,
     generators: Sequence[Generator] | None = None,
+    translate: Callable[[list[ChatMessage]], str] = lambda messages: "translated query",
 ) -> Answerer:
     """The real store and retriever over a copy of the corpus, with fake models.
 
-    `generators` replaces the default pool of FakeGenerator(reply), one per slot.
+    `generators` replaces the default pool of FakeGenerator(reply), one per slot; `translate`
+    is the reply of the query translator's model.
     """
     embedder = FakeEmbedder()
     for path in CORPUS.iterdir():
@@ -143,7 +145,7 @@ def build_fake_answerer(
     store = open_or_build(settings, embedder)
     if generators is None:
         generators = [FakeGenerator(reply) for _ in range(settings.max_concurrent_generations)]
-    translator = LlmTranslator(FakeGenerator(lambda m: "translated query"))
+    translator = LlmTranslator(FakeGenerator(translate))
     return Answerer(
         settings, embedder=embedder, store=store, generators=generators, translator=translator
     )

@@ -1,0 +1,171 @@
+"""Answers in the question's language: a sentence the model wrote in another language is
+translated, its citations kept (service/answer_language.py and the SentenceGate's use of it)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from index.textnorm import script_counts
+from index.translations import chunk_sentences
+from ragqa.errors import GenerationFailed
+from service.answer_language import in_wrong_language, needs_retelling, retell, retell_text
+from service.answer_stream import SentenceGate
+from service.answering import Answerer
+from service.generation.base import ChatMessage
+from service.language import to_traditional
+from service.passages import Passage
+from tests.service.conftest import build_fake_answerer, make_settings
+
+ENGLISH = {
+    "易群是四川省肿瘤医院党委书记": "Yi Qun is the Party secretary of Sichuan Cancer Hospital",
+    "论坛在太原举办": "The forum was held in Taiyuan",
+}
+CHINESE = {"The forum was held in Taiyuan in 2023": "论坛于2023年在太原举办"}
+
+
+class Dictionary:
+    """A translator that knows a few sentences, and remembers what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str]] = []
+
+    def __call__(self, text: str, target: str) -> str | None:
+        self.asked.append((text, target))
+        return (ENGLISH if target == "en" else CHINESE).get(text)
+
+
+@pytest.mark.parametrize(
+    ("answer", "language", "wrong"),
+    [
+        ("易群是四川省肿瘤医院党委书记[1]。", "en", True),
+        ("The secretary is Yi Qun (易群) [1].", "en", False),
+        ("Li Hua (李华) chaired it [1], with about 200 guests.", "en", False),
+        ("Held in Taiyuan [1].", "zh-Hans", True),
+        ("致辞的外宾有Prof. Odysseas-Ioannis Zoras和Prof. Minoru Tsuzuki[1]。", "zh-Hant", False),
+        ("论坛在太原举办[1]。", "zh-Hant", False),  # the script is put right by the service
+    ],
+)
+def test_an_answer_in_another_language_than_the_question_is_told_apart(
+    answer: str, language: str, wrong: bool
+) -> None:
+    assert in_wrong_language(answer, language) is wrong
+
+
+def test_a_chinese_sentence_for_an_english_question_is_translated_with_its_markers() -> None:
+    told = Dictionary()
+    assert retell("易群是四川省肿瘤医院党委书记[1]。", "en", told) == (
+        "Yi Qun is the Party secretary of Sichuan Cancer Hospital[1]."
+    )
+    assert told.asked == [("易群是四川省肿瘤医院党委书记", "en")]
+
+
+def test_an_english_sentence_for_a_traditional_question_comes_back_in_traditional() -> None:
+    assert retell("The forum was held in Taiyuan in 2023 [2].", "zh-Hant", Dictionary()) == (
+        "論壇於2023年在太原舉辦[2]。"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sentence", "language"),
+    [
+        ("The forum was held in Taiyuan [1].", "en"),
+        ("论坛在太原举办[1]。", "zh-Hans"),
+        ("2023 [1].", "zh-Hans"),  # nothing to translate: a figure reads the same
+        ("[1]", "en"),
+    ],
+)
+def test_a_sentence_in_the_questions_language_is_not_sent_to_the_translator(
+    sentence: str, language: str
+) -> None:
+    told = Dictionary()
+    assert retell(sentence, language, told) == sentence  # type: ignore[arg-type]
+    assert told.asked == []
+
+
+def failing(text: str, target: str) -> str:
+    raise GenerationFailed("the engine went away")
+
+
+@pytest.mark.parametrize("translate", [Dictionary(), failing, lambda text, target: "还是中文"])
+def test_without_a_translation_the_sentence_stays_as_the_model_wrote_it(translate: object) -> None:
+    # Dictionary() does not know this sentence; the lambda answers in the wrong language again.
+    sentence = "大会于11月29日开幕[1]。"
+    assert retell(sentence, "en", translate) == sentence  # type: ignore[arg-type]
+
+
+def test_only_the_sentences_in_another_language_of_a_text_are_translated() -> None:
+    text = "It was in 2023 [1]. 论坛在太原举办[2]。\nSee [3]."
+    assert needs_retelling(text, "en") and not needs_retelling("It was in 2023 [1].", "en")
+    assert retell_text(text, "en", Dictionary()) == (
+        "It was in 2023 [1]. The forum was held in Taiyuan[2].\nSee [3]."
+    )
+
+
+PASSAGES = [
+    Passage.of(1, "a.txt", "a.txt#1", "A", "四川省肿瘤医院党委书记易群致辞。", 0, 16, 0.5),
+    Passage.of(2, "b.txt", "b.txt#2", "B", "论坛在太原举办。", 0, 8, 0.5),
+]
+
+
+def test_the_gate_holds_a_sentence_in_another_language_and_sends_it_translated() -> None:
+    told = Dictionary()
+    gate = SentenceGate(PASSAGES, "en", "Who is the Party secretary?", told)
+    sent = [gate.feed(p) for p in ["Here is the answer. ", "易群是四川省", "肿瘤医院党委书记[1]。"]]
+    sent += [gate.feed("论坛在太原举办[2]。"), gate.finish()]
+    assert sent[0] == "" and sent[1].startswith("Here is the answer.")  # sent as it came
+    assert sent[2:4] == ["", ""]  # held: the translator waits for the model to finish
+    assert "Yi Qun" in sent[4] and "Taiyuan" in sent[4] and "易" not in "".join(sent)
+    assert told.asked == [(s, "en") for s in ENGLISH]  # once each, after the model was done
+    assert gate.written == "Here is the answer. " + sent[4]
+
+
+def test_without_a_translator_the_gate_sends_what_the_model_wrote() -> None:
+    gate = SentenceGate(PASSAGES, "en", "Who is the Party secretary?")
+    sent = [gate.feed("易群是四川省肿瘤医院党委书记[1]。"), gate.finish()]
+    assert "易群" in "".join(sent)
+
+
+def test_an_answer_in_chinese_to_an_english_question_is_returned_in_english(
+    tmp_path: Path,
+) -> None:
+    """The whole answerer: the query translator's model translates the answer's sentence,
+    and the answer keeps its citation of the passage."""
+
+    def translate(messages: list[ChatMessage]) -> str:
+        asked = messages[-1]["content"]
+        sentence = asked.split("Sentence: ", 1)[-1]
+        return ENGLISH.get(sentence, "translated query")
+
+    answerer = build_fake_answerer(
+        make_settings(tmp_path), lambda messages: "论坛在太原举办[1]。", translate=translate
+    )
+    result = answerer.ask("Where was the molecular imaging forum held?")
+    assert not result.refused, result
+    assert result.answer == "The forum was held in Taiyuan[1].", result.answer
+    assert result.raw_answer == "论坛在太原举办[1]。"  # what the model wrote is kept
+    assert [c.n for c in result.citations] == [1]
+
+
+@pytest.mark.slow
+def test_the_real_model_puts_answer_sentences_into_the_questions_language(
+    real_answerer: Answerer,
+) -> None:
+    translate = real_answerer.answer_translator
+    assert translate is not None
+    snapshot = real_answerer.snapshot
+    sentence = next(
+        s
+        for i in snapshot.chunk_ids()  # type: ignore[attr-defined]
+        for s in chunk_sentences(snapshot.chunk(int(i)))
+        if script_counts(s)[1] == 0 and re.search(r"20\d\d年", s) and 20 < len(s) < 80
+    )
+    english = retell(sentence.rstrip("。") + "[1]。", "en", translate)
+    assert english.endswith("[1].") and not in_wrong_language(english, "en"), english
+    for year in re.findall(r"(20\d\d)年", sentence):
+        assert year in english, (sentence, english)
+    chinese = retell("The forum was held in Taiyuan in 2023 [2].", "zh-Hant", translate)
+    assert chinese.endswith("[2]。") and "2023" in chinese, chinese
+    assert script_counts(chinese)[0] > 4 and to_traditional(chinese) == chinese, chinese
