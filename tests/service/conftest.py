@@ -59,7 +59,9 @@ def cite_first_passage(messages: list[ChatMessage]) -> str:
 
 class PacedGenerator:
     """A fake model that yields a sentence `word [1].` every `interval_s` until `max_tokens`,
-    observable by tests (the stream sends each sentence once the next one has begun).
+    observable by tests (the stream sends each sentence once the next one has begun). Without
+    a `word`, it writes in the language its prompt asks for, as a real model mostly does ("slow"
+    or "慢"): a sentence in another language would be held back until the end and translated.
 
     It waits on the request's stop event between tokens, so a stop ends it at once; `stopped`
     tells that happened, `finished` that the stream was left (normally or not). With `fail_at`,
@@ -72,7 +74,7 @@ class PacedGenerator:
         self,
         *,
         interval_s: float,
-        word: str = "slow",
+        word: str | None = None,
         fail_at: int | None = None,
         failure: Exception | None = None,
     ) -> None:
@@ -103,7 +105,7 @@ class PacedGenerator:
                 if i == self.fail_at:
                     raise self.failure
                 # One sentence per token: answers are streamed a checked sentence at a time.
-                yield self.word + " [1]. "
+                yield self._word(messages) + " [1]. "
                 self.yielded += 1
                 if stop.wait(self.interval_s):
                     self.stopped.set()
@@ -119,6 +121,11 @@ class PacedGenerator:
 
     def prefill(self, messages: list[ChatMessage]) -> None:
         """No prompt cache to fill."""
+
+    def _word(self, messages: list[ChatMessage]) -> str:
+        if self.word is not None:
+            return self.word
+        return "slow" if "Answer in English" in messages[-1]["content"] else "慢"
 
 
 def build_fake_answerer(
