@@ -16,7 +16,7 @@ from typing import Any
 
 import prompts
 from index.injection import screen
-from index.textnorm import pinyin_ngrams, romanised_name_tokens
+from index.textnorm import detect_text_language, pinyin_ngrams, romanised_name_tokens
 from index.translations import Reading
 from ragqa.types import CITATION_MARKER, Language, marker_numbers
 from service import answer_guard
@@ -149,6 +149,22 @@ def build_messages(
             messages.append({"role": "user", "content": neutralise(said)})
     messages.append({"role": "user", "content": user})
     return messages
+
+
+def question_gloss(
+    question: str, queries: Sequence[str], passages: Sequence[Passage]
+) -> tuple[str, str] | None:
+    """The question's translation that its search made (`queries[1]`) and its language, to
+    show beneath the question when some passage is written in that language; none for a
+    question searched together with an earlier one, whose translation is of both."""
+    if len(queries) < 2 or queries[0] != question:
+        return None
+    translated, target = queries[1], detect_text_language(queries[1])
+    if target == detect_text_language(question):
+        return None
+    if not any(detect_text_language(p.hit.chunk.text) == target for p in passages):
+        return None
+    return translated, target
 
 
 def _titles(passages: Sequence[Passage], max_chars: int = 60) -> list[str]:

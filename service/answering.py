@@ -17,12 +17,11 @@ from functools import partial
 from index.backend import ChunkStore, SearchView
 from index.documents import Chunk
 from index.embedder import Embedder
-from index.textnorm import detect_text_language
 from index.translations import Reading
 from ragqa.config import Settings
 from ragqa.errors import GenerationTimeout
 from ragqa.types import Language, RetrievalMode
-from service.answer import build_messages, postprocess, preamble
+from service.answer import build_messages, postprocess, preamble, question_gloss
 from service.answer_guard import question_has_content
 from service.answer_stream import SentenceGate
 from service.ask_events import (
@@ -197,7 +196,11 @@ class Answerer:
         stop = stop or threading.Event()
         if stop.is_set():  # the client left while this request waited: skip the model
             return
-        gloss = self._gloss(question, retrieval)
+        gloss = (
+            question_gloss(question, retrieval.queries, passages)
+            if self.settings.question_gloss
+            else None
+        )
         generator = self._pool.get()
         try:
             judged = time.perf_counter()
@@ -247,15 +250,6 @@ class Answerer:
             )
         finally:
             self._pool.put(generator)
-
-    def _gloss(self, question: str, retrieval: Retrieval) -> tuple[str, str] | None:
-        """The question's translation that its search made, and its language, to show the
-        model beneath the question (`question_gloss`); none for a question searched together
-        with an earlier one, whose translation is of both."""
-        queries = retrieval.queries
-        if not self.settings.question_gloss or len(queries) < 2 or queries[0] != question:
-            return None
-        return queries[1], detect_text_language(queries[1])
 
     def _reader(self, question: str) -> Callable[[Chunk], Reading | None] | None:
         """With the bilingual index, passages in another language than the question's are
