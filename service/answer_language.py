@@ -3,7 +3,10 @@ English question answered in Chinese prose, a Chinese one in English) is transla
 is checked and sent, because users read the language they asked in.
 
 The small model drifts into its passages' language now and then; translating the sentence it
-wrote keeps its facts and citations, where asking it to answer again would not.
+wrote keeps its facts and citations, where asking it to answer again would not. The same model
+translates, so people's names go to it already in pinyin, and a translation that loses a name
+or a figure, or leaves Chinese prose behind, is not used: the sentence then stays as the model
+wrote it, right in the wrong language rather than wrong in the right one.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import re
 from collections.abc import Callable
 
 from index.chunking import split_sentences
+from index.names import person_names
 from index.textnorm import detect_text_language, script_counts
 from ragqa.errors import EngineUnavailable, GenerationFailed
 from ragqa.types import CITATION_MARKER, Language
@@ -23,6 +27,10 @@ log = logging.getLogger(__name__)
 Translate = Callable[[str, str], str | None]
 """(text, target) -> the text in `target` ("en" or "zh"), or None / "" when none was made."""
 
+_FIGURE = re.compile(r"\d+(?:\.\d+)?")
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z/'-]*")
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_BRACKETED = re.compile(r"[(（][^)）]*[)）]")
 _END = re.compile(r"[\s。．.!！?？;；:：,，]*$")
 _FULL_STOP = {"en": ".", "zh": "。"}
 
@@ -52,15 +60,33 @@ def retell(sentence: str, language: Language, translate: Translate) -> str:
     markers = "".join(m.group(0) for m in CITATION_MARKER.finditer(sentence))
     body = _END.sub("", CITATION_MARKER.sub("", sentence).strip())
     target = corpus_language(language)
+    asked = body
+    if target == "en":  # 田蓉 goes as "Tian Rong", not for the model to guess
+        for written, romanised in person_names(body):
+            asked = asked.replace(written, romanised)
     try:
-        made = translate(body, target) or ""
+        made = translate(asked, target) or ""
     except (GenerationFailed, EngineUnavailable) as e:
         log.warning("answer sentence left in the model's language: %s", e)
         return sentence
     made = _END.sub("", match_script(made.strip(), language))
-    if not made or in_wrong_language(made, language):
+    if not made or in_wrong_language(made, language) or not faithful(asked, made, target):
         return sentence
     return f"{lead}{made}{markers}{_FULL_STOP[target]}{trail}"
+
+
+def faithful(source: str, made: str, target: str) -> bool:
+    """`made` keeps what a translation must not lose: every figure of `source`; in English
+    also its words in Latin letters (the names put in pinyin, PET/CT), and no Chinese is left
+    outside brackets (a name's characters may follow it there)."""
+    if not set(_FIGURE.findall(source)) <= set(_FIGURE.findall(made)):
+        return False
+    if target != "en":
+        return True
+    kept = made.casefold()
+    if not all(w.casefold() in kept for w in _LATIN_WORD.findall(source)):
+        return False
+    return not _HAN.search(_BRACKETED.sub("", made))
 
 
 def needs_retelling(text: str, language: Language) -> bool:
@@ -82,4 +108,11 @@ def retell_text(text: str, language: Language, translate: Translate) -> str:
     return "".join(out)
 
 
-__all__ = ["Translate", "in_wrong_language", "needs_retelling", "retell", "retell_text"]
+__all__ = [
+    "Translate",
+    "faithful",
+    "in_wrong_language",
+    "needs_retelling",
+    "retell",
+    "retell_text",
+]

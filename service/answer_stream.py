@@ -8,6 +8,7 @@ another language than the question's leaves untranslated (`service.answer_langua
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from index.chunking import split_sentences
@@ -37,6 +38,7 @@ class SentenceGate:
         self.said = ""  # everything the model wrote so far, sent or not
         self.written = ""  # the same, each sentence in the question's language
         self.held = ""  # sentences kept back until they are translated at the end
+        self.retell_ms: float | None = None  # how long translating them took
         self.leaked = False
 
     def _check(self, text: str) -> str:
@@ -70,7 +72,9 @@ class SentenceGate:
         whole, self.pending = self.pending, ""
         out = self._check(whole) if whole.strip() else ""
         if self.held and self.translate is not None and not self.leaked:
+            started = time.perf_counter()
             text, self.held = retell_text(self.held, self.language, self.translate), ""
+            self.retell_ms = round((time.perf_counter() - started) * 1000, 1)
             self.written += text
             out = check_claims(text, self.passages, self.language, self.question)
         return out

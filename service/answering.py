@@ -332,10 +332,9 @@ class Answerer:
             if reply.none:  # the model chose "no passage states it"
                 yield from refusal_events(question, language, passages, timings, started, support)
                 return
-        retelling = time.perf_counter() if gate.held else None
         last = gate.finish()
-        if retelling is not None:
-            timings["retell_ms"] = round((time.perf_counter() - retelling) * 1000, 1)
+        if gate.retell_ms is not None:
+            timings["retell_ms"] = gate.retell_ms
         # What the model wrote, each sentence in the question's language (as it came when it
         # repeated its prompt: the check on the whole reply refuses it).
         written = "".join(pieces) if gate.leaked else gate.written

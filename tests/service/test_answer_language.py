@@ -11,7 +11,13 @@ import pytest
 from index.textnorm import script_counts
 from index.translations import chunk_sentences
 from ragqa.errors import GenerationFailed
-from service.answer_language import in_wrong_language, needs_retelling, retell, retell_text
+from service.answer_language import (
+    faithful,
+    in_wrong_language,
+    needs_retelling,
+    retell,
+    retell_text,
+)
 from service.answer_stream import SentenceGate
 from service.answering import Answerer
 from service.generation.base import ChatMessage
@@ -19,8 +25,8 @@ from service.language import to_traditional
 from service.passages import Passage
 from tests.service.conftest import build_fake_answerer, make_settings
 
-ENGLISH = {
-    "易群是四川省肿瘤医院党委书记": "Yi Qun is the Party secretary of Sichuan Cancer Hospital",
+ENGLISH = {  # people's names reach the translator in pinyin
+    "Yi Qun是四川省肿瘤医院党委书记": "Yi Qun is the Party secretary of Sichuan Cancer Hospital",
     "论坛在太原举办": "The forum was held in Taiyuan",
 }
 CHINESE = {"The forum was held in Taiyuan in 2023": "论坛于2023年在太原举办"}
@@ -59,7 +65,7 @@ def test_a_chinese_sentence_for_an_english_question_is_translated_with_its_marke
     assert retell("易群是四川省肿瘤医院党委书记[1]。", "en", told) == (
         "Yi Qun is the Party secretary of Sichuan Cancer Hospital[1]."
     )
-    assert told.asked == [("易群是四川省肿瘤医院党委书记", "en")]
+    assert told.asked == [("Yi Qun是四川省肿瘤医院党委书记", "en")]
 
 
 def test_an_english_sentence_for_a_traditional_question_comes_back_in_traditional() -> None:
@@ -96,6 +102,32 @@ def test_without_a_translation_the_sentence_stays_as_the_model_wrote_it(translat
     assert retell(sentence, "en", translate) == sentence  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("source", "made", "target", "kept"),
+    [
+        ("Tian Rong教授主持开幕式", "Professor Tian Rong (田蓉) chaired the opening", "en", True),
+        # The 1.5B model's own try at 田蓉教授主持开幕式: a guessed name, Chinese left over.
+        ("Tian Rong教授主持开幕式", "Professor Tan Yong 主持开幕式", "en", False),
+        ("Tian Rong教授主持开幕式", "Professor Tian Rong 主持开幕式", "en", False),
+        ("大会于11月29日开幕", "The congress opened on 30 November", "en", False),
+        ("It opened in 2023 with 200 guests", "会议于2023年开幕，约200人参加", "zh", True),
+        ("It opened in 2023 with 200 guests", "会议于2022年开幕，约200人参加", "zh", False),
+    ],
+)
+def test_a_translation_that_loses_a_name_or_a_figure_is_not_faithful(
+    source: str, made: str, target: str, kept: bool
+) -> None:
+    assert faithful(source, made, target) is kept
+
+
+def test_a_sentence_whose_translation_is_not_faithful_stays_as_written() -> None:
+    def guesses(text: str, target: str) -> str:
+        return "Professor Tan Yong chaired the opening ceremony"
+
+    sentence = "田蓉教授主持开幕式[1]。"
+    assert retell(sentence, "en", guesses) == sentence
+
+
 def test_only_the_sentences_in_another_language_of_a_text_are_translated() -> None:
     text = "It was in 2023 [1]. 论坛在太原举办[2]。\nSee [3]."
     assert needs_retelling(text, "en") and not needs_retelling("It was in 2023 [1].", "en")
@@ -120,12 +152,14 @@ def test_the_gate_holds_a_sentence_in_another_language_and_sends_it_translated()
     assert "Yi Qun" in sent[4] and "Taiyuan" in sent[4] and "易" not in "".join(sent)
     assert told.asked == [(s, "en") for s in ENGLISH]  # once each, after the model was done
     assert gate.written == "Here is the answer. " + sent[4]
+    assert gate.retell_ms is not None and gate.retell_ms >= 0
 
 
 def test_without_a_translator_the_gate_sends_what_the_model_wrote() -> None:
     gate = SentenceGate(PASSAGES, "en", "Who is the Party secretary?")
     sent = [gate.feed("易群是四川省肿瘤医院党委书记[1]。"), gate.finish()]
     assert "易群" in "".join(sent)
+    assert gate.retell_ms is None
 
 
 def test_an_answer_in_chinese_to_an_english_question_is_returned_in_english(
@@ -146,6 +180,7 @@ def test_an_answer_in_chinese_to_an_english_question_is_returned_in_english(
     assert not result.refused, result
     assert result.answer == "The forum was held in Taiyuan[1].", result.answer
     assert result.raw_answer == "论坛在太原举办[1]。"  # what the model wrote is kept
+    assert result.timings["retell_ms"] >= 0
     assert [c.n for c in result.citations] == [1]
 
 

@@ -1,0 +1,86 @@
+"""`python -m bench.retell RUN.json [RUN.json ...]`: what translating an answer written in the
+wrong language does, with the real model.
+
+For every answered row of the given `ragqa eval` results whose model text is in another
+language than the question's (the eval's `in_wrong_language`), the text is put through
+`retell_text` with the default answerer's translator, as the SentenceGate does: the report
+shows the text before and after, whether the question's facts are still there (the eval's
+`missing_fact_groups`), and the seconds it took. Writes bench/results/retell-DATE.txt.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from eval.metrics import missing_fact_groups
+from ragqa.config import Settings
+from service.answer_language import in_wrong_language, retell_text
+from service.compose import build_answerer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main(
+    runs: Annotated[list[Path], typer.Argument(help="eval.json files of `ragqa eval` runs.")],
+    questions: Annotated[Path, typer.Option("--set", help="The set the runs answered.")] = (
+        REPO / "eval" / "sets" / "default.jsonl"
+    ),
+) -> None:
+    """Retell every answer in the wrong language and print what came of it."""
+    lines = questions.read_text(encoding="utf-8").splitlines()
+    facts = {item["id"]: item.get("answer_facts", []) for item in map(json.loads, lines) if item}
+    settings = Settings()
+    answerer = build_answerer(settings)
+    if answerer.engine is not None:
+        answerer.engine.wait_ready(settings.engine_start_timeout_s)
+    translate = answerer.answer_translator
+    if translate is None:
+        raise typer.BadParameter("no translator: set RAGQA_CROSS_LINGUAL=true")
+    report: list[str] = [f"runs: {', '.join(str(r) for r in runs)}"]
+    seen: set[str] = set()
+    counts = {"rows": 0, "translated": 0, "facts_before": 0, "facts_after": 0}
+    try:
+        for run in runs:
+            for row in json.loads(run.read_text(encoding="utf-8"))["rows"]["answer"]:
+                text, language = str(row.get("model_text") or ""), str(row["language"])
+                if str(row["refused"]) == "True" or not in_wrong_language(text, language):
+                    continue
+                if text in seen:
+                    continue
+                seen.add(text)
+                started = time.perf_counter()
+                told = retell_text(text, language, translate)  # type: ignore[arg-type]
+                seconds = time.perf_counter() - started
+                wanted = facts.get(str(row["id"]), [])
+                before = not missing_fact_groups(text, wanted)
+                after = not missing_fact_groups(told, wanted)
+                counts["rows"] += 1
+                counts["translated"] += told != text
+                counts["facts_before"] += before
+                counts["facts_after"] += after
+                report += [
+                    f"{row['id']} ({language}), {seconds:.1f} s, facts before {before},"
+                    f" after {after}, in the question's language after:"
+                    f" {not in_wrong_language(told, language)}",
+                    f"  model: {text!r}",
+                    f"  told:  {told!r}",
+                ]
+    finally:
+        answerer.close()
+    report.append(
+        f"{counts['rows']} answers in the wrong language, {counts['translated']} translated;"
+        f" all facts held before {counts['facts_before']}, after {counts['facts_after']}"
+    )
+    out = REPO / "bench" / "results" / f"retell-{date.today().isoformat()}.txt"
+    out.write_text("\n".join(report) + "\n", encoding="utf-8")
+    print("\n".join(report))
+
+
+if __name__ == "__main__":
+    typer.run(main)
