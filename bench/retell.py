@@ -51,7 +51,7 @@ def main(
                 text, language = str(row.get("model_text") or ""), str(row["language"])
                 if str(row["refused"]) == "True" or not in_wrong_language(text, language):
                     continue
-                if text in seen:
+                if text in seen or text.startswith("Evidence"):  # a quote-first reply's raw form
                     continue
                 seen.add(text)
                 started = time.perf_counter()
