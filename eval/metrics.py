@@ -225,6 +225,7 @@ def score_answer(
     answerable = type != "unanswerable"
     missing = missing_fact_groups(answer, answer_facts) if answerable else []
     cited = cited_numbers(answer)
+    # Users expect the language they asked in: such an answer is not right, whatever it holds.
     wrong_language = not refused and not error and in_wrong_language(answer, language)
     return AnswerRow(
         id=id,

@@ -33,8 +33,8 @@ _CONTROL_TOKENS = re.compile(
     r"|</?\s*passages\s*>",  # the frame passages are put in: a document cannot close it
     re.IGNORECASE,
 )
-# A Latin letter or digit touching a Chinese character, either way round.
 _GLOSS_NAME = {"zh": "zh-Hans", "en": "en"}  # a translation's language, as `languages` names it
+# A Latin letter or digit touching a Chinese character, either way round.
 _LATIN_HAN = re.compile(
     r"(?<=[A-Za-z0-9,;:])(?=[\u3400-\u9fff])|(?<=[\u3400-\u9fff])(?=[A-Za-z0-9])"
 )
