@@ -4,9 +4,10 @@ is checked and sent, because users read the language they asked in.
 
 The small model drifts into its passages' language now and then; translating the sentence it
 wrote keeps its facts and citations, where asking it to answer again would not. The same model
-translates, so people's names go to it already in pinyin, and a translation that loses a name
-or a figure, or leaves Chinese prose behind, is not used: the sentence then stays as the model
-wrote it, right in the wrong language rather than wrong in the right one.
+translates, so people's names go to it already in pinyin, and a translation that loses a figure
+(into English also a name, or that leaves Chinese prose behind) is not used: the sentence then
+stays as the model wrote it, right in the wrong language rather than wrong in the right one.
+Into Chinese only figures are checked: a name in pinyin may come back in guessed characters.
 """
 
 from __future__ import annotations
