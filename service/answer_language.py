@@ -30,7 +30,6 @@ Translate = Callable[[str, str], str | None]
 
 _FIGURE = re.compile(r"\d+(?:\.\d+)?")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z/'-]*")
-_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _BRACKETED = re.compile(r"[(（][^)）]*[)）]")
 _END = re.compile(r"[\s。．.!！?？;；:：,，]*$")
 _FULL_STOP = {"en": ".", "zh": "。"}
@@ -87,7 +86,7 @@ def faithful(source: str, made: str, target: str) -> bool:
     kept = made.casefold()
     if not all(w.casefold() in kept for w in _LATIN_WORD.findall(source)):
         return False
-    return not _HAN.search(_BRACKETED.sub("", made))
+    return script_counts(_BRACKETED.sub("", made))[0] == 0
 
 
 def needs_retelling(text: str, language: Language) -> bool:
