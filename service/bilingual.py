@@ -24,21 +24,20 @@ from index.backend import ChunkStore, SearchView
 from index.bilingual import BilingualView, build_view, wanted_translations
 from index.documents import Chunk
 from index.embedder import Embedder
+from index.textnorm import script_counts
 from index.translations import JOINERS, Reading, TranslationCache, chunk_sentences
 from ragqa.errors import EngineUnavailable, GenerationFailed
 from service.answer import neutralise
 from service.generation import Generator
 from service.generation.base import ChatMessage
-from service.translation import worked_turns
+from service.translation import TARGET_NAMES, worked_turns
 
 log = logging.getLogger(__name__)
 
-_TARGET_NAMES = {"zh": "Simplified Chinese", "en": "English"}
 PUBLISH_EVERY_S = 20.0  # a new view at least this often while translating
 _IDLE_POLL_S = 0.25
 PART_CHARS = {"zh": 60, "en": 200}  # longer sentences are translated a part at a time
 _CLAUSE_END = re.compile(r"(?<=[，；;])|(?<=, )")
-_HAN = re.compile(r"[\u4e00-\u9fff]")
 ENGINE_RETRY_S = 5.0  # pause after the engine was found away (restarting)
 
 
@@ -48,7 +47,7 @@ def _request(sentence: str, target: str) -> ChatMessage:
         "content": prompts.render(
             "translate_sentence_request",
             sentence=sentence,
-            target_language=_TARGET_NAMES.get(target, target),
+            target_language=TARGET_NAMES.get(target, target),
         ),
     }
 
@@ -102,7 +101,7 @@ def parts(sentence: str) -> list[str]:
     """A long sentence cut after its commas and semicolons into parts of about
     `PART_CHARS`: asked for a long sentence, a small model drops parts of it and invents
     others; a part it renders whole."""
-    limit = PART_CHARS["zh" if len(_HAN.findall(sentence)) * 3 > len(sentence) else "en"]
+    limit = PART_CHARS["zh" if script_counts(sentence)[0] * 3 > len(sentence) else "en"]
     if len(sentence) <= limit:
         return [sentence]
     grouped: list[str] = []

@@ -18,7 +18,8 @@ from service.generation.base import ChatMessage
 
 log = logging.getLogger(__name__)
 
-_TARGET_NAMES = {"zh": "Simplified Chinese", "en": "English"}
+# A translation target as the translation prompts name it (the query and sentence translators).
+TARGET_NAMES = {"zh": "Simplified Chinese", "en": "English"}
 
 
 class LlmTranslator:
@@ -62,7 +63,7 @@ def translation_request(query: str, target: str) -> ChatMessage:
     return {
         "role": "user",
         "content": prompts.render(
-            "translate_request", query=query, target_language=_TARGET_NAMES.get(target, target)
+            "translate_request", query=query, target_language=TARGET_NAMES.get(target, target)
         ),
     }
 
