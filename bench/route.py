@@ -33,6 +33,7 @@ def routed(a: Row, b: Row) -> Row:
 
 
 def figures(rows: dict[str, Row], threshold: float) -> str:
+    """One line: answerable questions right and refused, unanswerable ones refused."""
     answerable = [r for r in rows.values() if r["answerable"]]
     other = [r for r in rows.values() if not r["answerable"]]
     right = sum(bool(r["correct"]) and not refused(r, threshold) for r in answerable)
