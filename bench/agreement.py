@@ -12,14 +12,13 @@ Writes bench/results/agreement-DATE.txt.
 
 from __future__ import annotations
 
-import json
 import re
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from bench.report import answer_rows, save_dated
 from ragqa.types import CITATION_MARKER
 
 _HAN_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
@@ -44,7 +43,7 @@ def agree(a: dict[str, Any], b: dict[str, Any], threshold: float) -> bool:
 
 
 def _rows(path: Path) -> dict[str, dict[str, Any]]:
-    return {r["id"]: r for r in json.loads(path.read_text(encoding="utf-8"))["rows"]["answer"]}
+    return {r["id"]: r for r in answer_rows(path)}
 
 
 def main(
@@ -71,8 +70,7 @@ def main(
                 f"  with {other.parent.name} at {threshold}: right {right}/{len(answerable)}, "
                 f"unanswerable refused {refused}/{len(unanswerable)}, answerable refused {lost}"
             )
-    out = Path(__file__).resolve().parent / "results" / f"agreement-{date.today().isoformat()}.txt"
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = save_dated("agreement", "\n".join(lines))
     print("\n".join(lines))
     print(f"written: {out}")
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from bench.report import answer_rows, save_dated
 from eval.metrics import missing_fact_groups
 from index.textnorm import detect_text_language
 from ragqa.config import Settings
@@ -65,7 +65,7 @@ def main(
     if answerer.engine is not None:
         answerer.engine.wait_ready(settings.engine_start_timeout_s)
     generator = answerer.generators[0]
-    rows = json.loads(run.read_text(encoding="utf-8"))["rows"]["answer"]
+    rows = answer_rows(run)
     report: list[str] = [f"run: {run}"]
     base_ok = draft_ok = n = 0
     read = {"base": 0, "chinese": 0, "answerable": 0}  # answers holding every fact, any language
@@ -129,8 +129,7 @@ def main(
         f"{read['answerable']} answerable: English answer {read['base']}, Chinese draft "
         f"{read['chinese']}"
     )
-    out = REPO / "bench" / "results" / f"draft-first-{date.today().isoformat()}.txt"
-    out.write_text("\n".join(report) + "\n", encoding="utf-8")
+    out = save_dated("draft-first", "\n".join(report))
     print("\n".join(report[-1:]))
     print(f"written: {out}")
 

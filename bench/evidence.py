@@ -19,6 +19,7 @@ from typing import Annotated
 
 import typer
 
+from bench.report import save_dated
 from eval.items import EvalItem, load_items
 from eval.metrics import missing_fact_groups
 from ragqa.config import Settings
@@ -110,8 +111,7 @@ def main(
     ]
     text = "\n".join(lines)
     print(text)
-    out = REPO / "bench" / "results" / f"evidence-{date.today()}.txt"
-    out.write_text(text, "utf-8")
+    save_dated("evidence", text)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.report import save_dated
 from bench.stores import HashEmbedder
 from eval.items import EvalItem, load_items
 from eval.metrics import missing_fact_groups
@@ -156,8 +157,7 @@ def main() -> None:
         lines.append(f"| {name} | {hit1:.3f} | {hit5:.3f} | {facts:.3f} | {same:.3f} | {ms:.1f} |")
     text = "\n".join(lines) + "\n"
     print(text)
-    out = REPO / "bench" / "results" / f"lexical-sparse-{date.today()}.txt"
-    out.write_text(text, encoding="utf-8")
+    save_dated("lexical-sparse", text)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,20 @@ def save_section(section: Section, results_dir: Path = RESULTS_DIR) -> Path:
     path = results_dir / f"{section.name}.json"
     path.write_text(json.dumps(asdict(section), indent=1, ensure_ascii=False) + "\n", "utf-8")
     return path
+
+
+def save_dated(name: str, text: str, results_dir: Path = RESULTS_DIR) -> Path:
+    """A one-off study's report, kept as `bench/results/<name>-<today>.txt`."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{name}-{date.today().isoformat()}.txt"
+    path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    return path
+
+
+def answer_rows(run: Path) -> list[dict[str, Any]]:
+    """The answer rows of a `ragqa eval` run's eval.json, one per question."""
+    rows: list[dict[str, Any]] = json.loads(run.read_text(encoding="utf-8"))["rows"]["answer"]
+    return rows
 
 
 def load_sections(results_dir: Path = RESULTS_DIR) -> list[Section]:

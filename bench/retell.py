@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from bench.report import answer_rows, save_dated
 from eval.metrics import missing_fact_groups
 from ragqa.config import Settings
 from service.answer_language import in_wrong_language, retell_text
@@ -47,7 +47,7 @@ def main(
     counts = {"rows": 0, "translated": 0, "facts_before": 0, "facts_after": 0}
     try:
         for run in runs:
-            for row in json.loads(run.read_text(encoding="utf-8"))["rows"]["answer"]:
+            for row in answer_rows(run):
                 text, language = str(row.get("model_text") or ""), str(row["language"])
                 if str(row["refused"]) == "True" or not in_wrong_language(text, language):
                     continue
@@ -77,8 +77,7 @@ def main(
         f"{counts['rows']} answers in the wrong language, {counts['translated']} translated;"
         f" all facts held before {counts['facts_before']}, after {counts['facts_after']}"
     )
-    out = REPO / "bench" / "results" / f"retell-{date.today().isoformat()}.txt"
-    out.write_text("\n".join(report) + "\n", encoding="utf-8")
+    save_dated("retell", "\n".join(report))
     print("\n".join(report))
 
 

@@ -10,12 +10,12 @@ questions right and refused, unanswerable ones refused. Writes bench/results/rou
 
 from __future__ import annotations
 
-import json
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from bench.report import answer_rows, save_dated
 
 Row = dict[str, Any]
 
@@ -46,7 +46,7 @@ def figures(rows: dict[str, Row], threshold: float) -> str:
 
 
 def _rows(path: Path) -> dict[str, Row]:
-    return {r["id"]: r for r in json.loads(path.read_text(encoding="utf-8"))["rows"]["answer"]}
+    return {r["id"]: r for r in answer_rows(path)}
 
 
 def main(
@@ -61,8 +61,7 @@ def main(
         b = _rows(other)
         both = {i: routed(row, b[i]) for i, row in a.items() if i in b}
         lines += [f"{other}: {figures(b, threshold)}", f"  routed: {figures(both, threshold)}"]
-    out = Path(__file__).resolve().parent / "results" / f"route-{date.today().isoformat()}.txt"
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = save_dated("route", "\n".join(lines))
     print("\n".join(lines))
     print(f"written: {out}")
 

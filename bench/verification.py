@@ -12,21 +12,19 @@ them. Writes bench/results/verification-DATE.txt.
 from __future__ import annotations
 
 import ast
-import json
 import re
 import time
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from bench.report import answer_rows, save_dated
 from ragqa.config import Settings
 from service.answer import neutralise
 from service.compose import build_answerer
 from service.generation.base import ChatMessage, yes_probability
 
-REPO = Path(__file__).resolve().parents[1]
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 _MARKERS = re.compile(r"\[\d{1,3}\]")
 VARIANTS: dict[str, tuple[str, str]] = {
@@ -88,7 +86,7 @@ def main(
             scored: list[tuple[str, bool, float]] = []  # language, right, P(yes)
             seconds = 0.0
             for run in runs:
-                for row in json.loads(run.read_text(encoding="utf-8"))["rows"]["answer"]:
+                for row in answer_rows(run):
                     if str(row["refused"]) == "True" or not row["answer"]:
                         continue
                     ids = _field(row, "passage_ids")
@@ -134,8 +132,7 @@ def main(
         answerer.close()
     text = "\n".join([f"runs: {', '.join(str(r) for r in runs)}", *lines])
     print(text)
-    out = REPO / "bench" / "results" / f"verification-{date.today().isoformat()}.txt"
-    out.write_text(text + "\n", encoding="utf-8")
+    save_dated("verification", text)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,24 @@
+"""bench.report's file helpers for one-off studies: dated reports and eval answer rows."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+from bench.report import answer_rows, save_dated
+
+
+def test_a_dated_report_is_written_once_per_day_and_ends_with_a_newline(tmp_path: Path) -> None:
+    path = save_dated("study", "line one", tmp_path / "results")
+    assert path == tmp_path / "results" / f"study-{date.today().isoformat()}.txt"
+    assert path.read_text(encoding="utf-8") == "line one\n"
+    save_dated("study", "again\n", tmp_path / "results")
+    assert path.read_text(encoding="utf-8") == "again\n"
+
+
+def test_answer_rows_are_the_eval_runs_answer_rows_in_order(tmp_path: Path) -> None:
+    run = tmp_path / "eval.json"
+    rows = [{"id": "q2", "answer": "二"}, {"id": "q1", "answer": "one"}]
+    run.write_text(json.dumps({"rows": {"answer": rows, "search": []}}), encoding="utf-8")
+    assert answer_rows(run) == rows
