@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bench.report import answer_rows, save_dated
+from bench.report import answers_by_id, save_dated
 from ragqa.types import CITATION_MARKER
 
 _HAN_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
@@ -42,16 +42,12 @@ def agree(a: dict[str, Any], b: dict[str, Any], threshold: float) -> bool:
     return bool(ka and kb) and len(ka & kb) / min(len(ka), len(kb)) >= threshold
 
 
-def _rows(path: Path) -> dict[str, dict[str, Any]]:
-    return {r["id"]: r for r in answer_rows(path)}
-
-
 def main(
     base: Annotated[Path, typer.Argument(help="eval.json of the run whose answers are kept.")],
     others: Annotated[list[Path], typer.Argument(help="eval.json of runs to agree with.")],
 ) -> None:
     """Print, per other run and threshold, what refusing on disagreement would give."""
-    kept = _rows(base)
+    kept = answers_by_id(base)
     answerable = [r for r in kept.values() if r["answerable"]]
     unanswerable = [r for r in kept.values() if not r["answerable"]]
     lines = [
@@ -60,7 +56,7 @@ def main(
         f"{len(unanswerable)}, answerable refused {sum(bool(r['refused']) for r in answerable)}"
     ]
     for other in others:
-        rows = _rows(other)
+        rows = answers_by_id(other)
         for threshold in (0.5, 0.7, 0.85):
             agreed = {i: agree(r, rows[i], threshold) for i, r in kept.items() if i in rows}
             right = sum(bool(r["correct"]) and agreed[r["id"]] for r in answerable)

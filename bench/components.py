@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from eval.items import DEFAULT_SET, EvalItem, load_items, parse_subset, select_items
+from index.backend import SearchView
+from index.documents import Chunk
 from index.embedder import Embedder
 from ragqa.config import Settings
 
@@ -56,3 +58,8 @@ def ci_subset_items(*, answerable_only: bool, limit: int | None) -> list[EvalIte
         ranked.append((seen[item.language], item.id, item))
     interleaved = [item for _, _, item in sorted(ranked, key=lambda r: (r[0], r[1]))]
     return interleaved[:limit] if limit is not None else interleaved
+
+
+def chunks_by_id(view: SearchView) -> dict[str, Chunk]:
+    """Every chunk of the index by its id, as eval rows name them (`passage_ids`)."""
+    return {chunk.chunk_id: chunk for chunk in map(view.chunk, range(len(view)))}

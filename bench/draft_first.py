@@ -23,6 +23,7 @@ from typing import Annotated
 
 import typer
 
+from bench.components import chunks_by_id
 from bench.report import answer_rows, save_dated
 from eval.metrics import missing_fact_groups
 from index.textnorm import detect_text_language
@@ -66,6 +67,8 @@ def main(
         answerer.engine.wait_ready(settings.engine_start_timeout_s)
     generator = answerer.generators[0]
     rows = answer_rows(run)
+    snapshot = answerer.snapshot
+    chunks = chunks_by_id(snapshot)
     report: list[str] = [f"run: {run}"]
     base_ok = draft_ok = n = 0
     read = {"base": 0, "chinese": 0, "answerable": 0}  # answers holding every fact, any language
@@ -75,16 +78,8 @@ def main(
             if row["language"] != "en" or not row.get("passage_ids"):
                 continue
             item = items[row["id"]]
-            snapshot = answerer.snapshot
-            by_id = {
-                h.chunk_id: h
-                for h in answerer.search(item["question"], top_k=20, history=item.get("history"))
-            }
-            hits = [by_id.get(cid) for cid in row["passage_ids"]]
-            if any(h is None for h in hits):
-                report.append(f"{row['id']}: passages not found again, skipped")
-                continue
-            passages = to_passages([h for h in hits if isinstance(h, SearchHit)], snapshot)
+            hits = [SearchHit(chunks[cid], 0.0) for cid in row["passage_ids"]]
+            passages = to_passages(hits, snapshot)
             chinese = sum(detect_text_language(p.text) == "zh" for p in passages)
             if chinese * 2 <= len(passages):
                 continue

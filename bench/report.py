@@ -146,6 +146,11 @@ def answer_rows(run: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def answers_by_id(run: Path) -> dict[str, dict[str, Any]]:
+    """The answer rows of a `ragqa eval` run by question id."""
+    return {row["id"]: row for row in answer_rows(run)}
+
+
 def load_sections(results_dir: Path = RESULTS_DIR) -> list[Section]:
     """Every saved section, in the suite's order."""
     sections = []

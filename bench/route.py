@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bench.report import answer_rows, save_dated
+from bench.report import answers_by_id, save_dated
 
 Row = dict[str, Any]
 
@@ -45,20 +45,16 @@ def figures(rows: dict[str, Row], threshold: float) -> str:
     )
 
 
-def _rows(path: Path) -> dict[str, Row]:
-    return {r["id"]: r for r in answer_rows(path)}
-
-
 def main(
     first: Annotated[Path, typer.Argument(help="eval.json of one configuration.")],
     others: Annotated[list[Path], typer.Argument(help="eval.json of the other configuration(s).")],
     threshold: Annotated[float, typer.Option(help="The support threshold to refuse below.")] = 0.55,
 ) -> None:
     """Print each run's figures and those of routing by support."""
-    a = _rows(first)
+    a = answers_by_id(first)
     lines = [f"{first}: {figures(a, threshold)}"]
     for other in others:
-        b = _rows(other)
+        b = answers_by_id(other)
         both = {i: routed(row, b[i]) for i, row in a.items() if i in b}
         lines += [f"{other}: {figures(b, threshold)}", f"  routed: {figures(both, threshold)}"]
     out = save_dated("route", "\n".join(lines))

@@ -19,6 +19,7 @@ from typing import Annotated
 
 import typer
 
+from bench.components import chunks_by_id
 from bench.report import answer_rows, save_dated
 from ragqa.config import Settings
 from service.answer import neutralise
@@ -76,8 +77,7 @@ def main(
     answerer = build_answerer(settings)
     if answerer.engine is not None:
         answerer.engine.wait_ready(settings.engine_start_timeout_s)
-    snapshot = answerer.snapshot
-    chunks = {snapshot.chunk(i).chunk_id: snapshot.chunk(i).text for i in range(len(snapshot))}
+    chunks = {cid: chunk.text for cid, chunk in chunks_by_id(answerer.snapshot).items()}
     generator = answerer.generators[0]
     lines: list[str] = []
     try:

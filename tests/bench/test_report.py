@@ -6,7 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from bench.report import answer_rows, save_dated
+from bench.report import answer_rows, answers_by_id, save_dated
 
 
 def test_a_dated_report_is_written_once_per_day_and_ends_with_a_newline(tmp_path: Path) -> None:
@@ -22,3 +22,4 @@ def test_answer_rows_are_the_eval_runs_answer_rows_in_order(tmp_path: Path) -> N
     rows = [{"id": "q2", "answer": "二"}, {"id": "q1", "answer": "one"}]
     run.write_text(json.dumps({"rows": {"answer": rows, "search": []}}), encoding="utf-8")
     assert answer_rows(run) == rows
+    assert answers_by_id(run) == {"q2": rows[0], "q1": rows[1]}
