@@ -39,7 +39,13 @@ from service.generation import Engine, Generator
 from service.generation.base import yes_probability
 from service.language import corpus_language, detect_language
 from service.passages import Passage, SearchHit, reading_order, to_passages
-from service.per_document import PartOptions, answer_parts, combined_result, document_groups
+from service.per_document import (
+    PartAsk,
+    PartOptions,
+    answer_parts,
+    combined_result,
+    document_groups,
+)
 from service.quote_first import QuoteFirst, quoted_citations
 from service.retrieval import HybridRetriever, Retrieval
 from service.translation import LlmTranslator
@@ -207,9 +213,8 @@ class Answerer:
             generator = self._pool.get()
             try:
                 yield from self._in_parts(
-                    generator, question, asks, "question", (), language, limits, stop,
-                    timings, started, None,
-                )  # fmt: skip
+                    generator, question, asks, (), language, limits, stop, timings, started, None
+                )
             finally:
                 self._pool.put(generator)
             return
@@ -236,10 +241,9 @@ class Answerer:
                 else []
             )
             if len(groups) > 1 and not stop.is_set():
-                asks = [(question, group) for group in groups]
                 yield from self._in_parts(
-                    generator, question, asks, "part", history, language, limits, stop,
-                    timings, started, several,
+                    generator, question, [PartAsk(group) for group in groups], history,
+                    language, limits, stop, timings, started, several,
                 )  # fmt: skip
                 return
             yield from self._answer(
@@ -265,29 +269,29 @@ class Answerer:
         history: Sequence[dict[str, str]],
         k: int,
         timings: dict[str, float],
-    ) -> list[tuple[str, list[SearchHit]]]:
+    ) -> list[PartAsk]:
         """The question's separate parts, each with its own relevant hits (none: not found),
         when the splitter is on and the question stands alone (a follow-up is answered whole,
-        with its history)."""
+        with its history); one ask, the whole question's, otherwise."""
+        whole = [PartAsk([])]
         if self.decomposer is None or history:
-            return [(question, [])]
+            return whole
         started = time.perf_counter()
         parts = self.decomposer.split(question, language)
         timings["decompose_ms"] = round((time.perf_counter() - started) * 1000, 1)
         if len(parts) == 1:
-            return [(question, [])]
+            return whole
         asks = []
         for part in parts:
             hits = self.retriever.search(self.snapshot, part, k).hits[:k]
-            asks.append((part, hits if self.retriever.is_relevant(hits, "hybrid") else []))
+            asks.append(PartAsk(hits if self.retriever.is_relevant(hits, "hybrid") else [], part))
         return asks
 
     def _in_parts(
         self,
         generator: Generator,
         question: str,
-        asks: list[tuple[str, list[SearchHit]]],
-        task: str,
+        asks: list[PartAsk],
         history: Sequence[dict[str, str]],
         language: Language,
         limits: tuple[int | None, float | None, float],
@@ -306,7 +310,7 @@ class Answerer:
             self.answer_translator,
         )
         parts = answer_parts(
-            generator, asks, self.snapshot, language, history, options, stop, timings, task
+            generator, question, asks, self.snapshot, language, history, options, stop, timings
         )
         result = combined_result(question, language, parts, timings, started, several)
         yield PassagesEvent(result.passages)
