@@ -33,13 +33,19 @@ from service.ask_events import (
     refusal_events,
 )
 from service.bilingual import BilingualIndexer, SentenceTranslator
-from service.decompose import Decomposer, part_asks
+from service.decompose import Decomposer
 from service.evidence import EvidenceOptions, EvidenceSelector
 from service.generation import Engine, Generator
 from service.generation.base import yes_probability
 from service.language import corpus_language, detect_language
 from service.passages import Passage, SearchHit, reading_order, to_passages
-from service.per_document import PartAsk, PartOptions, answer_in_parts, document_groups
+from service.per_document import (
+    PartAsk,
+    PartOptions,
+    answer_parts,
+    combined_result,
+    document_groups,
+)
 from service.quote_first import QuoteFirst, quoted_citations
 from service.retrieval import HybridRetriever, Retrieval
 from service.translation import LlmTranslator
@@ -201,24 +207,17 @@ class Answerer:
         stop = stop or threading.Event()
         if stop.is_set():  # the client left while this request waited: skip the model
             return
-        options = PartOptions.from_settings(
-            self.settings, max_tokens, temperature, deadline, self.answer_translator
-        )
-        # A question asking several separate things: each part searched and answered alone
-        # (a follow-up is answered whole, with its history).
-        if self.decomposer is not None and not history:
-            relevant = partial(self._relevant_hits, snapshot, context_k)
-            asks = part_asks(self.decomposer, question, language, relevant, timings)
-            if asks:
-                generator = self._pool.get()
-                try:
-                    yield from answer_in_parts(
-                        generator, question, asks, snapshot, language, (), options, stop,
-                        (timings, started), None,
-                    )  # fmt: skip
-                finally:
-                    self._pool.put(generator)
-                return
+        limits = (max_tokens, temperature, deadline)
+        asks = self._split(question, language, history, context_k, timings)
+        if len(asks) > 1:  # several separate questions: each answered alone
+            generator = self._pool.get()
+            try:
+                yield from self._in_parts(
+                    generator, question, asks, (), language, limits, stop, timings, started, None
+                )
+            finally:
+                self._pool.put(generator)
+            return
         gloss = (
             question_gloss(question, retrieval.queries, passages)
             if self.settings.question_gloss
@@ -242,9 +241,9 @@ class Answerer:
                 else []
             )
             if len(groups) > 1 and not stop.is_set():
-                yield from answer_in_parts(
-                    generator, question, [PartAsk(group) for group in groups], snapshot,
-                    language, history, options, stop, (timings, started), several,
+                yield from self._in_parts(
+                    generator, question, [PartAsk(group) for group in groups], history,
+                    language, limits, stop, timings, started, several,
                 )  # fmt: skip
                 return
             yield from self._answer(
@@ -253,7 +252,7 @@ class Answerer:
                 passages,
                 language,
                 history,
-                (max_tokens, temperature, deadline),
+                limits,
                 stop,
                 timings,
                 started,
@@ -263,10 +262,60 @@ class Answerer:
         finally:
             self._pool.put(generator)
 
-    def _relevant_hits(self, snapshot: SearchView, k: int, query: str) -> list[SearchHit]:
-        """The best `k` hits for `query`, or none when nothing relevant is found."""
-        hits = self.retriever.search(snapshot, query, k).hits[:k]
-        return hits if self.retriever.is_relevant(hits, "hybrid") else []
+    def _split(
+        self,
+        question: str,
+        language: Language,
+        history: Sequence[dict[str, str]],
+        k: int,
+        timings: dict[str, float],
+    ) -> list[PartAsk]:
+        """The question's separate parts, each with its own relevant hits (none: not found),
+        when the splitter is on and the question stands alone (a follow-up is answered whole,
+        with its history); one ask, the whole question's, otherwise."""
+        whole = [PartAsk([])]
+        if self.decomposer is None or history:
+            return whole
+        started = time.perf_counter()
+        parts = self.decomposer.split(question, language)
+        timings["decompose_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        if len(parts) == 1:
+            return whole
+        asks = []
+        for part in parts:
+            hits = self.retriever.search(self.snapshot, part, k).hits[:k]
+            asks.append(PartAsk(hits if self.retriever.is_relevant(hits, "hybrid") else [], part))
+        return asks
+
+    def _in_parts(
+        self,
+        generator: Generator,
+        question: str,
+        asks: list[PartAsk],
+        history: Sequence[dict[str, str]],
+        language: Language,
+        limits: tuple[int | None, float | None, float],
+        stop: threading.Event,
+        timings: dict[str, float],
+        started: float,
+        several: float | None,
+    ) -> EventStream[AskEvent, None, None]:
+        """One answer put together from parts answered alone (service/per_document.py)."""
+        max_tokens, temperature, deadline = limits
+        options = PartOptions(
+            self.settings.support_threshold,
+            max_tokens or self.settings.max_tokens,
+            self.settings.temperature if temperature is None else temperature,
+            deadline,
+            self.answer_translator,
+        )
+        parts = answer_parts(
+            generator, question, asks, self.snapshot, language, history, options, stop, timings
+        )
+        result = combined_result(question, language, parts, timings, started, several)
+        yield PassagesEvent(result.passages)
+        yield TokenEvent(result.answer)
+        yield DoneEvent(result)
 
     def _reader(self, question: str) -> Callable[[Chunk], Reading | None] | None:
         """With the bilingual index, passages in another language than the question's are

@@ -13,9 +13,7 @@ import json
 import logging
 import re
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Callable
 from functools import cache
 
 import prompts
@@ -26,8 +24,6 @@ from service.answer import neutralise
 from service.generation import Generator, complete
 from service.generation.base import ChatMessage
 from service.language import detect_language
-from service.passages import SearchHit
-from service.per_document import PartAsk
 
 log = logging.getLogger(__name__)
 
@@ -74,21 +70,6 @@ class Decomposer:
             self.generator.prefill(decompose_preamble())
 
 
-def part_asks(
-    decomposer: Decomposer,
-    question: str,
-    language: Language,
-    find: Callable[[str], list[SearchHit]],
-    timings: dict[str, float],
-) -> list[PartAsk]:
-    """Each separate part of the question with the hits `find` gives it (none: nothing
-    relevant, and the part is left unanswered); empty when the question asks one thing."""
-    started = time.perf_counter()
-    parts = decomposer.split(question, language)
-    timings["decompose_ms"] = round((time.perf_counter() - started) * 1000, 1)
-    return [PartAsk(find(part), part) for part in parts] if len(parts) > 1 else []
-
-
 def usable_parts(question: str, language: Language, reply: str) -> list[str]:
     """The model's reply as a list of parts, or `[question]` when it is one part, too many,
     in another language, or brings in words the question does not have."""
@@ -125,4 +106,4 @@ def decompose_preamble() -> list[ChatMessage]:
     return [{"role": "system", "content": prompts.template("decompose")}, *_examples()]
 
 
-__all__ = ["Decomposer", "decompose_preamble", "part_asks", "usable_parts"]
+__all__ = ["Decomposer", "decompose_preamble", "usable_parts"]

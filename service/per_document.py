@@ -11,16 +11,15 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from index.backend import SearchView
-from ragqa.config import Settings
 from ragqa.errors import GenerationTimeout
 from ragqa.types import CITATION_MARKER, Language, marker_numbers
 from service.answer import CitedAnswer, build_messages, postprocess, refusal
 from service.answer_language import Translate, retell_text
-from service.ask_events import AskEvent, AskResult, DoneEvent, PassagesEvent, TokenEvent
+from service.ask_events import AskResult
 from service.generation import Generator
 from service.generation.base import yes_probability
 from service.passages import Citation, Passage, SearchHit, to_passages
@@ -67,24 +66,6 @@ class PartOptions:
     temperature: float
     deadline: float  # time.perf_counter() value after which the answer has taken too long
     translate: Translate | None = None  # a part in another language: into the question's
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        max_tokens: int | None,
-        temperature: float | None,
-        deadline: float,
-        translate: Translate | None,
-    ) -> PartOptions:
-        """The settings' limits, overridden by the request's where it gives them."""
-        return cls(
-            settings.support_threshold,
-            max_tokens or settings.max_tokens,
-            settings.temperature if temperature is None else temperature,
-            deadline,
-            translate,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,30 +168,6 @@ def combine(parts: Sequence[Part], language: Language) -> tuple[CitedAnswer, lis
     return CitedAnswer("\n".join(texts), False, citations), passages
 
 
-def answer_in_parts(
-    generator: Generator,
-    question: str,
-    asks: Sequence[PartAsk],
-    snapshot: SearchView,
-    language: Language,
-    history: Sequence[dict[str, str]],
-    options: PartOptions,
-    stop: threading.Event,
-    clock: tuple[dict[str, float], float],
-    several: float | None,
-) -> Iterator[AskEvent]:
-    """The events of one answer put together from parts answered alone: the passages read,
-    the answer, the result. `clock` is the request's timings and its start."""
-    timings, started = clock
-    parts = answer_parts(
-        generator, question, asks, snapshot, language, history, options, stop, timings
-    )
-    result = combined_result(question, language, parts, timings, started, several)
-    yield PassagesEvent(result.passages)
-    yield TokenEvent(result.answer)
-    yield DoneEvent(result)
-
-
 def combined_result(
     question: str,
     language: Language,
@@ -243,7 +200,6 @@ __all__ = [
     "Part",
     "PartAsk",
     "PartOptions",
-    "answer_in_parts",
     "answer_parts",
     "combine",
     "combined_result",
