@@ -57,19 +57,14 @@ def refusal(language: Language) -> str:
 
 
 def _user_turn(
-    question: str,
-    rendered_passages: str,
-    language: Language,
-    task: str = "question",
-    part: str = "",
+    question: str, rendered_passages: str, language: Language, task: str = "question"
 ) -> str:
     """The passages and the question, then the task: answering (`question`) or judging
     whether the passages answer it (`support`). Both tasks start alike, so the engine's prompt
-    cache carries the passages from the judgement over to the answer. `part` is the one part
-    of the question the `subpart` and `support_part` tasks ask about."""
+    cache carries the passages from the judgement over to the answer."""
     context = prompts.render("context", passages=rendered_passages, question=question)
     instruction = prompts.render(
-        task, language=prompts.table("languages")[language], refusal=refusal(language), part=part
+        task, language=prompts.table("languages")[language], refusal=refusal(language)
     )
     return f"{context}\n\n{instruction}"
 
@@ -125,14 +120,12 @@ def build_messages(
     task: str = "question",
     quoting: bool = False,
     gloss: tuple[str, str] | None = None,
-    part: str = "",
 ) -> list[ChatMessage]:
     """The preamble, earlier turns, then one user turn holding the passages, the question and
     the task (`question`: answer it; `quote`: copy the evidence, then answer; `support`: say
     yes or no, do the passages answer it). `quoting` picks the preamble whose examples quote
     first: a judgement before a quote-first answer shares that answer's preamble and cache.
     `gloss` is the question's translation and its language ("zh" or "en"), shown beneath it.
-    `part` is the part of the question a `subpart` or `support_part` task asks about.
 
     Documents and user turns go in without their sentences screened as instructions (an
     order to the assistant, a role marker), and without chat-control tokens.
@@ -146,8 +139,7 @@ def build_messages(
             asked = prompts.render(
                 "gloss", question=asked, gloss_language=names[_GLOSS_NAME[target]], gloss=shown
             )
-    shown_part = neutralise(screen(part, question=True).kept.strip()) if part else ""
-    user = _user_turn(asked, _render_passages(passages), language, task, shown_part)
+    user = _user_turn(asked, _render_passages(passages), language, task)
     messages = preamble(quoting=quoting)
     for turn in history:
         if turn["role"] == "assistant":

@@ -39,13 +39,7 @@ from service.generation import Engine, Generator
 from service.generation.base import yes_probability
 from service.language import corpus_language, detect_language
 from service.passages import Passage, SearchHit, reading_order, to_passages
-from service.per_document import (
-    PartAsk,
-    PartOptions,
-    answer_parts,
-    combined_result,
-    document_groups,
-)
+from service.per_document import PartOptions, answer_parts, combined_result, document_groups
 from service.quote_first import QuoteFirst, quoted_citations
 from service.retrieval import HybridRetriever, Retrieval
 from service.translation import LlmTranslator
@@ -213,8 +207,9 @@ class Answerer:
             generator = self._pool.get()
             try:
                 yield from self._in_parts(
-                    generator, question, asks, (), language, limits, stop, timings, started, None
-                )
+                    generator, question, asks, "question", (), language, limits, stop,
+                    timings, started, None,
+                )  # fmt: skip
             finally:
                 self._pool.put(generator)
             return
@@ -241,9 +236,10 @@ class Answerer:
                 else []
             )
             if len(groups) > 1 and not stop.is_set():
+                asks = [(question, group) for group in groups]
                 yield from self._in_parts(
-                    generator, question, [PartAsk(group) for group in groups], history,
-                    language, limits, stop, timings, started, several,
+                    generator, question, asks, "part", history, language, limits, stop,
+                    timings, started, several,
                 )  # fmt: skip
                 return
             yield from self._answer(
@@ -269,29 +265,29 @@ class Answerer:
         history: Sequence[dict[str, str]],
         k: int,
         timings: dict[str, float],
-    ) -> list[PartAsk]:
+    ) -> list[tuple[str, list[SearchHit]]]:
         """The question's separate parts, each with its own relevant hits (none: not found),
         when the splitter is on and the question stands alone (a follow-up is answered whole,
-        with its history); one ask, the whole question's, otherwise."""
-        whole = [PartAsk([])]
+        with its history)."""
         if self.decomposer is None or history:
-            return whole
+            return [(question, [])]
         started = time.perf_counter()
         parts = self.decomposer.split(question, language)
         timings["decompose_ms"] = round((time.perf_counter() - started) * 1000, 1)
         if len(parts) == 1:
-            return whole
+            return [(question, [])]
         asks = []
         for part in parts:
             hits = self.retriever.search(self.snapshot, part, k).hits[:k]
-            asks.append(PartAsk(hits if self.retriever.is_relevant(hits, "hybrid") else [], part))
+            asks.append((part, hits if self.retriever.is_relevant(hits, "hybrid") else []))
         return asks
 
     def _in_parts(
         self,
         generator: Generator,
         question: str,
-        asks: list[PartAsk],
+        asks: list[tuple[str, list[SearchHit]]],
+        task: str,
         history: Sequence[dict[str, str]],
         language: Language,
         limits: tuple[int | None, float | None, float],
@@ -310,7 +306,7 @@ class Answerer:
             self.answer_translator,
         )
         parts = answer_parts(
-            generator, question, asks, self.snapshot, language, history, options, stop, timings
+            generator, asks, self.snapshot, language, history, options, stop, timings, task
         )
         result = combined_result(question, language, parts, timings, started, several)
         yield PassagesEvent(result.passages)

@@ -68,49 +68,39 @@ class PartOptions:
     translate: Translate | None = None  # a part in another language: into the question's
 
 
-@dataclass(frozen=True, slots=True)
-class PartAsk:
-    """What one part reads: its hits (one document's, or those found for one part of a
-    question that asks several things), and that part's question ("" for a document's)."""
-
-    hits: Sequence[SearchHit]
-    part: str = ""
-
-
 def answer_parts(
     generator: Generator,
-    question: str,
-    asks: Sequence[PartAsk],
+    asks: Sequence[tuple[str, Sequence[SearchHit]]],
     snapshot: SearchView,
     language: Language,
     history: Sequence[dict[str, str]],
     options: PartOptions,
     stop: threading.Event,
     timings: dict[str, float],
+    task: str = "part",
 ) -> list[Part]:
-    """Each part: judged first (its support), then written from its passages alone, the
-    whole question shown and the part asked for. A part with no hits is left unanswered.
-    Adds the time spent judging and writing to `timings`."""
+    """Each part, a question and its hits (one document's, or a split question's own):
+    judged first (its support), then written from its passages alone with the `task` prompt.
+    A part with no hits is left unanswered. Adds the time spent judging and writing to
+    `timings`."""
     parts: list[Part] = []
-    for ask in asks:
+    for question, group in asks:
         if stop.is_set():
             break
-        if not ask.hits:
+        if not group:
             parts.append(Part([], None))
             continue
-        group, part = ask.hits, ask.part
-        judge, write = ("support_part", "subpart") if part else ("support", "part")
         passages = to_passages(group, snapshot)
         started = time.perf_counter()
         support = None
         if options.support_threshold is not None:
-            judged = build_messages(question, passages, language, history, task=judge, part=part)
+            judged = build_messages(question, passages, language, history, task="support")
             support = yes_probability(generator, judged, stop)
         timings["support_ms"] = timings.get("support_ms", 0.0) + _ms_since(started)
         if support is not None and support < (options.support_threshold or 0.0):
             parts.append(Part(passages, None, support=support))
             continue
-        messages = build_messages(question, passages, language, history, task=write, part=part)
+        messages = build_messages(question, passages, language, history, task=task)
         started, pieces = time.perf_counter(), list[str]()
         for piece in generator.stream(
             messages, max_tokens=options.max_tokens, temperature=options.temperature, stop=stop
@@ -198,7 +188,6 @@ def combined_result(
 
 __all__ = [
     "Part",
-    "PartAsk",
     "PartOptions",
     "answer_parts",
     "combine",

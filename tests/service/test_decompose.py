@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import prompts
 from ragqa.errors import GenerationFailed
-from service.answer import refusal
 from service.answering import DoneEvent
 from service.decompose import Decomposer, decompose_preamble, usable_parts
 from service.generation import ChatMessage
@@ -88,18 +86,10 @@ def test_each_part_is_searched_judged_and_answered_alone_then_combined(tmp_path:
     result = events[-1].result if isinstance(events[-1], DoneEvent) else None
     assert result is not None and not result.refused
     assert "decompose_ms" in result.timings
-    # One judgement and one answer per part, each showing the whole question and asking for
-    # that part over its own passages.
+    # One judgement and one answer per part, each asking that part over its own passages.
     assert len(fake.scored) == 2 and len(fake.calls) == 2
-    for part, judged, call in zip(PARTS, fake.scored, fake.calls, strict=True):
-        for asked, task in ((judged, "support_part"), (call, "subpart")):
-            content = asked[-1]["content"]
-            assert f"Question: {QUESTION}" in content
-            language = prompts.table("languages")["zh-Hans"]
-            asked_for = prompts.render(
-                task, part=part, language=language, refusal=refusal("zh-Hans")
-            )
-            assert content.endswith(asked_for)
+    for part, call in zip(PARTS, fake.calls, strict=True):
+        assert part in call[-1]["content"] and QUESTION not in call[-1]["content"]
     k = answerer.settings.context_k
     assert len(result.passages) == 2 * k  # each part read its own k, listed once in order
     assert [p.n for p in result.passages] == list(range(1, 2 * k + 1))
@@ -110,11 +100,11 @@ def test_each_part_is_searched_judged_and_answered_alone_then_combined(tmp_path:
 
 def test_a_part_judged_unanswered_is_left_out_and_the_rest_answered(tmp_path: Path) -> None:
     answerer, fake, _ = _answerer(tmp_path, "\n".join(PARTS))
-    fake.support = lambda messages: 0.9 if f"them: {PARTS[0]}" in messages[-1]["content"] else 0.1
+    fake.support = lambda messages: 0.9 if PARTS[0] in messages[-1]["content"] else 0.1
     result = answerer.ask(QUESTION)
     assert len(fake.scored) == 2 and len(fake.calls) == 1
     assert not result.refused and len(result.answer.splitlines()) == 1
-    assert f"them: {PARTS[0]}" in fake.calls[0][-1]["content"]
+    assert PARTS[0] in fake.calls[0][-1]["content"]
 
 
 def test_one_thing_asked_is_answered_whole(tmp_path: Path) -> None:
