@@ -223,13 +223,6 @@ class Settings(BaseSettings):
         "that the question asks about several events or reports is at least this (read from "
         "its token probabilities, like the support); unset: always one answer.",
     )
-    decompose: bool = Field(
-        False,
-        description='A question that asks several separate things ("who chaired it in 2023, '
-        'and who in 2024?") is split by the model into one question per thing; each is '
-        "searched, judged and answered alone, and the answers are combined, each part with "
-        "its own citations. Costs a short generation per question, on a slot of its own.",
-    )
     per_document_max: int = Field(
         3, ge=2, le=8, description="Documents answered one by one, in ranking order."
     )

@@ -33,7 +33,6 @@ from service.ask_events import (
     refusal_events,
 )
 from service.bilingual import BilingualIndexer, SentenceTranslator
-from service.decompose import Decomposer
 from service.evidence import EvidenceOptions, EvidenceSelector
 from service.generation import Engine, Generator
 from service.generation.base import yes_probability
@@ -65,10 +64,8 @@ class Answerer:
         translator: LlmTranslator | None,
         engine: Engine | None = None,
         bilingual: BilingualIndexer | None = None,
-        decomposer: Decomposer | None = None,
     ) -> None:
         self.settings = settings
-        self.decomposer = decomposer
         self.engine = engine
         self.bilingual = bilingual
         self.embedder = embedder
@@ -118,8 +115,6 @@ class Answerer:
         """
         if self.translator is not None:  # a question is translated before it is answered
             self.translator.prefill()
-        if self.decomposer is not None:
-            self.decomposer.prefill()
         messages = preamble(quoting=self.settings.quote_first)
         for _ in self.generators:
             generator = self._pool.get()
@@ -201,18 +196,6 @@ class Answerer:
         stop = stop or threading.Event()
         if stop.is_set():  # the client left while this request waited: skip the model
             return
-        limits = (max_tokens, temperature, deadline)
-        asks = self._split(question, language, history, context_k, timings)
-        if len(asks) > 1:  # several separate questions: each answered alone
-            generator = self._pool.get()
-            try:
-                yield from self._in_parts(
-                    generator, question, asks, "question", (), language, limits, stop,
-                    timings, started, None,
-                )  # fmt: skip
-            finally:
-                self._pool.put(generator)
-            return
         gloss = (
             question_gloss(question, retrieval.queries, passages)
             if self.settings.question_gloss
@@ -236,11 +219,21 @@ class Answerer:
                 else []
             )
             if len(groups) > 1 and not stop.is_set():
-                asks = [(question, group) for group in groups]
-                yield from self._in_parts(
-                    generator, question, asks, "part", history, language, limits, stop,
-                    timings, started, several,
+                options = PartOptions(
+                    self.settings.support_threshold,
+                    max_tokens or self.settings.max_tokens,
+                    self.settings.temperature if temperature is None else temperature,
+                    deadline,
+                    self.answer_translator,
+                )
+                parts = answer_parts(
+                    generator, question, groups, self.snapshot, language, history, options,
+                    stop, timings,
                 )  # fmt: skip
+                result = combined_result(question, language, parts, timings, started, several)
+                yield PassagesEvent(result.passages)
+                yield TokenEvent(result.answer)
+                yield DoneEvent(result)
                 return
             yield from self._answer(
                 generator,
@@ -248,7 +241,7 @@ class Answerer:
                 passages,
                 language,
                 history,
-                limits,
+                (max_tokens, temperature, deadline),
                 stop,
                 timings,
                 started,
@@ -257,61 +250,6 @@ class Answerer:
             )
         finally:
             self._pool.put(generator)
-
-    def _split(
-        self,
-        question: str,
-        language: Language,
-        history: Sequence[dict[str, str]],
-        k: int,
-        timings: dict[str, float],
-    ) -> list[tuple[str, list[SearchHit]]]:
-        """The question's separate parts, each with its own relevant hits (none: not found),
-        when the splitter is on and the question stands alone (a follow-up is answered whole,
-        with its history)."""
-        if self.decomposer is None or history:
-            return [(question, [])]
-        started = time.perf_counter()
-        parts = self.decomposer.split(question, language)
-        timings["decompose_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        if len(parts) == 1:
-            return [(question, [])]
-        asks = []
-        for part in parts:
-            hits = self.retriever.search(self.snapshot, part, k).hits[:k]
-            asks.append((part, hits if self.retriever.is_relevant(hits, "hybrid") else []))
-        return asks
-
-    def _in_parts(
-        self,
-        generator: Generator,
-        question: str,
-        asks: list[tuple[str, list[SearchHit]]],
-        task: str,
-        history: Sequence[dict[str, str]],
-        language: Language,
-        limits: tuple[int | None, float | None, float],
-        stop: threading.Event,
-        timings: dict[str, float],
-        started: float,
-        several: float | None,
-    ) -> EventStream[AskEvent, None, None]:
-        """One answer put together from parts answered alone (service/per_document.py)."""
-        max_tokens, temperature, deadline = limits
-        options = PartOptions(
-            self.settings.support_threshold,
-            max_tokens or self.settings.max_tokens,
-            self.settings.temperature if temperature is None else temperature,
-            deadline,
-            self.answer_translator,
-        )
-        parts = answer_parts(
-            generator, asks, self.snapshot, language, history, options, stop, timings, task
-        )
-        result = combined_result(question, language, parts, timings, started, several)
-        yield PassagesEvent(result.passages)
-        yield TokenEvent(result.answer)
-        yield DoneEvent(result)
 
     def _reader(self, question: str) -> Callable[[Chunk], Reading | None] | None:
         """With the bilingual index, passages in another language than the question's are

@@ -18,7 +18,6 @@ from ragqa.config import Settings
 from ragqa.models.resolve import ensure_models, load_configured_embedder, resolve_generator
 from service.answering import Answerer
 from service.bilingual import BilingualIndexer, SentenceTranslator, sentence_preamble
-from service.decompose import Decomposer
 from service.generation import load_generators
 from service.translation import LlmTranslator
 
@@ -55,7 +54,6 @@ def build_answerer(settings: Settings) -> Answerer:
         answer_slots=settings.max_concurrent_generations,
         translator=settings.cross_lingual or bilingual_on,
         background=bilingual_on,
-        decomposer=settings.decompose,
     )
     lap("generators_s")
     translator = LlmTranslator(loaded.translator) if loaded.translator else None
@@ -65,11 +63,6 @@ def build_answerer(settings: Settings) -> Answerer:
         bilingual = bilingual_indexer(settings, store, embedder, behind)
         bilingual.refresh()  # what earlier runs translated is searchable from the start
         lap("bilingual_s")
-    decomposer = None
-    if loaded.decomposer is not None:
-        decomposer = Decomposer(loaded.decomposer)
-    elif settings.decompose and translator is not None:  # no slot of its own: share
-        decomposer = Decomposer(translator.generator, lock=translator.lock)
     answerer = Answerer(
         settings,
         embedder=embedder,
@@ -78,7 +71,6 @@ def build_answerer(settings: Settings) -> Answerer:
         translator=translator,
         engine=loaded.engine,
         bilingual=bilingual,
-        decomposer=decomposer,
     )
     answerer.load_timings = timings
     return answerer
@@ -126,5 +118,4 @@ def with_other_index(answerer: Answerer, settings: Settings) -> Answerer:
         generators=answerer.generators,
         translator=answerer.translator,
         bilingual=bilingual,
-        decomposer=answerer.decomposer,
     )

@@ -70,26 +70,21 @@ class PartOptions:
 
 def answer_parts(
     generator: Generator,
-    asks: Sequence[tuple[str, Sequence[SearchHit]]],
+    question: str,
+    groups: Sequence[Sequence[SearchHit]],
     snapshot: SearchView,
     language: Language,
     history: Sequence[dict[str, str]],
     options: PartOptions,
     stop: threading.Event,
     timings: dict[str, float],
-    task: str = "part",
 ) -> list[Part]:
-    """Each part, a question and its hits (one document's, or a split question's own):
-    judged first (its support), then written from its passages alone with the `task` prompt.
-    A part with no hits is left unanswered. Adds the time spent judging and writing to
-    `timings`."""
+    """Each document's part: judged first (its support), then written from its passages
+    alone. Adds the time spent judging and writing to `timings`."""
     parts: list[Part] = []
-    for question, group in asks:
+    for group in groups:
         if stop.is_set():
             break
-        if not group:
-            parts.append(Part([], None))
-            continue
         passages = to_passages(group, snapshot)
         started = time.perf_counter()
         support = None
@@ -100,7 +95,7 @@ def answer_parts(
         if support is not None and support < (options.support_threshold or 0.0):
             parts.append(Part(passages, None, support=support))
             continue
-        messages = build_messages(question, passages, language, history, task=task)
+        messages = build_messages(question, passages, language, history, task="part")
         started, pieces = time.perf_counter(), list[str]()
         for piece in generator.stream(
             messages, max_tokens=options.max_tokens, temperature=options.temperature, stop=stop

@@ -23,7 +23,6 @@ __all__ = [
     "EngineStatus",
     "Generator",
     "Generators",
-    "Slots",
     "backend_name",
     "complete",
     "load_generators",
@@ -44,41 +43,23 @@ class Generators:
     # questions never evicts the query translator's cached preamble nor holds its lock. None:
     # the bilingual index shares the query translator's.
     background: Generator | None = None
-    # The question splitter's (service/decompose.py), on a slot of its own for the same reason.
-    decomposer: Generator | None = None
 
     def close(self) -> None:
         if self.engine is not None:
             self.engine.stop()
 
 
-@dataclass(frozen=True, slots=True)
-class Slots:
-    """What generates: `answer` pooled answer generators, and which helpers get one of their
-    own (the query translator, the bilingual index's background translator, the question
-    splitter)."""
-
-    answer: int
-    translator: bool = False
-    background: bool = False
-    decomposer: bool = False
-
-    @property
-    def total(self) -> int:
-        return self.answer + self.translator + self.background + self.decomposer
-
-
-def _engine_generators(engine: Engine, slots: Slots) -> Generators:
+def _engine_generators(
+    engine: Engine, answer_slots: int, translator: bool, background: bool
+) -> Generators:
     from service.generation.openai_chat import OpenAIChatGenerator
 
-    answer: list[Generator] = [OpenAIChatGenerator(engine, slot=i) for i in range(slots.answer)]
-    helpers = iter(range(slots.answer, slots.total))
-
-    def helper(wanted: bool) -> Generator | None:
-        return OpenAIChatGenerator(engine, slot=next(helpers)) if wanted else None
-
-    translate, behind = helper(slots.translator), helper(slots.background)
-    return Generators(answer, translate, engine, behind, helper(slots.decomposer))
+    answer: list[Generator] = [OpenAIChatGenerator(engine, slot=i) for i in range(answer_slots)]
+    slot = answer_slots
+    translate = OpenAIChatGenerator(engine, slot=slot) if translator else None
+    slot += 1 if translator else 0
+    behind = OpenAIChatGenerator(engine, slot=slot) if background else None
+    return Generators(answer, translate, engine, behind)
 
 
 def _engine_options(settings: Settings) -> dict[str, float]:
@@ -90,7 +71,9 @@ def _engine_options(settings: Settings) -> dict[str, float]:
     }
 
 
-def _llama_cpp(settings: Settings, model: str | None, slots: Slots) -> Generators:
+def _llama_cpp(
+    settings: Settings, model: str | None, answer_slots: int, translator: bool, background: bool
+) -> Generators:
     """llama.cpp's server on a GGUF file, started and supervised here (the default)."""
     if model is None or Path(model).suffix.lower() != ".gguf":
         raise ConfigError(
@@ -99,17 +82,19 @@ def _llama_cpp(settings: Settings, model: str | None, slots: Slots) -> Generator
         )
     launch = LaunchSpec(
         model_path=model,
-        slots=slots.total,
+        slots=answer_slots + (1 if translator else 0) + (1 if background else 0),
         ctx=settings.n_ctx,
         threads=settings.n_threads,
         alias=ENGINE_MODEL_ALIAS,
     )
     engine = Engine(launch=launch, **_engine_options(settings))  # type: ignore[arg-type]
     engine.start()
-    return _engine_generators(engine, slots)
+    return _engine_generators(engine, answer_slots, translator, background)
 
 
-def _openai(settings: Settings, model: str | None, slots: Slots) -> Generators:
+def _openai(
+    settings: Settings, model: str | None, answer_slots: int, translator: bool, background: bool
+) -> Generators:
     """Any OpenAI-compatible server at RAGQA_GENERATOR_URL (vLLM, llama.cpp, Ollama, TGI)."""
     if not settings.generator_url:
         raise ConfigError("generator_backend=openai needs RAGQA_GENERATOR_URL")
@@ -121,21 +106,24 @@ def _openai(settings: Settings, model: str | None, slots: Slots) -> Generators:
         **_engine_options(settings),  # type: ignore[arg-type]
     )
     engine.start()
-    return _engine_generators(engine, slots)
+    return _engine_generators(engine, answer_slots, translator, background)
 
 
-def _transformers(settings: Settings, model: str | None, slots: Slots) -> Generators:
+def _transformers(
+    settings: Settings, model: str | None, answer_slots: int, translator: bool, background: bool
+) -> Generators:
     """transformers in this process: for a GPU and a Hugging Face folder or id (no background
-    translator or splitter: they share the query translator's model)."""
+    translator: the bilingual index shares the query translator's model)."""
     from service.generation.transformers_backend import TransformersGenerator
 
     if model is None:
         raise ConfigError("the transformers back end needs RAGQA_GENERATOR")
-    answer: list[Generator] = [TransformersGenerator(model) for _ in range(slots.answer)]
-    return Generators(answer, TransformersGenerator(model) if slots.translator else None)
+    answer: list[Generator] = [TransformersGenerator(model) for _ in range(answer_slots)]
+    return Generators(answer, TransformersGenerator(model) if translator else None)
 
 
-Backend = Callable[[Settings, str | None, Slots], Generators]
+# settings, model, answer slots, query translator?, background translator?
+Backend = Callable[[Settings, str | None, int, bool, bool], Generators]
 BACKENDS: dict[str, Backend] = {
     "llama_cpp": _llama_cpp,
     "openai": _openai,
@@ -162,12 +150,10 @@ def load_generators(
     answer_slots: int,
     translator: bool,
     background: bool = False,
-    decomposer: bool = False,
 ) -> Generators:
     """Load `model` (a resolved GGUF path, HF folder or hub id; None for a remote engine that
-    names its own) with the configured back end; `background` and `decomposer` ask for the
-    bilingual index's translator and the question splitter on slots of their own where the
-    back end can give them."""
+    names its own) with the configured back end; `background` asks for the bilingual index's
+    own translator where the back end can give one."""
     name = backend_name(settings, model)
     try:
         backend = BACKENDS[name]
@@ -175,4 +161,4 @@ def load_generators(
         raise ConfigError(
             f"unknown generator back end {name!r}; valid: {', '.join(sorted(BACKENDS))}"
         ) from None
-    return backend(settings, model, Slots(answer_slots, translator, background, decomposer))
+    return backend(settings, model, answer_slots, translator, background)

@@ -6,7 +6,7 @@ import pytest
 
 from ragqa.config import Settings
 from ragqa.errors import ConfigError
-from service.generation import BACKENDS, Generators, Slots, backend_name, load_generators
+from service.generation import BACKENDS, Generators, backend_name, load_generators
 
 
 def test_an_unknown_back_end_is_a_config_error_listing_the_valid_ones() -> None:
@@ -31,7 +31,9 @@ def test_one_registration_makes_a_back_end_loadable_by_name(
 ) -> None:
     made = Generators(answer=[], translator=None)
 
-    def nothing(settings: Settings, model: str | None, slots: Slots) -> Generators:
+    def nothing(
+        settings: Settings, model: str | None, slots: int, translator: bool, background: bool
+    ) -> Generators:
         return made
 
     monkeypatch.setitem(BACKENDS, "nothing", nothing)
@@ -40,21 +42,16 @@ def test_one_registration_makes_a_back_end_loadable_by_name(
 
 
 @pytest.mark.parametrize(
-    ("translator", "background", "decomposer"),
-    [(False, False, False), (True, False, False), (True, True, False), (False, True, True),
-     (True, True, True)],
-)  # fmt: skip
-def test_each_engine_generator_pins_a_slot_of_its_own(
-    translator: bool, background: bool, decomposer: bool
-) -> None:
-    """Answers, the query translator, the background translator and the question splitter
-    never share a slot, so one's work never evicts another's cached preamble."""
+    ("translator", "background"), [(False, False), (True, False), (True, True)]
+)
+def test_each_engine_generator_pins_a_slot_of_its_own(translator: bool, background: bool) -> None:
+    """Answers, the query translator and the background translator never share a slot, so
+    one's work never evicts another's cached preamble."""
     from service.generation import Engine, _engine_generators
 
     engine = Engine(url="http://127.0.0.1:1/v1", model="m")  # never started: no request made
-    made = _engine_generators(engine, Slots(2, translator, background, decomposer))
-    pinned = [*made.answer, made.translator, made.background, made.decomposer]
+    made = _engine_generators(engine, 2, translator, background)
+    pinned = [*made.answer, made.translator, made.background]
     slots = [getattr(g, "slot", None) for g in pinned if g is not None]
-    assert slots == list(range(2 + translator + background + decomposer))
-    helpers = (made.translator, made.background, made.decomposer)
-    assert tuple(g is not None for g in helpers) == (translator, background, decomposer)
+    assert slots == list(range(2 + translator + background))
+    assert (made.translator is not None, made.background is not None) == (translator, background)
