@@ -6,6 +6,7 @@ from pathlib import Path
 
 from eval.items import DEFAULT_SET, EvalItem, load_items, parse_subset, select_items
 from index.backend import SearchView
+from index.bilingual import ListedView
 from index.documents import Chunk
 from index.embedder import Embedder
 from ragqa.config import Settings
@@ -61,5 +62,8 @@ def ci_subset_items(*, answerable_only: bool, limit: int | None) -> list[EvalIte
 
 
 def chunks_by_id(view: SearchView) -> dict[str, Chunk]:
-    """Every chunk of the index by its id, as eval rows name them (`passage_ids`)."""
-    return {chunk.chunk_id: chunk for chunk in map(view.chunk, range(len(view)))}
+    """Every chunk of the index by its id, as eval rows name them (`passage_ids`). The
+    integer ids come from the view: after a removal they are not 0..n-1."""
+    if not isinstance(view, ListedView):
+        raise TypeError("chunks_by_id needs the embedded index store (its views list chunks)")
+    return {chunk.chunk_id: chunk for chunk in map(view.chunk, view.chunk_ids().tolist())}

@@ -78,6 +78,9 @@ def main(
             if row["language"] != "en" or not row.get("passage_ids"):
                 continue
             item = items[row["id"]]
+            if any(cid not in chunks for cid in row["passage_ids"]):
+                report.append(f"{row['id']}: passages not in this index, skipped")
+                continue
             hits = [SearchHit(chunks[cid], 0.0) for cid in row["passage_ids"]]
             passages = to_passages(hits, snapshot)
             chinese = sum(detect_text_language(p.text) == "zh" for p in passages)
