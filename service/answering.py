@@ -12,18 +12,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from collections.abc import Generator as EventStream
-from functools import partial
 
 from index.backend import ChunkStore, SearchView
 from index.documents import Chunk
 from index.embedder import Embedder
 from index.translations import Reading
 from ragqa.config import Settings
-from ragqa.errors import GenerationTimeout
-from ragqa.types import Language, RetrievalMode
-from service.answer import build_messages, postprocess, preamble, question_gloss
+from ragqa.types import RetrievalMode
+from service.answer import preamble, question_gloss
 from service.answer_guard import question_has_content
-from service.answer_stream import SentenceGate
 from service.ask_events import (
     AskEvent,
     AskResult,
@@ -35,13 +32,12 @@ from service.ask_events import (
 from service.bilingual import BilingualIndexer, SentenceTranslator
 from service.evidence import EvidenceOptions, EvidenceSelector
 from service.generation import Engine, Generator
-from service.generation.base import yes_probability
 from service.language import corpus_language, detect_language
-from service.passages import Passage, SearchHit, reading_order, to_passages
+from service.passages import SearchHit, reading_order, to_passages
 from service.per_document import PartOptions, answer_parts, combined_result, document_groups
-from service.quote_first import QuoteFirst, quoted_citations
 from service.retrieval import HybridRetriever, Retrieval
 from service.translation import LlmTranslator
+from service.writer import AnswerWriter
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +89,7 @@ class Answerer:
             if translator is not None
             else None
         )
+        self.writer = AnswerWriter(settings, self.answer_translator)
         self.generator_id = generators[0].model_id if generators else ""
         self.load_timings: dict[str, float] = {}
 
@@ -204,7 +201,7 @@ class Answerer:
         generator = self._pool.get()
         try:
             judged = time.perf_counter()
-            several = self._judge(
+            several = self.writer.judge(
                 generator, question, passages, language, history, "several", stop, gloss
             )
             if several is not None:
@@ -235,7 +232,7 @@ class Answerer:
                 yield TokenEvent(result.answer)
                 yield DoneEvent(result)
                 return
-            yield from self._answer(
+            yield from self.writer.write(
                 generator,
                 question,
                 passages,
@@ -266,136 +263,6 @@ class Answerer:
         if self.settings.per_document_threshold is None:
             return k
         return max(k, 2 * self.settings.per_document_max * self.settings.per_document_passages)
-
-    def _answer(
-        self,
-        generator: Generator,
-        question: str,
-        passages: list[Passage],
-        language: Language,
-        history: Sequence[dict[str, str]],
-        limits: tuple[int | None, float | None, float],
-        stop: threading.Event,
-        timings: dict[str, float],
-        started: float,
-        several: float | None,
-        gloss: tuple[str, str] | None = None,
-    ) -> EventStream[AskEvent, None, None]:
-        """One answer from all the passages: judged, then streamed a checked sentence at a
-        time, then cited."""
-        max_tokens, temperature, deadline = limits
-        judged = time.perf_counter()
-        support = self._judge(
-            generator, question, passages, language, history, "support", stop, gloss
-        )
-        if support is not None:
-            timings["support_ms"] = round((time.perf_counter() - judged) * 1000, 1)
-        if stop.is_set():  # the client left during the judgement
-            return
-        if support is not None and support < (self.settings.support_threshold or 0):
-            # Judged unanswered by the passages: no answer is written.
-            yield from refusal_events(question, language, passages, timings, started, support)
-            return
-        quoting = self.settings.quote_first
-        task = "quote" if quoting else "question"
-        messages = build_messages(
-            question, passages, language, history, task=task, quoting=quoting, gloss=gloss
-        )
-        pieces: list[str] = []
-        # Text leaves a sentence at a time, each checked like the final answer.
-        gate = SentenceGate(passages, language, question, self.answer_translator)
-        sent = False
-        gen_started = time.perf_counter()
-        reply = QuoteFirst(passages, language) if quoting else None
-        write = generator.stream if reply is None else partial(reply.stream, generator)
-        for piece in write(
-            messages,
-            max_tokens=max_tokens or self.settings.max_tokens,
-            temperature=self.settings.temperature if temperature is None else temperature,
-            stop=stop,
-        ):
-            if not pieces:
-                timings["ttft_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
-            pieces.append(piece)
-            checked = gate.feed(piece)
-            if checked:
-                sent = True
-                yield TokenEvent(checked)
-            if time.perf_counter() > deadline:
-                stop.set()
-                raise GenerationTimeout(
-                    f"answer took longer than {self.settings.generation_timeout_s:g} s"
-                )
-        timings["generate_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
-        if reply is not None:
-            timings["evidence_ms"] = reply.evidence_ms
-            if reply.none:  # the model chose "no passage states it"
-                yield from refusal_events(question, language, passages, timings, started, support)
-                return
-        last = gate.finish()
-        if gate.retell_ms is not None:
-            timings["retell_ms"] = gate.retell_ms
-        # What the model wrote, each sentence in the question's language (as it came when it
-        # repeated its prompt: the check on the whole reply refuses it).
-        written = "".join(pieces) if gate.leaked else gate.written
-        cited = postprocess(written, passages, language, question)
-        citations = (
-            cited.citations if reply is None else quoted_citations(cited.citations, reply.quotes)
-        )
-        raw = pieces if reply is None else reply.raw
-        rest = cited.answer if cited.refused and not sent else "" if cited.refused else last
-        if rest:
-            yield TokenEvent(rest)
-        timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        yield DoneEvent(
-            AskResult(
-                question=question,
-                language=language,
-                answer=cited.answer,
-                refused=cited.refused,
-                citations=citations,
-                passages=passages,
-                timings=timings,
-                prompt_tokens=generator.count_tokens(messages),
-                completion_tokens=len(raw),
-                cached_tokens=generator.cached_tokens(),
-                raw_answer="".join(raw),
-                support=support,
-                several=several,
-            )
-        )
-
-    def _judge(
-        self,
-        generator: Generator,
-        question: str,
-        passages: Sequence[Passage],
-        language: Language,
-        history: Sequence[dict[str, str]],
-        task: str,
-        stop: threading.Event,
-        gloss: tuple[str, str] | None = None,
-    ) -> float | None:
-        """The model's probability of "yes" to the `task` prompt over the passages (`support`:
-        do they answer the question; `several`: does it ask about several events), when the
-        setting for it is set and the back end can say. Every prompt over the same passages
-        starts alike, so the engine's prompt cache carries the passages from one to the next."""
-        setting = {
-            "support": self.settings.support_threshold,
-            "several": self.settings.per_document_threshold,
-        }[task]
-        if setting is None:
-            return None
-        messages = build_messages(
-            question,
-            passages,
-            language,
-            history,
-            task=task,
-            quoting=self.settings.quote_first,
-            gloss=gloss,
-        )
-        return yes_probability(generator, messages, stop)
 
     def ask(
         self,
