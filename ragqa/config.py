@@ -156,6 +156,13 @@ class Settings(BaseSettings):
     evidence_whole: int = Field(
         0, ge=0, le=20, description="Best-ranked passages evidence first keeps whole."
     )
+    evidence_judged: int = Field(
+        0,
+        ge=0,
+        le=9,
+        description="Evidence first: the model picks, from this many best-scored sentences, the "
+        "one that states the answer, and its probabilities are added to their scores; 0: off.",
+    )
     evidence_neighbours: int = Field(
         1, ge=0, le=5, description="Sentences kept each side of a chosen one, for context."
     )

@@ -36,6 +36,7 @@ from service.language import corpus_language, detect_language
 from service.passages import SearchHit, reading_order, to_passages
 from service.per_document import PartOptions, answer_parts, combined_result, document_groups
 from service.retrieval import HybridRetriever, Retrieval
+from service.sentence_choice import choose_sentence
 from service.translation import LlmTranslator
 from service.writer import AnswerWriter
 
@@ -78,7 +79,11 @@ class Answerer:
         for generator in generators:
             self._pool.put(generator)
         self.evidence = (
-            EvidenceSelector(embedder, EvidenceOptions.from_settings(settings))
+            EvidenceSelector(
+                embedder,
+                EvidenceOptions.from_settings(settings),
+                self._choose_sentence if settings.evidence_judged > 0 else None,
+            )
             if settings.evidence_sentences > 0
             else None
         )
@@ -245,6 +250,16 @@ class Answerer:
                 several,
                 gloss,
             )
+        finally:
+            self._pool.put(generator)
+
+    def _choose_sentence(
+        self, question: str, sentences: Sequence[str]
+    ) -> tuple[list[float], float] | None:
+        """The model's choice among a question's best sentences, on a pooled generator."""
+        generator = self._pool.get()
+        try:
+            return choose_sentence(generator, question, sentences)
         finally:
             self._pool.put(generator)
 

@@ -13,7 +13,7 @@ exact and every later step (checks, citations, the highlighted view) works on it
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import groupby
@@ -67,6 +67,10 @@ class EvidenceOptions:
     chunk_weight: float = 1.0
     # The best-ranked passages read whole, before any sentence is chosen from the rest.
     whole: int = 0
+    # The best-scored sentences the model judges (0: none), and the weight of its judgement
+    # (the probability that a sentence is the one stating the answer) added to their scores.
+    judged: int = 0
+    judge_weight: float = 1.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EvidenceOptions:
@@ -76,6 +80,7 @@ class EvidenceOptions:
             max_chars=settings.evidence_max_chars,
             lexical_weight=settings.lexical_weight,
             whole=settings.evidence_whole,
+            judged=settings.evidence_judged,
         )
 
 
@@ -86,6 +91,13 @@ class Evidence:
     hits: list[SearchHit]
     scores: dict[tuple[str, int], float]  # (doc_id, start) -> fused score
     timings: dict[str, float]
+    # The model's probability that none of the sentences it judged states the answer.
+    none: float | None = None
+
+
+# The model's judgement of a question's best sentences: for each, the probability that it
+# states the answer, and that none does; None when the back end cannot say.
+SentenceJudge = Callable[[str, Sequence[str]], tuple[list[float], float] | None]
 
 
 def document_sentences(
@@ -155,9 +167,12 @@ def _at(sentence: Sentence) -> int:
 class EvidenceSelector:
     """Chooses the excerpts of the retrieved chunks that the model reads."""
 
-    def __init__(self, embedder: Embedder, options: EvidenceOptions) -> None:
+    def __init__(
+        self, embedder: Embedder, options: EvidenceOptions, judge: SentenceJudge | None = None
+    ) -> None:
         self.embedder = embedder
         self.options = options
+        self.judge = judge
 
     def select(
         self, snapshot: SearchView, queries: Sequence[str], hits: Sequence[SearchHit]
@@ -176,6 +191,22 @@ class EvidenceSelector:
         if not candidates or not queries:
             return Evidence(list(hits), {}, {"evidence_ms": 0.0})
         scores = self._scores(queries, candidates)
+        none = None
+        judged_ms: float | None = None
+        if self.judge is not None and self.options.judged > 0:
+            judged_at = time.perf_counter()
+            order = sorted(range(len(candidates)), key=lambda i: (-scores[i], candidates[i].start))
+            # Shown in document order, so the list's order does not tell the model the scores.
+            shown = sorted(
+                order[: self.options.judged],
+                key=lambda i: (candidates[i].doc_id, _at(candidates[i])),
+            )
+            judged = self.judge(queries[0], [candidates[i].text for i in shown])
+            if judged is not None:
+                probabilities, none = judged
+                for i, p in zip(shown, probabilities, strict=True):
+                    scores[i] += self.options.judge_weight * p
+            judged_ms = round((time.perf_counter() - judged_at) * 1000, 1)
         keyed = {(s.doc_id, s.start): score for s, score in zip(candidates, scores, strict=True)}
         ranked = sorted(
             zip(candidates, scores, strict=True), key=lambda pair: (-pair[1], pair[0].start)
@@ -207,9 +238,10 @@ class EvidenceSelector:
             chosen.setdefault(seed.doc_id, set()).update(new)
             best[(seed.doc_id, seed.index)] = score
         excerpts = _excerpts(at, texts, chosen, best)
-        return Evidence(
-            excerpts, keyed, {"evidence_ms": round((time.perf_counter() - started) * 1000, 1)}
-        )
+        timings = {"evidence_ms": round((time.perf_counter() - started) * 1000, 1)}
+        if judged_ms is not None:
+            timings["judge_sentences_ms"] = judged_ms
+        return Evidence(excerpts, keyed, timings, none)
 
     def _scores(self, queries: Sequence[str], candidates: Sequence[Sentence]) -> list[float]:
         """Cosine to the closest query plus the weighted BM25 score relative to the best."""

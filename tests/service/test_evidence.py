@@ -6,6 +6,7 @@ fake models. The real embedder's choice on the bundled collection is in the slow
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
@@ -93,6 +94,36 @@ def test_the_best_matching_sentence_comes_first_and_the_budget_holds() -> None:
     assert excerpts[0].text.startswith("The meeting in Chengdu drew 200 people.")
     # The first choice is always kept; later ones only within the budget.
     assert sum(len(e.text) for e in excerpts) <= 60
+
+
+def test_the_models_judgement_moves_the_sentence_it_names_first() -> None:
+    hits = [_hit("a", DOCUMENT, 0, len(DOCUMENT))]
+    shown: list[list[str]] = []
+
+    def judge(question: str, sentences: Sequence[str]) -> tuple[list[float], float]:
+        shown.append(list(sentences))
+        return [0.9 if "西安" in s else 0.01 for s in sentences], 0.05
+
+    question = "会议由哪家医院承办？"
+    options = EvidenceOptions(sentences=1, neighbours=0, judged=9, judge_weight=1.0)
+    plain = _select(question, hits, {"a": DOCUMENT}, sentences=1, neighbours=0)
+    assert plain[0].text == "会议由山西医科大学第一医院承办。"
+    selector = EvidenceSelector(FakeEmbedder(), options, judge)  # type: ignore[arg-type]
+    evidence = selector.select(_snapshot({"a": DOCUMENT}), [question], hits)
+    assert evidence.hits[0].text == "下一届论坛将在西安举行。"
+    assert evidence.none == 0.05 and "judge_sentences_ms" in evidence.timings
+    # The model sees the sentences in the document's order, not ranked by their scores.
+    assert shown[0] == sorted(shown[0], key=DOCUMENT.index) and len(shown[0]) == 6
+
+
+def test_without_judged_sentences_the_judge_is_not_asked() -> None:
+    def judge(question: str, sentences: Sequence[str]) -> tuple[list[float], float]:
+        raise AssertionError("asked")
+
+    selector = EvidenceSelector(FakeEmbedder(), EvidenceOptions(judged=0), judge)  # type: ignore[arg-type]
+    hits = [_hit("a", DOCUMENT, 0, len(DOCUMENT))]
+    evidence = selector.select(_snapshot({"a": DOCUMENT}), ["论坛在哪里？"], hits)
+    assert evidence.hits and evidence.none is None
 
 
 def test_a_sentence_screened_as_an_instruction_is_never_chosen() -> None:
