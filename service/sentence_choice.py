@@ -4,6 +4,7 @@ question's best sentences cost one prefill together instead of a yes/no each."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 
@@ -11,6 +12,8 @@ from prompts import render
 from ragqa.errors import GenerationFailed
 from service.generation import Generator
 from service.generation.base import ChatMessage, ChoiceScorer
+
+log = logging.getLogger(__name__)
 
 # Choices are single digits, one token each: 1-9 for the sentences, 0 for none.
 MAX_SENTENCES = 9
@@ -41,7 +44,8 @@ def choose_sentence(
         probabilities = generator.choice_probabilities(
             choice_messages(question, sentences), choices, stop=stop
         )
-    except GenerationFailed:
+    except GenerationFailed as e:
+        log.warning("sentence choice not read, going on without it: %s", e)
         return None
     if probabilities is None:
         return None
