@@ -12,7 +12,8 @@ from service.generation.base import ChatMessage
 class FakeGenerator:
     """Answers with `reply(messages)`, streamed word by word; with `support`, also scores
     yes/no choices: P(yes) = support(messages), or `several(messages)` when asked whether the
-    question concerns several events (no `several`: it cannot say)."""
+    question concerns several events (no `several`: it cannot say); any other choice is
+    `choose(messages, choices)` (no `choose`: it cannot say)."""
 
     model_id = "fake"
 
@@ -21,10 +22,12 @@ class FakeGenerator:
         reply: Callable[[list[ChatMessage]], str],
         support: Callable[[list[ChatMessage]], float] | None = None,
         several: Callable[[list[ChatMessage]], float] | None = None,
+        choose: Callable[[list[ChatMessage], Sequence[str]], dict[str, float] | None] | None = None,
     ) -> None:
         self.reply = reply
         self.support = support
         self.several = several
+        self.choose = choose
         self.scored: list[list[ChatMessage]] = []
         self.calls: list[list[ChatMessage]] = []
         self.prefilled: list[list[ChatMessage]] = []
@@ -61,6 +64,8 @@ class FakeGenerator:
         *,
         stop: threading.Event | None = None,
     ) -> dict[str, float] | None:
+        if list(choices) != ["yes", "no"]:
+            return None if self.choose is None else self.choose(messages, choices)
         judge = self.several if _asks_several(messages) else self.support
         if judge is None:
             return None

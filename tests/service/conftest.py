@@ -21,10 +21,14 @@ from fastapi.testclient import TestClient
 from index.ingest import build_index
 from index.store import IndexStore
 from ragqa.config import Settings
+from ragqa.models.registry import QWEN_0_5B
+from ragqa.models.resolve import ensure_models
 from service.answering import Answerer
 from service.app import create_app
 from service.compose import build_answerer
+from service.generation import load_generators
 from service.generation.base import ChatMessage, Generator
+from service.generation.openai_chat import OpenAIChatGenerator
 from service.loopback import serve
 from service.translation import LlmTranslator
 from tests.conftest import FakeEmbedder
@@ -199,6 +203,23 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         max_queue=1,
         generation_timeout_s=600,  # behaviour is tested here, not speed (that is the bench's)
     )
+
+
+@pytest.fixture(scope="module")
+def small_generator() -> Iterator[OpenAIChatGenerator]:
+    """The small 0.5B model on the supervised engine, for tests of what a real engine returns
+    (token probabilities, streaming), not of answer quality."""
+    gguf = str(ensure_models(Settings(), [QWEN_0_5B.name], progress=False)[QWEN_0_5B.name])
+    loaded = load_generators(
+        Settings(generator=QWEN_0_5B.name, warm_prompt_cache=False),
+        gguf,
+        answer_slots=1,
+        translator=False,
+    )
+    generator = loaded.answer[0]
+    assert isinstance(generator, OpenAIChatGenerator)
+    yield generator
+    loaded.close()
 
 
 @pytest.fixture(scope="session")

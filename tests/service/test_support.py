@@ -6,20 +6,16 @@ Fast tier: fake models. Real tier: the token probabilities of a real llama.cpp e
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from ragqa.config import Settings
 from ragqa.errors import GenerationFailed
-from ragqa.models.registry import QWEN_0_5B
-from ragqa.models.resolve import ensure_models
 from service.answer import refusal
 from service.answering import Answerer
-from service.generation import ChatMessage, load_generators
+from service.generation import ChatMessage
 from service.generation.openai_chat import OpenAIChatGenerator
 from tests.fakes import FakeGenerator
 from tests.service.conftest import (
@@ -102,25 +98,9 @@ def test_unset_or_unsupported_the_question_is_answered_unjudged(
 # --- real tier -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def real_generator() -> Iterator[OpenAIChatGenerator]:
-    settings = Settings()
-    gguf = str(ensure_models(settings, [QWEN_0_5B.name], progress=False)[QWEN_0_5B.name])
-    loaded = load_generators(
-        Settings(generator=QWEN_0_5B.name, warm_prompt_cache=False),
-        gguf,
-        answer_slots=1,
-        translator=False,
-    )
-    generator = loaded.answer[0]
-    assert isinstance(generator, OpenAIChatGenerator)
-    yield generator
-    loaded.close()
-
-
 @pytest.mark.slow
 def test_a_real_engine_gives_the_probability_of_each_choice(
-    real_generator: OpenAIChatGenerator,
+    small_generator: OpenAIChatGenerator,
 ) -> None:
     def asked(fact: str) -> list[ChatMessage]:
         return [
@@ -131,16 +111,16 @@ def test_a_real_engine_gives_the_probability_of_each_choice(
             }
         ]
 
-    stated = real_generator.choice_probabilities(
+    stated = small_generator.choice_probabilities(
         asked("Paris is the capital of France."), ("yes", "no")
     )
-    unstated = real_generator.choice_probabilities(
+    unstated = small_generator.choice_probabilities(
         asked("The river Loire is the longest river in France."), ("yes", "no")
     )
     assert stated is not None and unstated is not None
     assert sum(stated.values()) == pytest.approx(1.0)
     assert stated["yes"] > 0.5 > unstated["yes"], (stated, unstated)
-    assert "".join(real_generator.stream(asked("Paris."), max_tokens=2, temperature=0.0))
+    assert "".join(small_generator.stream(asked("Paris."), max_tokens=2, temperature=0.0))
 
 
 @pytest.mark.parametrize(("support", "refused"), [(0.1, True), (0.8, False)])
