@@ -11,23 +11,24 @@ bench/results/evidence-DATE.txt.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
-from bench.report import save_dated
+from bench.report import REPO, save_dated, shown_path
 from eval.items import EvalItem, load_items
 from eval.metrics import missing_fact_groups
+from index.embedder import Embedder
 from ragqa.config import Settings
 from service.compose import build_answerer
 from service.evidence import EvidenceOptions, EvidenceSelector
 from service.passages import SearchHit
 
-REPO = Path(__file__).resolve().parents[1]
 # (passages read whole, sentences, neighbours, max_chars, candidates, chunk_weight)
 CONFIGS = (
     (0, 4, 1, 900, 8, 1.0),
@@ -38,7 +39,41 @@ CONFIGS = (
 )
 
 
-def _row(name: str, found: Sequence[tuple[str, bool, int]]) -> str:
+class MemoEmbedder:
+    """The embedder, remembering every text's vector: the selector embeds the same candidate
+    sentences once per configuration, and a bench tries many configurations per question."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.inner = embedder
+        self.model_id = embedder.model_id
+        self.dimension = embedder.dimension
+        self.documents: dict[str, np.ndarray] = {}
+        self.queries: dict[str, np.ndarray] = {}
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, self.documents, self.inner.embed_documents)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, self.queries, self.inner.embed_queries)
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    @staticmethod
+    def _embed(
+        texts: Sequence[str],
+        known: dict[str, np.ndarray],
+        embed: Callable[[Sequence[str]], np.ndarray],
+    ) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            known.update(zip(missing, embed(missing), strict=True))
+        return np.stack([known[t] for t in texts])
+
+
+def facts_row(name: str, found: Sequence[tuple[str, bool, int]]) -> str:
+    """A table row: the share of (language, all facts found, characters) rows with every fact,
+    the same by language (in language order), and the median characters."""
     by_language: dict[str, list[bool]] = {}
     for language, ok, _ in found:
         by_language.setdefault(language, []).append(ok)
@@ -63,6 +98,7 @@ def main(
     if answerer.engine is not None:
         answerer.engine.wait_ready(settings.engine_start_timeout_s)
     snapshot = answerer.snapshot
+    embedder = MemoEmbedder(answerer.embedder)
     results: dict[str, list[tuple[str, bool, int]]] = {}
     try:
         for item in items:
@@ -88,7 +124,7 @@ def main(
                     chunk_weight=weight,
                 )
                 queries = list(dict.fromkeys([item.question, *retrieval.queries]))
-                evidence = EvidenceSelector(answerer.embedder, options).select(
+                evidence = EvidenceSelector(embedder, options).select(
                     snapshot, queries, retrieval.hits[:candidates]
                 )
                 name = (
@@ -101,12 +137,12 @@ def main(
     languages = sorted({i.language for i in items})
     lines = [
         f"# Facts in what the model reads, measured {date.today()} "
-        f"(`python -m bench.evidence --set {set_path.relative_to(REPO)}`), "
+        f"(`python -m bench.evidence --set {shown_path(set_path)}`), "
         f"{len(items)} answerable questions",
         "",
         f"| read | all facts in it | by language ({' / '.join(languages)}) | median chars |",
         "|---|---|---|---|",
-        *(_row(name, found) for name, found in results.items()),
+        *(facts_row(name, found) for name, found in results.items()),
         "",
     ]
     text = "\n".join(lines)

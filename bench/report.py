@@ -20,6 +20,7 @@ from typing import Any
 from bench.machine import describe_machine, load_average
 
 RESULTS_DIR = Path(__file__).parent / "results"
+REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 SECTION_ORDER = (
     "retrieval",
@@ -138,6 +139,19 @@ def save_dated(name: str, text: str, results_dir: Path = RESULTS_DIR) -> Path:
     path = results_dir / f"{name}-{date.today().isoformat()}.txt"
     path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     return path
+
+
+def shown_path(path: Path) -> Path:
+    """A path as a report writes it in a command: relative to the repository when inside it."""
+    resolved = path.resolve()
+    return resolved.relative_to(REPO) if resolved.is_relative_to(REPO) else path
+
+
+def auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
+    """The chance that a random positive scores above a random negative (ties count half);
+    NaN when either side is empty."""
+    pairs = [(p > n) + 0.5 * (p == n) for p in positives for n in negatives]
+    return sum(pairs) / len(pairs) if pairs else float("nan")
 
 
 def answer_rows(run: Path) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from typing import Annotated
 import typer
 
 from bench.components import chunks_by_id
-from bench.report import answer_rows, save_dated
+from bench.report import answer_rows, auc, save_dated
 from ragqa.config import Settings
 from service.answer import neutralise
 from service.compose import build_answerer
@@ -55,11 +55,6 @@ def _field(row: dict[str, object], name: str) -> object:
         except (ValueError, SyntaxError):  # text that only starts like a list
             return value
     return value
-
-
-def _auc(good: list[float], bad: list[float]) -> float:
-    pairs = [(g > b) + 0.5 * (g == b) for g in good for b in bad]
-    return sum(pairs) / len(pairs) if pairs else float("nan")
 
 
 def main(
@@ -117,7 +112,7 @@ def main(
                 bad = [p for _, right, p in mine if not right]
                 lines.append(
                     f"  {language:8} right {len(good):3}  wrong {len(bad):3}"
-                    f"  AUC {_auc(good, bad):.3f}"
+                    f"  AUC {auc(good, bad):.3f}"
                 )
             good = [p for _, right, p in scored if right]
             bad = [p for _, right, p in scored if not right]
