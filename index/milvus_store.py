@@ -17,22 +17,28 @@ poll (`refresh_seconds`).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
 from index.backend import IndexStats, UpdateReport
 from index.documents import Document
 from index.embedder import Embedder
-from index.injection import flagged_in_range
 from index.manifest import DocumentEntry, Manifest, ManifestExpectation, check_compatible
+from index.milvus_rows import (
+    TEXT_BATCH,
+    WRITE_BATCH,
+    batches,
+    chunk_rows,
+    document_entry,
+    text_rows,
+)
 from index.milvus_schema import (
     DOC_FIELDS,
     CollectionNames,
@@ -41,21 +47,18 @@ from index.milvus_schema import (
     dense_index_of,
 )
 from index.milvus_view import (
-    MAX_STRING,
     MilvusView,
-    lexical_words,
     quote,
     reaching,
 )
 from index.prepare import (
-    Failure,
     NoProgress,
     PreparedDocument,
     ProgressSink,
     embed_passages,
     passage_text,
     plan_update,
-    prepare_documents,
+    prepare_indexable,
 )
 from ragqa.errors import DocumentNotFound, IndexStoreError
 
@@ -63,25 +66,7 @@ from ragqa.errors import DocumentNotFound, IndexStoreError
 logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
 
 BM25_METHOD = "milvus BM25"  # recorded in the store's manifest instead of bm25s's "lucene"
-TEXT_PART_CHARS = MAX_STRING // 4  # a document's text is stored in parts of at most this
-WRITE_BATCH = 512  # chunk rows per upsert call
-TEXT_BATCH = 64  # text rows (up to TEXT_PART_CHARS each) per upsert call
-T = TypeVar("T")
 DOCUMENTS_PER_COMMIT = 64  # documents whose rows are written, then committed, together
-
-
-def _row_pk(doc_id: str, content_hash: str, n: int) -> int:
-    """A row's id: stable for the same document and content, new for a changed one, < 2**63.
-
-    The document id is part of it, so two files with the same bytes keep their own chunks.
-    """
-    key = f"{doc_id}\0{content_hash}#{n}".encode()
-    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") >> 1
-
-
-def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for begin in range(0, len(items), size):
-        yield items[begin : begin + size]
 
 
 class MilvusStore:
@@ -252,11 +237,10 @@ class MilvusStore:
             self.refresh()
             base = self._view.documents
             plan = plan_update(docs, base)
-            prepared = prepare_documents(plan.to_index, embedder, self.manifest.chunking, progress)
-            failures = plan.failures + [
-                Failure(item.doc.doc_id, "no text to index") for item in prepared if not item.chunks
-            ]
-            prepared = [item for item in prepared if item.chunks]
+            prepared, unindexable = prepare_indexable(
+                plan.to_index, embedder, self.manifest.chunking, progress
+            )
+            failures = plan.failures + unindexable
             texts = [passage_text(chunk) for item in prepared for chunk in item.chunks]
             vectors = embed_passages(
                 texts,
@@ -268,7 +252,7 @@ class MilvusStore:
             progress.start("writing", len(prepared))
             offset = 0
             committed: dict[str, DocumentEntry] = {}
-            for group in _batches(prepared, DOCUMENTS_PER_COMMIT):
+            for group in batches(prepared, DOCUMENTS_PER_COMMIT):
                 n = sum(len(item.chunks) for item in group)
                 committed.update(self._write_group(group, vectors[offset : offset + n]))
                 offset += n
@@ -293,19 +277,19 @@ class MilvusStore:
     ) -> dict[str, DocumentEntry]:
         """Chunks and texts of every document first, then their document rows (the commit),
         then rows of their older contents go."""
-        chunk_rows: list[dict[str, Any]] = []
-        text_rows: list[dict[str, Any]] = []
+        chunks: list[dict[str, Any]] = []
+        texts: list[dict[str, Any]] = []
         offset = 0
         for item in group:
             n = len(item.chunks)
-            chunk_rows += _chunk_rows(item, vectors[offset : offset + n])
-            text_rows += _text_rows(item.doc)
+            chunks += chunk_rows(item, vectors[offset : offset + n])
+            texts += text_rows(item.doc)
             offset += n
-        for rows in _batches(chunk_rows, WRITE_BATCH):
+        for rows in batches(chunks, WRITE_BATCH):
             self.client.upsert(self.names.chunks, rows)
-        for rows in _batches(text_rows, TEXT_BATCH):
+        for rows in batches(texts, TEXT_BATCH):
             self.client.upsert(self.names.texts, rows)
-        entries = {item.doc.doc_id: _entry(item) for item in group}
+        entries = {item.doc.doc_id: document_entry(item) for item in group}
         self.client.upsert(
             self.names.documents,
             [
@@ -374,55 +358,3 @@ class MilvusStore:
 
     def close(self) -> None:
         self.client.close()
-
-
-def _entry(item: PreparedDocument) -> DocumentEntry:
-    doc, meta = item.doc, item.doc.meta
-    return DocumentEntry(
-        doc_id=doc.doc_id,
-        content_hash=doc.content_hash,
-        title=meta.title,
-        date=meta.date,
-        source=meta.source,
-        url=meta.url,
-        language=doc.language,
-        n_chunks=len(item.chunks),
-    )
-
-
-def _chunk_rows(item: PreparedDocument, vectors: np.ndarray) -> list[dict[str, Any]]:
-    doc = item.doc
-    return [
-        {
-            "id": _row_pk(doc.doc_id, doc.content_hash, chunk.n),
-            "doc_id": doc.doc_id,
-            "content_hash": doc.content_hash,
-            "title": chunk.title,
-            "language": doc.language,
-            "n": chunk.n,
-            "start": chunk.start,
-            "end": chunk.end,
-            "text": chunk.text,
-            "flagged": list(flagged_in_range(doc.text, chunk.start, chunk.end)),
-            "words": lexical_words(tokens),
-            "dense": vector.tolist(),
-        }
-        for chunk, tokens, vector in zip(item.chunks, item.tokens, vectors, strict=True)
-    ]
-
-
-def _text_rows(doc: Document) -> list[dict[str, Any]]:
-    """The document's text in parts a Milvus string holds (ids apart from its chunks')."""
-    step = TEXT_PART_CHARS
-    parts = [doc.text[i : i + step] for i in range(0, max(len(doc.text), 1), step)]
-    return [
-        {
-            "id": _row_pk(doc.doc_id, doc.content_hash, -1 - part),
-            "doc_id": doc.doc_id,
-            "content_hash": doc.content_hash,
-            "part": part,
-            "text": text,
-            "v": [0.0, 0.0],
-        }
-        for part, text in enumerate(parts)
-    ]

@@ -7,7 +7,7 @@ so an embedder that breaks its contract is caught before anything is written.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,7 +19,7 @@ from index.embedder import Embedder
 from index.manifest import ChunkingInfo, DocumentEntry
 from index.textnorm import index_tokens
 from index.vector_cache import VectorCache, passage_key, split_cached
-from ragqa.errors import IndexMismatch, ModelError
+from ragqa.errors import IndexMismatch, IndexStoreError, ModelError
 
 _UNIT_NORM_TOLERANCE = 1e-3
 
@@ -142,6 +142,15 @@ def prepare_documents(
     return prepared
 
 
+def prepare_indexable(
+    docs: list[Document], embedder: Embedder, chunking: ChunkingInfo, progress: ProgressSink
+) -> tuple[list[PreparedDocument], list[Failure]]:
+    """`prepare_documents`, with the documents that leave no chunk set aside as failures."""
+    prepared = prepare_documents(docs, embedder, chunking, progress)
+    failures = [Failure(i.doc.doc_id, "no text to index") for i in prepared if not i.chunks]
+    return [item for item in prepared if item.chunks], failures
+
+
 def embed_passages(
     texts: Sequence[str],
     embedder: Embedder,
@@ -180,3 +189,61 @@ def embed_passages(
             cache.put_many({passage_key(texts[i]): out[i] for i in batch})
         progress.advance("embedding", len(batch))
     return out
+
+
+class BatchPreparer:
+    """Prepares and embeds a from-scratch build's batches one at a time, so memory holds one
+    batch's text; a document already indexed by an earlier batch is refused as given twice.
+
+    The vector cache is made (`make_cache`) when the first vectors are needed, so a build of
+    nothing leaves no cache file.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder | None,
+        chunking: ChunkingInfo,
+        *,
+        dimension: int,
+        batch_size: int,
+        progress: ProgressSink,
+        make_cache: Callable[[], VectorCache],
+        where: object,
+    ) -> None:
+        self.embedder = embedder
+        self.chunking = chunking
+        self.dimension = dimension
+        self.batch_size = batch_size
+        self.progress = progress
+        self.make_cache = make_cache
+        self.where = where
+        self.cache: VectorCache | None = None
+        self.failures: list[Failure] = []
+        self.indexed: set[str] = set()
+
+    def prepare(self, docs: Sequence[Document]) -> tuple[list[PreparedDocument], np.ndarray]:
+        """The batch's documents to index, and their chunks' vectors in order."""
+        plan = plan_update(docs, {})
+        todo = [doc for doc in plan.to_index if doc.doc_id not in self.indexed]
+        self.failures += plan.failures + [
+            Failure(doc.doc_id, "given twice")
+            for doc in plan.to_index
+            if doc.doc_id in self.indexed
+        ]
+        if not todo:
+            return [], np.zeros((0, self.dimension), dtype=np.float32)
+        if self.embedder is None:
+            raise IndexStoreError(f"{self.where}: indexing documents needs an embedder")
+        prepared, failures = prepare_indexable(todo, self.embedder, self.chunking, NoProgress())
+        self.failures += failures
+        self.cache = self.cache or self.make_cache()
+        vectors = embed_passages(
+            [passage_text(chunk) for item in prepared for chunk in item.chunks],
+            self.embedder,
+            dimension=self.dimension,
+            batch_size=self.batch_size,
+            progress=self.progress,
+            cache=self.cache,
+        )
+        self.indexed.update(item.doc.doc_id for item in prepared)
+        return prepared, vectors

@@ -32,6 +32,7 @@ from index.generations import (
 )
 from index.manifest import ManifestExpectation, check_compatible
 from index.prepare import (
+    BatchPreparer,
     ChunkCounter,
     Failure,
     NoProgress,
@@ -40,7 +41,7 @@ from index.prepare import (
     embed_passages,
     passage_text,
     plan_update,
-    prepare_documents,
+    prepare_indexable,
 )
 from index.snapshot import IndexSnapshot, empty_snapshot, load_current
 from index.vector_cache import CACHE_FILE, VectorCache
@@ -146,9 +147,8 @@ class IndexStore:
         started: float | None = None,
     ) -> tuple[IndexStore, UpdateReport]:
         """Index batches of documents from scratch into a new generation, whatever the folder
-        held before. Each batch is chunked, embedded and stored before the next is read, so
-        memory holds one batch's text plus the vectors, not the collection; vectors go to the
-        build cache as they come, so an interrupted build embeds only the rest when re-run.
+        held before: each batch is prepared (`BatchPreparer`) and stored before the next is
+        read; its vectors go to the build cache, so an interrupted build embeds only the rest.
 
         `started` (a `time.perf_counter()` reading) lets the caller's loading time count in the
         build seconds recorded in the manifest. Progress counts "chunks" as they are embedded.
@@ -160,46 +160,27 @@ class IndexStore:
             index_dir, empty_snapshot(expected), expected=expected, ann_threshold=ann_threshold
         )
         dimension = expected.embedder.dimension
-        counter = ChunkCounter(progress)
-        failures: list[Failure] = []
-        indexed: set[str] = set()
         parts: list[np.ndarray] = []
         n_chunks = 0
         with store._writer():
             previous = current_or_none(index_dir)
             writer = GenerationWriter(index_dir, base_dir=None, dropped=())
-            cache: VectorCache | None = None  # made when the first vectors are
+            preparer = BatchPreparer(
+                embedder,
+                expected.chunking,
+                dimension=dimension,
+                batch_size=batch_size,
+                progress=ChunkCounter(progress),
+                make_cache=lambda: store._vector_cache(dimension),
+                where=index_dir,
+            )
             for docs in batches:
-                plan = plan_update(docs, {})
-                todo = [doc for doc in plan.to_index if doc.doc_id not in indexed]
-                failures += plan.failures + [
-                    Failure(doc.doc_id, "given twice")
-                    for doc in plan.to_index
-                    if doc.doc_id in indexed
-                ]
-                if not todo:
+                prepared, vectors = preparer.prepare(docs)
+                if not prepared:
                     continue
-                if embedder is None:
-                    raise IndexStoreError(f"{index_dir}: indexing documents needs an embedder")
-                prepared = prepare_documents(todo, embedder, expected.chunking, NoProgress())
-                failures += [
-                    Failure(i.doc.doc_id, "no text to index") for i in prepared if not i.chunks
-                ]
-                prepared = [item for item in prepared if item.chunks]
-                texts = [passage_text(chunk) for item in prepared for chunk in item.chunks]
-                cache = cache or store._vector_cache(dimension)
-                vectors = embed_passages(
-                    texts,
-                    embedder,
-                    dimension=dimension,
-                    batch_size=batch_size,
-                    progress=counter,
-                    cache=cache,
-                )
-                writer.add(prepared, np.arange(n_chunks, n_chunks + len(texts), dtype=np.int64))
-                n_chunks += len(texts)
+                writer.add(prepared, np.arange(n_chunks, n_chunks + len(vectors), dtype=np.int64))
+                n_chunks += len(vectors)
                 parts.append(vectors)
-                indexed.update(item.doc.doc_id for item in prepared)
             vectors = np.concatenate(parts) if parts else np.zeros((0, dimension), np.float32)
             parts.clear()
             dense = DenseIndex.build(
@@ -214,15 +195,15 @@ class IndexStore:
                 dense, expectation=expected, build_seconds=time.perf_counter() - started
             )
             progress.advance("writing")
-            if cache is not None:
-                cache.discard()
+            if preparer.cache is not None:
+                preparer.cache.discard()
             store._swap(load_current(index_dir))
             store._cleanup(keep={generation} | ({previous} if previous else set()))
         return store, UpdateReport(
             generation=generation,
-            added=tuple(sorted(indexed)),
+            added=tuple(sorted(preparer.indexed)),
             chunks_added=n_chunks,
-            failures=tuple(failures),
+            failures=tuple(preparer.failures),
             seconds=time.perf_counter() - started,
         )
 
@@ -333,19 +314,17 @@ class IndexStore:
                 raise DocumentNotFound(unknown[0])
             plan = plan_update(docs, base.documents)
             prepared: list[PreparedDocument] = []
+            unindexable: list[Failure] = []
             if plan.to_index:
                 if embedder is None or self.expected is None:
                     raise IndexStoreError(
                         f"{self.index_dir}: adding documents needs the configured embedder "
                         "and settings (this index was opened for inspection only)"
                     )
-                prepared = prepare_documents(
+                prepared, unindexable = prepare_indexable(
                     plan.to_index, embedder, self.expected.chunking, progress
                 )
-            failures = plan.failures + [
-                Failure(item.doc.doc_id, "no text to index") for item in prepared if not item.chunks
-            ]
-            prepared = [item for item in prepared if item.chunks]
+            failures = plan.failures + unindexable
             indexed = {item.doc.doc_id for item in prepared}
             replaced = sorted(indexed & set(base.documents))
             dropped = set(remove_ids) | set(replaced)
