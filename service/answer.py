@@ -20,6 +20,7 @@ from index.textnorm import detect_text_language, pinyin_ngrams, romanised_name_t
 from index.translations import Reading
 from ragqa.types import CITATION_MARKER, Language, marker_numbers
 from service import answer_guard
+from service.answer_kind import answers_kind
 from service.claims import SENTENCE, check_claims, is_refusal, split_claims, words
 from service.generation.base import ChatMessage
 from service.passages import Citation, Passage
@@ -235,12 +236,18 @@ def postprocess(
     """Check and renumber `[n]` markers, attach quotes, and recognise the refusal.
 
     Markers are pointed at the passages that support their sentence; sentences with a number
-    found in no passage are dropped (an answer left with nothing is a refusal); markers that
-    point to no given passage are removed; the rest are renumbered in order of first use, and
-    `citations` lists exactly the passages the answer cites.
+    found in no passage are dropped (an answer left with nothing is a refusal, as is one that
+    states no quantity, time or place a question asks for: `service.answer_kind`); markers
+    that point to no given passage are removed; the rest are renumbered in order of first
+    use, and `citations` lists exactly the passages the answer cites.
     """
     text = check_claims(raw.strip(), passages, language, question).strip()
-    if not text or is_refusal(text) or answer_guard.leaks_prompt(raw):
+    if (
+        not text
+        or is_refusal(text)
+        or answer_guard.leaks_prompt(raw)
+        or not answers_kind(question, text)
+    ):
         return CitedAnswer(refusal(language), True, [])
     by_number = {p.n: p for p in passages}
     order: list[int] = []

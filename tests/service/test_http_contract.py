@@ -205,10 +205,11 @@ def test_a_refusal_has_no_citations_and_keeps_the_timings_contract(tmp_path: Pat
 def test_citations_are_renumbered_in_order_of_use_and_unknown_ones_dropped(
     settings: Settings,
 ) -> None:
-    # words found in no passage, so the markers are kept as the model wrote them
+    # words found in no passage, so the markers are kept as the model wrote them; asked who,
+    # not where, as an answer to "where" must name a place (service.answer_kind)
     generator = FakeGenerator(lambda _: "Alpha[3]. Beta[1][3]. Gamma[9].")
     with TestClient(app_with_generators(settings, generator)) as renumbering:
-        events = ask_events(renumbering, {"question": QUESTION})
+        events = ask_events(renumbering, {"question": "第二屆分子影像高峰論壇由誰主辦？"})
         passages = {p["n"]: p for p in json.loads(events[0].data)["passages"]}
         done = json.loads(events[-1].data)
         assert done["answer"] == "Alpha[1]. Beta[2][1]. Gamma."

@@ -15,7 +15,7 @@ from service.generation import ChatMessage
 from service.passages import SearchHit, to_passages
 from service.per_document import Part, combine, document_groups
 from tests.fakes import FakeGenerator
-from tests.service.conftest import build_fake_answerer, make_settings
+from tests.service.conftest import build_fake_answerer, cite_first_passage, make_settings
 
 QUESTION = "李林教授出席了哪两次会议？分别在哪个城市举行？"
 
@@ -65,6 +65,8 @@ def _several_answerer(tmp: Path, several: float, support: float = 0.9, **setting
     assert isinstance(fake, FakeGenerator)
     fake.several = lambda _: several
     fake.support = lambda _: support
+    # Each part names a city, as QUESTION asks where (an answer naming none is refused).
+    fake.reply = lambda messages: cite_first_passage(messages).replace(" [1]", "，在太原 [1]")
     return answerer, fake
 
 
