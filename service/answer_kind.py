@@ -10,6 +10,7 @@ quantity. A question asking for several kinds is answered when any one of them i
 
 from __future__ import annotations
 
+import logging
 import re
 from enum import StrEnum
 from functools import cache
@@ -30,8 +31,10 @@ class AnswerKind(StrEnum):
 
 _ASKS = {
     AnswerKind.QUANTITY: re.compile(
-        r"多少|(?<!哪)[几幾](?:[个個位家名项項场場次届屆年天人篇所条條种種件岁歲分元]|十|百|千|万|萬)"
-        r"|多[久长長大]|\bhow\s+(?:many|much|long|large|big|old)\b|\bnumber\s+of\b"
+        r"多少|(?<!哪)[几幾](?:[个個位家名项項场場次届屆年天人篇所条條种種件岁歲分元例]|十|百|千|万|萬)"
+        # 多大 only before a measure: 多大面积 asks a figure, 多大帮助 does not.
+        r"|多久|多[长長]时间|多[长長]時間|多大(?:面积|面積|规模|規模|年纪|年紀|年龄|年齡|岁数|歲數|金额|金額)"
+        r"|\bhow\s+(?:many|much|long|old)\b|\bnumber\s+of\b"
         r"|\bwhat\s+(?:percentage|proportion|share)\b",
         re.IGNORECASE,
     ),
@@ -54,7 +57,7 @@ _NUMERALS = "一二三四五六七八九十两兩百千万萬亿億"
 # ordinal (第一名) or a numeral inside a word (一起, 一流) is not a quantity.
 _ZH_QUANTITY = re.compile(
     rf"(?<![第{_NUMERALS}])(?:[数數几幾]|[{_NUMERALS}])*[{_NUMERALS}](?:余|餘|多)?"
-    r"(?:[个個位名家项項人次届屆篇所场場件种種条條岁歲年天分元期批台臺座]|小时|小時)"
+    r"(?:[个個位名家项項人次届屆篇所场場件种種条條岁歲年天分元期批台臺座例份张張本部支间間]|小时|小時)"
 )
 _DIGITS = re.compile(r"(?<!第)(?<!第 )\d+(?:[.,]\d+)*")
 _YEAR = re.compile(r"(?:19|20)\d{2}\s*年")
@@ -148,5 +151,5 @@ def _posseg() -> ModuleType:
     import jieba
     import jieba.posseg
 
-    jieba.setLogLevel(60)
+    jieba.setLogLevel(logging.WARNING)  # not its "Building prefix dict" chatter
     return jieba.posseg

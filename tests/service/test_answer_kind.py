@@ -28,6 +28,10 @@ Q, T, P = AnswerKind.QUANTITY, AnswerKind.TIME, AnswerKind.PLACE
         ("年会在哪个城市举办？", {P}),
         ("頒獎典禮在哪裡舉行？", {P}),
         ("會議是何時、在哪裡舉行的？", {T, P}),
+        ("How long did the keynote last?", {Q}),
+        ("报告持续了多长时间？", {Q}),
+        ("新院区有多大面积？", {Q}),
+        ("这项技术对患者有多大帮助？", set()),  # how much help: not a figure
         ("Who chaired the session?", set()),
         ("会上有哪几位专家作了报告？", set()),  # which ones: names, not a count
         ("What was the theme of the conference?", set()),
@@ -45,6 +49,7 @@ def test_the_kind_a_question_asks_for(question: str, kinds: set[AnswerKind]) -> 
         ("大会共评出几个奖项？", "大会共评出三个奖项[1]。"),
         ("有多少名醫生參加了培訓？", "近百名醫生參加了培訓[1]。"),
         ("有多少名醫生參加了培訓？", "共有2,300名醫生參加[1]。"),
+        ("中心完成了多少例手术？", "中心已完成三百例手术[1]。"),
         ("When did the forum open?", "It opened on the morning of 3 May [1]."),
         ("研讨会是什么时候举行的？", "研讨会于今年秋季举行[1]。"),
         ("培訓班幾月開班？", "培訓班於十月開班[1]。"),
