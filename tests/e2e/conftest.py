@@ -181,7 +181,12 @@ def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Open to any origin, with a model that writes a token every 0.4 s, 8 tokens an answer."""
+    """Open to any origin, with a model that writes a token every 0.4 s, 8 tokens an answer.
+
+    Its word is a city: the widget asks where (`QUESTION_HANS`), and an answer to "where" that
+    names no place is the refusal (service.answer_kind), which lists no sources.
+    """
     settings = service_settings(tmp_path_factory.mktemp("slow"), max_tokens=8, cors_origins=["*"])
-    with serve(app_with_generators(settings, PacedGenerator(interval_s=0.4))) as base:
+    paced = PacedGenerator(interval_s=0.4, word="太原")
+    with serve(app_with_generators(settings, paced)) as base:
         yield base
