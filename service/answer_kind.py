@@ -29,6 +29,15 @@ class AnswerKind(StrEnum):
     PLACE = "place"
 
 
+def _question_word(word: str) -> str:
+    """`word` asking (when was…, where did…, when and where is…, where to…), not as a
+    conjunction or a relative (when the forum opened, who spoke; the hall where he spoke)."""
+    return (
+        rf"\b{word}\s+(?:and\s+\w+\s+)?(?:did|was|were|is|are|will|does|do|has|have|had"
+        r"|would|should|can|could|to)\b"
+    )
+
+
 _ASKS = {
     AnswerKind.QUANTITY: re.compile(
         r"多少|(?<!哪)[几幾](?:[个個位家名项項场場次届屆年天人篇所条條种種件岁歲分元例]|十|百|千|万|萬)"
@@ -40,13 +49,13 @@ _ASKS = {
     ),
     AnswerKind.TIME: re.compile(
         r"何时|何時|什么时候|什麼時候|何年|哪[一]?[天年月日]|哪个月|哪個月|[几幾](?:月|号|號|日|点|點)"
-        r"|\bwhen\b|\b(?:what|which)\s+(?:date|time|year|day|month|week)\b",
+        rf"|{_question_word('when')}|\b(?:what|which)\s+(?:date|time|year|day|month|week)\b",
         re.IGNORECASE,
     ),
     AnswerKind.PLACE: re.compile(
         r"哪里|哪裡|哪儿|哪兒|在哪|何处|何處|何地|什么地方|什麼地方"
         r"|哪[个個座所家间間]?(?:城市|地方|地点|地點|省|国家|國家|会场|會場|酒店|医院|醫院|大学|大學|场馆|場館)"
-        r"|\bwhere\b|\b(?:what|which)\s+(?:city|town|country|province|venue|place|location|hospital"
+        rf"|{_question_word('where')}|\b(?:what|which)\s+(?:city|town|country|province|venue|place|location|hospital"
         r"|university|hotel)\b",
         re.IGNORECASE,
     ),

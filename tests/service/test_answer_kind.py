@@ -32,6 +32,11 @@ Q, T, P = AnswerKind.QUANTITY, AnswerKind.TIME, AnswerKind.PLACE
         ("报告持续了多长时间？", {Q}),
         ("新院区有多大面积？", {Q}),
         ("这项技术对患者有多大帮助？", set()),  # how much help: not a figure
+        ("When and where was the forum held?", {T, P}),
+        ("Where to book the tours?", {P}),
+        ("What did the dean say when he opened the forum?", set()),  # when as a conjunction
+        ("When the forum opened, who spoke first?", set()),
+        ("What is the hall where the award was given called?", set()),
         ("Who chaired the session?", set()),
         ("会上有哪几位专家作了报告？", set()),  # which ones: names, not a count
         ("What was the theme of the conference?", set()),
