@@ -19,24 +19,18 @@ from typing import Annotated, Any
 import typer
 
 from bench.report import answer_rows, save_dated, shown_path
-from service.answer_kind import answers_kind
+from index.textnorm import pos_tagged
+from service.answer_kind import answers_kind, capitalised_names
 
 _WHO = re.compile(r"谁|誰|\bwho(?:m|se)?\b|哪[一]?位", re.IGNORECASE)
 _HAN = re.compile(r"[\u3400-\u9fff]")
-_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 
 
 def _persons(text: str) -> set[str]:
     """Person names as the "who" variant finds them."""
-    if not _HAN.search(text):  # capitalised words that do not open a sentence
-        return {
-            m.group().lower()
-            for m in _CAPITALISED.finditer(text)
-            if text[: m.start()].rstrip()[-1:] not in ("", ".", "!", "?")
-        }
-    import jieba.posseg
-
-    return {pair.word for pair in jieba.posseg.cut(text) if pair.flag == "nr"}
+    if not _HAN.search(text):
+        return capitalised_names(text)
+    return {word for word, flag in pos_tagged(text) if flag == "nr"}
 
 
 def names_a_person(question: str, answer: str) -> bool:

@@ -56,6 +56,15 @@ def _jieba() -> ModuleType:
     return jieba
 
 
+def pos_tagged(text: str) -> list[tuple[str, str]]:
+    """jieba's words of `text` with their part-of-speech tags (ns place, nt organisation, t
+    time, nr person, …), from the same initialised dictionary as `tokenize`."""
+    _jieba()
+    import jieba.posseg
+
+    return [(pair.word, pair.flag) for pair in jieba.posseg.cut(text)]
+
+
 def normalise_for_lexical(text: str) -> str:
     """Fold script, width and case: traditional -> simplified, full-width -> ASCII, lower case."""
     folded = unicodedata.normalize("NFKC", text)

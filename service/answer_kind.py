@@ -10,13 +10,11 @@ quantity. A question asking for several kinds is answered when any one of them i
 
 from __future__ import annotations
 
-import logging
 import re
 from enum import StrEnum
-from functools import cache
-from types import ModuleType
 
 from index.injection import urls
+from index.textnorm import pos_tagged, script_counts
 from ragqa.types import CITATION_MARKER
 from service.language import to_simplified
 
@@ -93,8 +91,6 @@ _ZH_PLACE_SUFFIX = re.compile(
 # jieba's tags of the words a place name is made of: nouns, place and organisation names,
 # attributes, abbreviations, Latin words (not persons' names, not verbs).
 _NAME_TAGS = frozenset({"n", "nz", "ns", "nt", "b", "j", "eng"})
-_HAN_CHAR = re.compile(r"[\u3400-\u9fff]")
-_LATIN = re.compile(r"[A-Za-z]")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 
 
@@ -120,9 +116,20 @@ def _stated(kind: AnswerKind, text: str) -> set[str]:
         return found | {m.lower() for m in _EN_NUMBER.findall(plain)}
     if kind is AnswerKind.TIME:
         found = set(re.findall(r"\d+", text)) | set(_ZH_TIME.findall(text))
-        found |= {word for word, flag in _tagged(text) if flag == "t"}
+        found |= {word for word, flag in pos_tagged(text) if flag == "t"}
         return found | {m.lower() for m in _EN_TIME.findall(text)}
     return _places(text)
+
+
+def capitalised_names(text: str) -> set[str]:
+    """Capitalised words of English text that do not open a sentence, lower-cased: the names
+    it holds (of places, institutions, people)."""
+    found = set()
+    for match in _CAPITALISED.finditer(text):
+        before = text[: match.start()].rstrip()
+        if before and before[-1] not in ".!?":
+            found.add(match.group().lower())
+    return found
 
 
 def _places(text: str) -> set[str]:
@@ -130,13 +137,11 @@ def _places(text: str) -> set[str]:
     a place (…市, …医院, …酒店) in Chinese; in English, capitalised words that do not open a
     sentence (and any name left in Chinese); and web addresses, where things are done online."""
     found = {link.lower() for link in urls(text)}
-    if len(_LATIN.findall(text)) > len(_HAN_CHAR.findall(text)):
-        for match in _CAPITALISED.finditer(text):
-            before = text[: match.start()].rstrip()
-            if before and before[-1] not in ".!?":
-                found.add(match.group().lower())
-    if _HAN_CHAR.search(text):
-        tagged = _tagged(text)
+    cjk, latin = script_counts(text)
+    if latin > cjk:
+        found |= capitalised_names(text)
+    if cjk:
+        tagged = pos_tagged(text)
         for i, (word, flag) in enumerate(tagged):
             if flag in ("ns", "nt"):
                 found.add(word)
@@ -147,18 +152,3 @@ def _places(text: str) -> set[str]:
                     begin -= 1
                 found.add("".join(w for w, _ in tagged[begin : i + 1]))
     return found
-
-
-def _tagged(text: str) -> list[tuple[str, str]]:
-    """jieba's words of `text` with their part-of-speech tags."""
-    return [(pair.word, pair.flag) for pair in _posseg().cut(text)]
-
-
-@cache
-def _posseg() -> ModuleType:
-    """jieba's tagger, initialised once (its dictionary loads on first use)."""
-    import jieba
-    import jieba.posseg
-
-    jieba.setLogLevel(logging.WARNING)  # not its "Building prefix dict" chatter
-    return jieba.posseg
