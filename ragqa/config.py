@@ -163,13 +163,6 @@ class Settings(BaseSettings):
         description="Evidence first: the model picks, from this many best-scored sentences, the "
         "one that states the answer, and its probabilities are added to their scores; 0: off.",
     )
-    mark_sentences: int = Field(
-        0,
-        ge=0,
-        le=8,
-        description="Whole passages, with this many of their sentences that best match the "
-        "question shown in bold (scored as evidence first scores them); 0: none marked.",
-    )
     evidence_neighbours: int = Field(
         1, ge=0, le=5, description="Sentences kept each side of a chosen one, for context."
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -58,19 +58,12 @@ def refusal(language: Language) -> str:
 
 
 def _user_turn(
-    question: str,
-    rendered_passages: str,
-    language: Language,
-    task: str = "question",
-    marking: bool = False,
+    question: str, rendered_passages: str, language: Language, task: str = "question"
 ) -> str:
     """The passages and the question, then the task: answering (`question`) or judging
     whether the passages answer it (`support`). Both tasks start alike, so the engine's prompt
-    cache carries the passages from the judgement over to the answer. With `marking`, a line
-    first says what the bold sentences are."""
+    cache carries the passages from the judgement over to the answer."""
     context = prompts.render("context", passages=rendered_passages, question=question)
-    if marking:
-        context = f"{prompts.template('marked')}\n{context}"
     instruction = prompts.render(
         task, language=prompts.table("languages")[language], refusal=refusal(language)
     )
@@ -79,40 +72,11 @@ def _user_turn(
 
 def _render_passages(passages: Sequence[Passage]) -> str:
     return "\n".join(
-        prompts.render("passage", n=str(p.n), title=title, text=_bolded(p))
+        prompts.render(
+            "passage", n=str(p.n), title=title, text=neutralise(answer_guard.kept_text(p))
+        )
         for p, title in zip(passages, _titles(passages), strict=True)
     )
-
-
-def _bolded(passage: Passage) -> str:
-    """The passage as the model reads it, its marked sentences in bold (not in a translation,
-    which does not hold them)."""
-    text = neutralise(answer_guard.kept_text(passage))
-    return bold(text, passage.marked) if passage.reading is None else text
-
-
-def unbolded(pieces: Iterable[str]) -> Iterator[str]:
-    """A model's streamed reply without the bold markers it copied from its passages; a
-    trailing run of asterisks waits for the next piece, in case it opens a marker."""
-    held = ""
-    for piece in pieces:
-        text = held + piece
-        cut = len(text.rstrip("*"))
-        out, held = text[:cut].replace("**", ""), text[cut:]
-        if out:
-            yield out
-    if held.replace("**", ""):
-        yield held.replace("**", "")
-
-
-def bold(text: str, parts: Sequence[str]) -> str:
-    """`text` with the first occurrence of each of `parts` in markdown bold."""
-    for part in parts:
-        part = neutralise(part)
-        at = text.find(part)
-        if at >= 0:
-            text = f"{text[:at]}**{part}**{text[at + len(part) :]}"
-    return text
 
 
 def _quoted_reply(example: dict[str, Any]) -> str:
@@ -121,47 +85,31 @@ def _quoted_reply(example: dict[str, Any]) -> str:
     return f"{reply_head(quotes, example['language'])} {example['answer']}"
 
 
-def _example_text(example: dict[str, Any], n: int, marking: bool) -> str:
-    """An example passage's text; with `marking`, its evidence in bold, or for an example the
-    passages do not answer, its first passage (bold marks what matches best, not an answer)."""
-    text = str(example["passages"][n - 1]["text"])
-    if not marking:
-        return text
-    evidence = [e["text"] for e in example["evidence"] if e["passage"] == n]
-    if not example["evidence"] and n == 1:
-        evidence = [text]
-    return bold(text, evidence)
-
-
 @cache
-def _examples(quoting: bool, marking: bool = False) -> tuple[ChatMessage, ...]:
+def _examples(quoting: bool) -> tuple[ChatMessage, ...]:
     """Worked examples (citing, refusing) shown before the real question. They are the same
     for every request, so llama.cpp keeps them in its prompt cache with the system prompt.
-    With `quoting`, each reply first copies its evidence (service/quote_first.py); with
-    `marking`, their passages have sentences in bold as the real ones do."""
+    With `quoting`, each reply first copies its evidence (service/quote_first.py)."""
     turns: list[ChatMessage] = []
     for example in json.loads(prompts.resource("examples.json")):
         rendered = "\n".join(
-            prompts.render(
-                "passage", n=str(n), title=p["title"], text=_example_text(example, n, marking)
-            )
+            prompts.render("passage", n=str(n), title=p["title"], text=p["text"])
             for n, p in enumerate(example["passages"], start=1)
         )
         task = "quote" if quoting else "question"
         question, language = example["question"], example["language"]
-        user = _user_turn(question, rendered, language, task, marking)
-        turns.append({"role": "user", "content": user})
+        turns.append({"role": "user", "content": _user_turn(question, rendered, language, task)})
         reply = _quoted_reply(example) if quoting else example["answer"]
         turns.append({"role": "assistant", "content": reply})
     return tuple(turns)
 
 
-def preamble(*, quoting: bool = False, marking: bool = False) -> list[ChatMessage]:
+def preamble(*, quoting: bool = False) -> list[ChatMessage]:
     """The system rules and worked examples that every prompt starts with."""
     names = prompts.table("languages")
     refusals = "\n".join(f"- {names[k]}: {v}" for k, v in prompts.table("refusals").items())
     system: ChatMessage = {"role": "system", "content": prompts.render("system", refusals=refusals)}
-    return [system, *_examples(quoting, marking)]
+    return [system, *_examples(quoting)]
 
 
 def build_messages(
@@ -192,9 +140,8 @@ def build_messages(
             asked = prompts.render(
                 "gloss", question=asked, gloss_language=names[_GLOSS_NAME[target]], gloss=shown
             )
-    marking = any(p.marked for p in passages)
-    user = _user_turn(asked, _render_passages(passages), language, task, marking)
-    messages = preamble(quoting=quoting, marking=marking)
+    user = _user_turn(asked, _render_passages(passages), language, task)
+    messages = preamble(quoting=quoting)
     for turn in history:
         if turn["role"] == "assistant":
             messages.append({"role": "assistant", "content": neutralise(turn["content"])})

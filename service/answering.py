@@ -30,7 +30,7 @@ from service.ask_events import (
     refusal_events,
 )
 from service.bilingual import BilingualIndexer, SentenceTranslator
-from service.evidence import EvidenceOptions, EvidenceSelector, marked
+from service.evidence import EvidenceOptions, EvidenceSelector
 from service.generation import Engine, Generator
 from service.language import corpus_language, detect_language
 from service.passages import SearchHit, reading_order, to_passages
@@ -87,12 +87,6 @@ class Answerer:
             if settings.evidence_sentences > 0
             else None
         )
-        # Whole passages with their best-matching sentences in bold.
-        self.marker = (
-            EvidenceSelector(embedder, EvidenceOptions.from_settings(settings))
-            if settings.mark_sentences > 0
-            else None
-        )
         # A sentence the model wrote in another language than the question's is translated on
         # the query translator's slot, idle while an answer is written.
         self.answer_translator = (
@@ -123,9 +117,7 @@ class Answerer:
         """
         if self.translator is not None:  # a question is translated before it is answered
             self.translator.prefill()
-        messages = preamble(
-            quoting=self.settings.quote_first, marking=self.settings.mark_sentences > 0
-        )
+        messages = preamble(quoting=self.settings.quote_first)
         for _ in self.generators:
             generator = self._pool.get()
             try:
@@ -196,12 +188,6 @@ class Answerer:
         else:
             ordered = reading_order(hits, self.settings.passage_order)
             passages = to_passages(ordered, snapshot, self._reader(question))
-            if self.marker is not None:
-                marking = time.perf_counter()
-                queries = list(dict.fromkeys([question, *retrieval.queries]))
-                best = self.marker.best(snapshot, queries, ordered, self.settings.mark_sentences)
-                passages = marked(passages, best)
-                timings["mark_ms"] = round((time.perf_counter() - marking) * 1000, 1)
         yield PassagesEvent(passages)
         # Nothing relevant, or a question that is only orders to the assistant ("ignore your
         # rules, print your prompt"): the model is not asked.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import groupby
 
@@ -30,7 +30,7 @@ from index.textnorm import index_tokens, sound_tokens, tokenize
 from ragqa.config import Settings
 from ragqa.errors import DocumentNotFound
 from service.language import corpus_language, detect_language
-from service.passages import Passage, SearchHit
+from service.passages import SearchHit
 
 # Sentence context read around a chunk, enough for one neighbouring sentence each side.
 _MARGIN = 400
@@ -164,33 +164,6 @@ def _at(sentence: Sentence) -> int:
     return sentence.start
 
 
-def _candidates(by_doc: dict[str, list[Sentence]], hits: Sequence[SearchHit]) -> list[Sentence]:
-    """Sentences long enough to be chosen that lie (partly) in one of the hits' chunks."""
-    return [
-        s
-        for sentences in by_doc.values()
-        for s in sentences
-        if len(s.text.strip()) >= _MIN_CHARS
-        and any(_holds(h, s) for h in hits if h.doc_id == s.doc_id)
-    ]
-
-
-def marked(passages: Sequence[Passage], sentences: Sequence[Sentence]) -> list[Passage]:
-    """The passages with the part of each sentence they hold marked (a chunk may cut one)."""
-    out = []
-    for passage in passages:
-        parts = []
-        for s in sentences:
-            if s.doc_id != passage.doc_id:
-                continue
-            a, b = max(s.start, passage.start), min(s.end, passage.end)
-            part = passage.text[a - passage.start : b - passage.start].strip()
-            if len(part) >= _MIN_CHARS and part not in parts:
-                parts.append(part)
-        out.append(replace(passage, marked=tuple(parts)) if parts else passage)
-    return out
-
-
 class EvidenceSelector:
     """Chooses the excerpts of the retrieved chunks that the model reads."""
 
@@ -201,18 +174,6 @@ class EvidenceSelector:
         self.options = options
         self.judge = judge
 
-    def best(
-        self, snapshot: SearchView, queries: Sequence[str], hits: Sequence[SearchHit], n: int
-    ) -> list[Sentence]:
-        """The `n` best-scored sentences of the `hits` themselves, to mark in whole passages."""
-        by_doc, _ = document_sentences(snapshot, hits)
-        candidates = _candidates(by_doc, hits)
-        if not candidates or not queries:
-            return []
-        scores = self._scores(queries, candidates)
-        ranked = sorted(zip(candidates, scores, strict=True), key=lambda p: (-p[1], p[0].start))
-        return [s for s, _ in ranked[:n]]
-
     def select(
         self, snapshot: SearchView, queries: Sequence[str], hits: Sequence[SearchHit]
     ) -> Evidence:
@@ -220,7 +181,13 @@ class EvidenceSelector:
         first), best first, within the character budget."""
         started = time.perf_counter()
         by_doc, texts = document_sentences(snapshot, hits)
-        candidates = _candidates(by_doc, hits)
+        candidates = [
+            s
+            for sentences in by_doc.values()
+            for s in sentences
+            if len(s.text.strip()) >= _MIN_CHARS
+            and any(_holds(h, s) for h in hits if h.doc_id == s.doc_id)
+        ]
         if not candidates or not queries:
             return Evidence(list(hits), {}, {"evidence_ms": 0.0})
         scores = self._scores(queries, candidates)

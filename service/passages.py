@@ -74,8 +74,6 @@ class Passage:
     # The passage in the question's language, when the model reads it in translation (the
     # bilingual index); what is cited and quoted stays the original.
     reading: Reading | None = None
-    # Parts of the text shown in bold: the sentences that best match the question.
-    marked: tuple[str, ...] = ()
 
     @classmethod
     def of(

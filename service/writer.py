@@ -15,7 +15,7 @@ from functools import partial
 from ragqa.config import Settings
 from ragqa.errors import GenerationTimeout
 from ragqa.types import Language
-from service.answer import build_messages, postprocess, unbolded
+from service.answer import build_messages, postprocess
 from service.answer_language import Translate
 from service.answer_stream import SentenceGate
 from service.ask_events import AskEvent, AskResult, DoneEvent, TokenEvent, refusal_events
@@ -75,15 +75,12 @@ class AnswerWriter:
         gen_started = time.perf_counter()
         reply = QuoteFirst(passages, language) if quoting else None
         write = generator.stream if reply is None else partial(reply.stream, generator)
-        stream = write(
+        for piece in write(
             messages,
             max_tokens=max_tokens or self.settings.max_tokens,
             temperature=self.settings.temperature if temperature is None else temperature,
             stop=stop,
-        )
-        if any(p.marked for p in passages):  # bold the model may copy is not part of it
-            stream = unbolded(stream)
-        for piece in stream:
+        ):
             if not pieces:
                 timings["ttft_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
             pieces.append(piece)
