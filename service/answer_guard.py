@@ -23,7 +23,11 @@ if TYPE_CHECKING:
     from service.passages import Passage
 
 _GRAM = 5
-_LEAK_CHARS = 40  # a run this long of a prompt template in an answer is a leak
+_LEAK_CHARS = 40
+# A run at least this long, written twice in a row, is the model looping (no answer says
+# the same 16 characters twice over), once it holds this many word characters.
+_LOOP_CHARS = 16
+_LOOP_WORD_CHARS = 6  # a run this long of a prompt template in an answer is a leak
 _NOISE = re.compile(rf"{CITATION_MARKER.pattern}|[\W_]+")  # markers, spaces, punctuation
 _ASKING = re.compile(
     r"[?？]|\b(?:who|whom|whose|what|when|where|which|why|how)\b"
@@ -157,6 +161,16 @@ def leaks_prompt(text: str) -> bool:
     plain = _leak_plain(text)
     runs = _prompt_runs()
     return any(plain[i : i + _LEAK_CHARS] in runs for i in range(len(plain) - _LEAK_CHARS + 1))
+
+
+def repeat_start(text: str) -> int | None:
+    """Where the second copy begins when `text` ends with a run written twice in a row, the
+    start of a small model's loop ("A、B、A、B、..."); None when it does not."""
+    for size in range(_LOOP_CHARS, len(text) // 2 + 1):
+        run = text[-size:]
+        if text.endswith(run * 2) and sum(c.isalnum() for c in run) >= _LOOP_WORD_CHARS:
+            return len(text) - size
+    return None
 
 
 def failed_checks(claim: str, found: Evidence) -> Iterable[str]:

@@ -40,6 +40,7 @@ class SentenceGate:
         self.held = ""  # sentences kept back until they are translated at the end
         self.retell_ms: float | None = None  # how long translating them took
         self.leaked = False
+        self.looped = False  # the model began to repeat itself: the rest is not read
 
     def _check(self, text: str) -> str:
         # Once the model has repeated its prompt, nothing more of this answer is sent.
@@ -57,8 +58,16 @@ class SentenceGate:
         return check_claims(text, self.passages, self.language, self.question)
 
     def feed(self, piece: str) -> str:
-        """The checked sentences that `piece` completes ('' while a sentence is open)."""
+        """The checked sentences that `piece` completes ('' while a sentence is open); once
+        the text loops, its second copy is cut and nothing more is taken."""
+        if self.looped:
+            return ""
         self.pending += piece
+        start = answer_guard.repeat_start(self.said + self.pending)
+        if start is not None:
+            self.looped = True
+            self.pending = self.pending[: max(0, start - len(self.said))]
+            return ""
         spans = split_sentences(self.pending)
         # A sentence is whole once the next one has begun with something other than markers.
         if len(spans) > 1 and not self.pending[spans[-1][0] :].lstrip().startswith(("[", "【")):

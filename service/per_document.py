@@ -18,6 +18,7 @@ from index.backend import SearchView
 from ragqa.errors import GenerationTimeout
 from ragqa.types import CITATION_MARKER, Language, marker_numbers
 from service.answer import CitedAnswer, build_messages, postprocess, refusal
+from service.answer_guard import repeat_start
 from service.answer_language import Translate, retell_text
 from service.ask_events import AskResult
 from service.generation import Generator
@@ -96,13 +97,22 @@ def answer_parts(
             parts.append(Part(passages, None, support=support))
             continue
         messages = build_messages(question, passages, language, history, task="part")
-        started, pieces = time.perf_counter(), list[str]()
-        for piece in generator.stream(
+        started, pieces, generated = time.perf_counter(), list[str](), 0
+        stream = generator.stream(
             messages, max_tokens=options.max_tokens, temperature=options.temperature, stop=stop
-        ):
+        )
+        for piece in stream:
             if not pieces and "ttft_ms" not in timings:
                 timings["ttft_ms"] = _ms_since(started)
             pieces.append(piece)
+            generated += 1
+            loop = repeat_start("".join(pieces))
+            if loop is not None:  # the model repeats itself: its second copy is cut
+                pieces = ["".join(pieces)[:loop]]
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+                break
             if time.perf_counter() > options.deadline:
                 stop.set()
                 raise GenerationTimeout("the answer's parts took longer than the time limit")
@@ -111,7 +121,7 @@ def answer_parts(
         written = retell_text(raw, language, options.translate) if options.translate else raw
         cited = postprocess(written, passages, language, question)
         tokens = generator.count_tokens(messages)
-        parts.append(Part(passages, cited, raw, support, tokens, len(pieces)))
+        parts.append(Part(passages, cited, raw, support, tokens, generated))
     return parts
 
 

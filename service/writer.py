@@ -75,12 +75,13 @@ class AnswerWriter:
         gen_started = time.perf_counter()
         reply = QuoteFirst(passages, language) if quoting else None
         write = generator.stream if reply is None else partial(reply.stream, generator)
-        for piece in write(
+        stream = write(
             messages,
             max_tokens=max_tokens or self.settings.max_tokens,
             temperature=self.settings.temperature if temperature is None else temperature,
             stop=stop,
-        ):
+        )
+        for piece in stream:
             if not pieces:
                 timings["ttft_ms"] = round((time.perf_counter() - gen_started) * 1000, 1)
             pieces.append(piece)
@@ -88,6 +89,11 @@ class AnswerWriter:
             if checked:
                 sent = True
                 yield TokenEvent(checked)
+            if gate.looped:  # more of the same would follow: stop the model here
+                close = getattr(stream, "close", None)  # a generator's: ends the request
+                if close is not None:
+                    close()
+                break
             if time.perf_counter() > deadline:
                 stop.set()
                 raise GenerationTimeout(

@@ -62,8 +62,10 @@ def cite_first_passage(messages: list[ChatMessage]) -> str:
 
 
 class PacedGenerator:
-    """A fake model that yields a sentence `word [1].` every `interval_s` until `max_tokens`,
-    observable by tests (the stream sends each sentence once the next one has begun). Without
+    """A fake model that yields a sentence `word <count> [1].` every `interval_s` until
+    `max_tokens`, observable by tests (the stream sends each sentence once the next one has
+    begun). The count is written in letters (or Heavenly Stems after a Chinese word), so no two
+    sentences repeat: a reply that repeats itself is cut as a loop. Without
     a `word`, it writes in the language its prompt asks for, as a real model mostly does ("slow"
     or "慢"): a sentence in another language would be held back until the end and translated.
 
@@ -109,7 +111,8 @@ class PacedGenerator:
                 if i == self.fail_at:
                     raise self.failure
                 # One sentence per token: answers are streamed a checked sentence at a time.
-                yield self._word(messages) + " [1]. "
+                word = self._word(messages)
+                yield f"{word} {_count(i, word)} [1]. "
                 self.yielded += 1
                 if stop.wait(self.interval_s):
                     self.stopped.set()
@@ -130,6 +133,15 @@ class PacedGenerator:
         if self.word is not None:
             return self.word
         return "slow" if "Answer in English" in messages[-1]["content"] else "慢"
+
+
+def _count(i: int, word: str) -> str:
+    """`i` in digits of letters, or of Heavenly Stems after a Chinese word (not numerals, which
+    the answer checks would take for invented figures)."""
+    digits = (
+        "甲乙丙丁戊己庚辛壬癸" if any("\u4e00" <= c <= "\u9fff" for c in word) else "abcdefghij"
+    )
+    return "".join(digits[int(d)] for d in str(i))
 
 
 def build_fake_answerer(

@@ -127,3 +127,14 @@ def test_unset_no_several_judgement_is_asked(tmp_path: Path) -> None:
     fake.several = lambda _: 1.0
     result = answerer.ask(QUESTION)
     assert result.several is None and len(fake.calls) == 1 and len(fake.scored) == 1
+
+
+def test_a_part_that_loops_is_cut_at_its_second_copy(tmp_path: Path) -> None:
+    answerer, fake = _several_answerer(tmp_path, several=0.8, per_document_max=2)
+    unit = "太原第一医院、 太原第二医院、 "
+    looping = "会议在太原举行 [1]， 来宾来自 " + unit * 30
+    fake.reply = lambda messages: looping
+    result = answerer.ask(QUESTION)
+    assert result.answer.count("太原第二医院") <= len(result.citations)  # once a part at most
+    # Each part stopped at its loop's second copy, not at the token limit.
+    assert result.completion_tokens < len(fake.calls) * len(looping.split(" ")) // 2
