@@ -23,11 +23,11 @@ if TYPE_CHECKING:
     from service.passages import Passage
 
 _GRAM = 5
-_LEAK_CHARS = 40
+_LEAK_CHARS = 40  # a run this long of a prompt template in an answer is a leak
 # A run at least this long, written twice in a row, is the model looping (no answer says
-# the same 16 characters twice over), once it holds this many word characters.
+# the same 16 characters twice over), once it holds this many letters, digits or Han.
 _LOOP_CHARS = 16
-_LOOP_WORD_CHARS = 6  # a run this long of a prompt template in an answer is a leak
+_LOOP_WORD_CHARS = 6
 _NOISE = re.compile(rf"{CITATION_MARKER.pattern}|[\W_]+")  # markers, spaces, punctuation
 _ASKING = re.compile(
     r"[?？]|\b(?:who|whom|whose|what|when|where|which|why|how)\b"
