@@ -1,6 +1,6 @@
 """Checks an answer must pass before it leaves: it carries no instruction from a passage or
 from the question, no link the cited passage does not state, no request for credentials, no
-markup, and no part of ragqa's own prompts.
+markup, and no part of ragqa's own prompts; and where a reply starts to loop.
 
 These checks do not rely on the model obeying its rules: a sentence that fails one is dropped
 (an answer left with nothing is the refusal). The screening itself lives in `index.injection`,
