@@ -22,6 +22,7 @@ from httpx_sse import connect_sse
 from index.textnorm import detect_text_language
 from ragqa.config import Settings
 from service.answer import build_messages, preamble
+from service.answer_guard import repeat_start
 from service.answering import Answerer
 from service.app import create_app
 from service.generation.openai_chat import OpenAIChatGenerator
@@ -239,3 +240,15 @@ def test_a_prefilled_preamble_is_reused_by_the_next_question(real_answerer: Answ
     # all but the generation prompt that closes the preamble's own rendering
     assert generator.last_timings["cache_n"] >= preamble_tokens - 3
     assert generator.last_timings["prompt_n"] < generator.count_tokens(messages) - 500
+
+
+def test_a_list_the_model_loops_on_is_cut_not_read_out(real_answerer: Answerer) -> None:
+    """Asked for the six overseas speakers' institutions, the 1.5B model repeated two of them
+    until the token limit in every saved eval run (q077); the reply now stops at the loop."""
+    result = real_answerer.ask(
+        "2023年核醫學與分子影像國際會議上作主旨報告的六位海外學者來自哪些機構？"
+    )
+    print(f"\n-> {result.answer}\n   {result.completion_tokens} tokens, {result.timings}")
+    said = result.answer
+    assert all(repeat_start(said[:end]) is None for end in range(len(said) + 1)), said
+    assert result.completion_tokens < real_answerer.settings.max_tokens
