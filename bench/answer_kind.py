@@ -19,16 +19,15 @@ from typing import Annotated, Any
 import typer
 
 from bench.report import answer_rows, save_dated, shown_path
-from index.textnorm import pos_tagged
+from index.textnorm import pos_tagged, script_counts
 from service.answer_kind import answers_kind, capitalised_names
 
 _WHO = re.compile(r"谁|誰|\bwho(?:m|se)?\b|哪[一]?位", re.IGNORECASE)
-_HAN = re.compile(r"[\u3400-\u9fff]")
 
 
 def _persons(text: str) -> set[str]:
     """Person names as the "who" variant finds them."""
-    if not _HAN.search(text):
+    if not script_counts(text)[0]:
         return capitalised_names(text)
     return {word for word, flag in pos_tagged(text) if flag == "nr"}
 

@@ -22,7 +22,7 @@ from service.answer_guard import repeat_start
 from service.answer_language import Translate, retell_text
 from service.ask_events import AskResult
 from service.generation import Generator
-from service.generation.base import yes_probability
+from service.generation.base import close_stream, yes_probability
 from service.passages import Citation, Passage, SearchHit, to_passages
 
 
@@ -109,9 +109,7 @@ def answer_parts(
             loop = repeat_start("".join(pieces))
             if loop is not None:  # the model repeats itself: its second copy is cut
                 pieces = ["".join(pieces)[:loop]]
-                close = getattr(stream, "close", None)
-                if close is not None:
-                    close()
+                close_stream(stream)
                 break
             if time.perf_counter() > options.deadline:
                 stop.set()

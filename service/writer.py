@@ -20,7 +20,7 @@ from service.answer_language import Translate
 from service.answer_stream import SentenceGate
 from service.ask_events import AskEvent, AskResult, DoneEvent, TokenEvent, refusal_events
 from service.generation import Generator
-from service.generation.base import yes_probability
+from service.generation.base import close_stream, yes_probability
 from service.passages import Passage
 from service.quote_first import QuoteFirst, quoted_citations
 
@@ -90,9 +90,7 @@ class AnswerWriter:
                 sent = True
                 yield TokenEvent(checked)
             if gate.looped:  # more of the same would follow: stop the model here
-                close = getattr(stream, "close", None)  # a generator's: ends the request
-                if close is not None:
-                    close()
+                close_stream(stream)
                 break
             if time.perf_counter() > deadline:
                 stop.set()

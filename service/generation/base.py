@@ -69,6 +69,14 @@ class ChoiceScorer(Protocol):
         ...
 
 
+def close_stream(stream: Iterator[str]) -> None:
+    """End a reply being streamed before its end: a generator's `close` ends the request to
+    the engine (a plain iterator has nothing to end)."""
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+
+
 def complete(generator: Generator, messages: list[ChatMessage], *, max_tokens: int) -> str:
     """The whole answer at once, greedy: for short utility calls such as translation."""
     return "".join(generator.stream(messages, max_tokens=max_tokens, temperature=0.0))

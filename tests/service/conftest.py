@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from index.ingest import build_index
 from index.store import IndexStore
+from index.textnorm import script_counts
 from ragqa.config import Settings
 from ragqa.models.registry import QWEN_0_5B
 from ragqa.models.resolve import ensure_models
@@ -138,9 +139,7 @@ class PacedGenerator:
 def _count(i: int, word: str) -> str:
     """`i` in digits of letters, or of Heavenly Stems after a Chinese word (not numerals, which
     the answer checks would take for invented figures)."""
-    digits = (
-        "甲乙丙丁戊己庚辛壬癸" if any("\u4e00" <= c <= "\u9fff" for c in word) else "abcdefghij"
-    )
+    digits = "甲乙丙丁戊己庚辛壬癸" if script_counts(word)[0] else "abcdefghij"
     return "".join(digits[int(d)] for d in str(i))
 
 
