@@ -209,15 +209,6 @@ class Settings(BaseSettings):
         "passages answer the question is below this (read from its token probabilities; "
         "needs a back end that returns them). 0 measures it without refusing; unset: off.",
     )
-    passage_margin: float | None = Field(
-        None,
-        ge=0.0,
-        le=1.0,
-        description="Judge each passage alone: the model's probability that it answers the "
-        "question is asked of every passage by itself, the passages within this margin of the "
-        "best are kept, best first, and the best one's probability is the support compared "
-        "with `support_threshold`. Unset: the passages are judged together and all are read.",
-    )
     question_gloss: bool = Field(
         False,
         description="The model is also given the question in its translation into the "

@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Generator as EventStream
 from collections.abc import Sequence
-from dataclasses import replace
 from functools import partial
 
 from ragqa.config import Settings
@@ -19,14 +18,7 @@ from ragqa.types import Language
 from service.answer import build_messages, postprocess
 from service.answer_language import Translate
 from service.answer_stream import SentenceGate
-from service.ask_events import (
-    AskEvent,
-    AskResult,
-    DoneEvent,
-    PassagesEvent,
-    TokenEvent,
-    refusal_events,
-)
+from service.ask_events import AskEvent, AskResult, DoneEvent, TokenEvent, refusal_events
 from service.generation import Generator
 from service.generation.base import close_stream, yes_probability
 from service.passages import Passage
@@ -60,13 +52,9 @@ class AnswerWriter:
         time, then cited."""
         max_tokens, temperature, deadline = limits
         judged = time.perf_counter()
-        if self.settings.passage_margin is not None and self.settings.support_threshold is not None:
-            passages, support = self.choose(generator, question, passages, language, history, stop)
-            yield PassagesEvent(passages)
-        else:
-            support = self.judge(
-                generator, question, passages, language, history, "support", stop, gloss
-            )
+        support = self.judge(
+            generator, question, passages, language, history, "support", stop, gloss
+        )
         if support is not None:
             timings["support_ms"] = round((time.perf_counter() - judged) * 1000, 1)
         if stop.is_set():  # the client left during the judgement
@@ -179,33 +167,3 @@ class AnswerWriter:
             gloss=gloss,
         )
         return yes_probability(generator, messages, stop)
-
-    def choose(
-        self,
-        generator: Generator,
-        question: str,
-        passages: Sequence[Passage],
-        language: Language,
-        history: Sequence[dict[str, str]],
-        stop: threading.Event,
-    ) -> tuple[list[Passage], float | None]:
-        """Each passage judged alone (does it answer the question?); those within
-        `passage_margin` of the best, best first and renumbered, and the best probability.
-        The first passage is judged last, so when it stays first the answer starts from the
-        engine's cached prompt. All passages, as given, when the back end cannot judge."""
-        scored: list[tuple[float, Passage]] = []
-        for passage in reversed(passages):
-            alone = [replace(passage, n=1)]
-            p = yes_probability(
-                generator, build_messages(question, alone, language, history, task="support"), stop
-            )
-            if p is None or stop.is_set():
-                return list(passages), None
-            scored.append((p, passage))
-        best = max(p for p, _ in scored)
-        margin = self.settings.passage_margin or 0.0
-        kept = sorted(
-            (item for item in scored if item[0] >= best - margin),
-            key=lambda item: (-item[0], item[1].n),
-        )
-        return [replace(passage, n=i) for i, (_, passage) in enumerate(kept, start=1)], best
