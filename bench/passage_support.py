@@ -75,7 +75,7 @@ def main(
     """Judge every passage alone, then print and write the tables."""
     if rows_path is not None:
         saved = [Row(**r) for r in json.loads(rows_path.read_text(encoding="utf-8"))]
-        print(report(saved, set_path, 0.0))
+        print(report(saved, f"--rows {shown_path(rows_path)}", 0.0))
         return
     items = list(load_items(set_path, EvalItem))
     if limit:
@@ -102,8 +102,8 @@ def main(
                     build_messages(item.question, passages, language, history, task="support"),
                 )
             alone: list[float] = []
-            for passage in to_passages(hits[: settings.context_k], answerer.snapshot):
-                single = to_passages([passage.hit], answerer.snapshot)
+            for hit in hits[: settings.context_k]:
+                single = to_passages([hit], answerer.snapshot)
                 p = yes_probability(
                     generator,
                     build_messages(item.question, single, language, history, task="support"),
@@ -128,7 +128,8 @@ def main(
     finally:
         answerer.close()
     seconds = time.perf_counter() - started
-    text = report(rows, set_path, seconds)
+    command = f"--set {shown_path(set_path)}" + (f" --run {shown_path(run)}" if run else "")
+    text = report(rows, command, seconds)
     print(text)
     save_dated("passage_support", text)
     out = RESULTS_DIR / f"passage_support-{date.today()}.json"
@@ -142,12 +143,12 @@ def within(margin: float, row: Row) -> list[int]:
     return [i for i, p in enumerate(row.alone) if p >= max(row.alone) - margin]
 
 
-def report(rows: list[Row], set_path: Path, seconds: float) -> str:
+def report(rows: list[Row], command: str, seconds: float) -> str:
     """The tables: choosing passages by single-passage support, and refusing by it."""
     answerable = [r for r in rows if r.answerable]
     lines = [
         f"# Support per passage, measured {date.today()} "
-        f"(`python -m bench.passage_support --set {shown_path(set_path)}`), "
+        f"(`python -m bench.passage_support {command}`), "
         f"{len(rows)} questions, {len(answerable)} answerable, {seconds / 60:.0f} min",
         "",
         "| read | holds every fact (answerable) | English | passages read (mean) |",

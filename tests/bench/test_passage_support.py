@@ -3,8 +3,6 @@ and the refusals each support signal would make."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bench.passage_support import Row, report, within
 
 
@@ -20,13 +18,13 @@ def test_a_margin_keeps_every_passage_within_it_of_the_best() -> None:
     assert within(0.2, r) == [1, 2, 3]
 
 
-def test_the_judged_best_passage_is_scored_by_the_facts_it_holds(tmp_path: Path) -> None:
+def test_the_judged_best_passage_is_scored_by_the_facts_it_holds() -> None:
     rows = [
         row("a", [0.6, 0.9], [False, True]),  # judged best holds the facts, rank 1 does not
         row("b", [0.9, 0.5], [True, False]),  # both choose the first
         row("c", [0.5, 0.7], [False, False], whole=0.4),  # unanswerable
     ]
-    text = report(rows, tmp_path / "set.jsonl", 60)
+    text = report(rows, "--set set.jsonl", 60)
     assert "| first by retrieval | 0.500 |" in text
     assert "| judged within 0 of the best | 1.000 |" in text
     assert "| best single-passage support | 1.000 |" in text  # 0.9, 0.9 above 0.7
