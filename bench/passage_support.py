@@ -175,6 +175,8 @@ def report(rows: list[Row], command: str, seconds: float) -> str:
         lines.append(row(f"judged within {margin:g} of the best", partial(within, margin)))
     good = [r for r in rows if r.answerable]
     bad = [r for r in rows if not r.answerable]
+    whole_auc = auc([r.whole or 0 for r in good], [r.whole or 0 for r in bad])
+    alone_auc = auc([max(r.alone) for r in good], [max(r.alone) for r in bad])
     lines += [
         "",
         "Note: a selection of several passages counts only a fact set held by one passage alone,",
@@ -182,10 +184,8 @@ def report(rows: list[Row], command: str, seconds: float) -> str:
         "",
         "| refusal signal | AUC (answerable above unanswerable) |",
         "|---|---|",
-        f"| whole-context support | {auc([r.whole or 0 for r in good], [r.whole or 0 for r in bad]):.3f} |",  # noqa: E501
-        f"| best single-passage support | {auc([max(r.alone) for r in good], [max(r.alone) for r in bad]):.3f} |",  # noqa: E501
-    ]
-    lines += [
+        f"| whole-context support | {whole_auc:.3f} |",
+        f"| best single-passage support | {alone_auc:.3f} |",
         "",
         "| refuse below | best passage alone: answerable / unanswerable refused |"
         " whole context: answerable / unanswerable refused |",
