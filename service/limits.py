@@ -17,8 +17,8 @@ from ragqa.errors import Busy
 class GenerationLimiter:
     """At most `slots` generations run; at most `queue` more wait; the rest are refused at once.
 
-    A refusal is immediate (no waiting), so an overloaded server answers 503 in well under
-    100 ms instead of piling up requests it cannot serve.
+    A refusal is immediate (no waiting), so an overloaded server answers 503 at once instead
+    of piling up requests it cannot serve.
     """
 
     def __init__(self, slots: int, queue: int, retry_after_s: int) -> None:

@@ -1,7 +1,8 @@
 """transformers back end: Hugging Face folders or GGUF files, the path for GPUs.
 
-On this CPU it dequantises GGUF to fp32 and decodes at 1-2 tokens/s, so llama.cpp stays the
-CPU default; the back end exists for machines with an accelerator and for HF-only models.
+On a CPU it dequantises a GGUF to fp32 and decodes far slower than llama.cpp, so llama.cpp
+stays the CPU default; the back end exists for machines with an accelerator and for HF-only
+models.
 """
 
 from __future__ import annotations
