@@ -22,7 +22,7 @@ import typer
 
 from bench.report import REPO, save_dated, shown_path
 from eval.items import EvalItem, load_items
-from eval.metrics import missing_fact_groups
+from eval.metrics import missing_fact_groups, read_text
 from index.embedder import Embedder
 from ragqa.config import Settings
 from service.compose import build_answerer
@@ -106,7 +106,7 @@ def main(
             retrieval = answerer.retrieve(item.question, 12, history=history)
 
             def record(name: str, read: Sequence[SearchHit], item: EvalItem = item) -> None:
-                text = "\n".join(f"{h.title}\n{h.text}" for h in read)
+                text = read_text(read)
                 ok = not missing_fact_groups(text, item.answer_facts)
                 chars = sum(len(h.text) for h in read)
                 results.setdefault(name, []).append((item.language, ok, chars))

@@ -16,7 +16,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -26,7 +26,7 @@ import typer
 
 from bench.report import REPO, RESULTS_DIR, answers_by_id, auc, save_dated, shown_path
 from eval.items import EvalItem, load_items
-from eval.metrics import missing_fact_groups
+from eval.metrics import missing_fact_groups, read_text
 from ragqa.config import Settings
 from service.answer import build_messages
 from service.compose import build_answerer
@@ -51,10 +51,6 @@ class Row:
     alone: list[float]
     holds: list[bool]
     together: bool
-
-
-def _holds(text: str, item: EvalItem) -> bool:
-    return not missing_fact_groups(text, item.answer_facts)
 
 
 def main(
@@ -85,7 +81,7 @@ def main(
     if answerer.engine is not None:
         answerer.engine.wait_ready(settings.engine_start_timeout_s)
     generator = answerer.generators[0]
-    known = {k: str(v.get("support")) for k, v in answers_by_id(run).items()} if run else {}
+    known = {k: v.get("support") for k, v in answers_by_id(run).items()} if run else {}
     rows: list[Row] = []
     started = time.perf_counter()
     try:
@@ -95,29 +91,25 @@ def main(
             hits = answerer.retrieve(item.question, 12, history=history).hits
             passages = to_passages(hits[: settings.context_k], answerer.snapshot)
             if item.id in known:  # the same retrieval, so the same judgement
-                whole = None if known[item.id] == "None" else float(known[item.id])
+                whole = known[item.id]
             else:
                 whole = yes_probability(
                     generator,
                     build_messages(item.question, passages, language, history, task="support"),
                 )
             alone: list[float] = []
-            for hit in hits[: settings.context_k]:
-                single = to_passages([hit], answerer.snapshot)
+            for passage in passages:  # shown alone, numbered [1]
+                single = [replace(passage, n=1)]
                 p = yes_probability(
                     generator,
                     build_messages(item.question, single, language, history, task="support"),
                 )
                 alone.append(p if p is not None else 0.0)
+            facts = item.answer_facts
             holds = [
-                _holds(f"{p.title}\n{p.text}", item) if item.answer_facts else False
-                for p in passages
+                bool(facts) and not missing_fact_groups(read_text([p]), facts) for p in passages
             ]
-            together = (
-                _holds("\n".join(f"{p.title}\n{p.text}" for p in passages), item)
-                if item.answer_facts
-                else False
-            )
+            together = bool(facts) and not missing_fact_groups(read_text(passages), facts)
             rows.append(
                 Row(
                     item.id, item.language, item.type, bool(item.answer_facts), whole, alone,

@@ -26,7 +26,7 @@ import typer
 from bench.evidence import MemoEmbedder, facts_row
 from bench.report import REPO, auc, save_dated, shown_path
 from eval.items import EvalItem, load_items
-from eval.metrics import missing_fact_groups
+from eval.metrics import missing_fact_groups, read_text
 from ragqa.config import Settings
 from service.compose import build_answerer
 from service.evidence import EvidenceOptions, EvidenceSelector
@@ -101,7 +101,7 @@ def main(
                     judged.append({"id": item.id, "none": round(evidence.none, 4)})
                 if not item.answer_facts:
                     continue
-                text = "\n".join(f"{h.title}\n{h.text}" for h in evidence.hits)
+                text = read_text(evidence.hits)
                 ok = not missing_fact_groups(text, item.answer_facts)
                 chars = sum(len(h.text) for h in evidence.hits)
                 name = f"{sentences} sentences ±{neighbours}, {max_chars} chars"

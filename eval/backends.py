@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
+from eval.metrics import read_text
 from ragqa.errors import Busy, ConfigError, RagqaError
 from ragqa.types import RetrievalMode
 
@@ -216,7 +217,7 @@ class InProcessBackend:
             completion_tokens=result.completion_tokens,
             model_text=result.raw_answer,
             passage_ids=tuple(p.chunk_id for p in result.passages),
-            read="\n".join(f"{p.title}\n{p.text}" for p in result.passages),
+            read=read_text(result.passages),
             support=result.support,
             several=result.several,
         )

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from index.textnorm import normalise_for_lexical
 from ragqa.types import CITATION_MARKER, marker_numbers
@@ -35,6 +36,22 @@ def normalise_for_matching(text: str) -> str:
     ASCII "2023", and "Tsinghua University" the fact "tsinghua university".
     """
     return "".join(normalise_for_lexical(text).split())
+
+
+class Titled(Protocol):
+    """A passage, hit or excerpt: what the model reads of it is its title and its text."""
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+def read_text(passages: Iterable[Titled]) -> str:
+    """The titles and texts the model was given, as one text: where `facts_in_read` looks for
+    the answer facts (a headline often states one)."""
+    return "\n".join(f"{p.title}\n{p.text}" for p in passages)
 
 
 def missing_fact_groups(answer: str, fact_groups: Sequence[Sequence[str]]) -> list[list[str]]:
