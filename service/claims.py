@@ -21,6 +21,7 @@ from index.injection import is_instruction
 from ragqa.types import CITATION_MARKER, Language, marker_numbers
 from service import answer_guard
 from service.language import match_script, to_simplified
+from service.name_spelling import respell_names
 
 if TYPE_CHECKING:
     from service.passages import Passage
@@ -267,8 +268,11 @@ def check_claims(
     and without sentences that invent a number or cite a passage that lacks it, use a marker
     as their answer, echo an instruction, or fail an answer-guard check (a link the cited
     passage does not state, a credential request, markup, a run of the prompt); usable on
-    whole sentences as they stream."""
+    whole sentences as they stream. In English, people's names the model misspelled from the
+    passages' characters are written as their pinyin ("Easy Qun" -> "Yi Qun (易群)")."""
     text = _MARKER_AFTER_STOP.sub(r"\2\1", match_script(raw, language))
+    if language == "en":
+        text = respell_names(text, passages)
     found = _sources(tuple(passages), question)
     kept = (
         _check_claim(c, passages, _stating(c, passages, found))
