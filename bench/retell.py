@@ -10,7 +10,6 @@ shows the text before and after, whether the question's facts are still there (t
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +17,7 @@ from typing import Annotated
 import typer
 
 from bench.report import answer_rows, save_dated
+from eval.items import EvalItem, load_items
 from eval.metrics import missing_fact_groups
 from ragqa.config import Settings
 from service.answer_language import in_wrong_language, retell_text
@@ -33,8 +33,7 @@ def main(
     ),
 ) -> None:
     """Retell every answer in the wrong language and print what came of it."""
-    lines = questions.read_text(encoding="utf-8").splitlines()
-    facts = {item["id"]: item.get("answer_facts", []) for item in map(json.loads, lines) if item}
+    facts = {item.id: item.answer_facts for item in load_items(questions, EvalItem)}
     settings = Settings()
     answerer = build_answerer(settings)
     if answerer.engine is not None:
