@@ -40,7 +40,7 @@ _BEFORE_NAME = frozenset({
 class _Person:
     written: str  # as the passage writes it: 易群
     surname: str  # pinyin, lower case: yi
-    given: str  # yiqun's given name, lower case: qun
+    given: str  # the given name in pinyin, lower case: qun
     given_han: str  # 群, simplified
 
     @property
