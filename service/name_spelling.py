@@ -90,8 +90,9 @@ def _is_reading(name: str, readings: tuple[tuple[str, ...], ...]) -> bool:
 
 
 def _person(surname: str, given: str, named: _Named) -> _Person | None:
-    """The one person of the passages whose given name `given` is and surname `surname` is
-    not; None when there is none, several, or `surname given` reads as written."""
+    """The one person of the passages whose given name `given` is, in pinyin with another
+    surname or in characters; None when there is none, several, or `surname given` reads as
+    written."""
     if _HAN.fullmatch(given):
         people = {p for p in named.people if p.given_han == to_simplified(given)}
     else:
@@ -99,10 +100,12 @@ def _person(surname: str, given: str, named: _Named) -> _Person | None:
     if len(people) != 1:
         return None
     person = people.pop()
-    if _letters(surname) == person.surname or surname.lower() in _BEFORE_NAME:
-        return None  # spelled right, or a title before a surname: "Professor Li"
-    if not _HAN.fullmatch(given) and _is_reading(f"{surname} {given}", named.readings):
-        return None
+    if surname.lower() in _BEFORE_NAME:
+        return None  # a title before a surname: "Professor Li"
+    if _HAN.fullmatch(given):
+        return person  # half in characters: "Tian 蓉", "Easy 群"
+    if _letters(surname) == person.surname or _is_reading(f"{surname} {given}", named.readings):
+        return None  # spelled right, or someone else's name read from the passages
     return person
 
 

@@ -26,6 +26,7 @@ def respell(text: str) -> str:
         ("The Party secretary is Easy Qun [1].", "The Party secretary is Yi Qun (易群) [1]."),
         ("It was chaired by Stone Hongcheng.", "It was chaired by Shi Hongcheng (石洪成)."),
         ("The speaker was Easy 群.", "The speaker was Yi Qun (易群)."),
+        ("The speaker was Yi 群.", "The speaker was Yi Qun (易群)."),  # half in characters
         ("Ye Qun spoke first.", "Yi Qun (易群) spoke first."),
         # The characters given beside it say whom the model meant: only the spelling changes.
         ("Dr. Shao Hui (王輝) entered.", "Dr. Wang Hui (王輝) entered."),
