@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from index.names import person_names
+from index.textnorm import pinyin_ngrams
 from service.language import to_simplified
 
 if TYPE_CHECKING:
@@ -51,42 +52,23 @@ class _Person:
 @dataclass(frozen=True, slots=True)
 class _Named:
     people: tuple[_Person, ...]
-    readings: tuple[tuple[str, ...], ...]  # each run of characters as pinyin syllables
+    readings: frozenset[str]  # pinyin of each two and three adjacent characters, joined
 
 
 @lru_cache(maxsize=256)
 def _named(texts: tuple[str, ...]) -> _Named:
-    from pypinyin import lazy_pinyin
-
     people: dict[str, _Person] = {}
     for text in texts:
         for written, romanised in person_names(text):
             surname, given = romanised.lower().split(" ", 1)
             simplified = to_simplified(written)
             people.setdefault(simplified, _Person(written, surname, given, simplified[1:]))
-    readings = tuple(
-        tuple(lazy_pinyin(run)) for text in texts for run in _HAN.findall(to_simplified(text))
-    )
+    readings = frozenset(gram for text in texts for gram in pinyin_ngrams(text))
     return _Named(tuple(people.values()), readings)
 
 
 def _letters(word: str) -> str:
     return re.sub(r"[^a-z]", "", word.lower())
-
-
-def _is_reading(name: str, readings: tuple[tuple[str, ...], ...]) -> bool:
-    """`name` ("Wang Peng") spells some run of the passages' characters (王鹏)."""
-    wanted = _letters(name)
-    for syllables in readings:
-        for i in range(len(syllables)):
-            spelled = ""
-            for syllable in syllables[i:]:
-                spelled += syllable
-                if len(spelled) >= len(wanted):
-                    break
-            if spelled == wanted:
-                return True
-    return False
 
 
 def _person(surname: str, given: str, named: _Named) -> _Person | None:
@@ -104,8 +86,8 @@ def _person(surname: str, given: str, named: _Named) -> _Person | None:
         return None  # a title before a surname: "Professor Li"
     if _HAN.fullmatch(given):
         return person  # half in characters: "Tian 蓉", "Easy 群"
-    if _letters(surname) == person.surname or _is_reading(f"{surname} {given}", named.readings):
-        return None  # spelled right, or someone else's name read from the passages
+    if _letters(surname) == person.surname or _letters(surname + given) in named.readings:
+        return None  # spelled right, or someone else's name read from the passages (王鹏)
     return person
 
 
