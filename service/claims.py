@@ -22,6 +22,7 @@ from ragqa.types import CITATION_MARKER, Language, marker_numbers
 from service import answer_guard
 from service.language import match_script, to_simplified
 from service.name_spelling import respell_names
+from service.term_spelling import respell_terms
 
 if TYPE_CHECKING:
     from service.passages import Passage
@@ -269,10 +270,11 @@ def check_claims(
     as their answer, echo an instruction, or fail an answer-guard check (a link the cited
     passage does not state, a credential request, markup, a run of the prompt); usable on
     whole sentences as they stream. In English, people's names the model misspelled from the
-    passages' characters are written as their pinyin ("Easy Qun" -> "Yi Qun (易群)")."""
+    passages' characters are written as their pinyin ("Easy Qun" -> "Yi Qun (易群)"), and
+    terms it half translated are written whole ("the West 京医院" -> "the 西京医院")."""
     text = _MARKER_AFTER_STOP.sub(r"\2\1", match_script(raw, language))
     if language == "en":
-        text = respell_names(text, passages)
+        text = respell_terms(respell_names(text, passages), passages)
     found = _sources(tuple(passages), question)
     kept = (
         _check_claim(c, passages, _stating(c, passages, found))

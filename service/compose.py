@@ -19,6 +19,7 @@ from ragqa.models.resolve import ensure_models, load_configured_embedder, resolv
 from service.answering import Answerer
 from service.bilingual import BilingualIndexer, SentenceTranslator, sentence_preamble
 from service.generation import load_generators
+from service.term_spelling import load_dictionary
 from service.translation import LlmTranslator
 
 
@@ -45,6 +46,7 @@ def build_answerer(settings: Settings) -> Answerer:
     # not by the first question.
     tokenize("预热")
     sound_tokens("Xi'an", "en")
+    load_dictionary()  # CC-CEDICT, for half-translated terms in English answers
     lap("index_s")
     model = None if settings.generator_url else resolve_generator(settings)
     bilingual_on = settings.bilingual_max_chunks > 0

@@ -1,8 +1,8 @@
-"""The name-spelling bench scores an answer as `ragqa eval` does."""
+"""The respelling benches score an answer as `ragqa eval` does."""
 
 from __future__ import annotations
 
-from bench.name_spelling import right
+from bench.respelling import right
 
 FACTS = [["易群", "Yi Qun"]]
 

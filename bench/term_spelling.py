@@ -1,0 +1,47 @@
+"""`python -m bench.term_spelling RUN/eval.json ...`: what writing half-translated terms of
+English answers whole (`service.term_spelling`, after the names are respelled, as the claim
+check does) changes in the answers of saved `ragqa eval` runs, no model call
+(`bench.respelling`). Writes bench/results/term_spelling-DATE.txt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bench.report import REPO
+from bench.respelling import compare
+from service.name_spelling import respell_names
+from service.passages import Passage
+from service.term_spelling import load_dictionary, respell_terms
+
+
+def _terms_after_names(answer: str, passages: Sequence[Passage]) -> str:
+    return respell_terms(respell_names(answer, passages), passages)
+
+
+def main(
+    runs: Annotated[list[Path], typer.Argument(help="eval.json files of `ragqa eval` runs.")],
+    questions: Annotated[Path, typer.Option("--set", help="The set the runs answered.")] = (
+        REPO / "eval" / "sets" / "default.jsonl"
+    ),
+) -> None:
+    """Write the half-translated terms of every English answer of the runs whole; print what
+    changed against the names respelled alone."""
+    load_dictionary()  # as the service does at start
+    title = "Half-translated terms written whole in English answers"
+    compare(
+        runs,
+        questions,
+        name="term_spelling",
+        title=title,
+        before=respell_names,
+        after=_terms_after_names,
+    )
+
+
+if __name__ == "__main__":
+    typer.run(main)
