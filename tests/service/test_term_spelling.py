@@ -15,7 +15,14 @@ TEXT = (
     "医院与上海联影医疗科技股份有限公司签约。林丽表示要加强跨界合作。"
     "中国医师协会核医学医师分会会长致辞。田蓉教授主持开幕式。"
 )
-PASSAGES = [Passage.of(1, "a.txt", "a.txt#1", "成都会议", TEXT, 0, len(TEXT), 0.5)]
+
+
+def passage(n: int, text: str) -> Passage:
+    """Passage `n`, a whole document of its own."""
+    return Passage.of(n, f"{n}.txt", f"{n}.txt#1", f"document {n}", text, 0, len(text), 0.5)
+
+
+PASSAGES = [passage(1, TEXT)]
 
 
 def respell(text: str) -> str:
@@ -70,15 +77,17 @@ def test_what_is_not_a_half_translated_term_of_the_passages_stays(kept: str) -> 
 def test_a_term_the_passages_continue_in_two_ways_stays() -> None:
     """Two passages continue 之光队 differently (核医, 核医学), and the words translate both."""
     other = "核医学之光队获奖。"
-    passages = [*PASSAGES, Passage.of(2, "b.txt", "b.txt#1", "B", other, 0, len(other), 0.5)]
+    passages = [*PASSAGES, passage(2, other)]
     written = "The finalists were the nuclear medicine 之光队 [1]."
     assert respell_terms(written, passages) == written
 
 
 def test_traditional_passages_give_their_own_characters() -> None:
     text = "空軍軍醫大學西京醫院汪靜教授作報告。"
-    passages = [Passage.of(1, "t.txt", "t.txt#1", "T", text, 0, len(text), 0.5)]
-    assert respell_terms("She is from the West 京醫院.", passages) == "She is from the 西京醫院."
+    assert (
+        respell_terms("She is from the West 京醫院.", [passage(1, text)])
+        == "She is from the 西京醫院."
+    )
 
 
 def test_the_claim_check_writes_terms_whole_in_english_answers_only() -> None:
