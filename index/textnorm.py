@@ -36,6 +36,7 @@ _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _WORD_CHAR = re.compile(r"[^\W_]")
 _HAN_RUN = re.compile(_CJK_IDEOGRAPH.pattern + "+")
 _LATIN_WORD = re.compile(r"[a-z]+(?:['’\-][a-z]+)*")
+_POSSESSIVE = re.compile(r"['’]s$")
 
 
 @cache
@@ -142,7 +143,9 @@ def romanised_name_tokens(text: str) -> list[str]:
     """The words of Latin text that may spell two or three Chinese characters in pinyin,
     alone or joined with the next word ("Tang Yonglin" -> yonglin tangyonglin; "Xi'an" ->
     xian). English words that happen to spell pinyin ("dean") pass too; "of" does not."""
-    words = [re.sub(r"['’\-]", "", w) for w in _LATIN_WORD.findall(normalise_for_lexical(text))]
+    found = _LATIN_WORD.findall(normalise_for_lexical(text))
+    # "Kong Fanpu's keynote": the possessive is not part of the name (fanpus spells nothing).
+    words = [re.sub(r"['’\-]", "", _POSSESSIVE.sub("", w)) for w in found]
     candidates = words + [a + b for a, b in pairwise(words)]
     return [w for w in candidates if _syllable_counts(w) & {2, 3}]
 

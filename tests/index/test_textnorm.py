@@ -144,6 +144,8 @@ def test_index_tokens_are_the_words_then_the_sounds() -> None:
     [
         ("What position does Tang Yonglin hold?", {"yonglin", "tangyonglin"}, {"tang", "what"}),
         ("Where is Xi'an?", {"xian"}, {"where", "is"}),
+        ("What was Kong Fanpu's keynote about?", {"fanpu", "kongfanpu"}, {"fanpus"}),
+        ("What was Kong Fanpu’s keynote about?", {"kongfanpu"}, {"fanpus"}),
         ("the state of nuclear medicine", set(), {"of", "the", "state", "nuclear"}),
     ],
 )
