@@ -25,6 +25,7 @@ from service.claims import SENTENCE, check_claims, is_refusal, split_claims, wor
 from service.generation.base import ChatMessage
 from service.passages import Citation, Passage
 from service.quote_first import Quote, reply_head
+from service.respectively import unroll_respectively
 
 # Chat-control tokens of the common templates (ChatML, Llama, Gemma), and ragqa's own passage
 # frame: a document or question containing one must not be able to leave its place.
@@ -73,7 +74,10 @@ def _user_turn(
 def _render_passages(passages: Sequence[Passage]) -> str:
     return "\n".join(
         prompts.render(
-            "passage", n=str(p.n), title=title, text=neutralise(answer_guard.kept_text(p))
+            "passage",
+            n=str(p.n),
+            title=title,
+            text=neutralise(unroll_respectively(answer_guard.kept_text(p))),
         )
         for p, title in zip(passages, _titles(passages), strict=True)
     )
