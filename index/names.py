@@ -11,10 +11,9 @@ are common words far more often than names).
 from __future__ import annotations
 
 import re
-from functools import cache, lru_cache
-from types import ModuleType
+from functools import lru_cache
 
-from index.textnorm import _jieba, _t2s_converter
+from index.textnorm import _jieba, _t2s_converter, pos_tagged
 
 # Surnames read otherwise than their characters' most common reading.
 _SURNAME_READINGS = {
@@ -26,14 +25,6 @@ _SURNAME_READINGS = {
 _RARE = 30
 _RARE_LENGTH = 3
 _HAN_ONLY = re.compile(r"[\u3400-\u9fff]{2,4}")
-
-
-@cache
-def _posseg() -> ModuleType:
-    _jieba()  # initialised once, quietly
-    import jieba.posseg
-
-    return jieba.posseg
 
 
 def _is_name(word: str, flag: str) -> bool:
@@ -65,8 +56,7 @@ def person_names(text: str) -> tuple[tuple[str, str], ...]:
         text = simplified
     found: dict[str, str] = {}
     at = 0
-    for pair in _posseg().cut(simplified):
-        word, flag = pair.word, pair.flag
+    for word, flag in pos_tagged(simplified):
         if _is_name(word, flag):
             written = text[at : at + len(word)]
             found.setdefault(written, romanise_name(word))

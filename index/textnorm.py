@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from itertools import pairwise
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -57,13 +57,15 @@ def _jieba() -> ModuleType:
     return jieba
 
 
-def pos_tagged(text: str) -> list[tuple[str, str]]:
+@lru_cache(maxsize=1024)
+def pos_tagged(text: str) -> tuple[tuple[str, str], ...]:
     """jieba's words of `text` with their part-of-speech tags (ns place, nt organisation, t
-    time, nr person, …), from the same initialised dictionary as `tokenize`."""
+    time, nr person, …), from the same initialised dictionary as `tokenize`. Cached: an
+    English answer's checks tag the same passages for names and for terms."""
     _jieba()
     import jieba.posseg
 
-    return [(pair.word, pair.flag) for pair in jieba.posseg.cut(text)]
+    return tuple((pair.word, pair.flag) for pair in jieba.posseg.cut(text))
 
 
 def normalise_for_lexical(text: str) -> str:

@@ -24,6 +24,8 @@ from index.textnorm import script_counts
 from ragqa.config import Settings
 from ragqa.models.registry import QWEN_0_5B
 from ragqa.models.resolve import ensure_models
+from ragqa.types import Language
+from service.answer_stream import SentenceGate
 from service.answering import Answerer
 from service.app import create_app
 from service.compose import build_answerer
@@ -31,6 +33,7 @@ from service.generation import load_generators
 from service.generation.base import ChatMessage, Generator
 from service.generation.openai_chat import OpenAIChatGenerator
 from service.loopback import serve
+from service.passages import Passage
 from service.translation import LlmTranslator
 from tests.conftest import FakeEmbedder
 from tests.fakes import FakeGenerator
@@ -52,6 +55,14 @@ def make_settings(tmp: Path, **overrides: Any) -> Settings:
         "bilingual_max_chunks": 0,  # its tests turn the background translator on
     }
     return Settings.model_validate({**base, **overrides})
+
+
+def streamed(
+    passages: Sequence[Passage], language: Language, question: str, pieces: Sequence[str]
+) -> str:
+    """All the sentence gate sends while a model streams `pieces`, and when it is done."""
+    gate = SentenceGate(passages, language, question)
+    return "".join(gate.feed(p) for p in pieces) + gate.finish()
 
 
 def cite_first_passage(messages: list[ChatMessage]) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from service.answer_stream import SentenceGate
 from service.claims import check_claims
 from service.name_spelling import respell_names
 from service.passages import Passage
+from tests.service.conftest import streamed
 
 TEXT = (
     "四川省肿瘤医院党委书记易群致辞。石洪成教授主持颁奖仪式。"
@@ -65,7 +65,6 @@ def test_the_claim_check_respells_english_answers_only() -> None:
 
 
 def test_a_streamed_answer_leaves_with_the_name_respelled() -> None:
-    gate = SentenceGate(PASSAGES, "en", "Who is the Party secretary?")
-    pieces = [gate.feed(p) for p in ["The Party secretary is Easy", " Qun [1]", ".", " He spoke."]]
-    sent = "".join(pieces) + gate.finish()
+    pieces = ["The Party secretary is Easy", " Qun [1]", ".", " He spoke."]
+    sent = streamed(PASSAGES, "en", "Who is the Party secretary?", pieces)
     assert sent == "The Party secretary is Yi Qun (易群) [1]. He spoke."

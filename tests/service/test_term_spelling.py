@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from service.answer_stream import SentenceGate
 from service.claims import check_claims
 from service.passages import Passage
 from service.term_spelling import respell_terms
+from tests.service.conftest import streamed
 
 TEXT = (
     "进入决赛的有核医之光队、勇者无敌队和核力不凡队。空军军医大学西京医院汪静教授作报告。"
@@ -98,7 +98,6 @@ def test_the_claim_check_writes_terms_whole_in_english_answers_only() -> None:
 
 
 def test_a_streamed_answer_leaves_with_the_term_whole() -> None:
-    gate = SentenceGate(PASSAGES, "en", "Which hospital is Wang Jing from?")
-    pieces = [gate.feed(p) for p in ["She is from the West", " 京医院 [1]", ".", " She spoke."]]
-    sent = "".join(pieces) + gate.finish()
+    pieces = ["She is from the West", " 京医院 [1]", ".", " She spoke."]
+    sent = streamed(PASSAGES, "en", "Which hospital is Wang Jing from?", pieces)
     assert sent == "She is from the 西京医院 [1]. She spoke."
