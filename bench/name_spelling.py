@@ -13,12 +13,17 @@ import typer
 
 from bench.report import REPO
 from bench.respelling import compare
+from ragqa.types import Language
 from service.name_spelling import respell_names
 from service.passages import Passage
 
 
-def _as_written(answer: str, passages: Sequence[Passage]) -> str:
+def _as_written(answer: str, passages: Sequence[Passage], language: Language) -> str:
     return answer
+
+
+def _names(answer: str, passages: Sequence[Passage], language: Language) -> str:
+    return respell_names(answer, passages)
 
 
 def main(
@@ -29,9 +34,7 @@ def main(
 ) -> None:
     """Respell the names of every English answer of the runs; print what changed."""
     title = "Names respelled in English answers"
-    compare(
-        runs, questions, name="name_spelling", title=title, before=_as_written, after=respell_names
-    )
+    compare(runs, questions, name="name_spelling", title=title, before=_as_written, after=_names)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,17 @@
-"""What a rewrite of English answers (names or terms respelled from the passages) changes in
+"""What a rewrite of answers (names, terms or titles respelled from the passages) changes in
 the answers of saved `ragqa eval` runs.
 
 Such a rewrite is a function of the answer and the passages the model read (each row's
 `passage_ids`, looked up in the index), so applying it to a run's English answers shows what
 it would have changed there, no model call: each changed answer, and whether it was right
-before and after. Shared by `bench.name_spelling` and `bench.term_spelling`.
+before and after. Shared by `bench.name_spelling`, `bench.term_spelling` and
+`bench.title_spelling`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,11 @@ from eval.items import EvalItem, load_items
 from eval.metrics import missing_fact_groups
 from index.store import IndexStore
 from ragqa.config import Settings
+from ragqa.types import Language
 from service.answer_language import in_wrong_language
 from service.passages import Passage, SearchHit, to_passages
 
-Rewrite = Callable[[str, Sequence[Passage]], str]
+Rewrite = Callable[[str, Sequence[Passage], Language], str]
 
 
 def right(row: dict[str, Any], answer: str, facts: list[list[str]]) -> bool:
@@ -36,10 +38,17 @@ def right(row: dict[str, Any], answer: str, facts: list[list[str]]) -> bool:
 
 
 def compare(
-    runs: Sequence[Path], questions: Path, *, name: str, title: str, before: Rewrite, after: Rewrite
+    runs: Sequence[Path],
+    questions: Path,
+    *,
+    name: str,
+    title: str,
+    before: Rewrite,
+    after: Rewrite,
+    languages: Collection[str] = ("en",),
 ) -> None:
-    """Apply `before` and `after` to every English answer of the runs; print and save (as
-    bench/results/NAME-DATE.txt) each answer they write differently, and the totals."""
+    """Apply `before` and `after` to every answer of the runs in `languages`; print and save
+    (as bench/results/NAME-DATE.txt) each answer they write differently, and the totals."""
     facts = {item.id: item.answer_facts for item in load_items(questions, EvalItem)}
     store = IndexStore.open(Settings().index_dir.resolve(), expected=None)
     chunks = chunks_by_id(store.snapshot)
@@ -52,15 +61,16 @@ def compare(
         lost: list[str] = []
         for row in answer_rows(run):
             ids = row.get("passage_ids") or []
-            if row["language"] != "en" or row["refused"] or not row["answer"]:
+            if row["language"] not in languages or row["refused"] or not row["answer"]:
                 continue
             if not ids or any(cid not in chunks for cid in ids):
                 continue
             totals["answers"] += 1
             passages = to_passages([SearchHit(chunks[cid], 0.0) for cid in ids], store.snapshot)
-            was_text = before(row["answer"], passages)
+            language = row["language"]
+            was_text = before(row["answer"], passages, language)
             started = time.perf_counter()
-            now_text = after(row["answer"], passages)
+            now_text = after(row["answer"], passages, language)
             seconds.append(time.perf_counter() - started)
             if now_text == was_text:
                 continue

@@ -14,12 +14,17 @@ import typer
 
 from bench.report import REPO
 from bench.respelling import compare
+from ragqa.types import Language
 from service.name_spelling import respell_names
 from service.passages import Passage
 from service.term_spelling import load_dictionary, respell_terms
 
 
-def _terms_after_names(answer: str, passages: Sequence[Passage]) -> str:
+def _names(answer: str, passages: Sequence[Passage], language: Language) -> str:
+    return respell_names(answer, passages)
+
+
+def _terms_after_names(answer: str, passages: Sequence[Passage], language: Language) -> str:
     return respell_terms(respell_names(answer, passages), passages)
 
 
@@ -38,7 +43,7 @@ def main(
         questions,
         name="term_spelling",
         title=title,
-        before=respell_names,
+        before=_names,
         after=_terms_after_names,
     )
 

@@ -23,6 +23,7 @@ from service import answer_guard
 from service.language import match_script, to_simplified
 from service.name_spelling import respell_names
 from service.term_spelling import respell_terms
+from service.title_spelling import respell_titles
 
 if TYPE_CHECKING:
     from service.passages import Passage
@@ -271,10 +272,12 @@ def check_claims(
     passage does not state, a credential request, markup, a run of the prompt); usable on
     whole sentences as they stream. In English, people's names the model misspelled from the
     passages' characters are written as their pinyin ("Easy Qun" -> "Yi Qun (易群)"), and
-    terms it half translated are written whole ("the West 京医院" -> "the 西京医院")."""
+    terms it half translated are written whole ("the West 京医院" -> "the 西京医院"); in any
+    language, a 《title》 miscopied by a character or two is written as the passage's."""
     text = _MARKER_AFTER_STOP.sub(r"\2\1", match_script(raw, language))
     if language == "en":
         text = respell_terms(respell_names(text, passages), passages)
+    text = respell_titles(text, passages, language)
     found = _sources(tuple(passages), question)
     kept = (
         _check_claim(c, passages, _stating(c, passages, found))
