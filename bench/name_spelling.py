@@ -5,25 +5,13 @@ no model call (`bench.respelling`). Writes bench/results/name_spelling-DATE.txt.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bench.report import REPO
-from bench.respelling import compare
-from ragqa.types import Language
-from service.name_spelling import respell_names
-from service.passages import Passage
-
-
-def _as_written(answer: str, passages: Sequence[Passage], language: Language) -> str:
-    return answer
-
-
-def _names(answer: str, passages: Sequence[Passage], language: Language) -> str:
-    return respell_names(answer, passages)
+from bench.respelling import as_written, compare, names_respelled
 
 
 def main(
@@ -33,8 +21,14 @@ def main(
     ),
 ) -> None:
     """Respell the names of every English answer of the runs; print what changed."""
-    title = "Names respelled in English answers"
-    compare(runs, questions, name="name_spelling", title=title, before=_as_written, after=_names)
+    compare(
+        runs,
+        questions,
+        name="name_spelling",
+        title="Names respelled in English answers",
+        before=as_written,
+        after=names_respelled,
+    )
 
 
 if __name__ == "__main__":

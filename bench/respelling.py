@@ -23,9 +23,20 @@ from index.store import IndexStore
 from ragqa.config import Settings
 from ragqa.types import Language
 from service.answer_language import in_wrong_language
+from service.name_spelling import respell_names
 from service.passages import Passage, SearchHit, to_passages
 
 Rewrite = Callable[[str, Sequence[Passage], Language], str]
+
+
+def as_written(answer: str, passages: Sequence[Passage], language: Language) -> str:
+    """The answer as the run saved it: the `before` of a rewrite measured alone."""
+    return answer
+
+
+def names_respelled(answer: str, passages: Sequence[Passage], language: Language) -> str:
+    """People's names respelled (`service.name_spelling`), as the claim check does first."""
+    return respell_names(answer, passages)
 
 
 def right(row: dict[str, Any], answer: str, facts: list[list[str]]) -> bool:

@@ -13,19 +13,14 @@ from typing import Annotated
 import typer
 
 from bench.report import REPO
-from bench.respelling import compare
+from bench.respelling import compare, names_respelled
 from ragqa.types import Language
-from service.name_spelling import respell_names
 from service.passages import Passage
 from service.term_spelling import load_dictionary, respell_terms
 
 
-def _names(answer: str, passages: Sequence[Passage], language: Language) -> str:
-    return respell_names(answer, passages)
-
-
 def _terms_after_names(answer: str, passages: Sequence[Passage], language: Language) -> str:
-    return respell_terms(respell_names(answer, passages), passages)
+    return respell_terms(names_respelled(answer, passages, language), passages)
 
 
 def main(
@@ -43,7 +38,7 @@ def main(
         questions,
         name="term_spelling",
         title=title,
-        before=_names,
+        before=names_respelled,
         after=_terms_after_names,
     )
 

@@ -6,21 +6,14 @@ bench/results/title_spelling-DATE.txt.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bench.report import REPO
-from bench.respelling import compare
-from ragqa.types import Language
-from service.passages import Passage
+from bench.respelling import as_written, compare
 from service.title_spelling import respell_titles
-
-
-def _as_written(answer: str, passages: Sequence[Passage], language: Language) -> str:
-    return answer
 
 
 def main(
@@ -35,7 +28,7 @@ def main(
         questions,
         name="title_spelling",
         title="Miscopied titles written as the passages write them",
-        before=_as_written,
+        before=as_written,
         after=respell_titles,
         languages=("en", "zh-Hans", "zh-Hant"),
     )

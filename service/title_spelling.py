@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ragqa.types import Language
@@ -32,14 +33,22 @@ def _folded(title: str) -> str:
     return to_simplified(_SPACE.sub("", title))
 
 
-def respell_titles(answer: str, passages: Sequence[Passage], language: Language) -> str:
-    """The answer with each 《title》 that no passage holds, but one passage title nearly is,
-    written as that passage's title (in the answer's script); a title as like two passage
-    titles, or like none, is left."""
+@lru_cache(maxsize=32)
+def _titles(passages: tuple[Passage, ...]) -> dict[str, str]:
+    """The passages' titles by their folded form. Cached: a streamed answer is checked a
+    sentence at a time against the same passages."""
     titles: dict[str, str] = {}
     for passage in passages:
         for match in _TITLE.finditer(passage.text):
             titles.setdefault(_folded(match.group(1)), match.group(1))
+    return titles
+
+
+def respell_titles(answer: str, passages: Sequence[Passage], language: Language) -> str:
+    """The answer with each 《title》 that no passage holds, but one passage title nearly is,
+    written as that passage's title (in the answer's script); a title as like two passage
+    titles, or like none, is left."""
+    titles = _titles(tuple(passages))
     if not titles:
         return answer
 
