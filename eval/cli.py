@@ -111,6 +111,11 @@ def eval_command(
                     f"of {settings.evidence_candidates} passages in {settings.evidence_max_chars} "
                     "chars"
                 )
+            elif settings.evidence_lead:
+                run.meta["evidence"] = (
+                    f"{settings.evidence_lead} leading sentences in "
+                    f"{settings.evidence_lead_chars} chars before {settings.context_k} passages"
+                )
     except (RagqaError, OSError, tomllib.TOMLDecodeError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error

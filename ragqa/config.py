@@ -169,6 +169,17 @@ class Settings(BaseSettings):
     evidence_max_chars: int = Field(
         900, ge=100, le=20000, description="Characters of evidence the model reads at most."
     )
+    evidence_lead: int = Field(
+        0,
+        ge=0,
+        le=5,
+        description="Whole passages read: this many of their sentences that best match the "
+        "question also go before them, as passages of their own, so the model reads the "
+        "sentence likeliest to state the answer first; 0: off.",
+    )
+    evidence_lead_chars: int = Field(
+        300, ge=50, le=2000, description="Characters of leading sentences at most."
+    )
     lexical_weight: float = Field(
         0.1, ge=0.0, le=10.0, description="Weight of BM25 (relative to its best match) in fusion."
     )

@@ -87,6 +87,11 @@ class Answerer:
             if settings.evidence_sentences > 0
             else None
         )
+        self.lead = (
+            EvidenceSelector(embedder, EvidenceOptions.lead_from_settings(settings))
+            if settings.evidence_lead > 0 and settings.evidence_sentences == 0
+            else None
+        )
         # A sentence the model wrote in another language than the question's is translated on
         # the query translator's slot, idle while an answer is written.
         self.answer_translator = (
@@ -187,6 +192,12 @@ class Answerer:
             passages = to_passages(read, snapshot)
         else:
             ordered = reading_order(hits, self.settings.passage_order)
+            if self.lead is not None:  # the sentences likeliest to state the answer, first
+                queries = list(dict.fromkeys([question, *retrieval.queries]))
+                lead = self.lead.select(snapshot, queries, hits)
+                if lead.scores:  # no candidate sentence: the passages alone
+                    ordered = [*lead.hits, *ordered]
+                timings = {**timings, **lead.timings}
             passages = to_passages(ordered, snapshot, self._reader(question))
         yield PassagesEvent(passages)
         # Nothing relevant, or a question that is only orders to the assistant ("ignore your

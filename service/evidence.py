@@ -83,6 +83,16 @@ class EvidenceOptions:
             judged=settings.evidence_judged,
         )
 
+    @classmethod
+    def lead_from_settings(cls, settings: Settings) -> EvidenceOptions:
+        """The leading sentences put before whole passages: single sentences, no neighbours."""
+        return cls(
+            sentences=settings.evidence_lead,
+            neighbours=0,
+            max_chars=settings.evidence_lead_chars,
+            lexical_weight=settings.lexical_weight,
+        )
+
 
 @dataclass(slots=True)
 class Evidence:

@@ -219,6 +219,26 @@ def test_off_by_default_whole_passages_are_read(tmp_path: Path) -> None:
     assert all(p.chunk_id.rpartition("#")[2].isdigit() for p in result.passages)
 
 
+def test_leading_sentences_come_before_the_whole_passages(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, evidence_lead=2, evidence_lead_chars=200)
+    answerer = build_fake_answerer(settings)
+    fake = answerer.generators[0]
+    assert isinstance(fake, FakeGenerator) and answerer.evidence is None
+    result = answerer.ask("第二届全国分子影像精准诊疗协同创新高峰论坛在哪里举办？")
+    assert result.timings.get("evidence_ms") is not None
+    cut = [p for p in result.passages if not p.chunk_id.rpartition("#")[2].isdigit()]
+    whole = [p for p in result.passages if p.chunk_id.rpartition("#")[2].isdigit()]
+    assert len(whole) == settings.context_k  # every whole passage is still read
+    assert 1 <= len(cut) <= 2 and result.passages[: len(cut)] == cut  # the sentences first
+    assert sum(len(p.text) for p in cut) <= 200 + max(len(p.text) for p in cut)
+    prompt = fake.calls[0][-1]["content"]
+    for passage in cut:
+        document = answerer.snapshot.document_text(passage.doc_id)
+        assert document[passage.start : passage.end] == passage.text
+        assert any(passage.text in p.text for p in whole)  # cut from a passage read whole
+        assert prompt.index(passage.text) < prompt.index(f"\n[{whole[0].n}] (")
+
+
 @pytest.mark.slow
 def test_the_real_embedder_chooses_the_sentence_that_states_the_answer(
     real_embedder: object,
