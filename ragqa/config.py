@@ -170,12 +170,13 @@ class Settings(BaseSettings):
         900, ge=100, le=20000, description="Characters of evidence the model reads at most."
     )
     evidence_lead: int = Field(
-        0,
+        1,
         ge=0,
         le=5,
         description="Whole passages read: this many of their sentences that best match the "
         "question also go before them, as passages of their own, so the model reads the "
-        "sentence likeliest to state the answer first; 0: off.",
+        "sentence likeliest to state the answer first; 0: off. Not with evidence first, nor "
+        "with `bilingual_answers`.",
     )
     evidence_lead_chars: int = Field(
         300, ge=50, le=2000, description="Characters of leading sentences at most."
@@ -213,7 +214,7 @@ class Settings(BaseSettings):
 
     # --- generation --------------------------------------------------------------------
     support_threshold: float | None = Field(
-        0.55,
+        0.60,
         ge=0.0,
         le=1.0,
         description="Refuse, without writing an answer, when the model's probability that the "

@@ -89,7 +89,11 @@ class Answerer:
         )
         self.lead = (
             EvidenceSelector(embedder, EvidenceOptions.lead_from_settings(settings))
-            if settings.evidence_lead > 0 and settings.evidence_sentences == 0
+            # Not with evidence first (already sentences), nor where passages are read in their
+            # translation (a sentence cut from a passage has none).
+            if settings.evidence_lead > 0
+            and settings.evidence_sentences == 0
+            and not settings.bilingual_answers
             else None
         )
         # A sentence the model wrote in another language than the question's is translated on
