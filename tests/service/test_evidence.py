@@ -211,21 +211,12 @@ def test_the_answerer_reads_excerpts_and_cites_them_at_exact_offsets(tmp_path: P
         assert inside or citation.start == citation.passage.heading_start  # or the headline
 
 
-def test_by_default_whole_passages_are_read_after_the_leading_sentence(tmp_path: Path) -> None:
+def test_off_by_default_whole_passages_are_read(tmp_path: Path) -> None:
     answerer = build_fake_answerer(make_settings(tmp_path))
-    assert answerer.evidence is None and answerer.settings.evidence_lead == 1
-    result = answerer.ask("第二届全国分子影像精准诊疗协同创新高峰论坛在哪里举办？")
-    whole = [p for p in result.passages if p.chunk_id.rpartition("#")[2].isdigit()]
-    assert len(whole) == answerer.settings.context_k
-    assert len(result.passages) == len(whole) + 1 and result.passages[1:] == whole
-
-
-def test_without_leading_sentences_only_whole_passages_are_read(tmp_path: Path) -> None:
-    answerer = build_fake_answerer(make_settings(tmp_path, evidence_lead=0))
+    assert answerer.evidence is None
     result = answerer.ask("第二届全国分子影像精准诊疗协同创新高峰论坛在哪里举办？")
     assert len(result.passages) == answerer.settings.context_k
     assert all(p.chunk_id.rpartition("#")[2].isdigit() for p in result.passages)
-    assert "evidence_ms" not in result.timings
 
 
 def test_leading_sentences_come_before_the_whole_passages(tmp_path: Path) -> None:
