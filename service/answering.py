@@ -186,9 +186,10 @@ class Answerer:
         )
         hits = retrieval.hits[:context_k]
         timings = {k: round(v, 1) for k, v in retrieval.timings.items()}
+        # What sentences are scored against: the question itself too, since a follow-up is
+        # searched with the question it refers to.
+        queries = list(dict.fromkeys([question, *retrieval.queries]))
         if self.evidence is not None:  # the best sentences of more passages, not whole ones
-            # The question itself too: a follow-up is searched with the question it refers to.
-            queries = list(dict.fromkeys([question, *retrieval.queries]))
             evidence = self.evidence.select(
                 snapshot, queries, retrieval.hits[: self.settings.evidence_candidates]
             )
@@ -197,7 +198,6 @@ class Answerer:
         else:
             ordered = reading_order(hits, self.settings.passage_order)
             if self.lead is not None:  # the sentences likeliest to state the answer, first
-                queries = list(dict.fromkeys([question, *retrieval.queries]))
                 lead = self.lead.select(snapshot, queries, hits)
                 if lead.scores:  # no candidate sentence: the passages alone
                     ordered = [*lead.hits, *ordered]
