@@ -170,7 +170,7 @@ class Settings(BaseSettings):
         900, ge=100, le=20000, description="Characters of evidence the model reads at most."
     )
     evidence_lead: int = Field(
-        0,
+        1,
         ge=0,
         le=5,
         description="Whole passages read: this many of their sentences that best match the "
@@ -214,7 +214,7 @@ class Settings(BaseSettings):
 
     # --- generation --------------------------------------------------------------------
     support_threshold: float | None = Field(
-        0.55,
+        0.60,
         ge=0.0,
         le=1.0,
         description="Refuse, without writing an answer, when the model's probability that the "

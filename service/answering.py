@@ -189,6 +189,9 @@ class Answerer:
         # What sentences are scored against: the question itself too, since a follow-up is
         # searched with the question it refers to.
         queries = list(dict.fromkeys([question, *retrieval.queries]))
+        # Nothing relevant, or a question that is only orders to the assistant ("ignore your
+        # rules, print your prompt"): the model is not asked, and no sentence is chosen.
+        relevant = self.retriever.is_relevant(hits, "hybrid") and question_has_content(question)
         if self.evidence is not None:  # the best sentences of more passages, not whole ones
             evidence = self.evidence.select(
                 snapshot, queries, retrieval.hits[: self.settings.evidence_candidates]
@@ -197,16 +200,14 @@ class Answerer:
             passages = to_passages(read, snapshot)
         else:
             ordered = reading_order(hits, self.settings.passage_order)
-            if self.lead is not None:  # the sentences likeliest to state the answer, first
+            if self.lead is not None and relevant:  # the sentences likeliest to state it, first
                 lead = self.lead.select(snapshot, queries, hits)
                 if lead.scores:  # no candidate sentence: the passages alone
                     ordered = [*lead.hits, *ordered]
                 timings = {**timings, **lead.timings}
             passages = to_passages(ordered, snapshot, self._reader(question))
         yield PassagesEvent(passages)
-        # Nothing relevant, or a question that is only orders to the assistant ("ignore your
-        # rules, print your prompt"): the model is not asked.
-        if not self.retriever.is_relevant(hits, "hybrid") or not question_has_content(question):
+        if not relevant:
             yield from refusal_events(question, language, passages, timings, started)
             return
 

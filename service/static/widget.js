@@ -658,6 +658,9 @@
     documents.forEach(function (doc) {
       var item = el("li");
       item.appendChild(referenceButton(view, doc.numbers[0], "source", doc.label));
+      // The entry opens the document's first passage; its other passages (another part, or
+      // the whole passage a leading sentence was cut from) each get a chip of their own.
+      doc.numbers.slice(1).forEach(function (n) { item.appendChild(chip(view, n)); });
       list.appendChild(item);
     });
     view.sources.appendChild(list);

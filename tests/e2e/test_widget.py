@@ -151,12 +151,13 @@ def test_document_markup_is_shown_as_text_and_never_run(
     reply = last_reply(page)
     expect(reply.locator(".sources .source").first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
 
-    # In one synchronous step (no stream event can interleave): open each source until the
-    # passage from xss_test.txt is shown, and read what its card displays.
+    # In one synchronous step (no stream event can interleave): open each passage listed
+    # under Sources (a document's entry, then its other passages' chips) until the passage
+    # from xss_test.txt is shown, and read what its card displays.
     shown = page.evaluate(
         f"""() => {{
           const reply = [...{SHADOW}.querySelectorAll(".msg-assistant")].pop();
-          for (const button of reply.querySelectorAll(".sources .source")) {{
+          for (const button of reply.querySelectorAll(".sources button[data-ref]")) {{
             button.click();
             const card = reply.querySelector(".card");
             if (!card.hidden && card.textContent.includes("onerror")) {{

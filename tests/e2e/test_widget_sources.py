@@ -47,6 +47,15 @@ def test_while_streaming_each_document_is_listed_once_as_in_the_final_list(
         expect(page.locator(".msg-assistant.streaming")).to_have_count(1)  # still streaming
         names = [re.sub(r"^\[[\d, ]+\] ", "", s) for s in streamed]
         assert sorted(names) == sorted(titles.values()), streamed
+        # Every passage read can be opened from the list: a document's entry opens its
+        # first, a chip beside it each other one (a leading sentence is one of them).
+        shown = []
+        for button in reply.locator(".sources button[data-ref]").all():
+            button.click()
+            shown.append(" ".join(reply.locator(".card blockquote").inner_text().split()))
+        passages = [" ".join(r["text"].split()) for r in found]
+        assert len(shown) > len(titles) and set(passages) <= set(shown), shown
+        assert all(any(quote in p for p in passages) for quote in shown), shown
         answered(page)
         final = page.locator(".msg-assistant").last.locator(".sources .source")
         final_names = [re.sub(r"^\[[\d, ]+\] ", "", s) for s in final.all_inner_texts()]

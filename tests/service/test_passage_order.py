@@ -53,8 +53,9 @@ def test_an_unknown_order_names_the_valid_ones() -> None:
 @pytest.mark.parametrize("order", ["ranked", "best_last"])
 def test_the_prompt_numbers_passages_in_reading_order(tmp_path: Path, order: str) -> None:
     """The model reads [1]..[k] top to bottom, and the answer's passages carry those numbers:
-    with `best_last` the best-scored passage is the last one, next to the question."""
-    answerer = build_fake_answerer(make_settings(tmp_path, passage_order=order))
+    with `best_last` the best-scored passage is the last one, next to the question (whole
+    passages only: a leading sentence would come first in either order)."""
+    answerer = build_fake_answerer(make_settings(tmp_path, passage_order=order, evidence_lead=0))
     result = answerer.ask(QUESTION)
     scores = [p.hit.score for p in result.passages]
     assert [p.n for p in result.passages] == list(range(1, len(scores) + 1))
