@@ -33,6 +33,7 @@ from service.bilingual import BilingualIndexer, SentenceTranslator
 from service.evidence import EvidenceOptions, EvidenceSelector
 from service.generation import Engine, Generator
 from service.language import corpus_language, detect_language
+from service.named_subject import hits_naming
 from service.passages import SearchHit, reading_order, to_passages
 from service.per_document import PartOptions, answer_parts, combined_result, document_groups
 from service.retrieval import HybridRetriever, Retrieval
@@ -201,7 +202,8 @@ class Answerer:
         else:
             ordered = reading_order(hits, self.settings.passage_order)
             if self.lead is not None and relevant:  # the sentences likeliest to state it, first
-                lead = self.lead.select(snapshot, queries, hits)
+                # About someone the question names: from the passages that name them.
+                lead = self.lead.select(snapshot, queries, hits_naming(queries, hits) or hits)
                 if lead.scores:  # no candidate sentence: the passages alone
                     ordered = [*lead.hits, *ordered]
                 timings = {**timings, **lead.timings}

@@ -18,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from index.embedder import Embedder
 from index.ingest import build_index
 from index.store import IndexStore
 from index.textnorm import script_counts
@@ -160,13 +161,15 @@ def build_fake_answerer(
     *,
     generators: Sequence[Generator] | None = None,
     translate: Callable[[list[ChatMessage]], str] = lambda messages: "translated query",
+    embedder: Embedder | None = None,
 ) -> Answerer:
     """The real store and retriever over a copy of the corpus, with fake models.
 
     `generators` replaces the default pool of FakeGenerator(reply), one per slot; `translate`
-    is the reply of the query translator's model.
+    is the reply of the query translator's model; `embedder` (the fake one unless given) is
+    for tests of what is read before the model writes, with the real embedder.
     """
-    embedder = FakeEmbedder()
+    embedder = embedder or FakeEmbedder()
     for path in CORPUS.iterdir():
         target = settings.collection_dir / path.name
         if not target.exists():

@@ -1,0 +1,67 @@
+"""The passages that name the person a question asks about.
+
+A question that names someone ("Which hospital is Professor Wang Jing from?") is about that
+person, and a sentence that matches the question's other words best but comes from a passage
+never naming them is about someone else: the leading sentence is chosen among the passages
+that name the person, when some do. Names are found by the name tagger (index.names) and
+matched as written (in either Chinese script) or in pinyin, surname first or last.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from index.names import person_names
+from service.language import to_simplified
+
+if TYPE_CHECKING:
+    from service.passages import SearchHit
+
+
+def _pinyin_pattern(romanised: str) -> re.Pattern[str]:
+    """ "Wang Jing" as a whole name in English text: either order, any case, the given name's
+    syllables written together, hyphenated or apart."""
+    surname, given = romanised.lower().split(" ", 1)
+    given_re = r"[\s-]?".join(_syllables(given))
+    name = rf"(?:{re.escape(surname)}\s+{given_re}|{given_re}\s+{re.escape(surname)})"
+    return re.compile(rf"(?<![a-z]){name}(?![a-z])", re.IGNORECASE)
+
+
+_SYLLABLE = re.compile(
+    r"(?:[bpmfdtnlgkhjqxrzcsyw]|zh|ch|sh)?"
+    r"(?:iang|iong|uang|ang|eng|ing|ong|ian|iao|uai|uan|üan|ai|ei|ao|ou|an|en|in|un|ün|ia|ie|iu"
+    r"|ua|uo|ui|üe|er|a|o|e|i|u|ü|v)(?:n(?![aeiouü]))?"
+)
+
+
+def _syllables(given: str) -> list[str]:
+    """The pinyin syllables of a given name ("yaqiang" -> "ya", "qiang"), or the whole word
+    when it does not split cleanly."""
+    parts = [m.group(0) for m in _SYLLABLE.finditer(given)]
+    return [re.escape(p) for p in parts] if "".join(parts) == given else [re.escape(given)]
+
+
+def names_asked_about(queries: Sequence[str], texts: Sequence[str]) -> set[str]:
+    """The names (simplified) of the people in `texts` whom some of `queries` names."""
+    asked = [to_simplified(q) for q in queries]
+    found: set[str] = set()
+    for text in texts:
+        for written, romanised in person_names(text):
+            name = to_simplified(written)
+            if name in found:
+                continue
+            pattern = _pinyin_pattern(romanised)
+            if any(name in q or pattern.search(q) for q in asked):
+                found.add(name)
+    return found
+
+
+def hits_naming(queries: Sequence[str], hits: Sequence[SearchHit]) -> list[SearchHit]:
+    """The hits whose passage names a person the question (or its translations) names; empty
+    when the question names nobody the passages name."""
+    names = names_asked_about(queries, [h.chunk.text for h in hits])
+    if not names:
+        return []
+    return [h for h in hits if any(n in to_simplified(h.chunk.text) for n in names)]

@@ -1,0 +1,91 @@
+"""The passages that name the person a question asks about: names matched as written (either
+script) or in pinyin, and the leading sentence taken from a passage that names them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.documents import Chunk
+from index.embedder import Embedder
+from ragqa.config import Settings
+from service.named_subject import hits_naming, names_asked_about
+from service.passages import SearchHit
+from tests.service.conftest import build_fake_answerer, make_settings
+
+LIU = "清华大学的劉亞強教授介绍了医工结合的经验。"
+WANG = "空军军医大学西京医院汪静教授发表了题为《2024年中国核医学现状报告》的重要演讲。"
+OTHER = "来自解放军总医院的曹锋教授作了报告，讨论了核医学现状。"
+
+
+def _hit(n: int, text: str) -> SearchHit:
+    chunk = Chunk(f"d{n}.txt#0", f"d{n}.txt", 0, text, 0, len(text), title=f"d{n}")
+    return SearchHit(chunk, 1.0, dense_score=1.0)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which university is Professor Liu Yaqiang from?",
+        "Which university is Yaqiang Liu from?",  # given name first
+        "Which university is Prof. Liu Ya-qiang from?",
+        "刘亚强是哪所大学的？",  # simplified, the passage traditional
+        "劉亞強是哪所大學的？",
+    ],
+)
+def test_a_name_is_matched_as_written_or_in_pinyin(question: str) -> None:
+    assert names_asked_about([question], [LIU, WANG]) == {"刘亚强"}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which university is Professor Liu from?",  # a surname alone names nobody
+        "Which university did Liu Yaqiangs visit?",  # part of another word
+        "Who talked about medicine-engineering integration?",
+    ],
+)
+def test_no_name_is_matched_where_the_question_names_nobody_whole(question: str) -> None:
+    assert names_asked_about([question], [LIU, WANG]) == set()
+
+
+def test_only_the_passages_that_name_the_person_are_kept() -> None:
+    hits = [_hit(1, OTHER), _hit(2, WANG), _hit(3, LIU)]
+    question = "Which hospital is Professor Wang Jing, who presented the 2024 report, from?"
+    assert [h.chunk.text for h in hits_naming([question], hits)] == [WANG]
+    # A translation of the question counts too: a follow-up is searched with its subject.
+    assert (
+        hits_naming(["Which hospital is she from?", "汪静教授来自哪家医院？"], hits)[0] is hits[1]
+    )
+    assert hits_naming(["Which hospital presented the 2024 report?"], hits) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("Which hospital does Professor Wang Jing work at?", "汪静"),
+        ("What did Zhang Feng say about Sichuan's nuclear medicine industry?", "张峰"),
+        ("孔繁圃主任是哪个单位的？", "孔繁圃"),
+    ],
+)
+def test_the_leading_sentence_comes_from_a_passage_naming_the_person(
+    tmp_path: Path, real_embedder: Embedder, question: str, name: str
+) -> None:
+    """With the real embedder's retrieval: when some passage read names the person, the
+    sentence read first is cut from one of those passages."""
+    settings = make_settings(
+        tmp_path,
+        chunk_size=Settings().chunk_size,
+        min_dense_score=Settings().min_dense_score,
+        evidence_lead=1,
+        cross_lingual=False,
+    )
+    answerer = build_fake_answerer(settings, embedder=real_embedder)
+    result = answerer.ask(question)
+    (cut,) = [p for p in result.passages if not p.chunk_id.rpartition("#")[2].isdigit()]
+    whole = [p for p in result.passages if p.chunk_id.rpartition("#")[2].isdigit()]
+    assert any(name in p.text for p in whole), "the premise: some passage read names them"
+    parents = [p for p in whole if p.doc_id == cut.doc_id and p.start <= cut.start < p.end]
+    assert parents and name in parents[0].text, (cut.text, [p.text[:40] for p in whole])
