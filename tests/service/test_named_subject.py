@@ -63,26 +63,36 @@ def test_only_the_passages_that_name_the_person_are_kept() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("question", "name"),
+    ("question", "translation", "name"),
     [
-        ("Which hospital does Professor Wang Jing work at?", "汪静"),
-        ("What did Zhang Feng say about Sichuan's nuclear medicine industry?", "张峰"),
-        ("孔繁圃主任是哪个单位的？", "孔繁圃"),
+        # The translation names him in simplified characters, the passage in traditional:
+        # the sentence that best matches it is another professor's.
+        ("Which university is Professor Liu Yaqiang from?", "刘亚强教授来自哪所大学？", "劉亞強"),
+        # A translation that writes her name with other characters of the same sound.
+        (
+            "Which hospital does Professor Wang Jing, who reported on the state of nuclear "
+            "medicine in China, work at?",
+            "王静教授报告了中国核医学现状，她在哪家医院工作？",
+            "汪静",
+        ),
+        ("孔繁圃主任是哪个单位的？", "Which organisation is Director Kong Fanpu from?", "孔繁圃"),
     ],
 )
 def test_the_leading_sentence_comes_from_a_passage_naming_the_person(
-    tmp_path: Path, real_embedder: Embedder, question: str, name: str
+    tmp_path: Path, real_embedder: Embedder, question: str, translation: str, name: str
 ) -> None:
-    """With the real embedder's retrieval: when some passage read names the person, the
-    sentence read first is cut from one of those passages."""
+    """With the real embedder's retrieval (the question's translation given, as the
+    translating model would give it): when some passage read names the person, the sentence
+    read first is cut from one of those passages."""
     settings = make_settings(
         tmp_path,
         chunk_size=Settings().chunk_size,
         min_dense_score=Settings().min_dense_score,
         evidence_lead=1,
-        cross_lingual=False,
     )
-    answerer = build_fake_answerer(settings, embedder=real_embedder)
+    answerer = build_fake_answerer(
+        settings, embedder=real_embedder, translate=lambda messages: translation
+    )
     result = answerer.ask(question)
     (cut,) = [p for p in result.passages if not p.chunk_id.rpartition("#")[2].isdigit()]
     whole = [p for p in result.passages if p.chunk_id.rpartition("#")[2].isdigit()]
