@@ -13,34 +13,22 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from index.names import person_names
+from pypinyin import lazy_pinyin
+
+from index.names import person_names, romanise_name
 from service.language import to_simplified
 
 if TYPE_CHECKING:
     from service.passages import SearchHit
 
 
-def _pinyin_pattern(romanised: str) -> re.Pattern[str]:
-    """ "Wang Jing" as a whole name in English text: either order, any case, the given name's
-    syllables written together, hyphenated or apart."""
-    surname, given = romanised.lower().split(" ", 1)
-    given_re = r"[\s-]?".join(_syllables(given))
-    name = rf"(?:{re.escape(surname)}\s+{given_re}|{given_re}\s+{re.escape(surname)})"
+def _pinyin_pattern(written: str) -> re.Pattern[str]:
+    """The name in English text: its pinyin (as index.names romanises it), surname first or
+    last, any case, the given name's syllables written together, hyphenated or apart."""
+    surname = romanise_name(written).split(" ", 1)[0].lower()
+    given = r"[\s-]?".join(re.escape(s) for s in lazy_pinyin(to_simplified(written)[1:]))
+    name = rf"(?:{re.escape(surname)}\s+{given}|{given}\s+{re.escape(surname)})"
     return re.compile(rf"(?<![a-z]){name}(?![a-z])", re.IGNORECASE)
-
-
-_SYLLABLE = re.compile(
-    r"(?:[bpmfdtnlgkhjqxrzcsyw]|zh|ch|sh)?"
-    r"(?:iang|iong|uang|ang|eng|ing|ong|ian|iao|uai|uan|üan|ai|ei|ao|ou|an|en|in|un|ün|ia|ie|iu"
-    r"|ua|uo|ui|üe|er|a|o|e|i|u|ü|v)(?:n(?![aeiouü]))?"
-)
-
-
-def _syllables(given: str) -> list[str]:
-    """The pinyin syllables of a given name ("yaqiang" -> "ya", "qiang"), or the whole word
-    when it does not split cleanly."""
-    parts = [m.group(0) for m in _SYLLABLE.finditer(given)]
-    return [re.escape(p) for p in parts] if "".join(parts) == given else [re.escape(given)]
 
 
 def names_asked_about(queries: Sequence[str], texts: Sequence[str]) -> set[str]:
@@ -48,11 +36,11 @@ def names_asked_about(queries: Sequence[str], texts: Sequence[str]) -> set[str]:
     asked = [to_simplified(q) for q in queries]
     found: set[str] = set()
     for text in texts:
-        for written, romanised in person_names(text):
+        for written, _ in person_names(text):
             name = to_simplified(written)
             if name in found:
                 continue
-            pattern = _pinyin_pattern(romanised)
+            pattern = _pinyin_pattern(written)
             if any(name in q or pattern.search(q) for q in asked):
                 found.add(name)
     return found
