@@ -48,11 +48,19 @@ def test_while_streaming_each_document_is_listed_once_as_in_the_final_list(
         names = [re.sub(r"^\[[\d, ]+\] ", "", s) for s in streamed]
         assert sorted(names) == sorted(titles.values()), streamed
         # Every passage read can be opened from the list: a document's entry opens its
-        # first, a chip beside it each other one (a leading sentence is one of them).
-        shown = []
-        for button in reply.locator(".sources button[data-ref]").all():
-            button.click()
-            shown.append(" ".join(reply.locator(".card blockquote").inner_text().split()))
+        # first, a chip beside it each other one (a leading sentence is one of them). In one
+        # synchronous step, so the answer's end cannot replace the list meanwhile.
+        shown = page.evaluate(
+            """() => {
+              const reply = document.querySelector("ragqa-widget").shadowRoot
+                .querySelector(".msg-assistant.streaming");
+              return [...reply.querySelectorAll(".sources button[data-ref]")].map((button) => {
+                button.click();
+                return reply.querySelector(".card blockquote").textContent
+                  .split(/\\s+/).filter(Boolean).join(" ");
+              });
+            }"""
+        )
         passages = [" ".join(r["text"].split()) for r in found]
         assert len(shown) > len(titles) and set(passages) <= set(shown), shown
         assert all(any(quote in p for p in passages) for quote in shown), shown
