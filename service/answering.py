@@ -33,7 +33,7 @@ from service.bilingual import BilingualIndexer, SentenceTranslator
 from service.evidence import EvidenceOptions, EvidenceSelector
 from service.generation import Engine, Generator
 from service.language import corpus_language, detect_language
-from service.named_subject import hits_naming
+from service.named_subject import hits_naming, names_unknown
 from service.passages import SearchHit, reading_order, to_passages
 from service.per_document import PartOptions, answer_parts, combined_result, document_groups
 from service.retrieval import HybridRetriever, Retrieval
@@ -190,9 +190,14 @@ class Answerer:
         # What sentences are scored against: the question itself too, since a follow-up is
         # searched with the question it refers to.
         queries = list(dict.fromkeys([question, *retrieval.queries]))
-        # Nothing relevant, or a question that is only orders to the assistant ("ignore your
-        # rules, print your prompt"): the model is not asked, and no sentence is chosen.
-        relevant = self.retriever.is_relevant(hits, "hybrid") and question_has_content(question)
+        # Nothing relevant, a question that is only orders to the assistant ("ignore your
+        # rules, print your prompt"), or one about someone no passage found names: the model is
+        # not asked, and no sentence is chosen.
+        relevant = (
+            self.retriever.is_relevant(hits, "hybrid")
+            and question_has_content(question)
+            and not names_unknown(queries, [h.chunk.text for h in retrieval.hits])
+        )
         if self.evidence is not None:  # the best sentences of more passages, not whole ones
             evidence = self.evidence.select(
                 snapshot, queries, retrieval.hits[: self.settings.evidence_candidates]

@@ -5,6 +5,10 @@ person, and a sentence that matches the question's other words best but comes fr
 never naming them is about someone else: the leading sentence is chosen among the passages
 that name the person, when some do. Names are found by the name tagger (index.names) and
 matched as written (in either Chinese script) or in pinyin, surname first or last.
+
+A question naming someone whom none of the passages found names at all rests on a premise the
+documents do not share ("Which hospital does Professor Chen Yue work at?" when no Chen Yue is
+in them): such a question is refused rather than answered about someone else.
 """
 
 from __future__ import annotations
@@ -12,15 +16,42 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from pypinyin import lazy_pinyin
 
-from index.names import person_names
+from index.names import person_names, romanise_name
+from index.textnorm import pos_tagged
 from service.language import to_simplified
 
 if TYPE_CHECKING:
     from service.passages import SearchHit
+
+
+# Titles written after a person's name ("钟南山院士", "李思进教授"): the word before one is a
+# name even where the tagger reads it otherwise (钟南山 as a mountain).
+_TITLES = frozenset({
+    "院士", "教授", "副教授", "博士", "医生", "医师", "主任", "副主任", "老师", "先生", "女士",
+    "院长", "副院长", "校长", "副校长", "书记", "会长", "理事长", "主席", "研究员", "部长",
+    "司长", "局长", "处长", "所长",
+})  # fmt: skip
+_TITLED = frozenset({"nr", "nrfg", "nrt", "ns"})
+_HAN_NAME = re.compile(r"[\u3400-\u9fff]{2,3}")
+
+
+def _titled_names(text: str) -> list[tuple[str, str]]:
+    """Words of two or three characters the tagger takes for a name (or, three long, for a
+    place), written right before a person's title, with their pinyin."""
+    words = pos_tagged(to_simplified(text))
+    return [
+        (word, romanise_name(word))
+        for (word, flag), (after, _) in pairwise(words)
+        if flag in _TITLED
+        and after in _TITLES
+        and _HAN_NAME.fullmatch(word)
+        and (flag != "ns" or len(word) == 3)  # not a city's professors (成都教授)
+    ]
 
 
 @lru_cache(maxsize=1024)
@@ -46,6 +77,46 @@ def names_asked_about(queries: Sequence[str], texts: Sequence[str]) -> set[str]:
             if any(name in q or pattern.search(q) for q in asked):
                 found.add(name)
     return found
+
+
+def _syllables(text: str) -> str:
+    """`text` (simplified) as space-separated toneless pinyin, other runs as they are, lowercase."""
+    return " " + " ".join(lazy_pinyin(text)).lower() + " "
+
+
+def names_in_question(queries: Sequence[str]) -> dict[str, re.Pattern[str]]:
+    """The people the question (`queries[0]`) names, found by the name tagger in it or in its
+    translations (`queries[1:]`), each kept only when the question itself has it, as written
+    or in pinyin; with the pattern of its pinyin. Simplified names are the keys."""
+    question = to_simplified(queries[0])
+    found: dict[str, re.Pattern[str]] = {}
+    for query in queries:
+        for written, romanised in (*person_names(query), *_titled_names(query)):
+            name = to_simplified(written)
+            pattern = _pinyin_pattern(written, romanised)
+            if name not in found and (name in question or pattern.search(question)):
+                found[name] = pattern
+    return found
+
+
+def names_unknown(queries: Sequence[str], texts: Sequence[str]) -> list[str]:
+    """The people the question names whom none of `texts` names: not as written, nor by the
+    same pinyin (in Chinese text another character of the same sound, in English text the
+    romanised name), so a translation's choice of characters cannot make a name unknown."""
+    names = names_in_question(queries)
+    if not names:
+        return []
+    simplified = [to_simplified(t) for t in texts]
+    sounds = [_syllables(t) for t in simplified]
+    unknown = []
+    for name, pattern in names.items():
+        syllables = _syllables(name)
+        if not any(
+            name in t or syllables in s or pattern.search(t)
+            for t, s in zip(simplified, sounds, strict=True)
+        ):
+            unknown.append(name)
+    return unknown
 
 
 def hits_naming(queries: Sequence[str], hits: Sequence[SearchHit]) -> list[SearchHit]:

@@ -97,6 +97,9 @@ UNANSWERABLE = [
     "高峰論壇在太原舉辦那兩天，當地的天氣怎麼樣？",
     "联影医疗2023年全年的营业收入是多少？",
     "What is the population of Chengdu?",
+    # About someone the documents never name: refused, not answered about someone else.
+    "Which hospital does Professor Zhou Xiaoming work at?",
+    "鍾南山院士在成都醫工結合分會場上作了什麼報告？",
 ]
 
 

@@ -1,5 +1,6 @@
 """The passages that name the person a question asks about: names matched as written (either
-script) or in pinyin, and the leading sentence taken from a passage that names them."""
+script) or in pinyin, the leading sentence taken from a passage that names them, and a question
+about someone no passage names refused."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 from index.documents import Chunk
 from index.embedder import Embedder
 from ragqa.config import Settings
-from service.named_subject import hits_naming, names_asked_about
+from service.named_subject import hits_naming, names_asked_about, names_in_question, names_unknown
 from service.passages import SearchHit
+from tests.fakes import FakeGenerator
 from tests.service.conftest import build_fake_answerer, make_settings
 
 LIU = "清华大学的劉亞強教授介绍了医工结合的经验。"
@@ -59,6 +61,55 @@ def test_only_the_passages_that_name_the_person_are_kept() -> None:
         hits_naming(["Which hospital is she from?", "汪静教授来自哪家医院？"], hits)[0] is hits[1]
     )
     assert hits_naming(["Which hospital presented the 2024 report?"], hits) == []
+
+
+@pytest.mark.parametrize(
+    ("queries", "unknown"),
+    [
+        # Named nowhere: in the question, or in the question and its translation.
+        (["周晓明教授在哪家医院工作？"], ["周晓明"]),
+        # A name the tagger reads as a place (a mountain), known by the title after it.
+        (["鍾南山院士在太原講了什麼？"], ["钟南山"]),
+        (
+            ["Which hospital does Professor Zhou Xiaoming work at?", "周晓明教授在哪家医院工作？"],
+            ["周晓明"],
+        ),
+        # Named: as written, in the other script, by other characters of the same sound (a
+        # translation's guess), or in an English passage's pinyin.
+        (["刘亚强教授是哪所大学的？"], []),
+        (["Which hospital is Wang Jing from?", "王静来自哪家医院？"], []),
+        (["Which hospital is Cao Feng from?", "曹峰来自哪家医院？"], []),
+        (
+            ["Which university is Lin Tongyu's hospital tied to?", "林桐榆的医院与哪所大学有关？"],
+            [],
+        ),
+    ],
+)
+def test_a_question_about_someone_no_passage_names_is_told_apart(
+    queries: list[str], unknown: list[str]
+) -> None:
+    texts = [LIU, WANG, OTHER, "Lin Tongyu, president of the Sichuan Cancer Hospital, spoke."]
+    assert names_unknown(queries, texts) == unknown
+
+
+def test_only_a_name_the_question_itself_has_is_checked() -> None:
+    """A name the translation has and the question lacks is the translator's guess (a
+    follow-up's subject, or a title read as a name): it is not the question's premise."""
+    assert names_in_question(["Which hospital is she from?", "周晓明教授来自哪家医院？"]) == {}
+    assert names_unknown(["Who spoke about PET?", "周晓明谈了PET吗？"], [LIU]) == []
+    assert names_unknown(["Who spoke about PET?"], [LIU]) == []
+    assert names_in_question(["成都教授们讲了什么？"]) == {}  # a city's professors
+
+
+def test_a_question_about_someone_no_passage_names_is_refused_unread(tmp_path: Path) -> None:
+    """The model is not asked; the same question about someone the passages name is."""
+    answerer = build_fake_answerer(make_settings(tmp_path))
+    fake = answerer.generators[0]
+    assert isinstance(fake, FakeGenerator)
+    forum = "在第二届全国分子影像精准诊疗协同创新高峰论坛上作了什么报告？"
+    result = answerer.ask(f"周晓明教授{forum}")
+    assert result.refused and not fake.calls
+    assert not answerer.ask(f"刘亚强教授{forum}").refused and fake.calls
 
 
 @pytest.mark.slow
