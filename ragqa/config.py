@@ -227,6 +227,13 @@ class Settings(BaseSettings):
         "collection's other language (the one its search already made), under the question "
         "as asked: an English question over Chinese passages is read beside their words.",
     )
+    read_simplified: bool = Field(
+        True,
+        description="Passages in traditional characters are given to the model in simplified "
+        "ones (OpenCC, character for character) unless the question is in traditional "
+        "characters: the small model reads simplified Chinese better. Citations still quote "
+        "the original.",
+    )
     quote_first: bool = Field(
         False,
         description="Quote first: before answering, the model copies the words of a passage "

@@ -23,6 +23,7 @@ from service import answer_guard
 from service.answer_kind import answers_kind
 from service.claims import SENTENCE, check_claims, is_refusal, split_claims, words
 from service.generation.base import ChatMessage
+from service.language import to_simplified
 from service.passages import Citation, Passage
 from service.quote_first import Quote, reply_head
 from service.respectively import unroll_respectively
@@ -71,13 +72,16 @@ def _user_turn(
     return f"{context}\n\n{instruction}"
 
 
-def _render_passages(passages: Sequence[Passage]) -> str:
+def _render_passages(passages: Sequence[Passage], simplified: bool = False) -> str:
+    """The numbered passages as the model reads them; with `simplified`, in simplified
+    characters whatever their script."""
+    shown = to_simplified if simplified else str
     return "\n".join(
         prompts.render(
             "passage",
             n=str(p.n),
-            title=title,
-            text=neutralise(unroll_respectively(answer_guard.kept_text(p))),
+            title=shown(title),
+            text=shown(neutralise(unroll_respectively(answer_guard.kept_text(p)))),
         )
         for p, title in zip(passages, _titles(passages), strict=True)
     )
@@ -125,12 +129,15 @@ def build_messages(
     task: str = "question",
     quoting: bool = False,
     gloss: tuple[str, str] | None = None,
+    read_simplified: bool = False,
 ) -> list[ChatMessage]:
     """The preamble, earlier turns, then one user turn holding the passages, the question and
     the task (`question`: answer it; `quote`: copy the evidence, then answer; `support`: say
     yes or no, do the passages answer it). `quoting` picks the preamble whose examples quote
     first: a judgement before a quote-first answer shares that answer's preamble and cache.
     `gloss` is the question's translation and its language ("zh" or "en"), shown beneath it.
+    With `read_simplified`, passages are shown in simplified characters unless the question is
+    in traditional ones (the answer is written in the question's script) or the reply quotes.
 
     Documents and user turns go in without their sentences screened as instructions (an
     order to the assistant, a role marker), and without chat-control tokens.
@@ -144,7 +151,9 @@ def build_messages(
             asked = prompts.render(
                 "gloss", question=asked, gloss_language=names[_GLOSS_NAME[target]], gloss=shown
             )
-    user = _user_turn(asked, _render_passages(passages), language, task)
+    # Not with quoting: its grammar holds the quote to the passage's own characters.
+    simplified = read_simplified and not quoting and language != "zh-Hant"
+    user = _user_turn(asked, _render_passages(passages, simplified), language, task)
     messages = preamble(quoting=quoting)
     for turn in history:
         if turn["role"] == "assistant":

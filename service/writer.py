@@ -66,7 +66,14 @@ class AnswerWriter:
         quoting = self.settings.quote_first
         task = "quote" if quoting else "question"
         messages = build_messages(
-            question, passages, language, history, task=task, quoting=quoting, gloss=gloss
+            question,
+            passages,
+            language,
+            history,
+            task=task,
+            quoting=quoting,
+            gloss=gloss,
+            read_simplified=self.settings.read_simplified,
         )
         pieces: list[str] = []
         # Text leaves a sentence at a time, each checked like the final answer.
@@ -165,5 +172,6 @@ class AnswerWriter:
             task=task,
             quoting=self.settings.quote_first,
             gloss=gloss,
+            read_simplified=self.settings.read_simplified,
         )
         return yes_probability(generator, messages, stop)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -20,6 +21,8 @@ from service.answer import (
 )
 from service.claims import is_refusal
 from service.passages import Passage, heading_span
+from tests.fakes import FakeGenerator
+from tests.service.conftest import build_fake_answerer, make_settings
 
 DOC = (
     "4月28日至29日，第二屆全國分子影像精準診療協同創新高峰論壇在太原舉辦。"
@@ -175,6 +178,43 @@ def test_messages_frame_passages_as_data_after_the_history() -> None:
     assert refusal("zh-Hans") in messages[-1]["content"]
     # the system prompt is the same for every question, so its KV cache is reused
     assert messages[0] == build_messages("Where?", PASSAGES[:1], "en")[0]
+
+
+@pytest.mark.parametrize(
+    ("language", "shown"),
+    [
+        ("en", "第二届全国分子影像"),
+        ("zh-Hans", "第二届全国分子影像"),
+        ("zh-Hant", "第二屆全國分子影像"),
+    ],
+)
+def test_traditional_passages_are_read_in_simplified_unless_asked_in_traditional(
+    language: Language, shown: str
+) -> None:
+    messages = build_messages("Where?", PASSAGES, language, read_simplified=True)
+    assert shown in messages[-1]["content"]
+    assert "[1] (论坛)" in messages[-1]["content"] or language == "zh-Hant"
+    # Off, or quoting (its grammar holds the quote to the passage's own characters): as written.
+    for off in (
+        build_messages("Where?", PASSAGES, language),
+        build_messages("Where?", PASSAGES, language, read_simplified=True, quoting=True),
+    ):
+        assert "第二屆全國分子影像" in off[-1]["content"]
+
+
+@pytest.mark.parametrize("read_simplified", [True, False])
+def test_the_answerer_shows_the_model_traditional_passages_as_the_setting_says(
+    tmp_path: Path, read_simplified: bool
+) -> None:
+    """The judgement and the answer both read the same text; citations quote the original."""
+    answerer = build_fake_answerer(make_settings(tmp_path, read_simplified=read_simplified))
+    fake = answerer.generators[0]
+    assert isinstance(fake, FakeGenerator)
+    result = answerer.ask("第二届全国分子影像精准诊疗协同创新高峰论坛在哪里举办？")
+    assert any("屆" in p.text for p in result.passages)  # the premise: a traditional passage
+    prompts_read = [call[-1]["content"] for call in fake.calls]
+    assert prompts_read and all(("屆" in c) is not read_simplified for c in prompts_read)
+    assert all(c.quote in answerer.snapshot.document_text(c.doc_id) for c in result.citations)
 
 
 @given(st.text(), st.sampled_from(["en", "zh-Hans", "zh-Hant"]), st.booleans())

@@ -16,6 +16,7 @@ from index.backend import SearchView
 from index.documents import Chunk
 from ragqa.errors import DocumentNotFound
 from service.evidence import EvidenceOptions, EvidenceSelector, document_sentences
+from service.language import to_simplified
 from service.passages import SearchHit
 from tests.conftest import FakeEmbedder
 from tests.fakes import FakeGenerator
@@ -203,7 +204,8 @@ def test_the_answerer_reads_excerpts_and_cites_them_at_exact_offsets(tmp_path: P
     for passage in result.passages:
         document = answerer.snapshot.document_text(passage.doc_id)
         assert document[passage.start : passage.end] == passage.text
-        assert passage.text in fake.calls[0][-1]["content"]
+        # Read in simplified characters (RAGQA_READ_SIMPLIFIED), cited as written.
+        assert to_simplified(passage.text) in fake.calls[0][-1]["content"]
     for citation in result.citations:
         document = answerer.snapshot.document_text(citation.doc_id)
         assert document[citation.start : citation.end] == citation.quote
@@ -245,7 +247,7 @@ def test_leading_sentences_come_before_the_whole_passages(tmp_path: Path) -> Non
         document = answerer.snapshot.document_text(passage.doc_id)
         assert document[passage.start : passage.end] == passage.text
         assert any(passage.text in p.text for p in whole)  # cut from a passage read whole
-        assert prompt.index(passage.text) < prompt.index(f"\n[{whole[0].n}] (")
+        assert prompt.index(to_simplified(passage.text)) < prompt.index(f"\n[{whole[0].n}] (")
 
 
 def test_no_sentence_is_chosen_for_a_question_that_is_refused_unread(tmp_path: Path) -> None:
