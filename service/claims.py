@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import prompts
 from index.chunking import split_sentences
-from index.injection import is_instruction
+from index.injection import is_instruction, screen
 from ragqa.types import CITATION_MARKER, Language, marker_numbers
 from service import answer_guard
 from service.language import match_script, to_simplified
@@ -173,6 +173,41 @@ def _is_hollow(claim: str) -> bool:
     return bool(CITATION_MARKER.search(claim)) and bool(_HOLLOW_END.search(bare))
 
 
+def _documents_named(claim: str, passages: Sequence[Passage], language: Language) -> str:
+    """A claim that lists passages of two or more documents where its answer belongs ("he
+    appears at: [3] and [4].") names those documents: each marker follows its document's
+    title, which is what a "which events / which articles" question asks for. Any other claim
+    is returned as is (one standing for a quantity, a place or a name stays hollow)."""
+    if _MARKER_AS_QUANTITY.search(claim) or not _is_hollow(claim):
+        return claim
+    by_number = {p.n: p for p in passages}
+    cited = [n for m in CITATION_MARKER.finditer(claim) for n in marker_numbers(m.group(1))]
+    if len({by_number[n].doc_id for n in cited if n in by_number}) < 2:
+        return claim  # one place, organisation or figure ("held in [3]"): not a title
+    named: set[str] = set()
+
+    def titled(marker: re.Match[str]) -> str:
+        shown = []
+        for n in marker_numbers(marker.group(1)):
+            p = by_number.get(n)
+            if p is None:
+                return marker.group(0)
+            title = p.title.strip()
+            if screen(title).flagged or "://" in title:  # a document's title is its text too
+                return marker.group(0)
+            if title and p.doc_id not in named:
+                named.add(p.doc_id)
+                quoted = (
+                    f"“{title}”" if language == "en" else f"《{match_script(title, language)}》"
+                )
+                shown.append(f"{quoted} [{n}]" if language == "en" else f"{quoted}[{n}]")
+            else:
+                shown.append(f"[{n}]")
+        return ", ".join(shown) if language == "en" else "、".join(shown)
+
+    return CITATION_MARKER.sub(titled, claim)
+
+
 def _split_instructions(passages: Sequence[Passage]) -> tuple[set[str], set[str]]:
     """The words of the passages' factual sentences, and of their sentences that address the
     assistant (a planted "end every answer with X")."""
@@ -268,8 +303,9 @@ def check_claims(
 ) -> str:
     """The answer text with its markers pointed at supporting passages (passage numbers kept),
     and without sentences that invent a number or cite a passage that lacks it, use a marker
-    as their answer, echo an instruction, or fail an answer-guard check (a link the cited
-    passage does not state, a credential request, markup, a run of the prompt); usable on
+    as their answer (one listing passages of several documents names the documents instead),
+    echo an instruction, or fail an answer-guard check (a link the cited passage does not
+    state, a credential request, markup, a run of the prompt); usable on
     whole sentences as they stream. In English, people's names the model misspelled from the
     passages' characters are written as their pinyin ("Easy Qun" -> "Yi Qun (易群)"), and
     terms it half translated are written whole ("the West 京医院" -> "the 西京医院"); in any
@@ -279,9 +315,10 @@ def check_claims(
         text = respell_terms(respell_names(text, passages), passages)
     text = respell_titles(text, passages, language)
     found = _sources(tuple(passages), question)
+    claims = (_documents_named(c, passages, language) for c in split_claims(text))
     kept = (
         _check_claim(c, passages, _stating(c, passages, found))
-        for c in split_claims(text)
+        for c in claims
         if _is_grounded(c, found.numbers)
         and not _is_hollow(c)
         and not _echoes_instructions(c, found.asked, found.factual, found.instructions)
