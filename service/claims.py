@@ -184,26 +184,24 @@ def _documents_named(claim: str, passages: Sequence[Passage], language: Language
     cited = [n for m in CITATION_MARKER.finditer(claim) for n in marker_numbers(m.group(1))]
     if len({by_number[n].doc_id for n in cited if n in by_number}) < 2:
         return claim  # one place, organisation or figure ("held in [3]"): not a title
+    english = language == "en"
     named: set[str] = set()
 
     def titled(marker: re.Match[str]) -> str:
         shown = []
         for n in marker_numbers(marker.group(1)):
             p = by_number.get(n)
-            if p is None:
-                return marker.group(0)
-            title = p.title.strip()
-            if screen(title).flagged or "://" in title:  # a document's title is its text too
+            title = p.title.strip() if p is not None else ""
+            if p is None or screen(title).flagged or "://" in title:  # a title is text too
                 return marker.group(0)
             if title and p.doc_id not in named:
                 named.add(p.doc_id)
-                quoted = (
-                    f"“{title}”" if language == "en" else f"《{match_script(title, language)}》"
+                shown.append(
+                    f"“{title}” [{n}]" if english else f"《{match_script(title, language)}》[{n}]"
                 )
-                shown.append(f"{quoted} [{n}]" if language == "en" else f"{quoted}[{n}]")
             else:
                 shown.append(f"[{n}]")
-        return ", ".join(shown) if language == "en" else "、".join(shown)
+        return (", " if english else "、").join(shown)
 
     return CITATION_MARKER.sub(titled, claim)
 

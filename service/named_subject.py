@@ -16,42 +16,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from pypinyin import lazy_pinyin
 
-from index.names import person_names, romanise_name
-from index.textnorm import pos_tagged
+from index.names import person_names, titled_names
+from index.textnorm import pinyin_ngrams
 from service.language import to_simplified
 
 if TYPE_CHECKING:
     from service.passages import SearchHit
-
-
-# Titles written after a person's name ("钟南山院士", "李思进教授"): the word before one is a
-# name even where the tagger reads it otherwise (钟南山 as a mountain).
-_TITLES = frozenset({
-    "院士", "教授", "副教授", "博士", "医生", "医师", "主任", "副主任", "老师", "先生", "女士",
-    "院长", "副院长", "校长", "副校长", "书记", "会长", "理事长", "主席", "研究员", "部长",
-    "司长", "局长", "处长", "所长",
-})  # fmt: skip
-_TITLED = frozenset({"nr", "nrfg", "nrt", "ns"})
-_HAN_NAME = re.compile(r"[\u3400-\u9fff]{2,3}")
-
-
-def _titled_names(text: str) -> list[tuple[str, str]]:
-    """Words of two or three characters the tagger takes for a name (or, three long, for a
-    place), written right before a person's title, with their pinyin."""
-    words = pos_tagged(to_simplified(text))
-    return [
-        (word, romanise_name(word))
-        for (word, flag), (after, _) in pairwise(words)
-        if flag in _TITLED
-        and after in _TITLES
-        and _HAN_NAME.fullmatch(word)
-        and (flag != "ns" or len(word) == 3)  # not a city's professors (成都教授)
-    ]
 
 
 @lru_cache(maxsize=1024)
@@ -79,9 +53,11 @@ def names_asked_about(queries: Sequence[str], texts: Sequence[str]) -> set[str]:
     return found
 
 
-def _syllables(text: str) -> str:
-    """`text` (simplified) as space-separated toneless pinyin, other runs as they are, lowercase."""
-    return " " + " ".join(lazy_pinyin(text)).lower() + " "
+@lru_cache(maxsize=1024)
+def _sounds(text: str) -> frozenset[str]:
+    """The pinyin n-grams of `text`, as the lexical index stores them; cached, since the same
+    passages come back for many questions."""
+    return frozenset(pinyin_ngrams(text))
 
 
 def names_in_question(queries: Sequence[str]) -> dict[str, re.Pattern[str]]:
@@ -91,7 +67,7 @@ def names_in_question(queries: Sequence[str]) -> dict[str, re.Pattern[str]]:
     question = to_simplified(queries[0])
     found: dict[str, re.Pattern[str]] = {}
     for query in queries:
-        for written, romanised in (*person_names(query), *_titled_names(query)):
+        for written, romanised in (*person_names(query), *titled_names(query)):
             name = to_simplified(written)
             pattern = _pinyin_pattern(written, romanised)
             if name not in found and (name in question or pattern.search(question)):
@@ -107,16 +83,13 @@ def names_unknown(queries: Sequence[str], texts: Sequence[str]) -> list[str]:
     if not names:
         return []
     simplified = [to_simplified(t) for t in texts]
-    sounds = [_syllables(t) for t in simplified]
-    unknown = []
-    for name, pattern in names.items():
-        syllables = _syllables(name)
+    return [
+        name
+        for name, pattern in names.items()
         if not any(
-            name in t or syllables in s or pattern.search(t)
-            for t, s in zip(simplified, sounds, strict=True)
-        ):
-            unknown.append(name)
-    return unknown
+            name in t or _sounds(name) <= _sounds(t) or pattern.search(t) for t in simplified
+        )
+    ]
 
 
 def hits_naming(queries: Sequence[str], hits: Sequence[SearchHit]) -> list[SearchHit]:
