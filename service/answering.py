@@ -183,7 +183,7 @@ class Answerer:
         context_k = top_k or self.settings.context_k
         snapshot = self.snapshot
         retrieval = self.retriever.search(
-            snapshot, question, self._candidates(context_k), history=history
+            snapshot, question, self.candidates(context_k), history=history
         )
         hits = retrieval.hits[:context_k]
         timings = {k: round(v, 1) for k, v in retrieval.timings.items()}
@@ -293,7 +293,7 @@ class Answerer:
             return None
         return self.bilingual.reader(self.snapshot, corpus_language(detect_language(question)))
 
-    def _candidates(self, k: int) -> int:
+    def candidates(self, k: int) -> int:
         """Hits to retrieve: `k` for one answer, more when the question may be answered
         document by document (the first `k` are the same either way)."""
         if self.evidence is not None:

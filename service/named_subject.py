@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from pypinyin import lazy_pinyin
 
-from index.names import person_names, titled_names
+from index.names import person_names, pinyin_names, titled_names
 from index.textnorm import pinyin_ngrams
 from service.language import to_simplified
 
@@ -29,13 +30,33 @@ if TYPE_CHECKING:
 
 
 @lru_cache(maxsize=1024)
-def _pinyin_pattern(written: str, romanised: str) -> re.Pattern[str]:
-    """The name in English text: its pinyin (`romanised`, as index.names gives it), surname
-    first or last, any case, the given name's syllables written together, hyphenated or apart."""
-    surname = re.escape(romanised.split(" ", 1)[0].lower())
-    given = r"[\s-]?".join(re.escape(s) for s in lazy_pinyin(to_simplified(written)[1:]))
-    name = rf"(?:{surname}\s+{given}|{given}\s+{surname})"
+def _pinyin_pattern(surname: str, given: tuple[str, ...]) -> re.Pattern[str]:
+    """A name in English text from its pinyin syllables: surname first or last, any case, the
+    given name's syllables written together, hyphenated or apart."""
+    joined = r"[\s-]?".join(re.escape(s) for s in given)
+    name = rf"(?:{re.escape(surname)}\s+{joined}|{joined}\s+{re.escape(surname)})"
     return re.compile(rf"(?<![a-z]){name}(?![a-z])", re.IGNORECASE)
+
+
+def _han_pattern(written: str, romanised: str) -> re.Pattern[str]:
+    """The pattern of a name written in characters (`romanised` as index.names gives it)."""
+    given = tuple(lazy_pinyin(to_simplified(written)[1:]))
+    return _pinyin_pattern(romanised.split(" ", 1)[0].lower(), given)
+
+
+@dataclass(frozen=True)
+class AskedName:
+    """A person a question names: how English text writes them, and the pinyin n-grams
+    (`index.textnorm.pinyin_ngrams`) of each way their name may sound."""
+
+    pattern: re.Pattern[str]
+    sounds: tuple[frozenset[str], ...]
+
+
+def _grams(syllables: Sequence[str]) -> frozenset[str]:
+    """The two- and three-syllable n-grams of a name's syllables, as pinyin_ngrams joins them."""
+    n = len(syllables)
+    return frozenset("".join(syllables[i : i + k]) for k in (2, 3) for i in range(n - k + 1))
 
 
 def names_asked_about(queries: Sequence[str], texts: Sequence[str]) -> set[str]:
@@ -47,7 +68,7 @@ def names_asked_about(queries: Sequence[str], texts: Sequence[str]) -> set[str]:
             name = to_simplified(written)
             if name in found:
                 continue
-            pattern = _pinyin_pattern(written, romanised)
+            pattern = _han_pattern(written, romanised)
             if any(name in q or pattern.search(q) for q in asked):
                 found.add(name)
     return found
@@ -60,18 +81,28 @@ def _sounds(text: str) -> frozenset[str]:
     return frozenset(pinyin_ngrams(text))
 
 
-def names_in_question(queries: Sequence[str]) -> dict[str, re.Pattern[str]]:
-    """The people the question (`queries[0]`) names, found by the name tagger in it or in its
-    translations (`queries[1:]`), each kept only when the question itself has it, as written
-    or in pinyin; with the pattern of its pinyin. Simplified names are the keys."""
+def names_in_question(queries: Sequence[str]) -> dict[str, AskedName]:
+    """The people the question (`queries[0]`) names, found in it or in its translations
+    (`queries[1:]`): in characters by the name tagger, in English text as pinyin; each kept
+    only when the question itself has it, as written or in pinyin. Keys: names as written
+    in pinyin, or in simplified characters."""
     question = to_simplified(queries[0])
-    found: dict[str, re.Pattern[str]] = {}
+    found: dict[str, AskedName] = {}
     for query in queries:
         for written, romanised in (*person_names(query), *titled_names(query)):
             name = to_simplified(written)
-            pattern = _pinyin_pattern(written, romanised)
+            pattern = _han_pattern(written, romanised)
             if name not in found and (name in question or pattern.search(question)):
-                found[name] = pattern
+                found[name] = AskedName(pattern, (_sounds(name),))
+    for query in queries:  # a name in pinyin, unless it is one of those in characters
+        for written, readings in pinyin_names(query):
+            patterns = [_pinyin_pattern(r[0], r[1:]) for r in readings]
+            if (
+                written not in found
+                and any(p.search(question) for p in patterns)
+                and not any(asked.pattern.search(written) for asked in found.values())
+            ):
+                found[written] = AskedName(patterns[0], tuple(_grams(r) for r in readings))
     return found
 
 
@@ -85,9 +116,12 @@ def names_unknown(queries: Sequence[str], texts: Sequence[str]) -> list[str]:
     simplified = [to_simplified(t) for t in texts]
     return [
         name
-        for name, pattern in names.items()
+        for name, asked in names.items()
         if not any(
-            name in t or _sounds(name) <= _sounds(t) or pattern.search(t) for t in simplified
+            name in t
+            or asked.pattern.search(t)
+            or any(sound and sound <= _sounds(t) for sound in asked.sounds)
+            for t in simplified
         )
     ]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from index.names import person_names, romanise_name
+from index.names import person_names, pinyin_names, romanise_name, titled_names
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
@@ -47,3 +47,46 @@ def test_most_names_in_the_bundled_collection_are_people() -> None:
     found = dict(person_names(text))
     for name in ("易群", "林莉", "唐勇林", "郎錦義"):
         assert name in found or name.replace("錦", "锦") in found, (name, found)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("赵海峰教授在年会上获得了什么奖项？", ["赵海峰"]),  # the tagger: 赵 / 海峰
+        ("刘海涛博士获得了什么奖？", ["刘海涛"]),  # 海涛 alone is tagged a name
+        ("鍾南山院士在太原說了什麼？", ["钟南山"]),  # a mountain to the tagger
+        ("中华医学会核医学分会主任委员汪静教授", ["汪静"]),  # not 员汪静
+        ("陈高峰教授讲了什么？", ["陈高峰"]),  # 高峰 is a common word
+        ("向汪静教授提问", ["汪静"]),
+        ("成都教授们讲了什么？", []),  # a city's professors
+        ("高级研究员和大会主席是谁？华西医院院长呢？", []),
+    ],
+)
+def test_a_name_before_a_title_is_found_back_to_its_surname(text: str, names: list[str]) -> None:
+    assert [name for name, _ in titled_names(text)] == names
+
+
+def test_names_before_titles_in_the_bundled_collection_are_people() -> None:
+    """Every name the title rule finds in an article is a person's (checked by hand)."""
+    text = (CORPUS / "002_1f9a42b8d58ce531.txt").read_text("utf-8")
+    assert [name for name, _ in titled_names(text)] == [
+        "韩启德", "张平祥", "董家鸿", "吕毅", "孔繁圃", "郑南宁",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Which hospital is Wang Jing from?", {"Wang Jing": (("wang", "jing"),)}),
+        ("Did Dr. Liu Haitao win?", {"Liu Haitao": (("liu", "hai", "tao"),)}),
+        ("Prof. Liu Ya-qiang spoke.", {"Liu Ya-qiang": (("liu", "ya", "qiang"),)}),
+        ("Which university is Yaqiang Liu from?", {"Yaqiang Liu": (("liu", "ya", "qiang"),)}),
+        # Places and English words are not names: one-syllable given name first, no surname.
+        ("A forum in Hong Kong and the Chengdu Xinhua Hospital.", {}),
+        ("What did He Said The Sun?", {}),
+    ],
+)
+def test_names_in_pinyin_are_found_in_english_text(
+    text: str, found: dict[str, tuple[tuple[str, ...], ...]]
+) -> None:
+    assert dict(pinyin_names(text)) == found

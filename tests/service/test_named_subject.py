@@ -74,6 +74,14 @@ def test_only_the_passages_that_name_the_person_are_kept() -> None:
             ["Which hospital does Professor Zhou Xiaoming work at?", "周晓明教授在哪家医院工作？"],
             ["周晓明"],
         ),
+        # The tagger splits the name from its surname; a title says where it starts.
+        (["赵海峰教授在年会上获得了什么奖项？"], ["赵海峰"]),
+        (["What award did Dr. Liu Haitao receive?", "刘海涛博士获得了什么奖？"], ["刘海涛"]),
+        # Pinyin in the question itself, whatever the translation made of it.
+        (["Which session did Professor Sun Meiling chair?", "哪个会场？"], ["Sun Meiling"]),
+        (["What did Zhong Nanshan say?", "Zhong Nanshan说了什么？"], ["Zhong Nanshan"]),
+        (["Which hospital is Wang Jing from?", "谁是王jing？"], []),  # 汪静 by sound
+        (["Which university is Yaqiang Liu from?"], []),  # 劉亞強, traditional
         # Named: as written, in the other script, by other characters of the same sound (a
         # translation's guess), or in an English passage's pinyin.
         (["刘亚强教授是哪所大学的？"], []),
