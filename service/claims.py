@@ -2,7 +2,8 @@
 
 Each claim (a sentence with its markers) has its markers pointed at the passages that support
 it, and is dropped when it invents a number, cites a passage that lacks its number, uses a
-marker as its answer, echoes an instruction, or fails an answer-guard check. Pure functions:
+marker as its answer, echoes an instruction, fails an answer-guard check, or tells of someone
+a fact of a passage that does not name them. Pure functions:
 `service/answer.py` and the streaming gate call them with plain data.
 """
 
@@ -22,6 +23,7 @@ from ragqa.types import CITATION_MARKER, Language, marker_numbers
 from service import answer_guard
 from service.language import match_script, to_simplified
 from service.name_spelling import respell_names
+from service.named_subject import people_uncited
 from service.term_spelling import respell_terms
 from service.title_spelling import respell_titles
 
@@ -259,6 +261,27 @@ def _check_claim(
     return _with_markers(claim, kept)
 
 
+def _cite_its_people(
+    claim: str, passages: Sequence[Passage], question: str, min_support: float = 0.6
+) -> str | None:
+    """A claim naming someone the question asks about whom no passage it cites names, pointed
+    at the passage naming them that shares most of its words (the marker check, or the model,
+    picked another passage with the same other words) if it shares as many as the passages
+    cited or most of them; else dropped: it told them a fact of a passage about others."""
+    if not people_uncited(claim, passages, question):
+        return claim
+    tokens = words(claim)
+    naming = [
+        p for p in passages if not people_uncited(_with_markers(claim, [p.n]), passages, question)
+    ]
+    best = max(naming, key=lambda p: _support(tokens, p), default=None)
+    numbers = {n for m in CITATION_MARKER.finditer(claim) for n in marker_numbers(m.group(1))}
+    cited = max((_support(tokens, p) for p in passages if p.n in numbers), default=0.0)
+    if best is None or _support(tokens, best) < min(min_support, cited):
+        return None
+    return _with_markers(claim, [best.n])
+
+
 @dataclass(frozen=True)
 class _Sources:
     """What claims are checked against."""
@@ -302,8 +325,9 @@ def check_claims(
     """The answer text with its markers pointed at supporting passages (passage numbers kept),
     and without sentences that invent a number or cite a passage that lacks it, use a marker
     as their answer (one listing passages of several documents names the documents instead),
-    echo an instruction, or fail an answer-guard check (a link the cited passage does not
-    state, a credential request, markup, a run of the prompt); usable on
+    echo an instruction, fail an answer-guard check (a link the cited passage does not
+    state, a credential request, markup, a run of the prompt), or name someone the
+    question asks about whom no passage it cites names (`service.named_subject`); usable on
     whole sentences as they stream. In English, people's names the model misspelled from the
     passages' characters are written as their pinyin ("Easy Qun" -> "Yi Qun (易群)"), and
     terms it half translated are written whole ("the West 京医院" -> "the 西京医院"); in any
@@ -325,4 +349,5 @@ def check_claims(
     cited = (
         _cite_its_numbers(c, passages, found.asked_numbers, found.passage_numbers) for c in kept
     )
-    return "".join(c for c in cited if c is not None)
+    named = (_cite_its_people(c, passages, question) for c in cited if c is not None)
+    return "".join(c for c in named if c is not None)

@@ -23,10 +23,11 @@ from pypinyin import lazy_pinyin
 
 from index.names import person_names, pinyin_names, titled_names
 from index.textnorm import pinyin_ngrams
+from ragqa.types import CITATION_MARKER, marker_numbers
 from service.language import to_simplified
 
 if TYPE_CHECKING:
-    from service.passages import SearchHit
+    from service.passages import Passage, SearchHit
 
 
 @lru_cache(maxsize=1024)
@@ -106,6 +107,15 @@ def names_in_question(queries: Sequence[str]) -> dict[str, AskedName]:
     return found
 
 
+def _names(name: str, person: AskedName, simplified: str) -> bool:
+    """Whether a (simplified) text names the person: as written, in pinyin, or by sound."""
+    return bool(
+        name in simplified
+        or person.pattern.search(simplified)
+        or any(sound and sound <= _sounds(simplified) for sound in person.sounds)
+    )
+
+
 def names_unknown(queries: Sequence[str], texts: Sequence[str]) -> list[str]:
     """The people the question names whom none of `texts` names: not as written, nor by the
     same pinyin (in Chinese text another character of the same sound, in English text the
@@ -114,16 +124,7 @@ def names_unknown(queries: Sequence[str], texts: Sequence[str]) -> list[str]:
     if not names:
         return []
     simplified = [to_simplified(t) for t in texts]
-    return [
-        name
-        for name, asked in names.items()
-        if not any(
-            name in t
-            or asked.pattern.search(t)
-            or any(sound and sound <= _sounds(t) for sound in asked.sounds)
-            for t in simplified
-        )
-    ]
+    return [n for n, asked in names.items() if not any(_names(n, asked, t) for t in simplified)]
 
 
 def hits_naming(queries: Sequence[str], hits: Sequence[SearchHit]) -> list[SearchHit]:
@@ -135,3 +136,27 @@ def hits_naming(queries: Sequence[str], hits: Sequence[SearchHit]) -> list[Searc
         return []
     simplified = [to_simplified(t) for t in texts]
     return [h for h, t in zip(hits, simplified, strict=True) if any(n in t for n in names)]
+
+
+def people_uncited(claim: str, passages: Sequence[Passage], question: str) -> list[str]:
+    """The people the question names whom `claim` names too (as written or in pinyin) and none
+    of the passages its markers cite names, a cut sentence counting with its whole passage:
+    a fact of a passage about others told of them ("Wang Jing is from Chinese PLA General
+    Hospital [2]", [2] listing other speakers' hospitals). Empty for a claim citing nothing."""
+    numbers = {n for m in CITATION_MARKER.finditer(claim) for n in marker_numbers(m.group(1))}
+    cited = [p for p in passages if p.n in numbers]
+    if not cited:
+        return []
+    said = to_simplified(CITATION_MARKER.sub("", claim))
+    asked = names_in_question([question])
+    named = [n for n, person in asked.items() if n in said or person.pattern.search(said)]
+    if not named:
+        return []
+    wholes = [
+        w
+        for c in cited
+        for w in passages
+        if w.doc_id == c.doc_id and w.start <= c.start and c.end <= w.end
+    ]
+    texts = [to_simplified(p.text) for p in (*cited, *wholes)]
+    return [n for n in named if not any(_names(n, asked[n], t) for t in texts)]

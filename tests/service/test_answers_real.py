@@ -255,3 +255,23 @@ def test_a_list_the_model_loops_on_is_cut_not_read_out(real_answerer: Answerer) 
     said = result.answer
     assert all(repeat_start(said[:end]) is None for end in range(len(said) + 1)), said
     assert result.completion_tokens < real_answerer.settings.max_tokens
+
+
+def test_an_answer_about_someone_cites_a_passage_naming_them(real_answerer: Answerer) -> None:
+    """Asked which hospital Wang Jing (汪静) is from, the model answered with the hospital of
+    another speaker, citing an English passage listing other professors: a sentence about the
+    person asked about must cite a passage (or the passage its sentence was cut from) that
+    names them, or the answer is refused."""
+    result = real_answerer.ask("Which hospital is Wang Jing from?")
+    print(f"\n-> {result.answer}")
+    assert "PLA General" not in result.answer
+    if result.refused:
+        return
+    for citation in result.citations:
+        cited = citation.passage
+        texts = [cited.text] + [
+            p.text
+            for p in result.passages
+            if p.doc_id == cited.doc_id and p.start <= cited.start and cited.end <= p.end
+        ]
+        assert any("汪静" in to_simplified(t) or "Wang Jing" in t for t in texts), citation

@@ -11,8 +11,15 @@ import pytest
 from index.documents import Chunk
 from index.embedder import Embedder
 from ragqa.config import Settings
-from service.named_subject import hits_naming, names_asked_about, names_in_question, names_unknown
-from service.passages import SearchHit
+from service.claims import check_claims
+from service.named_subject import (
+    hits_naming,
+    names_asked_about,
+    names_in_question,
+    names_unknown,
+    people_uncited,
+)
+from service.passages import Passage, SearchHit
 from tests.fakes import FakeGenerator
 from tests.service.conftest import build_fake_answerer, make_settings
 
@@ -158,3 +165,62 @@ def test_the_leading_sentence_comes_from_a_passage_naming_the_person(
     assert any(name in p.text for p in whole), "the premise: some passage read names them"
     parents = [p for p in whole if p.doc_id == cut.doc_id and p.start <= cut.start < p.end]
     assert parents and name in parents[0].text, (cut.text, [p.text[:40] for p in whole])
+
+
+SPEAKERS = (
+    "Prof. Cao Feng from Chinese PLA General Hospital and Prof. Tang Shuang from Fudan "
+    "University Shanghai Cancer Center gave talks."
+)
+
+
+def _passage(n: int, text: str, doc: str, start: int = 0) -> Passage:
+    return Passage.of(n, doc, f"{doc}#{n}", doc, text, start, start + len(text), 0.5)
+
+
+WANG_JING = "Which hospital is Wang Jing from?"
+
+
+@pytest.mark.parametrize(
+    ("question", "claim", "uncited"),
+    [
+        # Another passage's fact told of her: the passage cited names other speakers.
+        (WANG_JING, "Wang Jing is from Chinese PLA General Hospital [2].", ["Wang Jing"]),
+        ("汪静教授是哪家医院的？", "汪静教授来自解放军总医院[2]。", ["汪静"]),
+        (WANG_JING, "Wang Jing is from Xijing Hospital [1].", []),  # the passage names her
+        (WANG_JING, "Wang Jing is from Xijing Hospital [3].", []),  # a sentence cut from it
+        (WANG_JING, "Wang Jing spoke, as did Cao Feng [1][2].", []),  # one cited names her
+        (WANG_JING, "Wang Jing is from Chinese PLA General Hospital.", []),  # cites nothing
+        (WANG_JING, "The report was given in Chengdu [2].", []),  # names nobody
+        # Someone the question does not ask about is the answer, not its subject.
+        ("Who works at Xijing Hospital?", "Tang Shuang works at Xijing Hospital [1].", []),
+        (
+            "Where does Tang Shuang work?",
+            "Tang Shuang works at Xijing Hospital [1].",
+            ["Tang Shuang"],
+        ),
+    ],
+)
+def test_a_claim_about_whom_the_question_asks_must_cite_a_passage_naming_them(
+    question: str, claim: str, uncited: list[str]
+) -> None:
+    whole = _passage(1, WANG, "003.txt", start=100)
+    cut = Passage.of(3, "003.txt", "003.txt#1:100-130", "003.txt", WANG[:30], 100, 130, 0.5)
+    passages = [whole, _passage(2, SPEAKERS, "004.txt"), cut]
+    assert people_uncited(claim, passages, question) == uncited
+
+
+def test_the_claim_check_drops_a_sentence_citing_someone_elses_passage() -> None:
+    passages = [_passage(1, WANG, "003.txt"), _passage(2, SPEAKERS, "004.txt")]
+    raw = "Wang Jing is from Chinese PLA General Hospital [2]. She reported in Chengdu [1]."
+    assert check_claims(raw, passages, "en", WANG_JING) == " She reported in Chengdu [1]."
+
+
+def test_the_claim_check_points_a_sentence_at_the_passage_naming_its_subject() -> None:
+    """The model cited another passage with the same words; the one naming him states it."""
+    host = "会议由山西医科大学副校长王宏伟教授主持。"
+    forum = "第二届全国分子影像精准诊疗协同创新高峰论坛在太原召开，山西医科大学承办。"
+    passages = [_passage(1, forum, "000.txt"), _passage(2, host, "000.txt", start=200)]
+    raw = "王宏伟教授主持了山西医科大学承办的会议[1]。"
+    assert check_claims(raw, passages, "zh-Hans", "王宏伟教授主持了什么会议？") == (
+        "王宏伟教授主持了山西医科大学承办的会议[2]。"
+    )
