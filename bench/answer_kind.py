@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
-from bench.report import answer_rows, save_dated, shown_path
+from bench.report import Runs, answer_rows, save_dated, shown_path
 from index.textnorm import pos_tagged, script_counts
 from service.answer_kind import answers_kind, capitalised_names
 
@@ -62,7 +61,7 @@ def _cell(ids: list[str]) -> str:
 
 
 def main(
-    runs: Annotated[list[Path], typer.Argument(help="eval.json files of `ragqa eval` runs.")],
+    runs: Runs,
 ) -> None:
     """Print and write the table."""
     shown = " ".join(str(shown_path(run)) for run in runs)

@@ -14,14 +14,13 @@ bench/results/named_citations-DATE.txt.
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from unittest import mock
 
 import typer
 
 from bench.components import chunks_by_id
-from bench.report import REPO, answer_rows, save_dated, shown_path
+from bench.report import DEFAULT_SET, Runs, RunsSet, answer_rows, save_dated, shown_path
 from bench.respelling import right
 from eval.items import EvalItem, load_items
 from eval.metrics import missing_fact_groups, read_text
@@ -54,10 +53,8 @@ def _state(row: dict[str, Any], cited: CitedAnswer, facts: list[list[str]]) -> s
 
 
 def main(
-    runs: Annotated[list[Path], typer.Argument(help="eval.json files of `ragqa eval` runs.")],
-    questions: Annotated[Path, typer.Option("--set", help="The set the runs answered.")] = (
-        REPO / "eval" / "sets" / "default.jsonl"
-    ),
+    runs: Runs,
+    questions: RunsSet = DEFAULT_SET,
 ) -> None:
     """Check every answer of the runs without and with the check; print what changed."""
     facts = {item.id: item.answer_facts for item in load_items(questions, EvalItem)}

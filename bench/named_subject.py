@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from bench.report import REPO, percentile, save_dated, shown_path
+from bench.report import DEFAULT_SET, percentile, save_dated, shown_path
 from eval.items import EvalItem, load_items
 from ragqa.config import Settings
 from service.compose import build_answerer
@@ -40,9 +40,7 @@ INVENTED = (
 
 
 def main(
-    questions: Annotated[Path, typer.Option("--set", help="The eval set to check.")] = (
-        REPO / "eval" / "sets" / "default.jsonl"
-    ),
+    questions: Annotated[Path, typer.Option("--set", help="The eval set to check.")] = DEFAULT_SET,
 ) -> None:
     """Retrieve every question, find the people it names and those no passage names."""
     items = load_items(questions, EvalItem)

@@ -15,12 +15,18 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from bench.machine import describe_machine, load_average
 
 RESULTS_DIR = Path(__file__).parent / "results"
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SET = REPO / "eval" / "sets" / "default.jsonl"
+# The arguments of a study over saved `ragqa eval` runs.
+Runs = Annotated[list[Path], typer.Argument(help="eval.json files of `ragqa eval` runs.")]
+RunsSet = Annotated[Path, typer.Option("--set", help="The set the runs answered.")]
 BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 SECTION_ORDER = (
     "retrieval",

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
-from bench.report import answer_rows, save_dated
+from bench.report import DEFAULT_SET, Runs, RunsSet, answer_rows, save_dated
 from eval.items import EvalItem, load_items
 from eval.metrics import missing_fact_groups
 from ragqa.config import Settings
@@ -27,10 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def main(
-    runs: Annotated[list[Path], typer.Argument(help="eval.json files of `ragqa eval` runs.")],
-    questions: Annotated[Path, typer.Option("--set", help="The set the runs answered.")] = (
-        REPO / "eval" / "sets" / "default.jsonl"
-    ),
+    runs: Runs,
+    questions: RunsSet = DEFAULT_SET,
 ) -> None:
     """Retell every answer in the wrong language and print what came of it."""
     facts = {item.id: item.answer_facts for item in load_items(questions, EvalItem)}

@@ -7,12 +7,10 @@ check does) changes in the answers of saved `ragqa eval` runs, no model call
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Annotated
 
 import typer
 
-from bench.report import REPO
+from bench.report import DEFAULT_SET, Runs, RunsSet
 from bench.respelling import compare, names_respelled
 from ragqa.types import Language
 from service.passages import Passage
@@ -24,10 +22,8 @@ def _terms_after_names(answer: str, passages: Sequence[Passage], language: Langu
 
 
 def main(
-    runs: Annotated[list[Path], typer.Argument(help="eval.json files of `ragqa eval` runs.")],
-    questions: Annotated[Path, typer.Option("--set", help="The set the runs answered.")] = (
-        REPO / "eval" / "sets" / "default.jsonl"
-    ),
+    runs: Runs,
+    questions: RunsSet = DEFAULT_SET,
 ) -> None:
     """Write the half-translated terms of every English answer of the runs whole; print what
     changed against the names respelled alone."""

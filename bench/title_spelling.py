@@ -6,21 +6,16 @@ bench/results/title_spelling-DATE.txt.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
-from bench.report import REPO
+from bench.report import DEFAULT_SET, Runs, RunsSet
 from bench.respelling import as_written, compare
 from service.title_spelling import respell_titles
 
 
 def main(
-    runs: Annotated[list[Path], typer.Argument(help="eval.json files of `ragqa eval` runs.")],
-    questions: Annotated[Path, typer.Option("--set", help="The set the runs answered.")] = (
-        REPO / "eval" / "sets" / "default.jsonl"
-    ),
+    runs: Runs,
+    questions: RunsSet = DEFAULT_SET,
 ) -> None:
     """Respell the titles of every answer of the runs; print what changed."""
     compare(

@@ -14,13 +14,12 @@ from __future__ import annotations
 import ast
 import re
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bench.components import chunks_by_id
-from bench.report import answer_rows, auc, save_dated
+from bench.report import Runs, answer_rows, auc, save_dated
 from ragqa.config import Settings
 from service.answer import neutralise
 from service.compose import build_answerer
@@ -58,7 +57,7 @@ def _field(row: dict[str, object], name: str) -> object:
 
 
 def main(
-    runs: Annotated[list[Path], typer.Argument(help="eval.json files of `ragqa eval` runs.")],
+    runs: Runs,
     variants: Annotated[str, typer.Option(help="Comma-separated: answer, statement.")] = (
         "answer,statement"
     ),
