@@ -126,6 +126,11 @@ def _is_grounded(claim: str, source_numbers: set[str]) -> bool:
     return _claim_numbers(claim) <= source_numbers
 
 
+def _markers(claim: str) -> list[int]:
+    """The passage numbers the claim's markers cite, in order, repeats kept."""
+    return [n for m in CITATION_MARKER.finditer(claim) for n in marker_numbers(m.group(1))]
+
+
 def _with_markers(claim: str, numbers: Sequence[int]) -> str:
     """The claim with its markers replaced by `numbers`, placed before its closing stop."""
     bare = CITATION_MARKER.sub("", claim)
@@ -150,12 +155,7 @@ def _cite_its_numbers(
     the neighbouring chunk); else None, and the claim is dropped: a figure from another
     document is often about another event.
     """
-    cited = [
-        n
-        for m in CITATION_MARKER.finditer(claim)
-        for n in marker_numbers(m.group(1))
-        if n in passage_numbers
-    ]
+    cited = [n for n in _markers(claim) if n in passage_numbers]
     needed = _needed(claim, asked_numbers)
     if not cited or needed <= set().union(*(passage_numbers[n] for n in cited)):
         return claim
@@ -183,7 +183,7 @@ def _documents_named(claim: str, passages: Sequence[Passage], language: Language
     if _MARKER_AS_QUANTITY.search(claim) or not _is_hollow(claim):
         return claim
     by_number = {p.n: p for p in passages}
-    cited = [n for m in CITATION_MARKER.finditer(claim) for n in marker_numbers(m.group(1))]
+    cited = _markers(claim)
     if len({by_number[n].doc_id for n in cited if n in by_number}) < 2:
         return claim  # one place, organisation or figure ("held in [3]"): not a title
     english = language == "en"
@@ -252,7 +252,7 @@ def _check_claim(
     if best is None or _support(tokens, best) < min_support:
         return claim
     by_number = {p.n: p for p in passages}
-    cited = [n for m in CITATION_MARKER.finditer(claim) for n in marker_numbers(m.group(1))]
+    cited = _markers(claim)
     kept = [
         n
         for n in dict.fromkeys(cited)
@@ -275,7 +275,7 @@ def _cite_its_people(
         p for p in passages if not people_uncited(_with_markers(claim, [p.n]), passages, question)
     ]
     best = max(naming, key=lambda p: _support(tokens, p), default=None)
-    numbers = {n for m in CITATION_MARKER.finditer(claim) for n in marker_numbers(m.group(1))}
+    numbers = set(_markers(claim))
     cited = max((_support(tokens, p) for p in passages if p.n in numbers), default=0.0)
     if best is None or _support(tokens, best) < min(min_support, cited):
         return None

@@ -8,7 +8,9 @@ matched as written (in either Chinese script) or in pinyin, surname first or las
 
 A question naming someone whom none of the passages found names at all rests on a premise the
 documents do not share ("Which hospital does Professor Chen Yue work at?" when no Chen Yue is
-in them): such a question is refused rather than answered about someone else.
+in them): such a question is refused rather than answered about someone else. And a sentence of the
+answer about the person asked about must cite a passage that names them (`people_uncited`,
+applied by service.claims): else it tells them a fact of a passage about others.
 """
 
 from __future__ import annotations
