@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import cache, lru_cache
 from itertools import pairwise
 from types import ModuleType
@@ -103,10 +104,17 @@ def _pinyin_grams(folded: str) -> list[str]:
 
     grams: list[str] = []
     for run in _HAN_RUN.findall(folded):
-        syllables = lazy_pinyin(run, errors=_no_reading)
-        for n in (2, 3):
-            windows = (syllables[i : i + n] for i in range(len(syllables) - n + 1))
-            grams.extend("".join(w) for w in windows if all(w))
+        grams.extend(syllable_ngrams(lazy_pinyin(run, errors=_no_reading)))
+    return grams
+
+
+def syllable_ngrams(syllables: Sequence[str]) -> list[str]:
+    """Each two and three adjacent syllables joined, skipping windows with an unread one (""):
+    how `pinyin_ngrams` joins a run's pinyin, and how a name written in pinyin is matched."""
+    grams: list[str] = []
+    for n in (2, 3):
+        windows = (syllables[i : i + n] for i in range(len(syllables) - n + 1))
+        grams.extend("".join(w) for w in windows if all(w))
     return grams
 
 

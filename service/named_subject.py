@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from pypinyin import lazy_pinyin
 
 from index.names import person_names, pinyin_names, titled_names
-from index.textnorm import pinyin_ngrams
+from index.textnorm import pinyin_ngrams, syllable_ngrams
 from ragqa.types import CITATION_MARKER, marker_numbers
 from service.language import to_simplified
 
@@ -54,12 +54,6 @@ class AskedName:
 
     pattern: re.Pattern[str]
     sounds: tuple[frozenset[str], ...]
-
-
-def _grams(syllables: Sequence[str]) -> frozenset[str]:
-    """The two- and three-syllable n-grams of a name's syllables, as pinyin_ngrams joins them."""
-    n = len(syllables)
-    return frozenset("".join(syllables[i : i + k]) for k in (2, 3) for i in range(n - k + 1))
 
 
 def names_asked_about(queries: Sequence[str], texts: Sequence[str]) -> set[str]:
@@ -105,8 +99,17 @@ def names_in_question(queries: Sequence[str]) -> dict[str, AskedName]:
                 and any(p.search(question) for p in patterns)
                 and not any(asked.pattern.search(written) for asked in found.values())
             ):
-                found[written] = AskedName(patterns[0], tuple(_grams(r) for r in readings))
+                found[written] = AskedName(
+                    patterns[0], tuple(frozenset(syllable_ngrams(r)) for r in readings)
+                )
     return found
+
+
+@lru_cache(maxsize=64)
+def _question_names(question: str) -> dict[str, AskedName]:
+    """`names_in_question` of the question alone, cached: the claim check asks it for every
+    sentence of an answer and every passage a sentence may be pointed at."""
+    return names_in_question([question])
 
 
 def _names(name: str, person: AskedName, simplified: str) -> bool:
@@ -150,7 +153,7 @@ def people_uncited(claim: str, passages: Sequence[Passage], question: str) -> li
     if not cited:
         return []
     said = to_simplified(CITATION_MARKER.sub("", claim))
-    asked = names_in_question([question])
+    asked = _question_names(question)
     named = [n for n, person in asked.items() if n in said or person.pattern.search(said)]
     if not named:
         return []
