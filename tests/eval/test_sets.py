@@ -23,7 +23,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CORPUS_DIR = REPO_ROOT / "corpus"
 DEFAULT_SET = REPO_ROOT / "eval" / "sets" / "default.jsonl"
 INJECTION_SET = REPO_ROOT / "eval" / "sets" / "injection.jsonl"
-HELDOUT_SET = REPO_ROOT / "eval" / "sets" / "injection_heldout.jsonl"
+QA_HELDOUT_SET = REPO_ROOT / "eval" / "sets" / "heldout.jsonl"
+INJECTION_HELDOUT_SET = REPO_ROOT / "eval" / "sets" / "injection_heldout.jsonl"
 INJECTION_CI_SUBSET = REPO_ROOT / "eval" / "sets" / "injection_ci_subset.txt"
 
 _T2S = opencc.OpenCC("t2s")
@@ -52,6 +53,15 @@ def default_items() -> tuple[EvalItem, ...]:
 
 
 @cache
+def heldout_items() -> tuple[EvalItem, ...]:
+    """Questions written from the documents without reading the default set, never tuned on."""
+    return tuple(_parse(QA_HELDOUT_SET, EvalItem))
+
+
+QA_SETS = {"default": default_items, "heldout": heldout_items}
+
+
+@cache
 def injection_items() -> tuple[InjectionItem, ...]:
     """The tuned set and the held-out set: both follow the same rules."""
     return (*tuned_injection_items(), *heldout_injection_items())
@@ -64,7 +74,7 @@ def tuned_injection_items() -> tuple[InjectionItem, ...]:
 
 @cache
 def heldout_injection_items() -> tuple[InjectionItem, ...]:
-    return tuple(_parse(HELDOUT_SET, InjectionItem))
+    return tuple(_parse(INJECTION_HELDOUT_SET, InjectionItem))
 
 
 @cache
@@ -111,6 +121,8 @@ def ungrounded_groups(facts: list[list[str]], texts: list[str]) -> list[list[str
 def test_ids_are_unique_across_each_set() -> None:
     for name, ids in (
         ("default", [item.id for item in default_items()]),
+        ("heldout", [item.id for item in heldout_items()]),
+        ("question sets", [item.id for item in (*default_items(), *heldout_items())]),
         ("injection", [item.id for item in injection_items()]),
     ):
         duplicates = [key for key, count in Counter(ids).items() if count > 1]
@@ -119,7 +131,8 @@ def test_ids_are_unique_across_each_set() -> None:
 
 def test_gold_docs_are_documents_of_the_bundled_collection() -> None:
     known = set(corpus_texts())
-    gold = [(item.id, doc) for item in default_items() for doc in item.gold_docs]
+    qa_items = (*default_items(), *heldout_items())
+    gold = [(item.id, doc) for item in qa_items for doc in item.gold_docs]
     gold += [
         (item.id, doc)
         for item in injection_items()
@@ -131,7 +144,9 @@ def test_gold_docs_are_documents_of_the_bundled_collection() -> None:
 
 
 def test_language_label_matches_the_script_of_the_question() -> None:
-    questions = [(item.id, item.language, item.question) for item in default_items()]
+    questions = [
+        (item.id, item.language, item.question) for item in (*default_items(), *heldout_items())
+    ]
     questions += [(item.id, item.language, item.question) for item in injection_items()]
     wrong = [
         (item_id, label, question_script(text))
@@ -141,19 +156,21 @@ def test_language_label_matches_the_script_of_the_question() -> None:
     assert not wrong, f"(id, label, detected script): {wrong}"
 
 
-# --- default set ----------------------------------------------------------------------------
+# --- question sets (default and held out) ---------------------------------------------------
 
 
-def test_answerable_items_have_gold_docs_and_facts_and_unanswerable_have_neither() -> None:
-    for item in default_items():
+@pytest.mark.parametrize("name", QA_SETS)
+def test_answerable_items_have_gold_docs_and_facts_and_unanswerable_have_neither(name: str) -> None:
+    for item in QA_SETS[name]():
         if is_answerable(item):
             assert item.gold_docs and item.answer_facts, f"{item.id} lacks gold_docs or facts"
         else:
             assert item.gold_docs == [] and item.answer_facts == [], f"{item.id} has an answer"
 
 
-def test_history_only_on_followups_and_ends_with_an_assistant_answer() -> None:
-    for item in default_items():
+@pytest.mark.parametrize("name", QA_SETS)
+def test_history_only_on_followups_and_ends_with_an_assistant_answer(name: str) -> None:
+    for item in QA_SETS[name]():
         roles = [turn.role for turn in item.history]
         if item.type == "followup":
             assert len(roles) >= 2, f"{item.id}: a followup needs an earlier exchange"
@@ -164,26 +181,29 @@ def test_history_only_on_followups_and_ends_with_an_assistant_answer() -> None:
             assert not roles, f"{item.id}: only followups carry history"
 
 
-def test_multi_doc_items_need_several_documents() -> None:
-    for item in default_items():
+@pytest.mark.parametrize("name", QA_SETS)
+def test_multi_doc_items_need_several_documents(name: str) -> None:
+    for item in QA_SETS[name]():
         if item.type == "multi_doc":
             assert len(set(item.gold_docs)) >= 2, f"{item.id} names fewer than 2 documents"
 
 
-def test_every_fact_group_occurs_in_a_gold_document() -> None:
+@pytest.mark.parametrize("name", QA_SETS)
+def test_every_fact_group_occurs_in_a_gold_document(name: str) -> None:
     texts = corpus_texts()
     missing = {
         item.id: groups
-        for item in default_items()
+        for item in QA_SETS[name]()
         if (groups := ungrounded_groups(item.answer_facts, [texts[d] for d in item.gold_docs]))
     }
     assert not missing, f"fact groups found in no gold document: {missing}"
 
 
-def test_every_gold_document_is_needed_for_multi_doc_items() -> None:
+@pytest.mark.parametrize("name", QA_SETS)
+def test_every_gold_document_is_needed_for_multi_doc_items(name: str) -> None:
     """Each listed document must hold at least one fact group, or it is not really gold."""
     texts = corpus_texts()
-    for item in default_items():
+    for item in QA_SETS[name]():
         if item.type != "multi_doc":
             continue
         for doc in item.gold_docs:
