@@ -2,13 +2,16 @@
 from the question, no link the cited passage does not state, no request for credentials, no
 markup, and no part of ragqa's own prompts; and where a reply starts to loop.
 
-These checks do not rely on the model obeying its rules: a sentence that fails one is dropped
-(an answer left with nothing is the refusal). The screening itself lives in `index.injection`,
-shared with ingestion.
+Nor may it state what only ragqa's worked examples say (a venue, a person of an invented
+library or marathon) when its passages and question do not: the small model copies them where
+the documents are silent. These checks do not rely on the model obeying its rules: a sentence
+that fails one is dropped (an answer left with nothing is the refusal). The screening itself
+lives in `index.injection`, shared with ingestion.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import prompts
 from index.injection import fold, instruction_categories, screen, urls
+from index.names import person_names
 from ragqa.types import CITATION_MARKER
 
 if TYPE_CHECKING:
@@ -28,6 +32,8 @@ _LEAK_CHARS = 40  # a run this long of a prompt template in an answer is a leak
 # the same 16 characters twice over), once it holds this many letters, digits or Han.
 _LOOP_CHARS = 16
 _LOOP_WORD_CHARS = 6
+_EXAMPLE_GRAM = 3  # Han characters: a run this long of an example's text is its own
+_HAN_RUN = re.compile(r"[\u3400-\u9fff]+")
 _NOISE = re.compile(rf"{CITATION_MARKER.pattern}|[\W_]+")  # markers, spaces, punctuation
 _ASKING = re.compile(
     r"[?？]|\b(?:who|whom|whose|what|when|where|which|why|how)\b"
@@ -88,6 +94,7 @@ class Evidence:
 
     instruction_only: frozenset[str]  # n-grams found in flagged text and nowhere else
     kept: dict[int, str]  # passage number -> its unflagged text
+    example_only: tuple[re.Pattern[str], ...] = ()  # example terms the sources do not hold
 
 
 def evidence(passages: Sequence[Passage], question: str) -> Evidence:
@@ -99,7 +106,43 @@ def evidence(passages: Sequence[Passage], question: str) -> Evidence:
     kept = {p.n: checked_text(p) for p in passages}
     for p in passages:
         factual |= _grams(kept[p.n]) | _grams(p.title) | _grams(p.read_title)
-    return Evidence(frozenset(flagged - factual), kept)
+    sources = fold(
+        "\n".join([question, *kept.values(), *(f"{p.title} {p.read_title}" for p in passages)])
+    )
+    example_only = tuple(term for term in _example_terms() if not term.search(sources))
+    return Evidence(frozenset(flagged - factual), kept, example_only)
+
+
+@cache
+def _example_terms() -> tuple[re.Pattern[str], ...]:
+    """What ragqa's worked examples (`prompts/examples.json`) state: every run of
+    `_EXAMPLE_GRAM` Han characters of their questions, passages and answers, and their people's
+    names in characters and in pinyin ("Li Hua"), folded as answers are."""
+    texts: list[str] = []
+    for example in json.loads(prompts.resource("examples.json")):
+        texts += [example["question"], example["answer"]]
+        texts += [f"{p['title']} {p['text']}" for p in example["passages"]]
+    terms: set[str] = set()
+    for text in map(fold, texts):
+        for run in _HAN_RUN.findall(text):
+            terms.update(run[i : i + _EXAMPLE_GRAM] for i in range(len(run) - _EXAMPLE_GRAM + 1))
+    patterns = [re.escape(term) for term in sorted(terms)]
+    for text in texts:
+        for written, pinyin in person_names(text):
+            patterns += [re.escape(fold(written)), rf"\b{re.escape(fold(pinyin))}\b"]
+    refusals = [fold(r) for r in prompts.table("refusals").values()]
+    return tuple(
+        re.compile(p) for p in dict.fromkeys(patterns) if not any(re.search(p, r) for r in refusals)
+    )
+
+
+def copies_example(claim: str, found: Evidence) -> bool:
+    """The claim states something of a worked example that its passages and question do not:
+    a venue, a name or a phrase the model took from the prompt, not from the documents."""
+    if not found.example_only:
+        return False
+    folded = fold(CITATION_MARKER.sub("", claim))
+    return any(term.search(folded) for term in found.example_only)
 
 
 def _cited(claim: str) -> list[int]:
@@ -183,3 +226,5 @@ def failed_checks(claim: str, found: Evidence) -> Iterable[str]:
         yield "instruction"
     if leaks_prompt(claim):
         yield "prompt"
+    if copies_example(claim, found):
+        yield "example"
