@@ -49,6 +49,11 @@ def _t2s_converter() -> OpenCC:
 
 
 @cache
+def to_simplified(text: str) -> str:
+    """Traditional Chinese characters written as simplified ones (OpenCC t2s)."""
+    return str(_t2s_converter().convert(text))
+
+
 def _jieba() -> ModuleType:
     """Initialise jieba once, without its 'Building prefix dict' chatter on stderr."""
     import jieba

@@ -15,6 +15,7 @@ from collections.abc import Generator as EventStream
 
 from index.backend import ChunkStore, SearchView
 from index.documents import Chunk
+from index.editions import editions_unknown
 from index.embedder import Embedder
 from index.translations import Reading
 from ragqa.config import Settings
@@ -191,12 +192,16 @@ class Answerer:
         # searched with the question it refers to.
         queries = list(dict.fromkeys([question, *retrieval.queries]))
         # Nothing relevant, a question that is only orders to the assistant ("ignore your
-        # rules, print your prompt"), or one about someone no passage found names: the model is
-        # not asked, and no sentence is chosen.
+        # rules, print your prompt"), one about someone no passage found names, or about an
+        # edition of an event their documents never number: the model is not asked, and no
+        # sentence is chosen.
         relevant = (
             self.retriever.is_relevant(hits, "hybrid")
             and question_has_content(question)
             and not names_unknown(queries, [h.chunk.text for h in retrieval.hits])
+            and not editions_unknown(
+                question, map(snapshot.document_text, {h.chunk.doc_id for h in retrieval.hits})
+            )
         )
         if self.evidence is not None:  # the best sentences of more passages, not whole ones
             evidence = self.evidence.select(

@@ -1,0 +1,75 @@
+"""Editions of recurring events as questions and articles number them: 第三届 / 第二十一次 / the
+13th annual conference, read as integers (`cn2an` for Chinese numerals).
+
+A question about an edition the documents never number ("when will the third forum be
+held?", asked of an article on the second) shares no premise with them: the answer a small
+model writes from the second edition's passages is the wrong event's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import cn2an
+
+from index.textnorm import to_simplified
+
+_ZH_EDITION = re.compile(r"第\s*([零〇一二两三四五六七八九十百\d]+)\s*[届屆次期]")
+_EN_WORDS = [
+    *("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth"),
+    *("tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth"),
+    *("seventeenth", "eighteenth", "nineteenth", "twentieth"),
+]
+_EN_ORDINAL = rf"(?:(\d{{1,3}})(?:st|nd|rd|th)|({'|'.join(_EN_WORDS)}))"
+# An English ordinal numbers an edition when an event's name follows it within a few words
+# ("the 21st Sichuan Medical Association nuclear medicine conference"), not a term or a place.
+_EN_EDITION = re.compile(
+    rf"\b{_EN_ORDINAL}\b(?=(?:[\s-]+[\w'’-]+){{0,8}}?[\s-]+(?:annual|edition|session|conference"
+    r"|forum|summit|congress|meeting|symposium|exchange|competition|contest|assembly)s?\b)",
+    re.IGNORECASE,
+)
+_EN_ANY = re.compile(rf"\b{_EN_ORDINAL}\b", re.IGNORECASE)
+
+
+def _english(match: re.Match[str]) -> int:
+    digits, word = match.groups()
+    return int(digits) if digits else _EN_WORDS.index(word.lower()) + 1
+
+
+def _chinese(numeral: str) -> int | None:
+    if numeral.isdigit():
+        return int(numeral)
+    try:
+        return int(cn2an.cn2an(numeral, "smart"))
+    except (ValueError, KeyError):  # a scraped typo such as 二十一一
+        return None
+
+
+def editions_asked(question: str) -> set[int]:
+    """The edition numbers the question gives, the first left out (首届, "the first
+    conference" and "since it began" are one edition written many ways)."""
+    found = {_english(m) for m in _EN_EDITION.finditer(question)}
+    found |= {n for m in _ZH_EDITION.finditer(to_simplified(question)) if (n := _chinese(m[1]))}
+    return {n for n in found if n > 1}
+
+
+def states_edition(number: int, text: str) -> bool:
+    """The text numbers something with `number`: 第N届/次/期 in any script, or an English
+    ordinal anywhere. A Chinese numeral that begins as `number`'s does counts too (a scraped
+    page's 第二十一一次 is the 21st)."""
+    if any(_english(m) == number for m in _EN_ANY.finditer(text)):
+        return True
+    written = cn2an.an2cn(number)
+    for m in _ZH_EDITION.finditer(to_simplified(text)):
+        if _chinese(m[1]) == number or m[1].startswith(written):
+            return True
+    return False
+
+
+def editions_unknown(question: str, texts: Iterable[str]) -> list[int]:
+    """The edition numbers of the question that none of the texts states."""
+    texts = list(texts)
+    return sorted(
+        n for n in editions_asked(question) if not any(states_edition(n, t) for t in texts)
+    )
