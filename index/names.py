@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from index.textnorm import _jieba, _t2s_converter, pos_tagged
+from index.textnorm import _jieba, pos_tagged, to_simplified
 
 # Surnames read otherwise than their characters' most common reading.
 _SURNAME_READINGS = {
@@ -43,7 +43,7 @@ def romanise_name(name: str) -> str:
     ("刘亚强" -> "Liu Yaqiang")."""
     from pypinyin import lazy_pinyin
 
-    simplified = _t2s_converter().convert(name)
+    simplified = to_simplified(name)
     syllables = lazy_pinyin(simplified)
     syllables[0] = _SURNAME_READINGS.get(simplified[0], syllables[0])
     return f"{syllables[0].capitalize()} {''.join(syllables[1:]).capitalize()}"
@@ -55,7 +55,7 @@ def person_names(text: str) -> tuple[tuple[str, str], ...]:
     its pinyin, in order of first appearance."""
     if not _HAN_ONLY.search(text):
         return ()
-    simplified = _t2s_converter().convert(text)
+    simplified = to_simplified(text)
     if len(simplified) != len(text):  # a conversion that changed lengths: no offsets to map
         text = simplified
     found: dict[str, str] = {}
@@ -111,7 +111,7 @@ def titled_names(text: str) -> list[tuple[str, str]]:
     """Names of two or three characters written right before a person's title, with their
     pinyin: names `person_names` misses (钟南山 read as a mountain, 刘 / 海涛 split). Not used
     for passages' names, whose respelling was measured without it."""
-    words = list(pos_tagged(_t2s_converter().convert(text)))
+    words = list(pos_tagged(to_simplified(text)))
     found = (_titled(words, at) for at, (word, _) in enumerate(words) if word in _TITLES)
     return [(name, romanise_name(name)) for name in dict.fromkeys(n for n in found if n)]
 

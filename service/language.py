@@ -11,6 +11,7 @@ import re
 from functools import cache
 from typing import Any
 
+from index.textnorm import to_simplified
 from ragqa.types import Language, TextLanguage
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -18,18 +19,14 @@ _LATIN = re.compile(r"[A-Za-z]")
 
 
 @cache
-def _converter(config: str) -> Any:
+def _s2t() -> Any:
     import opencc
 
-    return opencc.OpenCC(config)
-
-
-def to_simplified(text: str) -> str:
-    return str(_converter("t2s").convert(text))
+    return opencc.OpenCC("s2t")
 
 
 def to_traditional(text: str) -> str:
-    return str(_converter("s2t").convert(text))
+    return str(_s2t().convert(text))
 
 
 def detect_language(text: str) -> Language:
