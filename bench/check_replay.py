@@ -10,8 +10,10 @@ facts it read as the run found (a run of another index). Writes
 bench/results/<check's report name>[-<set>]-DATE.txt.
 
 Checks: `people` (a sentence about the person the question names cites a passage naming
-them, `service.named_subject.people_uncited`) and `examples` (a sentence states nothing only
-the worked examples say, `service.answer_guard.copies_example`).
+them, `service.named_subject.people_uncited`), `examples` (a sentence states nothing only
+the worked examples say, `service.answer_guard.copies_example`), `restated` (a sentence says
+more than the question did) and `editions` (a sentence numbering editions names one the
+question asks about, `index.editions.other_edition`).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class _Check:
 class CheckName(StrEnum):
     people = "people"
     examples = "examples"
+    restated = "restated"
+    editions = "editions"
 
 
 CHECKS = {
@@ -65,6 +69,20 @@ CHECKS = {
         "example_copies",
         answer_guard,
         "copies_example",
+        lambda *_: False,
+    ),
+    CheckName.restated: _Check(
+        "Sentences that only say back the question",
+        "restated_questions",
+        claims,
+        "_restates_question",
+        lambda *_: False,
+    ),
+    CheckName.editions: _Check(
+        "Sentences about another edition than the one asked about",
+        "other_editions",
+        claims,
+        "other_edition",
         lambda *_: False,
     ),
 }

@@ -46,12 +46,38 @@ def _chinese(numeral: str) -> int | None:
         return None
 
 
+_FIRST = re.compile(r"首[届屆次期]")
+# A question asking which edition something was: its answer names one the question does not.
+_WHICH = re.compile(
+    r"第几|哪一?[届屆次期]|\b(?:which|what)\s+(?:edition|session|number)|\bhow many\b",
+    re.IGNORECASE,
+)
+
+
+def edition_numbers(text: str) -> set[int]:
+    """The edition numbers the text gives: 第N届/屆/次/期 and 首届, or an English ordinal
+    before an event's name."""
+    simplified = to_simplified(text)
+    found = {_english(m) for m in _EN_EDITION.finditer(text)}
+    found |= {n for m in _ZH_EDITION.finditer(simplified) if (n := _chinese(m[1]))}
+    return found | ({1} if _FIRST.search(simplified) else set())
+
+
 def editions_asked(question: str) -> set[int]:
     """The edition numbers the question gives, the first left out (首届, "the first
     conference" and "since it began" are one edition written many ways)."""
-    found = {_english(m) for m in _EN_EDITION.finditer(question)}
-    found |= {n for m in _ZH_EDITION.finditer(to_simplified(question)) if (n := _chinese(m[1]))}
-    return {n for n in found if n > 1}
+    return {n for n in edition_numbers(question) if n > 1}
+
+
+def other_edition(claim: str, question: str) -> bool:
+    """The claim numbers editions and none of them is one the question asks about ("第二届…在
+    太原举办" for a question on 第一届): it tells of another event. Not for a question asking
+    which edition it was."""
+    asked = edition_numbers(question)
+    if not asked or _WHICH.search(question):
+        return False
+    stated = edition_numbers(claim)
+    return bool(stated) and not stated & asked
 
 
 def states_edition(number: int, text: str) -> bool:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import prompts
 from index.chunking import split_sentences
+from index.editions import other_edition
 from index.injection import is_instruction, screen
 from ragqa.types import CITATION_MARKER, Language, marker_numbers
 from service import answer_guard
@@ -173,6 +174,27 @@ def _is_hollow(claim: str) -> bool:
         return True
     bare = re.sub(r"\s+", " ", CITATION_MARKER.sub("", claim)).strip(" \n。.!！?？;；")
     return bool(CITATION_MARKER.search(claim)) and bool(_HOLLOW_END.search(bare))
+
+
+# A yes/no question: its answer may say back what it asked.
+_YES_NO = re.compile(
+    r"[吗嗎]\s*[？?]?\s*$|是否|有没有|有沒有|是不是"
+    r"|^\s*(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b",
+    re.IGNORECASE,
+)
+_FILLER = frozenset(
+    _WORD.findall(
+        "的 了 是 在 和 与 及 也 都 还 为 有 包括 具体 分别 主要 以下 如下 内容 "
+        "the a an of in at on and to was were is are by for with as that this it its"
+    )
+)
+
+
+def _restates_question(claim: str, asked: set[str], question: str) -> bool:
+    """The claim says nothing the question did not ("the plan includes: the plan [1]"): each of
+    its words is the question's. An answer to a yes/no question may say it back."""
+    said = words(claim) - _FILLER
+    return len(said) >= 2 and said <= asked and not _YES_NO.search(question)
 
 
 def _documents_named(claim: str, passages: Sequence[Passage], language: Language) -> str:
@@ -343,6 +365,8 @@ def check_claims(
         for c in claims
         if _is_grounded(c, found.numbers)
         and not _is_hollow(c)
+        and not _restates_question(c, found.asked, question)
+        and not other_edition(c, question)
         and not _echoes_instructions(c, found.asked, found.factual, found.instructions)
         and not any(answer_guard.failed_checks(c, found.guard))
     )

@@ -203,7 +203,9 @@ def test_the_model_reads_a_chinese_passage_in_english_and_the_quote_is_the_origi
 
     answer_model = answerer.generators[0]
     assert isinstance(answer_model, FakeGenerator)
-    answer_model.reply = lambda _: f"{question} [1]"  # it answers from that sentence
+    # It answers from that sentence (with a word of its own: a sentence that only says the
+    # question back is dropped).
+    answer_model.reply = lambda _: f"The passage says: {question} [1]"
 
     result = answerer.ask(question + "?")
     first = result.passages[0]
