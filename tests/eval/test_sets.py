@@ -23,7 +23,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CORPUS_DIR = REPO_ROOT / "corpus"
 DEFAULT_SET = REPO_ROOT / "eval" / "sets" / "default.jsonl"
 INJECTION_SET = REPO_ROOT / "eval" / "sets" / "injection.jsonl"
-QA_HELDOUT_SET = REPO_ROOT / "eval" / "sets" / "heldout.jsonl"
+QA_HELDOUT_SETS = [
+    REPO_ROOT / "eval" / "sets" / name for name in ("heldout.jsonl", "heldout2.jsonl")
+]
 INJECTION_HELDOUT_SET = REPO_ROOT / "eval" / "sets" / "injection_heldout.jsonl"
 INJECTION_CI_SUBSET = REPO_ROOT / "eval" / "sets" / "injection_ci_subset.txt"
 
@@ -54,8 +56,9 @@ def default_items() -> tuple[EvalItem, ...]:
 
 @cache
 def heldout_items() -> tuple[EvalItem, ...]:
-    """Questions written from the documents without reading the default set, never tuned on."""
-    return tuple(_parse(QA_HELDOUT_SET, EvalItem))
+    """Questions written from the documents without reading the default set (the second set
+    without reading the first either), never tuned on."""
+    return tuple(item for path in QA_HELDOUT_SETS for item in _parse(path, EvalItem))
 
 
 QA_SETS = {"default": default_items, "heldout": heldout_items}
