@@ -49,7 +49,8 @@ def _chinese(numeral: str) -> int | None:
 _FIRST = re.compile(r"首[届屆次期]")
 # A question asking which edition something was: its answer names one the question does not.
 _WHICH = re.compile(
-    r"第几|哪一?[届屆次期]|\b(?:which|what)\s+(?:edition|session|number)|\bhow many\b",
+    r"第几|哪一?[届屆次期]|[几多少]+[届屆次期]"
+    r"|\b(?:which|what)\s+(?:edition|session|number)|\bhow many\s+(?:times|editions|sessions)\b",
     re.IGNORECASE,
 )
 
@@ -94,8 +95,10 @@ def states_edition(number: int, text: str) -> bool:
 
 
 def editions_unknown(question: str, texts: Iterable[str]) -> list[int]:
-    """The edition numbers of the question that none of the texts states."""
+    """The edition numbers of the question that none of the texts states (read only when the
+    question gives one)."""
+    asked = editions_asked(question)
+    if not asked:
+        return []
     texts = list(texts)
-    return sorted(
-        n for n in editions_asked(question) if not any(states_edition(n, t) for t in texts)
-    )
+    return sorted(n for n in asked if not any(states_edition(n, t) for t in texts))

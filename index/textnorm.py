@@ -48,12 +48,12 @@ def _t2s_converter() -> OpenCC:
     return OpenCC("t2s")
 
 
-@cache
 def to_simplified(text: str) -> str:
     """Traditional Chinese characters written as simplified ones (OpenCC t2s)."""
     return str(_t2s_converter().convert(text))
 
 
+@cache
 def _jieba() -> ModuleType:
     """Initialise jieba once, without its 'Building prefix dict' chatter on stderr."""
     import jieba

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from index.editions import editions_asked, editions_unknown, states_edition
@@ -38,3 +40,11 @@ def test_an_edition_no_document_numbers_is_unknown() -> None:
     assert editions_unknown("第三届论坛什么时候举办？", texts) == [3]
     assert editions_unknown("第二届论坛什么时候举办？", texts) == []
     assert editions_unknown("论坛什么时候举办？", texts) == []
+
+
+def test_documents_are_read_only_for_a_question_giving_an_edition() -> None:
+    def texts() -> Iterator[str]:
+        raise AssertionError("read")
+        yield ""
+
+    assert editions_unknown("论坛什么时候举办？", texts()) == []
