@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
+from typing import Any
 
 
 @cache
@@ -34,6 +35,13 @@ def table(name: str) -> dict[str, str]:
     """A language-keyed table such as `refusals` or `languages` from `prompts/<name>.json`."""
     data = json.loads(resource(f"{name}.json"))
     return {str(k): str(v) for k, v in data.items()}
+
+
+@cache
+def examples() -> tuple[dict[str, Any], ...]:
+    """The worked examples of `prompts/examples.json` (question, passages, answer, evidence):
+    shown to the model before each question, and what its answers must not copy."""
+    return tuple(json.loads(resource("examples.json")))
 
 
 def render(name: str, **values: str) -> str:

@@ -7,7 +7,6 @@ passage gets a quote with its document offsets.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -99,7 +98,7 @@ def _examples(quoting: bool) -> tuple[ChatMessage, ...]:
     for every request, so llama.cpp keeps them in its prompt cache with the system prompt.
     With `quoting`, each reply first copies its evidence (service/quote_first.py)."""
     turns: list[ChatMessage] = []
-    for example in json.loads(prompts.resource("examples.json")):
+    for example in prompts.examples():
         rendered = "\n".join(
             prompts.render("passage", n=str(n), title=p["title"], text=p["text"])
             for n, p in enumerate(example["passages"], start=1)

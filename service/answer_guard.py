@@ -11,7 +11,6 @@ lives in `index.injection`, shared with ingestion.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -119,7 +118,7 @@ def _example_terms() -> tuple[re.Pattern[str], ...]:
     `_EXAMPLE_GRAM` Han characters of their questions, passages and answers, and their people's
     names in characters and in pinyin ("Li Hua"), folded as answers are."""
     texts: list[str] = []
-    for example in json.loads(prompts.resource("examples.json")):
+    for example in prompts.examples():
         texts += [example["question"], example["answer"]]
         texts += [f"{p['title']} {p['text']}" for p in example["passages"]]
     terms: set[str] = set()
