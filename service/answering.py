@@ -188,15 +188,18 @@ class Answerer:
         )
         hits = retrieval.hits[:context_k]
         timings = {k: round(v, 1) for k, v in retrieval.timings.items()}
-        # What sentences are scored against: the question itself too, since a follow-up is
-        # searched with the question it refers to.
+        # What sentences are scored against: the question itself and its translations.
         queries = list(dict.fromkeys([question, *retrieval.queries]))
         # Nothing relevant, a question that is only orders to the assistant ("ignore your
         # rules, print your prompt"), one about someone no passage found names, or about an
         # edition of an event their documents never number: the model is not asked, and no
         # sentence is chosen.
         relevant = (
-            self.retriever.is_relevant(hits, "hybrid")
+            (
+                retrieval.relevant
+                if retrieval.followup
+                else self.retriever.is_relevant(hits, "hybrid")
+            )
             and question_has_content(question)
             and not names_unknown(queries, [h.chunk.text for h in retrieval.hits])
             and not editions_unknown(

@@ -36,7 +36,7 @@ from index.textnorm import sound_tokens, tokenize
 from ragqa.config import Settings
 from ragqa.models.registry import min_dense_score
 from ragqa.types import RetrievalMode
-from service.followup import retrieval_query
+from service.followup import search_plan
 from service.language import corpus_language, detect_language
 from service.passages import SearchHit
 
@@ -53,6 +53,7 @@ class Retrieval:
     relevant: bool
     queries: list[str]
     timings: dict[str, float] = field(default_factory=dict)
+    followup: bool = False  # searched within the conversation's subject; `relevant` says all
 
 
 class HybridRetriever:
@@ -130,9 +131,46 @@ class HybridRetriever:
         cross_lingual: bool | None = None,
         history: Sequence[dict[str, str]] | None = None,
     ) -> Retrieval:
+        """The best `top_k` passages for `query`. A follow-up (`service.followup`) is searched
+        on its own words within the document the conversation's subject question finds
+        first: searched together with that question, a short one ("开幕式是谁主持的？") was
+        pulled to whatever shared its words. It is judged relevant on its own when
+        elliptical (so history cannot make "今天天气怎么样？" look on topic), else by whether
+        the subject question found anything."""
+        plan = search_plan(query, history)
+        if plan.subject is None:
+            return self._search(snapshot, query, top_k, mode, cross_lingual)
+        alone = None
+        if plan.judge_alone:
+            alone = self._search(snapshot, query, top_k, mode, cross_lingual)
+            if not alone.relevant:
+                return alone
+        subject = self._search(snapshot, plan.subject, top_k, mode, cross_lingual)
+        if not subject.hits or not subject.relevant:
+            return alone or self._search(
+                snapshot, f"{plan.subject}\n{query}", top_k, mode, cross_lingual
+            )
+        found = self._search(
+            snapshot, query, top_k, mode, cross_lingual, frozenset({subject.hits[0].doc_id})
+        )
+        found.relevant, found.followup = True, True
+        found.timings["retrieve_ms"] += subject.timings["retrieve_ms"] + (
+            alone.timings["retrieve_ms"] if alone is not None else 0.0
+        )
+        return found
+
+    def _search(
+        self,
+        snapshot: SearchView,
+        query: str,
+        top_k: int,
+        mode: RetrievalMode,
+        cross_lingual: bool | None,
+        within: frozenset[str] | None = None,
+    ) -> Retrieval:
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        variants = self.query_variants(retrieval_query(query, history), snapshot, cross_lingual)
+        variants = self.query_variants(query, snapshot, cross_lingual)
         timings["translate_ms"] = (time.perf_counter() - started) * 1000
         original, original_language = variants[0]
         # The translations are searched when the question was not translated (a plain
@@ -154,7 +192,7 @@ class HybridRetriever:
             timings["embed_ms"] = (time.perf_counter() - t0) * 1000
             t0 = time.perf_counter()
             for (_, language), vector in zip(variants, vectors, strict=True):
-                where = SearchFilter(language=language) if matched else None
+                where = self._where(language if matched else None, within)
                 for h in snapshot.dense_search(vector, fetch, where)[0]:
                     dense[h.id] = max(h.score, dense.get(h.id, -1.0))
             if side is not None:  # the question against the translations into its language
@@ -169,7 +207,7 @@ class HybridRetriever:
                 tokens = tokenize(variant)
                 if language != original_language:
                     tokens += sounds  # what translation loses: how the names sound
-                where = SearchFilter(language=language) if matched else None
+                where = self._where(language if matched else None, within)
                 searches.append(snapshot.lexical_search_tokens(tokens, fetch, where))
             if side is not None:
                 searches.append(side.lexical_search_tokens(tokenize(original), fetch))
@@ -177,7 +215,7 @@ class HybridRetriever:
                     names = sound_tokens(original, original_language)
                     others = sorted(snapshot.languages - {original_language}) if names else []
                     for language in others:
-                        where = SearchFilter(language=language)
+                        where = SearchFilter(language=language, doc_ids=within)
                         searches.append(snapshot.lexical_search_tokens(names, fetch, where))
             for hits in searches:
                 best = max((h.score for h in hits), default=0.0)
@@ -198,6 +236,8 @@ class HybridRetriever:
         seen_texts: set[str] = set()
         for item, score in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])):
             chunk = snapshot.chunk(item)
+            if within is not None and chunk.doc_id not in within:  # found by a translation
+                continue
             if chunk.text in seen_texts:  # the same passage stored twice adds nothing
                 continue
             seen_texts.add(chunk.text)
@@ -216,6 +256,12 @@ class HybridRetriever:
         return Retrieval(
             hits_out, self.is_relevant(hits_out, mode), [v for v, _ in variants], timings
         )
+
+    @staticmethod
+    def _where(language: str | None, within: frozenset[str] | None) -> SearchFilter | None:
+        if language is None and within is None:
+            return None
+        return SearchFilter(language=language, doc_ids=within)
 
     def is_relevant(self, hits: Sequence[SearchHit], mode: RetrievalMode) -> bool:
         """Nothing is relevant when no candidate comes close to the question in meaning.

@@ -1,12 +1,14 @@
-"""The relevance gate on a turn with history, over the real store and retriever with the fake
-embedder: history helps a follow-up find its subject, never an off-topic question pass."""
+"""Follow-ups, over the real store and retriever with the fake embedder: a question that
+refers back or names nothing of its own is searched within the document of the last question
+that named its subject, and history never makes an off-topic question pass the relevance
+gate."""
 
 from __future__ import annotations
 
 import pytest
 
 from service.answering import Answerer
-from service.followup import refers_back, retrieval_query
+from service.followup import SearchPlan, elliptical, refers_back, search_plan
 from tests.fakes import FakeGenerator
 from tests.service.conftest import build_fake_answerer, cite_first_passage, make_settings
 
@@ -36,24 +38,69 @@ FORUM = "000_09db86074c66971f.txt"
 )
 def test_a_question_that_refers_back_is_recognised(question: str) -> None:
     assert refers_back(question)
-    assert retrieval_query(question, HISTORY) == f"{ON_TOPIC}\n{question}"
+    assert search_plan(question, HISTORY) == SearchPlan(ON_TOPIC, judge_alone=False)
+    assert search_plan(question, []) == SearchPlan()  # nothing to refer back to
 
 
 @pytest.mark.parametrize(
     "question",
     [
         "What is the capital of France?",
-        "How do I bake bread?",
         "Write a Python function that sorts a list.",
         "Who won the 2018 World Cup?",
         OFF_TOPIC,
-        "今天天气怎么样？",
-        "我应该学习其他语言吗？",  # 应该, 其他: not pronouns
+        "第十三届医工协同科技创新学术年会的开幕式是谁主持的？",  # an ordinal
+        "「川渝核医学」公众号是谁主办的？",  # a quoted title
+        "核醫學技術與護理專場的主持人是誰？",  # enough words of its own
+        "閉幕式上正式揭牌上線的微信公眾號叫什麼名字？",
+        "What are the 'five values' the advances were compared on?",
     ],
 )
 def test_a_question_that_names_its_own_subject_is_searched_alone(question: str) -> None:
-    assert not refers_back(question)
-    assert retrieval_query(question, HISTORY) == question
+    assert not refers_back(question) and not elliptical(question)
+    assert search_plan(question, HISTORY) == SearchPlan()
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "开幕式是谁主持的？",
+        "開幕式是誰主持的？",
+        "一共有几支队伍参加？",
+        "Who chaired the opening ceremony?",
+        "Who presided over the opening ceremony?",
+        "How many teams took part?",
+        # Off topic, and elliptical too: judged alone, so the history cannot let them pass.
+        "今天天气怎么样？",
+        "How do I bake bread?",
+        "我应该学习其他语言吗？",  # 应该, 其他: not pronouns
+    ],
+)
+def test_an_elliptical_question_is_searched_as_a_follow_up_but_judged_alone(
+    question: str,
+) -> None:
+    assert not refers_back(question) and elliptical(question)
+    assert search_plan(question, HISTORY) == SearchPlan(ON_TOPIC, judge_alone=True)
+    assert search_plan(question, None) == SearchPlan()
+
+
+def test_a_follow_up_of_a_follow_up_keeps_the_subject_the_conversation_named() -> None:
+    history = [
+        *HISTORY,
+        {"role": "user", "content": "开幕式是谁主持的？"},
+        {"role": "assistant", "content": "李思进[1]。"},
+        {"role": "user", "content": "那次会议有多少人参加？"},
+        {"role": "assistant", "content": "近150人[1]。"},
+    ]
+    assert search_plan("他在会上讲了什么？", history) == SearchPlan(ON_TOPIC, judge_alone=False)
+    assert search_plan("闭幕式呢？", history) == SearchPlan(ON_TOPIC, judge_alone=False)
+    assert search_plan("谁致的欢迎辞？", history) == SearchPlan(ON_TOPIC, judge_alone=True)
+    other = "第十三届医工协同科技创新学术年会在哪里召开？"  # a new subject, named
+    switched = [*history, {"role": "user", "content": other}]
+    assert search_plan("他在会上讲了什么？", switched) == SearchPlan(other, judge_alone=False)
+    # Nothing named yet: the conversation's first question is the best there is.
+    vague = [{"role": "user", "content": "开幕式是谁主持的？"}]
+    assert search_plan("他是谁？", vague) == SearchPlan("开幕式是谁主持的？", judge_alone=False)
 
 
 @pytest.fixture(scope="module")
@@ -80,11 +127,47 @@ def test_history_does_not_make_an_off_topic_question_relevant(answerer: Answerer
     assert isinstance(generator, FakeGenerator) and generator.calls == []  # not asked
 
 
-def test_a_follow_up_is_still_searched_with_the_question_it_follows(
+def test_a_follow_up_is_searched_within_the_previous_questions_document(
     answerer: Answerer,
 ) -> None:
-    answerer.retriever.min_dense_score = _best(answerer, f"{ON_TOPIC}\n{FOLLOW_UP}") - 1e-6
+    answerer.retriever.min_dense_score = _best(answerer, ON_TOPIC) - 1e-6
     retrieval = answerer.retrieve(FOLLOW_UP, 4, history=HISTORY)
-    assert retrieval.relevant
-    assert retrieval.queries == [f"{ON_TOPIC}\n{FOLLOW_UP}"]
-    assert retrieval.hits[0].doc_id == FORUM
+    assert retrieval.relevant and retrieval.followup
+    assert retrieval.queries == [FOLLOW_UP]  # the question itself, within the forum's report
+    assert retrieval.hits and {h.doc_id for h in retrieval.hits} == {FORUM}
+    alone = answerer.retrieve(FOLLOW_UP, 4)
+    assert {h.doc_id for h in alone.hits} != {FORUM}  # the premise: alone it strays
+
+
+ELLIPTICAL = "开幕式是谁主持的？"  # "Who chaired the opening ceremony?"
+
+
+def test_an_elliptical_follow_up_is_read_from_the_conversations_document(
+    answerer: Answerer,
+) -> None:
+    answerer.retriever.min_dense_score = 0.0
+    retrieval = answerer.retrieve(ELLIPTICAL, 4, history=HISTORY)
+    assert retrieval.relevant and retrieval.followup
+    assert retrieval.hits and {h.doc_id for h in retrieval.hits} == {FORUM}
+    generator = answerer.generators[0]
+    assert isinstance(generator, FakeGenerator)
+    before = len(generator.calls)
+    result = answerer.ask(ELLIPTICAL, history=HISTORY)
+    assert len(generator.calls) > before  # the model read the forum's passages
+    assert result.passages and {p.doc_id for p in result.passages} == {FORUM}
+
+
+def test_an_elliptical_question_irrelevant_on_its_own_is_refused_with_history(
+    answerer: Answerer,
+) -> None:
+    alone = _best(answerer, ELLIPTICAL)
+    answerer.retriever.min_dense_score = alone + 1e-6  # on its own it is off topic
+    assert _best(answerer, ON_TOPIC) >= answerer.retriever.min_dense_score  # the history is not
+    retrieval = answerer.retrieve(ELLIPTICAL, 4, history=HISTORY)
+    assert not retrieval.relevant and not retrieval.followup
+    generator = answerer.generators[0]
+    assert isinstance(generator, FakeGenerator)
+    before = len(generator.calls)
+    result = answerer.ask(ELLIPTICAL, history=HISTORY)
+    assert result.refused and result.citations == []
+    assert len(generator.calls) == before  # not asked
