@@ -12,8 +12,9 @@ bench/results/<check's report name>[-<set>]-DATE.txt.
 Checks: `people` (a sentence about the person the question names cites a passage naming
 them, `service.named_subject.people_uncited`), `examples` (a sentence states nothing only
 the worked examples say, `service.answer_guard.copies_example`), `restated` (a sentence says
-more than the question did) and `editions` (a sentence numbering editions names one the
-question asks about, `index.editions.other_edition`).
+more than the question did), `editions` (a sentence numbering editions names one the
+question asks about, `index.editions.other_edition`) and `invented` (a sentence names only
+people the question or the passages read name, `service.named_subject.people_invented`).
 """
 
 from __future__ import annotations
@@ -54,9 +55,17 @@ class CheckName(StrEnum):
     examples = "examples"
     restated = "restated"
     editions = "editions"
+    invented = "invented"
 
 
 CHECKS = {
+    CheckName.invented: _Check(
+        "Sentences naming someone no passage read names",
+        "invented_people",
+        claims,
+        "people_invented",
+        lambda *_: [],
+    ),
     CheckName.people: _Check(
         "Sentences about the asked-for person",
         "named_citations",

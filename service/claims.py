@@ -24,7 +24,7 @@ from ragqa.types import CITATION_MARKER, Language, marker_numbers
 from service import answer_guard
 from service.language import match_script, to_simplified
 from service.name_spelling import respell_names
-from service.named_subject import people_uncited
+from service.named_subject import people_invented, people_uncited
 from service.term_spelling import respell_terms
 from service.title_spelling import respell_titles
 
@@ -367,6 +367,7 @@ def check_claims(
         and not _is_hollow(c)
         and not _restates_question(c, found.asked, question)
         and not other_edition(c, question)
+        and not people_invented(c, passages, question)
         and not _echoes_instructions(c, found.asked, found.factual, found.instructions)
         and not any(answer_guard.failed_checks(c, found.guard))
     )

@@ -165,3 +165,31 @@ def people_uncited(claim: str, passages: Sequence[Passage], question: str) -> li
     ]
     texts = [to_simplified(p.text) for p in (*cited, *wholes)]
     return [n for n in named if not any(_names(n, asked[n], t) for t in texts)]
+
+
+_GLOSS = re.compile(r"\s*[(（]([\u3400-\u9fff]{2,6})[)）]")  # "Yi Qun (易群)"
+_HAN_NAME = re.compile(r"[\u3400-\u9fff]+")
+
+
+def people_invented(claim: str, passages: Sequence[Passage], question: str) -> list[str]:
+    """The people `claim` names whom neither the question nor any passage read names, as
+    written or by sound: a name the model made up or misremembered ("Deng Jinfeng" for
+    邓建军, "Dr. Zhang Qiang" where no Zhang Qiang is read), told as the documents' fact. A
+    name glossed with characters the passages hold ("Xiang Longyu (赵长久)") or holding a
+    passage's name (陈跃忠 for 陈跃) is the passages' person, misspelled: not counted."""
+    said = CITATION_MARKER.sub("", claim)
+    texts = [question, *(t for p in passages for t in (p.title, p.text))]
+    unknown = names_unknown([said], texts)
+    if not unknown:
+        return []
+    simplified = [to_simplified(t) for t in texts]
+    people = {to_simplified(w) for t in texts for w, _ in person_names(t)}
+
+    def known(chars: str) -> bool:
+        chars = to_simplified(chars)
+        return any(chars in t for t in simplified) or any(p in chars for p in people)
+
+    def glossed(name: str) -> bool:
+        return any(known(m.group(1)) for m in re.finditer(re.escape(name) + _GLOSS.pattern, said))
+
+    return [n for n in unknown if not (known(n) if _HAN_NAME.fullmatch(n) else glossed(n))]
