@@ -187,6 +187,8 @@ class Answerer:
             snapshot, question, self.candidates(context_k), history=history
         )
         hits = retrieval.hits[:context_k]
+        # A follow-up's "he" is read, answered and checked as the person it stands for.
+        question = retrieval.question or question
         timings = {k: round(v, 1) for k, v in retrieval.timings.items()}
         # What sentences are scored against: the question itself and its translations.
         queries = list(dict.fromkeys([question, *retrieval.queries]))

@@ -36,6 +36,7 @@ from index.textnorm import sound_tokens, tokenize
 from ragqa.config import Settings
 from ragqa.models.registry import min_dense_score
 from ragqa.types import RetrievalMode
+from service.coreference import resolve_person
 from service.followup import search_plan
 from service.language import corpus_language, detect_language
 from service.passages import SearchHit
@@ -54,6 +55,7 @@ class Retrieval:
     queries: list[str]
     timings: dict[str, float] = field(default_factory=dict)
     followup: bool = False  # searched within the conversation's subject; `relevant` says all
+    question: str = ""  # as searched: a follow-up's "he" replaced by whom the last turn named
 
 
 class HybridRetriever:
@@ -136,19 +138,39 @@ class HybridRetriever:
         first: searched together with that question, a short one ("开幕式是谁主持的？") was
         pulled to whatever shared its words. It is judged relevant on its own when
         elliptical (so history cannot make "今天天气怎么样？" look on topic), else by whether
-        the subject question found anything."""
+        the subject question found anything. A follow-up's personal pronoun is searched as the
+        person the last turn named (`service.coreference`); `Retrieval.question` says so."""
         plan = search_plan(query, history)
         if plan.subject is None:
-            return self._search(snapshot, query, top_k, mode, cross_lingual)
+            found = self._search(snapshot, query, top_k, mode, cross_lingual)
+        else:
+            query = resolve_person(query, history)
+            found = self._followup(
+                snapshot, query, plan.subject, plan.judge_alone, top_k, mode, cross_lingual
+            )
+        found.question = query
+        return found
+
+    def _followup(
+        self,
+        snapshot: SearchView,
+        query: str,
+        subject_question: str,
+        judge_alone: bool,
+        top_k: int,
+        mode: RetrievalMode,
+        cross_lingual: bool | None,
+    ) -> Retrieval:
+        """A follow-up searched within its subject's document (`search`)."""
         alone = None
-        if plan.judge_alone:
+        if judge_alone:
             alone = self._search(snapshot, query, top_k, mode, cross_lingual)
             if not alone.relevant:
                 return alone
-        subject = self._search(snapshot, plan.subject, top_k, mode, cross_lingual)
+        subject = self._search(snapshot, subject_question, top_k, mode, cross_lingual)
         if not subject.hits or not subject.relevant:
             return alone or self._search(
-                snapshot, f"{plan.subject}\n{query}", top_k, mode, cross_lingual
+                snapshot, f"{subject_question}\n{query}", top_k, mode, cross_lingual
             )
         found = self._search(
             snapshot, query, top_k, mode, cross_lingual, frozenset({subject.hits[0].doc_id})

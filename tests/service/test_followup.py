@@ -171,3 +171,29 @@ def test_an_elliptical_question_irrelevant_on_its_own_is_refused_with_history(
     result = answerer.ask(ELLIPTICAL, history=HISTORY)
     assert result.refused and result.citations == []
     assert len(generator.calls) == before  # not asked
+
+
+def test_a_follow_ups_pronoun_is_searched_and_asked_as_the_person_named(
+    answerer: Answerer,
+) -> None:
+    """The model reads "李思进…" where the user wrote "他…": the pronoun is the one person the
+    last exchange named (service.coreference)."""
+    answerer.retriever.min_dense_score = 0.0
+    history = [
+        {"role": "user", "content": ON_TOPIC},
+        {"role": "assistant", "content": "在太原举办，山西医科大学校长李思进教授致欢迎辞[1]。"},
+    ]
+    question = "他担任哪个学会核医学分会的主任委员？"
+    resolved = "李思进担任哪个学会核医学分会的主任委员？"
+    retrieval = answerer.retrieve(question, 4, history=history)
+    assert retrieval.followup and retrieval.question == resolved
+    assert {h.doc_id for h in retrieval.hits} == {FORUM}
+    assert retrieval.queries == [resolved]
+    generator = answerer.generators[0]
+    assert isinstance(generator, FakeGenerator)
+    before = len(generator.calls)
+    answerer.ask(question, history=history)
+    asked = generator.calls[before:]
+    assert asked and all(resolved in str(m[-1]["content"]) for m in asked)
+    assert not any(question in str(m[-1]["content"]) for m in asked)
+    assert answerer.retrieve(ON_TOPIC, 4, history=history).question == ON_TOPIC  # not a follow-up
