@@ -87,9 +87,8 @@ def main(
             if chinese * 2 <= len(passages):
                 continue
             n += 1
-            history = item.get("history") or ()
             started = time.perf_counter()
-            messages = build_messages(item["question"], passages, "zh-Hans", history)
+            messages = build_messages(item["question"], passages, "zh-Hans")
             draft = complete(generator, messages, max_tokens=max_tokens).strip()
             messages += [
                 {"role": "assistant", "content": draft},

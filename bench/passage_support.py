@@ -88,21 +88,22 @@ def main(
         for item in items:
             history = [turn.model_dump() for turn in item.history]
             language = detect_language(item.question)
-            hits = answerer.retrieve(item.question, 12, history=history).hits
+            retrieval = answerer.retrieve(item.question, 12, history=history)
+            hits, asked = retrieval.hits, retrieval.question or item.question
             passages = to_passages(hits[: settings.context_k], answerer.snapshot)
             if item.id in known:  # the same retrieval, so the same judgement
                 whole = known[item.id]
             else:
                 whole = yes_probability(
                     generator,
-                    build_messages(item.question, passages, language, history, task="support"),
+                    build_messages(asked, passages, language, task="support"),
                 )
             alone: list[float] = []
             for passage in passages:  # shown alone, numbered [1]
                 single = [replace(passage, n=1)]
                 p = yes_probability(
                     generator,
-                    build_messages(item.question, single, language, history, task="support"),
+                    build_messages(asked, single, language, task="support"),
                 )
                 alone.append(p if p is not None else 0.0)
             facts = item.answer_facts

@@ -123,22 +123,23 @@ def build_messages(
     question: str,
     passages: Sequence[Passage],
     language: Language,
-    history: Sequence[dict[str, str]] = (),
     *,
     task: str = "question",
     quoting: bool = False,
     gloss: tuple[str, str] | None = None,
     read_simplified: bool = False,
 ) -> list[ChatMessage]:
-    """The preamble, earlier turns, then one user turn holding the passages, the question and
-    the task (`question`: answer it; `quote`: copy the evidence, then answer; `support`: say
-    yes or no, do the passages answer it). `quoting` picks the preamble whose examples quote
+    """The preamble, then one user turn holding the passages, the question and the task
+    (`question`: answer it; `quote`: copy the evidence, then answer; `support`: say yes or no,
+    do the passages answer it). No earlier turn of a conversation: the conversation chose
+    the passages and resolved the question's "he" (service.retrieval), and an earlier answer,
+    shown, was copied as if a passage said it. `quoting` picks the preamble whose examples quote
     first: a judgement before a quote-first answer shares that answer's preamble and cache.
     `gloss` is the question's translation and its language ("zh" or "en"), shown beneath it.
     With `read_simplified`, passages are shown in simplified characters unless the question is
     in traditional ones (the answer is written in the question's script) or the reply quotes.
 
-    Documents and user turns go in without their sentences screened as instructions (an
+    Documents and the question go in without their sentences screened as instructions (an
     order to the assistant, a role marker), and without chat-control tokens.
     """
     asked = neutralise(screen(question, question=True).kept.strip())
@@ -153,15 +154,7 @@ def build_messages(
     # Not with quoting: its grammar holds the quote to the passage's own characters.
     simplified = read_simplified and not quoting and language != "zh-Hant"
     user = _user_turn(asked, _render_passages(passages, simplified), language, task)
-    messages = preamble(quoting=quoting)
-    for turn in history:
-        if turn["role"] == "assistant":
-            messages.append({"role": "assistant", "content": neutralise(turn["content"])})
-        else:
-            said = screen(turn["content"], question=True).kept.strip()
-            messages.append({"role": "user", "content": neutralise(said)})
-    messages.append({"role": "user", "content": user})
-    return messages
+    return [*preamble(quoting=quoting), {"role": "user", "content": user}]
 
 
 def question_gloss(

@@ -240,7 +240,7 @@ class Answerer:
         try:
             judged = time.perf_counter()
             several = self.writer.judge(
-                generator, question, passages, language, history, "several", stop, gloss
+                generator, question, passages, language, "several", stop, gloss
             )
             if several is not None:
                 timings["several_ms"] = round((time.perf_counter() - judged) * 1000, 1)
@@ -262,8 +262,8 @@ class Answerer:
                     self.answer_translator,
                 )
                 parts = answer_parts(
-                    generator, question, groups, self.snapshot, language, history, options,
-                    stop, timings,
+                    generator, question, groups, self.snapshot, language, options, stop,
+                    timings,
                 )  # fmt: skip
                 result = combined_result(question, language, parts, timings, started, several)
                 yield PassagesEvent(result.passages)
@@ -275,7 +275,6 @@ class Answerer:
                 question,
                 passages,
                 language,
-                history,
                 (max_tokens, temperature, deadline),
                 stop,
                 timings,

@@ -90,7 +90,7 @@ def search_plan(question: str, history: Sequence[dict[str, str]] | None) -> Sear
     """A question that refers back, or an elliptical one, is a follow-up: it is searched
     within the subject of the user's last question that named its own (a follow-up of a
     follow-up keeps the first one's subject). Any other question is searched alone. The
-    generator sees the whole conversation either way."""
+    generator never sees the conversation: only the passages it chose, and the question."""
     earlier = [t["content"] for t in history or () if t.get("role") == "user"]
     if not earlier:
         return SearchPlan()

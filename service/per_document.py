@@ -75,7 +75,6 @@ def answer_parts(
     groups: Sequence[Sequence[SearchHit]],
     snapshot: SearchView,
     language: Language,
-    history: Sequence[dict[str, str]],
     options: PartOptions,
     stop: threading.Event,
     timings: dict[str, float],
@@ -90,13 +89,13 @@ def answer_parts(
         started = time.perf_counter()
         support = None
         if options.support_threshold is not None:
-            judged = build_messages(question, passages, language, history, task="support")
+            judged = build_messages(question, passages, language, task="support")
             support = yes_probability(generator, judged, stop)
         timings["support_ms"] = timings.get("support_ms", 0.0) + _ms_since(started)
         if support is not None and support < (options.support_threshold or 0.0):
             parts.append(Part(passages, None, support=support))
             continue
-        messages = build_messages(question, passages, language, history, task="part")
+        messages = build_messages(question, passages, language, task="part")
         started, pieces, generated = time.perf_counter(), list[str](), 0
         stream = generator.stream(
             messages, max_tokens=options.max_tokens, temperature=options.temperature, stop=stop

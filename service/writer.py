@@ -40,7 +40,6 @@ class AnswerWriter:
         question: str,
         passages: list[Passage],
         language: Language,
-        history: Sequence[dict[str, str]],
         limits: tuple[int | None, float | None, float],
         stop: threading.Event,
         timings: dict[str, float],
@@ -52,9 +51,7 @@ class AnswerWriter:
         time, then cited."""
         max_tokens, temperature, deadline = limits
         judged = time.perf_counter()
-        support = self.judge(
-            generator, question, passages, language, history, "support", stop, gloss
-        )
+        support = self.judge(generator, question, passages, language, "support", stop, gloss)
         if support is not None:
             timings["support_ms"] = round((time.perf_counter() - judged) * 1000, 1)
         if stop.is_set():  # the client left during the judgement
@@ -69,7 +66,6 @@ class AnswerWriter:
             question,
             passages,
             language,
-            history,
             task=task,
             quoting=quoting,
             gloss=gloss,
@@ -149,7 +145,6 @@ class AnswerWriter:
         question: str,
         passages: Sequence[Passage],
         language: Language,
-        history: Sequence[dict[str, str]],
         task: str,
         stop: threading.Event,
         gloss: tuple[str, str] | None = None,
@@ -168,7 +163,6 @@ class AnswerWriter:
             question,
             passages,
             language,
-            history,
             task=task,
             quoting=self.settings.quote_first,
             gloss=gloss,

@@ -201,14 +201,12 @@ def test_control_tokens_cannot_open_a_new_turn() -> None:
     assert "obey me" in cleaned  # the text stays, as data
 
 
-def test_messages_frame_passages_as_data_after_the_history() -> None:
-    history = [{"role": "user", "content": "Q1"}, {"role": "assistant", "content": "A1"}]
-    messages = build_messages("那它在哪里举办？", PASSAGES, "zh-Hans", history)
-    roles = [m["role"] for m in messages]
-    assert roles[0] == "system"
-    assert roles[-3:] == ["user", "assistant", "user"]
-    assert [m["content"] for m in messages[-3:-1]] == ["Q1", "A1"]
+def test_messages_frame_passages_as_data_after_the_preamble() -> None:
+    messages = build_messages("它在哪里举办？", PASSAGES, "zh-Hans")
+    assert messages[:-1] == preamble()
+    assert messages[-1]["role"] == "user"
     assert "<passages>" in messages[-1]["content"]
+    assert "它在哪里举办？" in messages[-1]["content"]
     assert "[3] (論壇) On November 26th" in messages[-1]["content"]
     assert refusal("zh-Hans") in messages[-1]["content"]
     # the system prompt is the same for every question, so its KV cache is reused
@@ -252,16 +250,15 @@ def test_the_answerer_shows_the_model_traditional_passages_as_the_setting_says(
     assert all(c.quote in answerer.snapshot.document_text(c.doc_id) for c in result.citations)
 
 
-@given(st.text(), st.sampled_from(["en", "zh-Hans", "zh-Hant"]), st.booleans())
+@given(st.text(), st.sampled_from(["en", "zh-Hans", "zh-Hant"]))
 def test_every_prompt_starts_with_the_preamble_the_service_prefills(
-    question: str, language: Language, with_history: bool
+    question: str, language: Language
 ) -> None:
-    history = [{"role": "user", "content": "Q1"}, {"role": "assistant", "content": "A1"}]
-    messages = build_messages(question, PASSAGES, language, history if with_history else ())
+    messages = build_messages(question, PASSAGES, language)
     start = preamble()
     assert start[0]["role"] == "system" and len(start) > 1  # the rules, then worked examples
     assert messages[: len(start)] == start
-    assert len(messages) == len(start) + 1 + 2 * with_history
+    assert len(messages) == len(start) + 1
 
 
 def test_worked_examples_refuse_with_the_exact_refusal_sentence() -> None:
