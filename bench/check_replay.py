@@ -13,8 +13,10 @@ Checks: `people` (a sentence about the person the question names cites a passage
 them, `service.named_subject.people_uncited`), `examples` (a sentence states nothing only
 the worked examples say, `service.answer_guard.copies_example`), `restated` (a sentence says
 more than the question did), `editions` (a sentence numbering editions names one the
-question asks about, `index.editions.other_edition`) and `invented` (a sentence names only
-people the question or the passages read name, `service.named_subject.people_invented`).
+question asks about, `index.editions.other_edition`), `invented` (a sentence names only
+people the question or the passages read name, `service.named_subject.people_invented`) and
+`unsupported` (a sentence about the person asked about tells them no proper name in Latin
+letters that a passage naming them does not state, `service.named_subject.names_unsupported`).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class CheckName(StrEnum):
     restated = "restated"
     editions = "editions"
     invented = "invented"
+    unsupported = "unsupported"
 
 
 CHECKS = {
@@ -64,6 +67,13 @@ CHECKS = {
         "invented_people",
         claims,
         "people_invented",
+        lambda *_: [],
+    ),
+    CheckName.unsupported: _Check(
+        "Sentences telling the person asked about a name no passage naming them states",
+        "unsupported_names",
+        claims,
+        "names_unsupported",
         lambda *_: [],
     ),
     CheckName.people: _Check(

@@ -24,7 +24,7 @@ from ragqa.types import CITATION_MARKER, Language, marker_numbers
 from service import answer_guard
 from service.language import match_script, to_simplified
 from service.name_spelling import respell_names
-from service.named_subject import people_invented, people_uncited
+from service.named_subject import names_unsupported, people_invented, people_uncited
 from service.term_spelling import respell_terms
 from service.title_spelling import respell_titles
 
@@ -349,7 +349,8 @@ def check_claims(
     as their answer (one listing passages of several documents names the documents instead),
     echo an instruction, fail an answer-guard check (a link the cited passage does not
     state, a credential request, markup, a run of the prompt), or name someone the
-    question asks about whom no passage it cites names (`service.named_subject`); usable on
+    question asks about whom no passage it cites names, or tell them a name copied from a
+    passage about others only (`service.named_subject`); usable on
     whole sentences as they stream. In English, people's names the model misspelled from the
     passages' characters are written as their pinyin ("Easy Qun" -> "Yi Qun (易群)"), and
     terms it half translated are written whole ("the West 京医院" -> "the 西京医院"); in any
@@ -368,6 +369,7 @@ def check_claims(
         and not _restates_question(c, found.asked, question)
         and not other_edition(c, question)
         and not people_invented(c, passages, question)
+        and not names_unsupported(c, passages, question)
         and not _echoes_instructions(c, found.asked, found.factual, found.instructions)
         and not any(answer_guard.failed_checks(c, found.guard))
     )

@@ -10,7 +10,8 @@ A question naming someone whom none of the passages found names at all rests on 
 documents do not share ("Which hospital does Professor Chen Yue work at?" when no Chen Yue is
 in them): such a question is refused rather than answered about someone else. And a sentence of the
 answer about the person asked about must cite a passage that names them (`people_uncited`,
-applied by service.claims): else it tells them a fact of a passage about others.
+applied by service.claims), and tell them no proper name a passage naming them does not state
+(`names_unsupported`): else it tells them a fact of a passage about others.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from index.names import person_names, pinyin_names, titled_names
 from index.textnorm import pinyin_ngrams, syllable_ngrams
 from ragqa.types import CITATION_MARKER, marker_numbers
 from service.language import to_simplified
+from service.term_spelling import names_a_term
 
 if TYPE_CHECKING:
     from service.passages import Passage, SearchHit
@@ -165,6 +167,48 @@ def people_uncited(claim: str, passages: Sequence[Passage], question: str) -> li
     ]
     texts = [to_simplified(p.text) for p in (*cited, *wholes)]
     return [n for n in named if not any(_names(n, asked[n], t) for t in texts)]
+
+
+# A proper name in Latin letters: capitalised words, joined by "of", "the", "and" or "for"
+# ("Chinese PLA General Hospital", "University of Auckland"), not opening on an article.
+_LATIN_NAME = re.compile(
+    r"\b(?!(?:The|A|An)\s)[A-Z][A-Za-z]+(?:\s+(?:of|the|and|for|[A-Z][A-Za-z]+))*\s+[A-Z][A-Za-z]+\b"
+)
+
+
+def names_unsupported(claim: str, passages: Sequence[Passage], question: str) -> list[str]:
+    """The proper names in Latin letters that `claim`, a sentence naming someone the question
+    asks about, tells of them and no passage naming them states, in those letters or as a
+    term the words translate (`service.term_spelling.names_a_term`): copied from a passage
+    about others ("Wang Jing is from Chinese PLA General Hospital", from the English list of
+    other speakers), or made up ("Chen Yue works at the University of Western Sydney").
+    Names the question writes, and the person's own, do not count."""
+    said = CITATION_MARKER.sub("", claim)
+    simplified = to_simplified(said)
+    asked = _question_names(question)
+    named = {n: a for n, a in asked.items() if n in simplified or a.pattern.search(simplified)}
+    if not named:
+        return []
+    lowered = question.lower()
+    told = [
+        m.group(0)
+        for m in _LATIN_NAME.finditer(said)
+        if m.group(0).lower() not in lowered
+        and not any(a.pattern.search(m.group(0)) for a in named.values())
+        and not pinyin_names(m.group(0))  # a person: people_invented's and people_uncited's
+    ]
+    if not told:
+        return []
+    naming = [
+        f"{p.title}\n{p.text}"
+        for p in passages
+        if any(_names(n, a, to_simplified(p.text)) for n, a in named.items())
+    ]
+    return [
+        name
+        for name in told
+        if not any(name in text for text in naming) and not names_a_term(name.split(), naming)
+    ]
 
 
 _GLOSS = re.compile(r"\s*[(（]([\u3400-\u9fff]{2,6})[)）]")  # "Yi Qun (易群)"

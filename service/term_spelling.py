@@ -35,6 +35,8 @@ _PINYIN = re.compile(r"\[[^\]]*\]")  # a reference's reading in a definition: �
 _NOUN_TAGS = ("n", "j", "s", "f")
 _MOST_ADDED = 6  # characters a term may gain on each side
 _LONGEST_ENTRY = 4  # characters of the longest dictionary word looked up
+# Letters two English words of one stem share, for a name's words and the dictionary's senses.
+_PREFIX = 5
 _STOP = frozenset({
     "a", "an", "the", "of", "and", "or", "from", "in", "at", "on", "for", "to", "by", "with",
     "as", "is", "was", "were", "are", "be", "its", "his", "her", "their", "this", "that",
@@ -104,6 +106,51 @@ def _translates(chars: str, words: Sequence[str]) -> bool:
             return False
         covered |= used
     return covered == wanted
+
+
+@lru_cache(maxsize=4096)
+def _named_senses(piece: str) -> frozenset[str]:
+    """A dictionary word's senses, its pinyin (山西 "Shanxi", as place names are written) and
+    "Chinese" for one meaning China, cut to the letters one stem shares ("medic")."""
+    from pypinyin import lazy_pinyin
+
+    senses = {*_senses().get(piece, ()), "".join(lazy_pinyin(piece))}
+    if "china" in senses:
+        senses.add("chinese")
+    return frozenset(sense[:_PREFIX] for sense in senses)
+
+
+def _piece_at(run: str, at: int) -> str:
+    """The longest dictionary word of `run` starting at `at`, or its one character."""
+    senses = _senses()
+    for size in range(min(_LONGEST_ENTRY, len(run) - at), 1, -1):
+        if run[at : at + size] in senses:
+            return run[at : at + size]
+    return run[at]
+
+
+def names_a_term(words: Sequence[str], texts: Sequence[str]) -> bool:
+    """Whether some run of characters of `texts` is what the English `words` (a proper name,
+    "West China Hospital of Sichuan University") translate: each of its dictionary words
+    gives some of the words, by a sense or its pinyin, and together they give every one."""
+    wanted = {w[:_PREFIX] for w in _content_words(" ".join(words))}
+    if not wanted:
+        return False
+    for text in texts:
+        for run in _HAN.findall(to_simplified(text)):
+            for start in range(len(run)):
+                covered: set[str] = set()
+                at = start
+                while at < len(run):
+                    piece = _piece_at(run, at)
+                    used = wanted.intersection(_named_senses(piece))
+                    if not used:
+                        break
+                    covered |= used
+                    if covered == wanted:
+                        return True
+                    at += len(piece)
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,4 +256,4 @@ def respell_terms(text: str, passages: Sequence[Passage]) -> str:
     return "".join(out)
 
 
-__all__ = ["load_dictionary", "respell_terms"]
+__all__ = ["load_dictionary", "names_a_term", "respell_terms"]
