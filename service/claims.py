@@ -349,8 +349,8 @@ def check_claims(
     as their answer (one listing passages of several documents names the documents instead),
     echo an instruction, fail an answer-guard check (a link the cited passage does not
     state, a credential request, markup, a run of the prompt), or name someone the
-    question asks about whom no passage it cites names, or tell them a name copied from a
-    passage about others only (`service.named_subject`); usable on
+    question asks about whom no passage it cites names, or tell them a proper name no
+    passage naming them states (`service.named_subject`); usable on
     whole sentences as they stream. In English, people's names the model misspelled from the
     passages' characters are written as their pinyin ("Easy Qun" -> "Yi Qun (易群)"), and
     terms it half translated are written whole ("the West 京医院" -> "the 西京医院"); in any
