@@ -6,7 +6,8 @@ English reader nor a search of the passage can use that. When the characters it 
 in a passage, beside characters of the same term whose dictionary senses (CC-CEDICT) are the
 English words written beside them, words and characters become the passage's whole term
 ("the 西京医院"). Only noun words join a term, so a verb the model translated ("strengthen
-跨界 cooperation", 加强跨界合作) stays English.
+跨界 cooperation", 加强跨界合作) stays English. The same dictionary tells whether an English
+proper name translates some term of a passage (`names_a_term`, for service.named_subject).
 """
 
 from __future__ import annotations
