@@ -62,7 +62,9 @@ class SearchRequest(Strict):
         default_factory=list,
         max_length=200,
         description='Earlier turns: a query that refers back to them ("it", "that '
-        'meeting", 那次) is searched with the previous user question.',
+        'meeting", 那次, "he") or names nothing of its own is searched within the document '
+        'the conversation\'s subject question finds first, its "he" read as the person the '
+        "last exchange named.",
     )
 
     _query = field_validator("query")(_clean_text)
@@ -115,7 +117,8 @@ class AskRequest(Strict):
     history: list[Turn] = Field(
         default_factory=list,
         max_length=200,
-        description="Earlier turns, oldest first: a follow-up is understood with them.",
+        description="Earlier turns, oldest first: they choose where a follow-up is searched "
+        'and whom its "he" means; the model is not shown them.',
     )
     stream: bool = Field(
         False, description="Answer as Server-Sent Events (`passages`, `token`, `done`)."
