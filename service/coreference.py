@@ -40,10 +40,7 @@ _ASKS_PERSON_ZH = re.compile(r"谁|誰|哪位|哪[一几幾]位|何人")
 def _people(texts: Sequence[str]) -> list[str]:
     """The distinct people `texts` name: in characters where some text writes them so, else
     in pinyin as written."""
-    found: dict[str, str] = {}
-    for text in texts:
-        for name in names_in_question([text]):
-            found.setdefault(name, name)
+    found = dict.fromkeys(name for text in texts for name in names_in_question([text]))
     han = [n for n in found if _HAN.fullmatch(n)]
     latin = [n for n in found if not _HAN.fullmatch(n)]
     romanised = {romanise_name(n).lower() for n in han}

@@ -78,18 +78,10 @@ def _content_words(text: str) -> set[str]:
 def _pieces(chars: str) -> list[str]:
     """`chars` cut into dictionary words, longest first from the left; a character the
     dictionary lacks stands alone."""
-    senses, pieces, at = _senses(), [], 0
+    pieces, at = [], 0
     while at < len(chars):
-        size = next(
-            (
-                n
-                for n in range(min(_LONGEST_ENTRY, len(chars) - at), 1, -1)
-                if chars[at : at + n] in senses
-            ),
-            1,
-        )
-        pieces.append(chars[at : at + size])
-        at += size
+        pieces.append(_piece_at(chars, at))
+        at += len(pieces[-1])
     return pieces
 
 

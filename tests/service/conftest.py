@@ -43,6 +43,11 @@ REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "corpus"
 
 
+def passage_of_document(n: int, text: str) -> Passage:
+    """Passage [n], the whole of a document of its own ("d<n>.txt"), for the claim checks."""
+    return Passage.of(n, f"d{n}.txt", f"d{n}.txt#0", f"d{n}", text, 0, len(text), 0.5)
+
+
 def make_settings(tmp: Path, **overrides: Any) -> Settings:
     """Settings for a test: paths under `tmp`, nothing read from the environment."""
     (tmp / "corpus").mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ import pytest
 
 from service.claims import check_claims
 from service.named_subject import names_unsupported
-from service.passages import Passage
+from tests.service.conftest import passage_of_document
 
 WANG = "四川大学华西医院汪静教授作了2024年全国核医学现状报告，介绍了全国核医学科室的发展情况。"
 SPEAKERS = (
@@ -18,11 +18,7 @@ SPEAKERS = (
 QUESTION = "Which hospital is Professor Wang Jing, who presented the 2024 report, from?"
 
 
-def _passage(n: int, text: str) -> Passage:
-    return Passage.of(n, f"d{n}.txt", f"d{n}.txt#0", f"d{n}", text, 0, len(text), 0.5)
-
-
-PASSAGES = [_passage(1, WANG), _passage(2, SPEAKERS)]
+PASSAGES = [passage_of_document(1, WANG), passage_of_document(2, SPEAKERS)]
 
 
 @pytest.mark.parametrize(
@@ -47,7 +43,9 @@ def test_names_no_passage_naming_the_person_states_are_found(
 
 
 def test_a_name_a_passage_naming_the_person_writes_is_theirs() -> None:
-    own = _passage(3, "Prof. Wang Jing from Chinese PLA General Hospital presented the report.")
+    own = passage_of_document(
+        3, "Prof. Wang Jing from Chinese PLA General Hospital presented the report."
+    )
     claim = "Wang Jing is from Chinese PLA General Hospital [3]."
     assert names_unsupported(claim, [*PASSAGES, own], QUESTION) == []
 

@@ -7,18 +7,14 @@ import pytest
 
 from service.claims import check_claims
 from service.named_subject import people_invented
-from service.passages import Passage
+from tests.service.conftest import passage_of_document
 
 DENG = "中国工程物理研究院流体物理研究所邓建军院士作了题为《加速器技术及其医学应用》的报告。"
 SPEAKERS = "Prof. Cao Feng from Chinese PLA General Hospital gave a talk on nuclear medicine."
 QUESTION = "Which academician spoke at the Chengdu session?"
 
 
-def _passage(n: int, text: str) -> Passage:
-    return Passage.of(n, f"d{n}.txt", f"d{n}.txt#0", f"d{n}", text, 0, len(text), 0.5)
-
-
-PASSAGES = [_passage(1, DENG), _passage(2, SPEAKERS)]
+PASSAGES = [passage_of_document(1, DENG), passage_of_document(2, SPEAKERS)]
 
 
 @pytest.mark.parametrize(
@@ -50,7 +46,7 @@ def test_the_claim_check_drops_the_sentence_naming_them() -> None:
 
 
 def test_a_name_glossed_with_the_passages_characters_is_their_person_misspelled() -> None:
-    passages = [_passage(1, "四川省医学会核医学专委会主任委员陈跃教授做了会议总结。")]
+    passages = [passage_of_document(1, "四川省医学会核医学专委会主任委员陈跃教授做了会议总结。")]
     for claim in (
         "The summary was given by Chen Yousheng (陈跃教授) [1].",
         "The summary was given by Chen Yongzhong (陈跃忠) [1].",  # holds 陈跃
