@@ -37,7 +37,6 @@ from ragqa.config import Settings
 from ragqa.models.registry import min_dense_score
 from ragqa.types import RetrievalMode
 from service.coreference import resolve_person
-from service.dictionary_terms import chinese_terms
 from service.followup import search_plan
 from service.language import corpus_language, detect_language
 from service.passages import SearchHit
@@ -225,12 +224,6 @@ class HybridRetriever:
         if mode in ("lexical", "hybrid"):
             t0 = time.perf_counter()
             sounds = sound_tokens(original, original_language) if len(variants) > 1 else []
-            # What translation drops: the English question's words as a dictionary gives them.
-            glosses = (
-                tokenize(" ".join(chinese_terms(original)))
-                if len(variants) > 1 and original_language == "en"
-                else []
-            )
             searches = []
             for variant, language in variants:
                 tokens = tokenize(variant)
@@ -238,9 +231,6 @@ class HybridRetriever:
                     tokens += sounds  # what translation loses: how the names sound
                 where = self._where(language if matched else None, within)
                 searches.append(snapshot.lexical_search_tokens(tokens, fetch, where))
-            if glosses:  # a search of their own: their many senses would dilute the translation
-                where = self._where("zh", within)
-                searches.append(snapshot.lexical_search_tokens(glosses, fetch, where))
             if side is not None:
                 searches.append(side.lexical_search_tokens(tokenize(original), fetch))
                 if len(variants) == 1:  # a name the translation got wrong still sounds right
