@@ -2,7 +2,7 @@
 first in the passages' Chinese and then put into English by the model in the same chat.
 
 The 1.5B model answers a Chinese question over Chinese passages right far more often than an
-English one (README, Evaluation). Earlier pivots translated the Chinese answer in a separate
+English one (docs/evaluation.md). Earlier pivots translated the Chinese answer in a separate
 call, without the passages, and lost names and titles. Here the English answer is the second
 turn of the same conversation: the model still sees the passages it answered from. For each
 English row of a `ragqa eval` run whose passages are mostly Chinese, the same passages (the

@@ -202,7 +202,7 @@ class Settings(BaseSettings):
         "translations beside the translated question, and a passage in another language "
         "than the question's is given to the model in translation (cited and quoted from "
         "the original). Off: the bilingual index serves plain searches, which translate "
-        "nothing (README, Evaluation, has both measured).",
+        "nothing (docs/evaluation.md has both measured).",
     )
     min_dense_score: float | None = Field(
         None,

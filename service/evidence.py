@@ -2,7 +2,7 @@
 with their neighbours, handed to the model instead of whole chunks.
 
 Given a few focused sentences with their neighbours, a small model answers right more often
-when they hold the facts than given four whole passages (README, Evaluation, "Evidence first",
+when they hold the facts than given four whole passages (docs/evaluation.md, "Evidence first",
 has the measured difference). Sentences are scored like chunks are (cosine to the question or
 its translations plus the weighted relative BM25 score of the same token kinds), plus the
 retrieval score of the passage holding them; each chosen sentence keeps the sentences beside it

@@ -19,7 +19,7 @@ the collection's other language, so a question that is not translated (a plain s
 searched against the translations into its own language, with no model call: a hit names the
 original chunk, and once every chunk is translated the question's own search keeps to
 documents of its language too. Beside a translated question (answers), only with
-`bilingual_answers`: measured, it cost multi-document recall (README, Evaluation).
+`bilingual_answers`: measured, it cost multi-document recall (docs/evaluation.md).
 """
 
 from __future__ import annotations
