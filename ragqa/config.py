@@ -169,15 +169,6 @@ class Settings(BaseSettings):
     evidence_max_chars: int = Field(
         900, ge=100, le=20000, description="Characters of evidence the model reads at most."
     )
-    retry_excerpts: int = Field(
-        0,
-        ge=0,
-        le=20,
-        description="An answer written from whole passages that the answer checks refuse (the "
-        "model answered, but not with what the passages state or the question asks) is written "
-        "once more from this many best-matching sentences of the `evidence_candidates` best "
-        "passages, and kept only if it passes the same checks; 0: off.",
-    )
     evidence_lead: int = Field(
         1,
         ge=0,

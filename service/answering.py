@@ -31,7 +31,6 @@ from service.ask_events import (
     refusal_events,
 )
 from service.bilingual import BilingualIndexer, SentenceTranslator
-from service.claims import is_refusal
 from service.evidence import EvidenceOptions, EvidenceSelector
 from service.generation import Engine, Generator
 from service.language import corpus_language, detect_language
@@ -97,12 +96,6 @@ class Answerer:
             if settings.evidence_lead > 0
             and settings.evidence_sentences == 0
             and not settings.bilingual_answers
-            else None
-        )
-        # A refused answer written again from the best sentences of more passages.
-        self.retry = (
-            EvidenceSelector(embedder, EvidenceOptions.retry_from_settings(settings))
-            if settings.retry_excerpts > 0 and settings.evidence_sentences == 0
             else None
         )
         # A sentence the model wrote in another language than the question's is translated on
@@ -277,43 +270,18 @@ class Answerer:
                 yield TokenEvent(result.answer)
                 yield DoneEvent(result)
                 return
-            limits = (max_tokens, temperature, deadline)
-            first = self.writer.write(
-                generator, question, passages, language, limits, stop, timings, started,
-                several, gloss,
-            )  # fmt: skip
-            if self.retry is None:
-                yield from first
-                return
-            written: AskResult | None = None
-            for event in first:
-                if isinstance(event, DoneEvent):
-                    written = event.result
-                    break
-                yield event
-            if written is None:  # the client left
-                return
-            if not _checks_refused(written) or stop.is_set() or time.perf_counter() > deadline:
-                yield DoneEvent(written)
-                return
-            # The model answered and the checks refused what it wrote: once more, from the
-            # sentences that best match the question, as short excerpts are read better.
-            excerpts = self.retry.select(
-                snapshot, queries, retrieval.hits[: self.settings.evidence_candidates]
-            )
-            again = to_passages(excerpts.hits, snapshot)
-            timings["retry_ms"] = round((time.perf_counter() - started) * 1000, 1)
-            timings = {**timings, **excerpts.timings}
-            gloss = (
-                question_gloss(question, retrieval.queries, again)
-                if self.settings.question_gloss
-                else None
-            )
-            yield PassagesEvent(again)
             yield from self.writer.write(
-                generator, question, again, language, limits, stop, timings, started,
-                several, gloss,
-            )  # fmt: skip
+                generator,
+                question,
+                passages,
+                language,
+                (max_tokens, temperature, deadline),
+                stop,
+                timings,
+                started,
+                several,
+                gloss,
+            )
         finally:
             self._pool.put(generator)
 
@@ -337,7 +305,7 @@ class Answerer:
     def candidates(self, k: int) -> int:
         """Hits to retrieve: `k` for one answer, more when the question may be answered
         document by document (the first `k` are the same either way)."""
-        if self.evidence is not None or self.retry is not None:
+        if self.evidence is not None:
             k = max(k, self.settings.evidence_candidates)
         if self.settings.per_document_threshold is None:
             return k
@@ -360,11 +328,6 @@ class Answerer:
             if isinstance(event, DoneEvent):
                 return event.result
         raise RuntimeError("ask_events ended without a result")  # pragma: no cover
-
-
-def _checks_refused(result: AskResult) -> bool:
-    """The model wrote an answer, not a refusal, and the answer checks refused it."""
-    return result.refused and bool(result.raw_answer.strip()) and not is_refusal(result.raw_answer)
 
 
 __all__ = [

@@ -84,17 +84,6 @@ class EvidenceOptions:
         )
 
     @classmethod
-    def retry_from_settings(cls, settings: Settings) -> EvidenceOptions:
-        """The excerpts a refused answer is written again from: single sentences, no
-        neighbours, within evidence first's character budget."""
-        return cls(
-            sentences=settings.retry_excerpts,
-            neighbours=0,
-            max_chars=settings.evidence_max_chars,
-            lexical_weight=settings.lexical_weight,
-        )
-
-    @classmethod
     def lead_from_settings(cls, settings: Settings) -> EvidenceOptions:
         """The leading sentences put before whole passages: single sentences, no neighbours."""
         return cls(
