@@ -3,8 +3,7 @@
 A question that refers back ("Who chaired it?", "那次会议…") is a follow-up, and so is an
 elliptical one, naming nothing of its own ("开幕式是谁主持的？" after a question about one
 conference: searched over everything it finds every event's opening ceremony). A follow-up
-is searched within the subject of the last question that named one, found with the reply
-to that question (`service.retrieval`): the reply says which document it was answered from.
+is searched within the subject of the last question that named one (`service.retrieval`).
 An elliptical one is still judged relevant on its own, and a question that names its own
 subject is searched and judged alone, so an earlier on-topic turn cannot make an off-topic
 question ("What is the capital of France?", "今天天气怎么样？") look answerable.
@@ -17,8 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from index.textnorm import pos_tagged, to_simplified
-from ragqa.types import CITATION_MARKER
-from service.claims import is_refusal
 
 _NOUNS = (
     r"one|ones|event|meeting|conference|forum|summit|session|year|day|time|talk|speech|lecture"
@@ -81,9 +78,6 @@ class SearchPlan:
 
     subject: str | None = None
     judge_alone: bool = False
-    # The reply to the subject question, unless it was a refusal: what the conversation found
-    # about the subject, so that its document is the one the subject was answered from.
-    answer: str | None = None
 
 
 def refers_back(question: str) -> bool:
@@ -97,35 +91,13 @@ def search_plan(question: str, history: Sequence[dict[str, str]] | None) -> Sear
     within the subject of the user's last question that named its own (a follow-up of a
     follow-up keeps the first one's subject). Any other question is searched alone. The
     generator never sees the conversation: only the passages it chose, and the question."""
-    turns = list(history or ())
-    earlier = [i for i, t in enumerate(turns) if t.get("role") == "user"]
+    earlier = [t["content"] for t in history or () if t.get("role") == "user"]
     if not earlier:
         return SearchPlan()
-    naming = [
-        i
-        for i in earlier
-        if not (refers_back(turns[i]["content"]) or elliptical(turns[i]["content"]))
-    ]
-    at = naming[-1] if naming else earlier[0]
-    subject = turns[at]["content"]
-    answer = _reply(turns, at)
+    naming = [q for q in earlier if not (refers_back(q) or elliptical(q))]
+    subject = naming[-1] if naming else earlier[0]
     if refers_back(question):
-        return SearchPlan(subject, judge_alone=False, answer=answer)
+        return SearchPlan(subject, judge_alone=False)
     if elliptical(question):
-        return SearchPlan(subject, judge_alone=True, answer=answer)
+        return SearchPlan(subject, judge_alone=True)
     return SearchPlan()
-
-
-# Of a long reply, the first sentences are enough to tell which document it came from.
-_REPLY_CHARS = 300
-
-
-def _reply(turns: Sequence[dict[str, str]], at: int) -> str | None:
-    """The assistant's reply to the user's turn `at`, cut short and without its markers; None
-    when there is none or it was a refusal."""
-    if at + 1 >= len(turns) or turns[at + 1].get("role") != "assistant":
-        return None
-    text = CITATION_MARKER.sub("", turns[at + 1].get("content", "")).strip()
-    if not text or is_refusal(text):
-        return None
-    return text[:_REPLY_CHARS]

@@ -134,20 +134,19 @@ class HybridRetriever:
         history: Sequence[dict[str, str]] | None = None,
     ) -> Retrieval:
         """The best `top_k` passages for `query`. A follow-up (`service.followup`) is searched
-        on its own words within the document the conversation's subject question, with the
-        reply to it, finds first: searched together with that question, a short one
-        ("开幕式是谁主持的？") was pulled to whatever shared its words. It is judged relevant on
-        its own when elliptical (so history cannot make "今天天气怎么样？" look on topic), else
-        by whether the subject question found anything. A follow-up's personal pronoun is searched as the
+        on its own words within the document the conversation's subject question finds
+        first: searched together with that question, a short one ("开幕式是谁主持的？") was
+        pulled to whatever shared its words. It is judged relevant on its own when
+        elliptical (so history cannot make "今天天气怎么样？" look on topic), else by whether
+        the subject question found anything. A follow-up's personal pronoun is searched as the
         person the last turn named (`service.coreference`); `Retrieval.question` says so."""
         plan = search_plan(query, history)
         if plan.subject is None:
             found = self._search(snapshot, query, top_k, mode, cross_lingual)
         else:
             query = resolve_person(query, history)
-            subject = plan.subject if plan.answer is None else f"{plan.subject}\n{plan.answer}"
             found = self._followup(
-                snapshot, query, subject, plan.judge_alone, top_k, mode, cross_lingual
+                snapshot, query, plan.subject, plan.judge_alone, top_k, mode, cross_lingual
             )
         found.question = query
         return found
