@@ -43,9 +43,12 @@ REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "corpus"
 
 
-def passage_of_document(n: int, text: str) -> Passage:
-    """Passage [n], the whole of a document of its own ("d<n>.txt"), for the claim checks."""
-    return Passage.of(n, f"d{n}.txt", f"d{n}.txt#0", f"d{n}", text, 0, len(text), 0.5)
+def passage_of_document(
+    n: int, text: str, *, title: str | None = None, score: float = 0.5
+) -> Passage:
+    """Passage [n], the whole of a document of its own ("d<n>.txt", titled "d<n>" unless
+    `title` is given), for the claim checks."""
+    return Passage.of(n, f"d{n}.txt", f"d{n}.txt#0", title or f"d{n}", text, 0, len(text), score)
 
 
 def make_settings(tmp: Path, **overrides: Any) -> Settings:

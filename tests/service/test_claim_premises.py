@@ -8,12 +8,13 @@ import pytest
 from index.editions import other_edition
 from service.answer import postprocess
 from service.passages import Passage
+from tests.service.conftest import passage_of_document
 
 FORUM = "第二届全国分子影像精准诊疗协同创新高峰论坛于4月28日至29日在太原举办。"
 
 
 def passage(text: str, n: int = 1) -> Passage:
-    return Passage.of(n, f"d{n}.txt", f"d{n}.txt#0", "论坛", text, 0, len(text), 1.0)
+    return passage_of_document(n, text, title="论坛", score=1.0)
 
 
 def test_a_sentence_that_only_says_the_question_back_is_dropped() -> None:

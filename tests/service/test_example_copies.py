@@ -5,12 +5,13 @@ from __future__ import annotations
 from service.answer import postprocess
 from service.answer_guard import copies_example, evidence
 from service.passages import Passage
+from tests.service.conftest import passage_of_document
 
 FORUM = "第二届分子影像高峰论坛于4月28日至29日在太原举办，约150人参加。"
 
 
 def passage(text: str, n: int = 1) -> Passage:
-    return Passage.of(n, f"d{n}.txt", f"d{n}.txt#0", "论坛", text, 0, len(text), 1.0)
+    return passage_of_document(n, text, title="论坛", score=1.0)
 
 
 def test_a_venue_taken_from_a_worked_example_is_dropped() -> None:
