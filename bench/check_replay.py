@@ -14,9 +14,11 @@ them, `service.named_subject.people_uncited`), `examples` (a sentence states not
 the worked examples say, `service.answer_guard.copies_example`), `restated` (a sentence says
 more than the question did), `editions` (a sentence numbering editions names one the
 question asks about, `index.editions.other_edition`), `invented` (a sentence names only
-people the question or the passages read name, `service.named_subject.people_invented`) and
+people the question or the passages read name, `service.named_subject.people_invented`),
 `unsupported` (a sentence about the person asked about tells them no proper name in Latin
-letters that a passage naming them does not state, `service.named_subject.names_unsupported`).
+letters that a passage naming them does not state, `service.named_subject.names_unsupported`)
+and `roles` (a sentence gives someone only titles a passage read gives them,
+`service.stated_roles.roles_unsupported`).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class CheckName(StrEnum):
     editions = "editions"
     invented = "invented"
     unsupported = "unsupported"
+    roles = "roles"
 
 
 CHECKS = {
@@ -74,6 +77,13 @@ CHECKS = {
         "unsupported_names",
         claims,
         "names_unsupported",
+        lambda *_: [],
+    ),
+    CheckName.roles: _Check(
+        "Sentences giving someone a title no passage read gives them",
+        "stated_roles",
+        claims,
+        "roles_unsupported",
         lambda *_: [],
     ),
     CheckName.people: _Check(

@@ -47,7 +47,9 @@ _ASKS = {
     ),
     AnswerKind.TIME: re.compile(
         r"何时|何時|什么时候|什麼時候|何年|哪[一]?[天年月日]|哪个月|哪個月|[几幾](?:月|号|號|日|点|點)"
-        rf"|{_question_word('when')}|\b(?:what|which)\s+(?:date|time|year|day|month|week)\b",
+        rf"|{_question_word('when')}"
+        # what date, which years, what were the dates of…
+        r"|\b(?:what|which)\s+(?:(?:is|was|are|were)\s+the\s+)?(?:date|time|year|day|month|week)s?\b",
         re.IGNORECASE,
     ),
     AnswerKind.PLACE: re.compile(
@@ -82,7 +84,7 @@ _ZH_TIME = re.compile(
 _EN_TIME = re.compile(
     r"\b(?:january|february|march|april|may|june|july|august|september|october|november"
     r"|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|morning|afternoon"
-    r"|evening|noon|midnight|today|yesterday|tomorrow|spring|summer|autumn|winter)\b",
+    r"|evening|noon|midnight|today|yesterday|tomorrow|spring|summer|autumn|winter)s?\b",
     re.IGNORECASE,
 )
 _ZH_PLACE_SUFFIX = re.compile(

@@ -25,6 +25,7 @@ from service import answer_guard
 from service.language import match_script, to_simplified
 from service.name_spelling import respell_names
 from service.named_subject import names_unsupported, people_invented, people_uncited
+from service.stated_roles import roles_unsupported
 from service.term_spelling import respell_terms
 from service.title_spelling import respell_titles
 
@@ -350,7 +351,8 @@ def check_claims(
     echo an instruction, fail an answer-guard check (a link the cited passage does not
     state, a credential request, markup, a run of the prompt), or name someone the
     question asks about whom no passage it cites names, or tell them a proper name no
-    passage naming them states (`service.named_subject`); usable on
+    passage naming them states (`service.named_subject`), or give someone a title no passage
+    gives them (`service.stated_roles`); usable on
     whole sentences as they stream. In English, people's names the model misspelled from the
     passages' characters are written as their pinyin ("Easy Qun" -> "Yi Qun (易群)"), and
     terms it half translated are written whole ("the West 京医院" -> "the 西京医院"); in any
@@ -370,6 +372,7 @@ def check_claims(
         and not other_edition(c, question)
         and not people_invented(c, passages, question)
         and not names_unsupported(c, passages, question)
+        and not roles_unsupported(c, passages)
         and not _echoes_instructions(c, found.asked, found.factual, found.instructions)
         and not any(answer_guard.failed_checks(c, found.guard))
     )
