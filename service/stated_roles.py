@@ -6,7 +6,14 @@ post copies a neighbouring name with another's title ("中华医学会核医学�
 the passage gives 李亚明 中国核学会核医学分会理事长). A sentence that gives someone a title,
 before the name or after 是/为/担任, is kept only when a passage read gives that person the same
 title word of the same rank (副主任委员 is not 主任委员) for an organisation whose name shares at
-least half its character pairs. Chinese text only; names are found by the name tagger.
+least half its character pairs. Names are found by the name tagger.
+
+An English sentence giving someone a title ("Prof. Xie Jun, the President of our school", "the
+president ... was Shi Hongcheng (石洪成)") is held to the title's kind and rank alone, since
+the organisation is translated: when the Chinese passages read give that person titles and
+none of the English title's kind (president: 会长, 校长, 主任委员 …) has its rank (vice-,
+-elect, former), the sentence promoted or demoted them (解军 is 副校长). A person an English
+passage read names is not judged: it states their titles in English.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from index.names import person_names
+from index.names import person_names, romanise_name
+from index.textnorm import script_counts
 from ragqa.types import CITATION_MARKER
 from service.language import to_simplified
 
@@ -28,6 +36,7 @@ _POSTS = (
 )  # fmt: skip
 # A post with its rank: 副主任委员 and 候任会长 are other posts than 主任委员 and 会长.
 _TITLE = re.compile(r"(?:常务副|副|候任|前任|名誉|执行|党委)?(?:" + "|".join(_POSTS) + ")")
+_POST = re.compile(r"^(?:常务副|副|候任|前任|名誉|执行|党委)")  # what a title's post follows
 _TITLE_AT_END = re.compile(f"(?:{_TITLE.pattern})$")
 _BREAK = '，。；：,;:！？!?\n（）()“”"《》 '  # what ends the run of titles before a name
 _HONORIFIC = re.compile(r"(?:教授|院士|博士|老师|先生|女士|同志)$")
@@ -35,6 +44,38 @@ _AFTER_NAME = re.compile(
     rf"(?:教授|院士|博士|老师|先生|女士|同志)?[，,]?(?:是|为|担任|任|系|时任|现任)([^{_BREAK}]{{1,40}})"
 )
 _NOT_ORGANISATION = re.compile(r"是|为|由|了|和|与|及|在")  # a verb or joint before the title
+
+
+# English titles, by the Chinese posts each translates; a rank word before or after one.
+_KINDS = {
+    "president": {"会长", "理事长", "主席", "校长", "院长", "主任委员", "总裁", "董事长"},
+    "chair": {"主任委员", "主席", "理事长", "董事长", "会长", "主任"},
+    "director": {"主任", "所长", "司长", "局长", "处长", "院长", "主任委员", "部长"},
+    "dean": {"院长"},
+    "secretary-general": {"秘书长"},
+    "secretary": {"书记"},
+}
+_EN_TITLE = re.compile(
+    r"\b(?P<rank>(?:(?:executive|honorary|former)\s+)?(?:vice|deputy)[- ]\s*|(?:executive|honorary"
+    r"|former|incoming)\s+)?(?:party\s+)?(?P<kind>president|chair(?:man|woman|person)?|director"
+    r"|dean|secretary-general|secretary)(?P<elect>-elect)?\b",
+    re.IGNORECASE,
+)
+_ORDINAL = (
+    r"(?:(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth"
+    r"|\d+(?:st|nd|rd|th))\s+)"
+)
+# Between a name and the title it is given ("Li Sijin (李思进), president of", "Tang Yonglin is
+# the director of"), and between a title and its holder ("the president of … was Dr. Wang").
+_NAME_THEN_TITLE = re.compile(
+    r"\s*,?\s*(?:who\s+(?:is|was)\s+|(?:is|was|as|serves\s+as|served\s+as)\s+)?"
+    rf"(?:the\s+|a\s+|an\s+)?{_ORDINAL}?(?:committee\s+)?$",
+    re.IGNORECASE,
+)
+_TITLE_THEN_NAME = re.compile(
+    r"^(?:\s+of\s+[^.;!?,]*?)?\s*(?:,|:|\bis\b|\bwas\b)?\s*(?:(?:Dr|Prof)\.?\s*|Professor\s+)?$",
+    re.IGNORECASE,
+)
 
 
 class Role(NamedTuple):
@@ -82,6 +123,15 @@ def _roles(text: str, names: Sequence[str]) -> list[Role]:
     return found
 
 
+def _people(text: str) -> list[str]:
+    return [to_simplified(name) for name, _ in person_names(text)]
+
+
+def _stated(texts: Sequence[str]) -> list[Role]:
+    """Every title the (simplified) passage texts give someone."""
+    return [role for text in texts for role in _roles(text, _people(text))]
+
+
 def _pairs(text: str) -> set[str]:
     return {text[i : i + 2] for i in range(len(text) - 1)}
 
@@ -95,17 +145,79 @@ def _same(given: Role, stated: Role) -> bool:
     return not mine or not theirs or len(mine & theirs) >= min(len(mine), len(theirs)) / 2
 
 
+def _rank(title: str) -> str:
+    """A Chinese title's rank: 副 (常务副 too), 候任, 前任, 名誉, or '' for the post itself."""
+    return next((rank for rank in ("副", "候任", "前任", "名誉") if rank in title), "")
+
+
+def _english_rank(title: re.Match[str]) -> str:
+    words = (title.group("rank") or "").lower()
+    if "vice" in words or "deputy" in words:
+        return "副"
+    if title.group("elect") or "incoming" in words:
+        return "候任"
+    return "前任" if "former" in words else "名誉" if "honorary" in words else ""
+
+
+def _english_kind(title: re.Match[str]) -> str:
+    kind = title.group("kind").lower()
+    return "chair" if kind.startswith("chair") else kind
+
+
+def _mentions(text: str, person: str) -> list[tuple[int, int]]:
+    """Where English `text` names `person` (Chinese characters): in them, or in pinyin with or
+    without them after it in brackets."""
+    pinyin = re.escape(romanise_name(person))
+    pattern = rf"{pinyin}(?:\s*[(（]\s*{person}\s*[)）])?|{person}"
+    return [m.span() for m in re.finditer(pattern, text, re.IGNORECASE)]
+
+
+def _english_roles(said: str, people: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(person, kind, rank) of each title English `said` gives one of `people`: right after
+    their name, or right before it with only its organisation between."""
+    mentions = [(span, person) for person in people for span in _mentions(said, person)]
+    found = []
+    for title in _EN_TITLE.finditer(said):
+        after = [
+            (start, person)
+            for (start, end), person in mentions
+            if end <= title.start() and _NAME_THEN_TITLE.match(said[end : title.start()])
+        ]
+        later = sorted((start, person) for (start, _), person in mentions if start >= title.end())
+        before = (
+            later[:1] if later and _TITLE_THEN_NAME.match(said[title.end() : later[0][0]]) else []
+        )
+        for _, person in after + before:
+            found.append((person, _english_kind(title), _english_rank(title)))
+    return found
+
+
+def _english_unsupported(said: str, passages: Sequence[Passage]) -> list[Role]:
+    """The titles English `said` gives people whom the Chinese passages read give titles, none
+    of them of the English title's kind and rank."""
+    texts = [to_simplified(p.checked_text) for p in passages]
+    stated = _stated(texts)
+    unsupported = []
+    for person, kind, rank in _english_roles(said, sorted({r.person for r in stated})):
+        if any(romanise_name(person).lower() in t.lower() for t in texts):
+            continue  # an English passage names them: it states their titles in English
+        held = [r.title for r in stated if r.person == person]
+        if not any(_POST.sub("", t) in _KINDS[kind] and _rank(t) == rank for t in held):
+            unsupported.append(Role(person, "", f"{rank}{kind}"))
+    return unsupported
+
+
 def roles_unsupported(claim: str, passages: Sequence[Passage]) -> list[Role]:
-    """The titles `claim` gives people that no passage read gives them."""
+    """The titles `claim` gives people that no passage read gives them (in English, of
+    another rank than the passages give them)."""
     said = to_simplified(CITATION_MARKER.sub("", claim))
-    names = [to_simplified(n) for n, _ in person_names(said)]
-    given = _roles(said, names)
+    cjk, latin = script_counts(said)
+    if latin > cjk:
+        return _english_unsupported(said, passages)
+    given = _roles(said, _people(said))
     if not given:
         return []
-    stated = []
-    for passage in passages:
-        text = to_simplified(passage.checked_text)
-        stated += _roles(text, [to_simplified(n) for n, _ in person_names(text)])
+    stated = _stated([to_simplified(p.checked_text) for p in passages])
     return [g for g in given if not any(s.person == g.person and _same(g, s) for s in stated)]
 
 

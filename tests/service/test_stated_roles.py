@@ -69,3 +69,48 @@ def test_check_claims_drops_the_sentence_and_keeps_the_rest() -> None:
     kept = check_claims(answer, PASSAGES, "zh-Hans", "中华医学会核医学分会主任委员是谁？")
     assert "汪静" in kept
     assert "李亚明" not in kept
+
+
+LEADERS = "山西医科大学党委书记刘春，副校长解军出席开幕式。"
+
+
+@pytest.mark.parametrize(
+    ("claim", "unsupported"),
+    [
+        # promoted: the passages give 解军 副校长, 石洪成 副主任委员
+        (
+            "Prof. Xie Jun, the President of the university, spoke [3].",
+            [Role("解军", "", "president")],
+        ),
+        (
+            "The president of the physicians' branch was Shi Hongcheng (石洪成) [1].",
+            [Role("石洪成", "", "president")],
+        ),
+        (
+            "Wang Jing (汪静) was the president-elect of the branch [1].",
+            [Role("汪静", "", "候任president")],
+        ),
+        # the kind and rank the passages give, whatever the organisation's translation
+        ("Xie Jun, vice president of Shanxi Medical University, spoke [3].", []),
+        ("The chair of the Chinese Society of Nuclear Medicine was Wang Jing [1].", []),
+        ("Huang Gang, president of the physicians' association, gave a speech [1].", []),
+        ("Liu Chun is the Party secretary of the university [3].", []),
+        # a title ends at a comma: Shi Hongcheng is not given Wang Jing's
+        ("Wang Jing, the chair of the branch, and Shi Hongcheng spoke [1].", []),
+        # someone no passage gives a title is not judged
+        ("The director of the meeting was Tian Rong [1].", []),
+    ],
+)
+def test_english_titles_of_another_rank_or_kind_are_found(
+    claim: str, unsupported: list[Role]
+) -> None:
+    passages = [*PASSAGES, passage_of_document(3, LEADERS)]
+    assert roles_unsupported(claim, passages) == unsupported
+
+
+def test_someone_an_english_passage_names_is_not_judged_in_english() -> None:
+    english = passage_of_document(4, "Prof. Xie Jun, President of the university, opened it.")
+    claim = "Prof. Xie Jun, the President of the university, opened the conference [4]."
+    passages = [passage_of_document(3, LEADERS), english]
+    assert roles_unsupported(claim, passages) == []
+    assert roles_unsupported(claim, passages[:1]) == [Role("解军", "", "president")]
