@@ -43,6 +43,8 @@ _HONORIFIC = re.compile(r"(?:教授|院士|博士|老师|先生|女士|同志)$"
 _AFTER_NAME = re.compile(
     rf"(?:教授|院士|博士|老师|先生|女士|同志)?[，,]?(?:是|为|担任|任|系|时任|现任)([^{_BREAK}]{{1,40}})"
 )
+# A title, then who holds it: "主任委员分别是李思进教授和解军教授".
+_TITLE_IS = re.compile(rf"({_TITLE.pattern})(?:分别|依次|均|都)?(?:是|为)([^{_BREAK}]{{1,60}})")
 _NOT_ORGANISATION = re.compile(r"是|为|由|了|和|与|及|在")  # a verb or joint before the title
 
 
@@ -109,8 +111,13 @@ def _ending_title(item: str) -> tuple[str, str] | None:
 
 
 def _roles(text: str, names: Sequence[str]) -> list[Role]:
-    """Every title `text` gives one of `names`: written before the name, or after 是/为/担任."""
+    """Every title `text` gives one of `names`: written before the name, after 是/为/担任, or
+    before 是 and the names holding it."""
     found = []
+    for held in _TITLE_IS.finditer(text):
+        closest = next(iter(_titles_before(text, held.start(), names)), "")
+        organisation = _NOT_ORGANISATION.split(closest)[-1]
+        found += [Role(n, organisation, held.group(1)) for n in names if n in held.group(2)]
     for name in names:
         for match in re.finditer(re.escape(name), text):
             for item in _titles_before(text, match.start(), names):
@@ -214,10 +221,10 @@ def roles_unsupported(claim: str, passages: Sequence[Passage]) -> list[Role]:
     cjk, latin = script_counts(said)
     if latin > cjk:
         return _english_unsupported(said, passages)
-    given = _roles(said, _people(said))
-    if not given:
-        return []
     stated = _stated([to_simplified(p.checked_text) for p in passages])
+    # The tagger misses names in some contexts (和解军: 和解 "reconcile"); the passages' do not.
+    people = dict.fromkeys([*_people(said), *(r.person for r in stated if r.person in said)])
+    given = _roles(said, list(people))
     return [g for g in given if not any(s.person == g.person and _same(g, s) for s in stated)]
 
 

@@ -114,3 +114,17 @@ def test_someone_an_english_passage_names_is_not_judged_in_english() -> None:
     passages = [passage_of_document(3, LEADERS), english]
     assert roles_unsupported(claim, passages) == []
     assert roles_unsupported(claim, passages[:1]) == [Role("解军", "", "president")]
+
+
+def test_a_title_before_the_names_holding_it_is_given_to_each() -> None:
+    claim = "中华医学会核医学分会主任委员分别是汪静教授和石洪成教授[1]。"
+    assert roles_unsupported(claim, PASSAGES) == [
+        Role("石洪成", "中华医学会核医学分会", "主任委员")
+    ]
+
+
+def test_a_name_the_tagger_misses_in_the_answer_is_found_as_the_passages_name_it() -> None:
+    # 和解军 reads as 和解 ("reconcile") + 军: the passage names 解军, so the answer does too
+    claim = "中华医学会核医学分会主任委员分别是汪静教授和解军教授[1]。"
+    passages = [*PASSAGES, passage_of_document(3, LEADERS)]
+    assert roles_unsupported(claim, passages) == [Role("解军", "中华医学会核医学分会", "主任委员")]
