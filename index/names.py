@@ -29,10 +29,13 @@ _SURNAME_READINGS = {
 _RARE = 30
 _RARE_LENGTH = 3
 _HAN_ONLY = re.compile(r"[\u3400-\u9fff]{2,4}")
+# Abbreviated bodies the tagger reads as a surname and a given name (卫健委: 卫 is a surname):
+# given names do not end in these characters.
+_BODY_ENDINGS = frozenset("委办局厅署处队站室司部所")
 
 
 def _is_name(word: str, flag: str) -> bool:
-    if flag != "nr" or not _HAN_ONLY.fullmatch(word):
+    if flag != "nr" or not _HAN_ONLY.fullmatch(word) or word[-1] in _BODY_ENDINGS:
         return False
     seen = _jieba().dt.FREQ.get(word)
     return not seen or (len(word) == _RARE_LENGTH and seen <= _RARE)

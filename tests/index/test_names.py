@@ -23,6 +23,11 @@ def test_common_words_the_tagger_also_calls_names_are_left_out() -> None:
     assert person_names(text) == ()
 
 
+def test_an_abbreviated_body_is_not_a_name() -> None:
+    # 卫健委 (the Health Commission) tags as a name: 卫 is a surname
+    assert person_names("国家卫健委体改司副司长林莉致辞。") == (("林莉", "Lin Li"),)
+
+
 def test_each_name_once_in_order_of_first_appearance() -> None:
     text = "会议由李思进主持。刘亚强教授作报告。李思进总结。"
     assert [written for written, _ in person_names(text)] == ["李思进", "刘亚强"]
