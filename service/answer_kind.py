@@ -54,7 +54,7 @@ _ASKS = {
     ),
     AnswerKind.PLACE: re.compile(
         r"哪里|哪裡|哪儿|哪兒|在哪|何处|何處|何地|什么地方|什麼地方"
-        r"|哪[个個座所家间間]?(?:城市|地方|地点|地點|省|国家|國家|会场|會場|酒店|医院|醫院|大学|大學|场馆|場館)"
+        r"|哪[个個座所家间間些]?(?:城市|地方|地点|地點|省|国家|國家|会场|會場|酒店|医院|醫院|大学|大學|场馆|場館)"
         rf"|{_question_word('where')}|\b(?:what|which)\s+(?:city|town|country|province|venue|place|location|hospital"
         r"|university|hotel)\b",
         re.IGNORECASE,

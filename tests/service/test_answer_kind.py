@@ -28,6 +28,7 @@ Q, T, P = AnswerKind.QUANTITY, AnswerKind.TIME, AnswerKind.PLACE
         ("Where was the workshop held?", {P}),
         ("Which city hosted the meeting?", {P}),
         ("年会在哪个城市举办？", {P}),
+        ("「創新應用獎」頒給了哪些醫院？", {P}),
         ("頒獎典禮在哪裡舉行？", {P}),
         ("會議是何時、在哪裡舉行的？", {T, P}),
         ("How long did the keynote last?", {Q}),
