@@ -144,12 +144,18 @@ def _pairs(text: str) -> set[str]:
 
 
 def _same(given: Role, stated: Role) -> bool:
-    """The same title: same word and rank, organisations sharing half the pairs of the shorter
-    name (one may be cut short, "核医学分会" for "中华医学会核医学分会"), or either unnamed."""
-    if given.title != stated.title:
+    """The same title: same post and rank (党委书记 is a 书记), organisations sharing half the
+    pairs of the shorter name (one cut short, "核医学分会" for "中华医学会核医学分会"), or
+    either unnamed."""
+    if _rank(given.title) != _rank(stated.title) or _post(given.title) != _post(stated.title):
         return False
     mine, theirs = _pairs(given.organisation), _pairs(stated.organisation)
     return not mine or not theirs or len(mine & theirs) >= min(len(mine), len(theirs)) / 2
+
+
+def _post(title: str) -> str:
+    """A Chinese title without its rank or body: 书记 for 党委书记, 主任委员 for 副主任委员."""
+    return _POST.sub("", title)
 
 
 def _rank(title: str) -> str:
@@ -209,7 +215,7 @@ def _english_unsupported(said: str, passages: Sequence[Passage]) -> list[Role]:
         if any(romanise_name(person).lower() in t.lower() for t in texts):
             continue  # an English passage names them: it states their titles in English
         held = [r.title for r in stated if r.person == person]
-        if not any(_POST.sub("", t) in _KINDS[kind] and _rank(t) == rank for t in held):
+        if not any(_post(t) in _KINDS[kind] and _rank(t) == rank for t in held):
             unsupported.append(Role(person, "", f"{rank}{kind}"))
     return unsupported
 

@@ -128,3 +128,9 @@ def test_a_name_the_tagger_misses_in_the_answer_is_found_as_the_passages_name_it
     claim = "中华医学会核医学分会主任委员分别是汪静教授和解军教授[1]。"
     passages = [*PASSAGES, passage_of_document(3, LEADERS)]
     assert roles_unsupported(claim, passages) == [Role("解军", "中华医学会核医学分会", "主任委员")]
+
+
+def test_a_post_named_without_its_body_is_the_same_post() -> None:
+    leaders = [passage_of_document(3, LEADERS)]
+    assert roles_unsupported("书记是刘春[3]。", leaders) == []  # 党委书记刘春
+    assert roles_unsupported("校长是解军[3]。", leaders) == [Role("解军", "", "校长")]  # 副校长
