@@ -4,9 +4,10 @@ Chinese reports name people with their titles ("中华医学会核医学分会�
 是…大数据办公室主任"), often a list of them in one sentence, and a small model asked who held a
 post copies a neighbouring name with another's title ("中华医学会核医学分会主任委员李亚明", where
 the passage gives 李亚明 中国核学会核医学分会理事长). A sentence that gives someone a title,
-before the name or after 是/为/担任, is kept only when a passage read gives that person the same
-title word of the same rank (副主任委员 is not 主任委员) for an organisation whose name shares at
-least half its character pairs. Names are found by the name tagger.
+before the name, after 是/为/担任, or before 是 and the names holding it, is kept only when a
+passage read gives that person the same post of the same rank (副主任委员 is not 主任委员; 党委书记
+is a 书记) for an organisation whose name shares at least half its character pairs. Names are
+found by the name tagger, and as the passages name them where it misses one in context.
 
 An English sentence giving someone a title ("Prof. Xie Jun, the President of our school", "the
 president ... was Shi Hongcheng (石洪成)") is held to the title's kind and rank alone, since
