@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from index.names import person_names, romanise_name
@@ -36,13 +37,15 @@ _POSTS = (
     "主任", "所长", "部长", "司长", "局长", "处长", "总裁", "主编", "组长",
 )  # fmt: skip
 # A post with its rank: 副主任委员 and 候任会长 are other posts than 主任委员 and 会长.
-_TITLE = re.compile(r"(?:常务副|副|候任|前任|名誉|执行|党委)?(?:" + "|".join(_POSTS) + ")")
-_POST = re.compile(r"^(?:常务副|副|候任|前任|名誉|执行|党委)")  # what a title's post follows
+_BEFORE_POST = "常务副|副|候任|前任|名誉|执行|党委"  # a rank, or the body a post is of
+_TITLE = re.compile(f"(?:{_BEFORE_POST})?(?:{'|'.join(_POSTS)})")
+_POST = re.compile(f"^(?:{_BEFORE_POST})")
 _TITLE_AT_END = re.compile(f"(?:{_TITLE.pattern})$")
 _BREAK = '，。；：,;:！？!?\n（）()“”"《》 '  # what ends the run of titles before a name
-_HONORIFIC = re.compile(r"(?:教授|院士|博士|老师|先生|女士|同志)$")
+_HONORIFICS = "教授|院士|博士|老师|先生|女士|同志"
+_HONORIFIC = re.compile(f"(?:{_HONORIFICS})$")
 _AFTER_NAME = re.compile(
-    rf"(?:教授|院士|博士|老师|先生|女士|同志)?[，,]?(?:是|为|担任|任|系|时任|现任)([^{_BREAK}]{{1,40}})"
+    rf"(?:{_HONORIFICS})?[，,]?(?:是|为|担任|任|系|时任|现任)([^{_BREAK}]{{1,40}})"
 )
 # A title, then who holds it: "主任委员分别是李思进教授和解军教授".
 _TITLE_IS = re.compile(rf"({_TITLE.pattern})(?:分别|依次|均|都)?(?:是|为)([^{_BREAK}]{{1,60}})")
@@ -135,9 +138,11 @@ def _people(text: str) -> list[str]:
     return [to_simplified(name) for name, _ in person_names(text)]
 
 
-def _stated(texts: Sequence[str]) -> list[Role]:
-    """Every title the (simplified) passage texts give someone."""
-    return [role for text in texts for role in _roles(text, _people(text))]
+@lru_cache(maxsize=32)
+def _stated(texts: tuple[str, ...]) -> tuple[Role, ...]:
+    """Every title the (simplified) passage texts give someone. Cached: a streamed answer is
+    checked sentence by sentence against the same passages."""
+    return tuple(role for text in texts for role in _roles(text, _people(text)))
 
 
 def _pairs(text: str) -> set[str]:
@@ -206,10 +211,9 @@ def _english_roles(said: str, people: Sequence[str]) -> list[tuple[str, str, str
     return found
 
 
-def _english_unsupported(said: str, passages: Sequence[Passage]) -> list[Role]:
-    """The titles English `said` gives people whom the Chinese passages read give titles, none
+def _english_unsupported(said: str, texts: tuple[str, ...]) -> list[Role]:
+    """The titles English `said` gives people whom the Chinese passage texts give titles, none
     of them of the English title's kind and rank."""
-    texts = [to_simplified(p.checked_text) for p in passages]
     stated = _stated(texts)
     unsupported = []
     for person, kind, rank in _english_roles(said, sorted({r.person for r in stated})):
@@ -225,10 +229,11 @@ def roles_unsupported(claim: str, passages: Sequence[Passage]) -> list[Role]:
     """The titles `claim` gives people that no passage read gives them (in English, of
     another rank than the passages give them)."""
     said = to_simplified(CITATION_MARKER.sub("", claim))
+    texts = tuple(to_simplified(p.checked_text) for p in passages)
     cjk, latin = script_counts(said)
     if latin > cjk:
-        return _english_unsupported(said, passages)
-    stated = _stated([to_simplified(p.checked_text) for p in passages])
+        return _english_unsupported(said, texts)
+    stated = _stated(texts)
     # The tagger misses names in some contexts (和解军: 和解 "reconcile"); the passages' do not.
     people = dict.fromkeys([*_people(said), *(r.person for r in stated if r.person in said)])
     given = _roles(said, list(people))
