@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from collections.abc import Generator as EventStream
+from functools import partial
 
 from index.backend import ChunkStore, SearchView
 from index.documents import Chunk
@@ -22,6 +23,7 @@ from ragqa.config import Settings
 from ragqa.types import RetrievalMode
 from service.answer import preamble, question_gloss
 from service.answer_guard import question_has_content
+from service.answer_kind import answers_kind, asked_kinds
 from service.ask_events import (
     AskEvent,
     AskResult,
@@ -31,7 +33,7 @@ from service.ask_events import (
     refusal_events,
 )
 from service.bilingual import BilingualIndexer, SentenceTranslator
-from service.evidence import EvidenceOptions, EvidenceSelector
+from service.evidence import Evidence, EvidenceOptions, EvidenceSelector, lede_hits
 from service.generation import Engine, Generator
 from service.language import corpus_language, detect_language
 from service.named_subject import hits_naming, names_unknown
@@ -218,7 +220,7 @@ class Answerer:
             ordered = reading_order(hits, self.settings.passage_order)
             if self.lead is not None and relevant:  # the sentences likeliest to state it, first
                 # About someone the question names: from the passages that name them.
-                lead = self.lead.select(snapshot, queries, hits_naming(queries, hits) or hits)
+                lead = self._lead(snapshot, question, queries, hits_naming(queries, hits) or hits)
                 if lead.scores:  # no candidate sentence: the passages alone
                     ordered = [*lead.hits, *ordered]
                 timings = {**timings, **lead.timings}
@@ -301,6 +303,25 @@ class Answerer:
         if self.bilingual is None or not self.settings.bilingual_answers:
             return None
         return self.bilingual.reader(self.snapshot, corpus_language(detect_language(question)))
+
+    def _lead(
+        self, snapshot: SearchView, question: str, queries: Sequence[str], hits: list[SearchHit]
+    ) -> Evidence:
+        """The leading sentences: for a question asking a quantity, time or place, the best
+        stating one, from the passages or their documents' openings (a report's lede states
+        its event's date, place and attendance); otherwise, or when none states one, the
+        best of the passages."""
+        assert self.lead is not None
+        if asked_kinds(question):
+            stated = self.lead.select(
+                snapshot,
+                queries,
+                [*hits, *lede_hits(snapshot, hits)],
+                keep=partial(answers_kind, question),
+            )
+            if stated.scores:
+                return stated
+        return self.lead.select(snapshot, queries, hits)
 
     def candidates(self, k: int) -> int:
         """Hits to retrieve: `k` for one answer, more when the question may be answered

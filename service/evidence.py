@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import groupby
 
@@ -38,6 +38,9 @@ _MARGIN = 400
 _UNIT_CHARS = 150
 # Numbering of a deleted document's chunks' sentences: far apart, so never neighbours.
 _APART = 1_000_000
+# A news report states its event's when, where and how many in its opening sentences (the
+# lede): as many characters as the leading sentence for such a question may be taken from.
+_LEDE_CHARS = 400
 # Fragments shorter than this ("图片来源", a date line) are never chosen for their own sake.
 _MIN_CHARS = 8
 
@@ -185,10 +188,15 @@ class EvidenceSelector:
         self.judge = judge
 
     def select(
-        self, snapshot: SearchView, queries: Sequence[str], hits: Sequence[SearchHit]
+        self,
+        snapshot: SearchView,
+        queries: Sequence[str],
+        hits: Sequence[SearchHit],
+        keep: Callable[[str], bool] | None = None,
     ) -> Evidence:
         """Excerpts of `hits` for the question and its translations (`queries`, the original
-        first), best first, within the character budget."""
+        first), best first, within the character budget; only sentences whose text `keep`
+        accepts are chosen (none: the hits themselves, unscored)."""
         started = time.perf_counter()
         by_doc, texts = document_sentences(snapshot, hits)
         candidates = [
@@ -197,6 +205,7 @@ class EvidenceSelector:
             for s in sentences
             if len(s.text.strip()) >= _MIN_CHARS
             and any(_holds(h, s) for h in hits if h.doc_id == s.doc_id)
+            and (keep is None or keep(s.text))
         ]
         if not candidates or not queries:
             return Evidence(list(hits), {}, {"evidence_ms": 0.0})
@@ -275,6 +284,25 @@ class EvidenceSelector:
         fused = dense + self.options.lexical_weight * relative
         fused += self.options.chunk_weight * np.array([s.hit.score for s in candidates])
         return [float(x) for x in fused]
+
+
+def lede_hits(snapshot: SearchView, hits: Sequence[SearchHit]) -> list[SearchHit]:
+    """For each document of `hits`, a hit spanning its opening (the lede, `_LEDE_CHARS`),
+    scored as the document's best hit: where a report states its event's date, place and
+    attendance, though retrieval may have found only later passages of it."""
+    best: dict[str, SearchHit] = {}
+    for hit in hits:
+        if hit.doc_id not in best or hit.score > best[hit.doc_id].score:
+            best[hit.doc_id] = hit
+    ledes = []
+    for doc_id, hit in best.items():
+        try:
+            text = snapshot.document_text(doc_id)[:_LEDE_CHARS]
+        except DocumentNotFound:
+            continue
+        chunk = Chunk(f"{doc_id}#0", doc_id, 0, text, 0, len(text), title=hit.title)
+        ledes.append(replace(hit, chunk=chunk))
+    return ledes
 
 
 def _excerpts(
