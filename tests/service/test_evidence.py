@@ -7,6 +7,7 @@ fake models. The real embedder's choice on the bundled collection is in the slow
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import cast
 
@@ -15,7 +16,14 @@ import pytest
 from index.backend import SearchView
 from index.documents import Chunk
 from ragqa.errors import DocumentNotFound
-from service.evidence import EvidenceOptions, EvidenceSelector, document_sentences
+from service.answer_kind import answers_kind
+from service.evidence import (
+    _LEDE_CHARS,
+    EvidenceOptions,
+    EvidenceSelector,
+    document_sentences,
+    lede_hits,
+)
 from service.language import to_simplified
 from service.passages import SearchHit
 from tests.conftest import FakeEmbedder
@@ -125,6 +133,47 @@ def test_without_judged_sentences_the_judge_is_not_asked() -> None:
     hits = [_hit("a", DOCUMENT, 0, len(DOCUMENT))]
     evidence = selector.select(_snapshot({"a": DOCUMENT}), ["论坛在哪里？"], hits)
     assert evidence.hits and evidence.none is None
+
+
+# A report whose date is in its opening sentence only, far before the passage retrieved.
+REPORT = (
+    "第三届论坛于5月6日在成都开幕。"
+    + "与会专家围绕核医学的发展进行了深入讨论。" * 25
+    + "论坛的主旨报告由张三教授作。"
+)
+
+
+def test_the_ledes_are_each_documents_opening_scored_as_its_best_hit() -> None:
+    texts = {"a": REPORT, "b": OTHER}
+    late = REPORT.index("论坛的主旨")
+    hits = [
+        _hit("a", REPORT, late, len(REPORT), score=0.4),
+        _hit("b", OTHER, 0, len(OTHER), score=0.5),
+        _hit("a", REPORT, late - 40, late, score=0.9),
+    ]
+    ledes = lede_hits(_snapshot({**texts, "gone": ""}), [*hits, _hit("gone", "x", 0, 1)][:3])
+    assert [h.doc_id for h in ledes] == ["a", "b"]  # one per document, in the hits' order
+    for lede in ledes:
+        assert lede.start == 0 and lede.text == texts[lede.doc_id][:_LEDE_CHARS]
+    assert [h.score for h in ledes] == [0.9, 0.5]
+    # A document deleted since it was retrieved has no opening to read.
+    assert lede_hits(_snapshot(texts), [_hit("gone", "xyz", 0, 3)]) == []
+
+
+def test_kept_sentences_only_and_the_opening_that_states_the_time_asked_for() -> None:
+    question = "第三届论坛是哪天开幕的？"
+    late = REPORT.index("论坛的主旨")
+    hits = [_hit("a", REPORT, late - 60, len(REPORT))]
+    snapshot = _snapshot({"a": REPORT})
+    selector = EvidenceSelector(FakeEmbedder(), EvidenceOptions(sentences=1, neighbours=0))  # type: ignore[arg-type]
+    keep = partial(answers_kind, question)
+    # The passage retrieved states no date: no sentence is kept, and the hits come back unscored.
+    nothing = selector.select(snapshot, [question], hits, keep=keep)
+    assert not nothing.scores and nothing.hits == hits
+    # With the document's opening, the sentence that dates the forum leads.
+    stated = selector.select(snapshot, [question], [*hits, *lede_hits(snapshot, hits)], keep=keep)
+    assert stated.scores and stated.hits[0].text == "第三届论坛于5月6日在成都开幕。"
+    assert stated.hits[0].start == 0 and stated.hits[0].chunk_id.startswith("a#0:")
 
 
 def test_a_sentence_screened_as_an_instruction_is_never_chosen() -> None:
@@ -246,8 +295,26 @@ def test_leading_sentences_come_before_the_whole_passages(tmp_path: Path) -> Non
     for passage in cut:
         document = answerer.snapshot.document_text(passage.doc_id)
         assert document[passage.start : passage.end] == passage.text
-        assert any(passage.text in p.text for p in whole)  # cut from a passage read whole
+        # Cut from a passage read whole (or, for a question asking where, from its
+        # document's opening).
+        assert any(passage.text in p.text for p in whole) or passage.end <= _LEDE_CHARS
         assert prompt.index(to_simplified(passage.text)) < prompt.index(f"\n[{whole[0].n}] (")
+
+
+def test_a_question_asking_a_time_or_number_leads_with_a_sentence_stating_one(
+    tmp_path: Path,
+) -> None:
+    """The sentence that best matches these questions (the one naming the conference) states
+    neither a date nor a number; the lead is the best one that does."""
+    answerer = build_fake_answerer(make_settings(tmp_path))
+    for question in (
+        "第十三届医工协同科技创新学术年会是哪天召开的？",
+        "第十三届医工协同科技创新学术年会有多少人参加？",
+    ):
+        result = answerer.ask(question)
+        lead = result.passages[0]
+        assert not lead.chunk_id.rpartition("#")[2].isdigit()  # a sentence, cut
+        assert answers_kind(question, lead.text), (question, lead.text)
 
 
 def test_no_sentence_is_chosen_for_a_question_that_is_refused_unread(tmp_path: Path) -> None:
