@@ -219,8 +219,7 @@ class Answerer:
         else:
             ordered = reading_order(hits, self.settings.passage_order)
             if self.lead is not None and relevant:  # the sentences likeliest to state it, first
-                # About someone the question names: from the passages that name them.
-                lead = self._lead(snapshot, question, queries, hits_naming(queries, hits) or hits)
+                lead = self._lead(snapshot, question, queries, hits)
                 if lead.scores:  # no candidate sentence: the passages alone
                     ordered = [*lead.hits, *ordered]
                 timings = {**timings, **lead.timings}
@@ -307,21 +306,22 @@ class Answerer:
     def _lead(
         self, snapshot: SearchView, question: str, queries: Sequence[str], hits: list[SearchHit]
     ) -> Evidence:
-        """The leading sentences: for a question asking a quantity, time or place, the best
-        stating one, from the passages or their documents' openings (a report's lede states
-        its event's date, place and attendance); otherwise, or when none states one, the
-        best of the passages."""
+        """The leading sentences: about someone the question names, from the passages naming
+        them; for a question asking a quantity, time or place, the best stating one, from
+        the passages or, about no one named, their documents' openings too (a report's lede
+        states its event's date, place and attendance); otherwise, or when none states one,
+        the best of the passages."""
         assert self.lead is not None
+        naming = hits_naming(queries, hits)
+        read = naming or hits
         if asked_kinds(question):
+            ledes = [] if naming else lede_hits(snapshot, read)
             stated = self.lead.select(
-                snapshot,
-                queries,
-                [*hits, *lede_hits(snapshot, hits)],
-                keep=partial(answers_kind, question),
+                snapshot, queries, [*read, *ledes], keep=partial(answers_kind, question)
             )
             if stated.scores:
                 return stated
-        return self.lead.select(snapshot, queries, hits)
+        return self.lead.select(snapshot, queries, read)
 
     def candidates(self, k: int) -> int:
         """Hits to retrieve: `k` for one answer, more when the question may be answered
