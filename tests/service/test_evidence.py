@@ -317,6 +317,26 @@ def test_a_question_asking_a_time_or_number_leads_with_a_sentence_stating_one(
         assert answers_kind(question, lead.text), (question, lead.text)
 
 
+def test_about_someone_named_the_lead_is_a_sentence_naming_them_not_the_opening(
+    tmp_path: Path,
+) -> None:
+    """A report's opening states its event's place (hospitals, a venue), not where a speaker
+    asked about works: for a question naming someone, only the passages naming them count."""
+    answerer = build_fake_answerer(make_settings(tmp_path))
+    doc_id = next(d for d in answerer.snapshot.documents if d.startswith("003_"))
+    text = answerer.snapshot.document_text(doc_id)
+    at = text.index("首先中华医学会核医学分会主任委员")
+    hits = [_hit(doc_id, text, at, at + 160, score=0.9)]
+    about_her = answerer._lead(
+        answerer.snapshot, "汪静教授来自哪家医院？", ["汪静教授来自哪家医院？"], hits
+    )
+    assert "汪静" in about_her.hits[0].text and about_her.hits[0].start >= at
+    # The same passage, a question about the event: its opening, which places it, leads.
+    event = "四川省医学会第二十一次核医学学术会议在哪里召开？"
+    lede = answerer._lead(answerer.snapshot, event, [event], hits)
+    assert lede.hits[0].end <= _LEDE_CHARS and "学术交流中心" in lede.hits[0].text
+
+
 def test_no_sentence_is_chosen_for_a_question_that_is_refused_unread(tmp_path: Path) -> None:
     """A question that is only orders to the assistant is refused before the model is asked:
     it pays for no sentence embedding, and only whole passages are listed."""
