@@ -18,7 +18,7 @@ from unittest import mock
 
 import typer
 
-from bench.check_replay import _chunk
+from bench.check_replay import read_chunk
 from bench.components import chunks_by_id
 from bench.report import DEFAULT_SET, Runs, RunsSet, answer_rows, save_dated, shown_path
 from bench.respelling import right
@@ -84,7 +84,7 @@ def main(runs: Runs, questions: RunsSet = DEFAULT_SET) -> None:
             if not row["refused"] or not row.get("model_text"):
                 continue
             try:
-                hits = [SearchHit(_chunk(c, chunks, view), 0.0) for c in row["passage_ids"]]
+                hits = [SearchHit(read_chunk(c, chunks, view), 0.0) for c in row["passage_ids"]]
             except (KeyError, ValueError):  # a run of another index
                 continue
             found = blame(row, to_passages(hits, view), facts.get(str(row["id"]), []))

@@ -117,7 +117,7 @@ CHECKS = {
 }
 
 
-def _chunk(chunk_id: str, chunks: dict[str, Chunk], view: SearchView) -> Chunk:
+def read_chunk(chunk_id: str, chunks: dict[str, Chunk], view: SearchView) -> Chunk:
     """A chunk of the index, or a sentence run cut from one (`id#n:start-end`)."""
     if chunk_id in chunks:
         return chunks[chunk_id]
@@ -157,7 +157,7 @@ def main(
         for row in answer_rows(run):
             ids = row.get("passage_ids") or []
             try:
-                hits = [SearchHit(_chunk(cid, chunks, view), 0.0) for cid in ids]
+                hits = [SearchHit(read_chunk(cid, chunks, view), 0.0) for cid in ids]
             except (KeyError, ValueError):  # a run of another index: its chunks are not here
                 continue
             if not row.get("model_text") or not hits:
