@@ -18,7 +18,7 @@ from unittest import mock
 
 import typer
 
-from bench.check_replay import read_chunk
+from bench.check_replay import CHECKS, CheckName, read_passages
 from bench.components import chunks_by_id
 from bench.report import DEFAULT_SET, Runs, RunsSet, answer_rows, save_dated, shown_path
 from bench.respelling import right
@@ -27,17 +27,24 @@ from index.store import IndexStore
 from ragqa.config import Settings
 from service import answer, answer_guard, claims
 from service.answer import postprocess
-from service.passages import Passage, SearchHit, to_passages
+from service.passages import Passage
+
+
+def _replayed(check: CheckName) -> tuple[Any, str, Callable[..., Any]]:
+    """A check `bench.check_replay` already switches off, as it does."""
+    found = CHECKS[check]
+    return found.module, found.attribute, found.off
+
 
 # Each check by name: the module attribute that applies it, and what switches it off.
 SWITCHES: dict[str, tuple[Any, str, Callable[..., Any]]] = {
     "number found in no passage": (claims, "_is_grounded", lambda *_: True),
     "only markers": (claims, "_is_hollow", lambda *_: False),
-    "says the question back": (claims, "_restates_question", lambda *_: False),
-    "another edition": (claims, "other_edition", lambda *_: False),
-    "person no passage names": (claims, "people_invented", lambda *_: []),
-    "name no passage naming them states": (claims, "names_unsupported", lambda *_: []),
-    "title no passage gives": (claims, "roles_unsupported", lambda *_: []),
+    "says the question back": _replayed(CheckName.restated),
+    "another edition": _replayed(CheckName.editions),
+    "person no passage names": _replayed(CheckName.invented),
+    "name no passage naming them states": _replayed(CheckName.unsupported),
+    "title no passage gives": _replayed(CheckName.roles),
     "echoes an instruction": (claims, "_echoes_instructions", lambda *_: False),
     "answer guard": (answer_guard, "failed_checks", lambda *_: []),
     "claim unsupported by its passage": (claims, "_check_claim", lambda c, *_: c),
@@ -83,11 +90,10 @@ def main(runs: Runs, questions: RunsSet = DEFAULT_SET) -> None:
         for row in answer_rows(run):
             if not row["refused"] or not row.get("model_text"):
                 continue
-            try:
-                hits = [SearchHit(read_chunk(c, chunks, view), 0.0) for c in row["passage_ids"]]
-            except (KeyError, ValueError):  # a run of another index
+            passages = read_passages(row, chunks, view)
+            if passages is None:  # a run of another index
                 continue
-            found = blame(row, to_passages(hits, view), facts.get(str(row["id"]), []))
+            found = blame(row, passages, facts.get(str(row["id"]), []))
             if found is None:
                 continue
             tally.update(found)

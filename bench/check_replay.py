@@ -42,7 +42,7 @@ from index.store import IndexStore
 from ragqa.config import Settings
 from service import answer_guard, claims
 from service.answer import CitedAnswer, postprocess
-from service.passages import SearchHit, to_passages
+from service.passages import Passage, SearchHit, to_passages
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,18 @@ CHECKS = {
 }
 
 
+def read_passages(
+    row: dict[str, Any], chunks: dict[str, Chunk], view: SearchView
+) -> list[Passage] | None:
+    """The passages a saved row read, rebuilt from this index; None when they are not all in
+    it (a run of another index), [] when the row read none."""
+    try:
+        hits = [SearchHit(read_chunk(c, chunks, view), 0.0) for c in row.get("passage_ids") or []]
+    except (KeyError, ValueError):
+        return None
+    return to_passages(hits, view)
+
+
 def read_chunk(chunk_id: str, chunks: dict[str, Chunk], view: SearchView) -> Chunk:
     """A chunk of the index, or a sentence run cut from one (`id#n:start-end`)."""
     if chunk_id in chunks:
@@ -155,15 +167,10 @@ def main(
     answers = skipped = 0
     for run in runs:
         for row in answer_rows(run):
-            ids = row.get("passage_ids") or []
-            try:
-                hits = [SearchHit(read_chunk(cid, chunks, view), 0.0) for cid in ids]
-            except (KeyError, ValueError):  # a run of another index: its chunks are not here
-                continue
-            if not row.get("model_text") or not hits:
+            passages = read_passages(row, chunks, view)
+            if not row.get("model_text") or not passages:  # None: a run of another index
                 continue
             answers += 1
-            passages = to_passages(hits, view)
             args = (row["model_text"], passages, row["language"], row["question"])
             with mock.patch.object(replayed.module, replayed.attribute, replayed.off):
                 off = postprocess(*args)
