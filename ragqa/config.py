@@ -178,6 +178,12 @@ class Settings(BaseSettings):
         "sentence likeliest to state the answer first; 0: off. Not with evidence first, nor "
         "with `bilingual_answers`.",
     )
+    named_documents: bool = Field(
+        True,
+        description="Whole passages read for a question naming someone some retrieved "
+        "documents name: only the passages of those documents, so the model is not handed "
+        "facts of reports about others.",
+    )
     evidence_lead_chars: int = Field(
         300, ge=50, le=2000, description="Characters of leading sentences at most."
     )

@@ -36,7 +36,7 @@ from service.bilingual import BilingualIndexer, SentenceTranslator
 from service.evidence import Evidence, EvidenceOptions, EvidenceSelector, lede_hits
 from service.generation import Engine, Generator
 from service.language import corpus_language, detect_language
-from service.named_subject import hits_naming, names_unknown
+from service.named_subject import hits_naming, hits_of_documents_naming, names_unknown
 from service.passages import SearchHit, reading_order, to_passages
 from service.per_document import PartOptions, answer_parts, combined_result, document_groups
 from service.retrieval import HybridRetriever, Retrieval
@@ -217,6 +217,8 @@ class Answerer:
             read, timings = evidence.hits, {**timings, **evidence.timings}
             passages = to_passages(read, snapshot)
         else:
+            if self.settings.named_documents:  # about someone: the reports that name them
+                hits = hits_of_documents_naming(queries, hits, snapshot.document_text)
             ordered = reading_order(hits, self.settings.passage_order)
             if self.lead is not None and relevant:  # the sentences likeliest to state it, first
                 lead = self._lead(snapshot, question, queries, hits)
