@@ -103,6 +103,7 @@ def eval_command(
             run.meta["support_threshold"] = settings.support_threshold
             run.meta["per_document_threshold"] = settings.per_document_threshold
             run.meta["passage_order"] = settings.passage_order
+            run.meta["named_documents"] = settings.named_documents
             run.meta["quote_first"] = settings.quote_first
             run.meta["question_gloss"] = settings.question_gloss
             if settings.evidence_sentences:

@@ -3,7 +3,8 @@
 A question that names someone ("Which hospital is Professor Wang Jing from?") is about that
 person, and a sentence that matches the question's other words best but comes from a passage
 never naming them is about someone else: the leading sentence is chosen among the passages
-that name the person, when some do. Names are found by the name tagger (index.names) and
+that name the person, when some do, and the passages read come from the reports that name
+them. Names are found by the name tagger (index.names) and
 matched as written (in either Chinese script) or in pinyin, surname first or last.
 
 A question naming someone whom none of the passages found names at all rests on a premise the
