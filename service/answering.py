@@ -218,7 +218,7 @@ class Answerer:
             passages = to_passages(read, snapshot)
         else:
             if self.settings.named_documents:  # about someone: the reports that name them
-                hits = hits_of_documents_naming(queries, hits, snapshot.document_text)
+                hits = hits_of_documents_naming(queries, hits)
             ordered = reading_order(hits, self.settings.passage_order)
             if self.lead is not None and relevant:  # the sentences likeliest to state it, first
                 lead = self._lead(snapshot, question, queries, hits)

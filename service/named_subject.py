@@ -18,7 +18,7 @@ applied by service.claims), and tell them no proper name a passage naming them d
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -146,20 +146,19 @@ def hits_naming(queries: Sequence[str], hits: Sequence[SearchHit]) -> list[Searc
     return [h for h, t in zip(hits, simplified, strict=True) if any(n in t for n in names)]
 
 
-def hits_of_documents_naming(
-    queries: Sequence[str], hits: Sequence[SearchHit], document_text: Callable[[str], str]
-) -> list[SearchHit]:
-    """The hits from documents that name a person the question names (as written, in pinyin
-    or by sound, anywhere in the document): a report that never names them tells a small model
-    someone else's facts ("University of Auckland" for a Tsinghua professor). All of `hits`
-    when the question names no one, or no document of theirs names them."""
+def hits_of_documents_naming(queries: Sequence[str], hits: Sequence[SearchHit]) -> list[SearchHit]:
+    """The hits from the reports of which some hit names a person the question names (as
+    written, in pinyin or by sound): a passage of a report never naming them there tells a
+    small model someone else's facts ("University of Auckland" for a Tsinghua professor). All
+    of `hits` when the question names no one, or no hit names them. Decided on the passages
+    found, not on whole documents, so its cost does not grow with a document's length."""
     names = names_in_question(queries)
     if not names:
         return list(hits)
     naming = {
-        doc_id
-        for doc_id in {h.doc_id for h in hits}
-        if any(_names(n, asked, to_simplified(document_text(doc_id))) for n, asked in names.items())
+        h.doc_id
+        for h in hits
+        if any(_names(n, asked, to_simplified(h.chunk.text)) for n, asked in names.items())
     }
     return [h for h in hits if h.doc_id in naming] if naming else list(hits)
 

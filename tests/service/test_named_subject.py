@@ -128,35 +128,37 @@ def test_a_question_about_someone_no_passage_names_is_refused_unread(tmp_path: P
     assert not answerer.ask(f"刘亚强教授{forum}").refused and fake.calls
 
 
-def test_only_the_hits_of_documents_naming_the_person_are_read() -> None:
-    """A document counts when it names them anywhere: in a passage not retrieved, or in an
-    English report in pinyin; a question naming no one, or no one they name, keeps every hit."""
-    hits = [_hit(1, OTHER), _hit(2, "西京医院的报告。"), _hit(3, LIU), _hit(4, "Xijing Hospital.")]
-    documents = {
-        "d1.txt": OTHER,
-        "d2.txt": f"西京医院的报告。{WANG}",
-        "d3.txt": LIU,
-        "d4.txt": "Xijing Hospital. Prof. Wang Jing reported on nuclear medicine in China.",
-    }
-    read = hits_of_documents_naming(["汪静教授来自哪家医院？"], hits, documents.__getitem__)
-    assert read == [hits[1], hits[3]]
-    english = ["Which hospital is Professor Wang Jing from?"]
-    assert hits_of_documents_naming(english, hits, documents.__getitem__) == [hits[1], hits[3]]
+def test_only_the_hits_of_reports_naming_the_person_are_read() -> None:
+    """A report counts when one of its hits names them, as written or, in an English report,
+    in pinyin; its other hits are read too. A question naming no one, or no one a hit names,
+    keeps every hit."""
+
+    def hit(doc: str, n: int, text: str) -> SearchHit:
+        chunk = Chunk(f"{doc}#{n}", doc, n, text, 0, len(text), title=doc)
+        return SearchHit(chunk, 1.0, dense_score=1.0)
+
+    hits = [
+        hit("other.txt", 0, OTHER),
+        hit("xijing.txt", 0, "西京医院的报告。"),
+        hit("liu.txt", 0, LIU),
+        hit("xijing.txt", 3, WANG),
+        hit("english.txt", 0, "Prof. Wang Jing reported on nuclear medicine in China."),
+    ]
+    for question in ("汪静教授来自哪家医院？", "Which hospital is Professor Wang Jing from?"):
+        assert hits_of_documents_naming([question], hits) == [hits[1], hits[3], hits[4]]
     for nobody in ("Which hospital presented the 2024 report?", "周晓明教授来自哪家医院？"):
-        assert hits_of_documents_naming([nobody], hits, documents.__getitem__) == hits
+        assert hits_of_documents_naming([nobody], hits) == hits
 
 
 @pytest.mark.parametrize("named_documents", [True, False])
 def test_the_model_reads_only_the_reports_naming_whom_it_is_asked_about(
     tmp_path: Path, named_documents: bool
 ) -> None:
-    """Retrieval finds her passage beside another report's; with the setting on, the model
-    is handed hers alone."""
+    """Retrieval finds the English report's passages naming 李思进 (as "Li Sijin") beside
+    another report's; with the setting on, the model is handed the English report's alone."""
     answerer = build_fake_answerer(make_settings(tmp_path, named_documents=named_documents))
-    result = answerer.ask("汪静教授来自哪家医院？")
-    naming = {
-        p.doc_id for p in result.passages if "汪静" in answerer.snapshot.document_text(p.doc_id)
-    }
+    result = answerer.ask("李思进教授在会上分享了什么？")
+    naming = {p.doc_id for p in result.passages if "Li Sijin" in p.text}
     others = [p.chunk_id for p in result.passages if p.doc_id not in naming]
     assert naming
     assert (others == []) is named_documents, others
