@@ -178,14 +178,14 @@ class Settings(BaseSettings):
         "sentence likeliest to state the answer first; 0: off. Not with evidence first, nor "
         "with `bilingual_answers`.",
     )
+    evidence_lead_chars: int = Field(
+        300, ge=50, le=2000, description="Characters of leading sentences at most."
+    )
     named_documents: bool = Field(
         True,
         description="Whole passages read for a question naming someone some retrieved "
-        "documents name: only the passages of those documents, so the model is not handed "
-        "facts of reports about others.",
-    )
-    evidence_lead_chars: int = Field(
-        300, ge=50, le=2000, description="Characters of leading sentences at most."
+        "passages name: only the passages of those passages' documents, so the model is not "
+        "handed the facts of reports about others.",
     )
     lexical_weight: float = Field(
         0.1, ge=0.0, le=10.0, description="Weight of BM25 (relative to its best match) in fusion."
