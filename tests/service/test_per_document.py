@@ -93,7 +93,8 @@ def test_a_question_judged_about_several_events_is_answered_per_document(tmp_pat
 
 
 def test_below_the_threshold_one_answer_is_written_from_all_passages(tmp_path: Path) -> None:
-    # Every passage found, also those of reports not naming 李林 (read alone otherwise).
+    # With named_documents off, every passage found is read, also those of reports never
+    # naming 李林, whom QUESTION names.
     answerer, fake = _several_answerer(tmp_path, several=0.3, named_documents=False)
     result = answerer.ask(QUESTION)
     assert result.several == 0.3 and len(fake.calls) == 1
