@@ -85,7 +85,13 @@ def names_in_question(queries: Sequence[str]) -> dict[str, AskedName]:
     """The people the question (`queries[0]`) names, found in it or in its translations
     (`queries[1:]`): in characters by the name tagger, in English text as pinyin; each kept
     only when the question itself has it, as written or in pinyin. Keys: names as written
-    in pinyin, or in simplified characters."""
+    in pinyin, or in simplified characters. Cached (not to be changed by the caller): one
+    answer asks it for its question's premise, its passages and each sentence's claims."""
+    return _names_in_queries(tuple(queries))
+
+
+@lru_cache(maxsize=64)
+def _names_in_queries(queries: tuple[str, ...]) -> dict[str, AskedName]:
     question = to_simplified(queries[0])
     found: dict[str, AskedName] = {}
     for query in queries:
@@ -108,11 +114,10 @@ def names_in_question(queries: Sequence[str]) -> dict[str, AskedName]:
     return found
 
 
-@lru_cache(maxsize=64)
-def _question_names(question: str) -> dict[str, AskedName]:
-    """`names_in_question` of the question alone, cached: the claim check asks it for every
-    sentence of an answer and every passage a sentence may be pointed at."""
-    return names_in_question([question])
+def _names_anyone(names: dict[str, AskedName], text: str) -> bool:
+    """Whether `text` names any of the people `names` holds."""
+    simplified = to_simplified(text)
+    return any(_names(n, person, simplified) for n, person in names.items())
 
 
 def _names(name: str, person: AskedName, simplified: str) -> bool:
@@ -155,11 +160,7 @@ def hits_of_documents_naming(queries: Sequence[str], hits: Sequence[SearchHit]) 
     names = names_in_question(queries)
     if not names:
         return list(hits)
-    naming = {
-        h.doc_id
-        for h in hits
-        if any(_names(n, asked, to_simplified(h.chunk.text)) for n, asked in names.items())
-    }
+    naming = {h.doc_id for h in hits if _names_anyone(names, h.chunk.text)}
     return [h for h in hits if h.doc_id in naming] if naming else list(hits)
 
 
@@ -173,7 +174,7 @@ def people_uncited(claim: str, passages: Sequence[Passage], question: str) -> li
     if not cited:
         return []
     said = to_simplified(CITATION_MARKER.sub("", claim))
-    asked = _question_names(question)
+    asked = names_in_question([question])
     named = [n for n, person in asked.items() if n in said or person.pattern.search(said)]
     if not named:
         return []
@@ -203,7 +204,7 @@ def names_unsupported(claim: str, passages: Sequence[Passage], question: str) ->
     Names the question writes, and the person's own, do not count."""
     said = CITATION_MARKER.sub("", claim)
     simplified = to_simplified(said)
-    asked = _question_names(question)
+    asked = names_in_question([question])
     named = {n: a for n, a in asked.items() if n in simplified or a.pattern.search(simplified)}
     if not named:
         return []
@@ -217,11 +218,7 @@ def names_unsupported(claim: str, passages: Sequence[Passage], question: str) ->
     ]
     if not told:
         return []
-    naming = [
-        f"{p.title}\n{p.text}"
-        for p in passages
-        if any(_names(n, a, to_simplified(p.text)) for n, a in named.items())
-    ]
+    naming = [f"{p.title}\n{p.text}" for p in passages if _names_anyone(named, p.text)]
     return [
         name
         for name in told
