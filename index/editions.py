@@ -70,12 +70,17 @@ def editions_asked(question: str) -> set[int]:
     return {n for n in edition_numbers(question) if n > 1}
 
 
+def asks_edition(question: str) -> bool:
+    """The question asks which edition something was (第几届, "which edition")."""
+    return bool(_WHICH.search(question))
+
+
 def other_edition(claim: str, question: str) -> bool:
     """The claim numbers editions and none of them is one the question asks about ("第二届…在
     太原举办" for a question on 第一届): it tells of another event. Not for a question asking
     which edition it was."""
     asked = edition_numbers(question)
-    if not asked or _WHICH.search(question):
+    if not asked or asks_edition(question):
         return False
     stated = edition_numbers(claim)
     return bool(stated) and not stated & asked

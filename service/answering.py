@@ -36,6 +36,7 @@ from service.bilingual import BilingualIndexer, SentenceTranslator
 from service.evidence import Evidence, EvidenceOptions, EvidenceSelector, lede_hits
 from service.generation import Engine, Generator
 from service.language import corpus_language, detect_language
+from service.lead_focus import lead_focus, lead_tests
 from service.named_subject import hits_naming, hits_of_documents_naming, names_unknown
 from service.passages import SearchHit, reading_order, to_passages
 from service.per_document import PartOptions, answer_parts, combined_result, document_groups
@@ -309,18 +310,18 @@ class Answerer:
         self, snapshot: SearchView, question: str, queries: Sequence[str], hits: list[SearchHit]
     ) -> Evidence:
         """The leading sentences: about someone the question names, from the passages naming
-        them; for a question asking a quantity, time or place, the best stating one, from
-        the passages or, about no one named, their documents' openings too (a report's lede
-        states its event's date, place and attendance); otherwise, or when none states one,
-        the best of the passages."""
+        them; for a question quoting a term or asking which edition, the best holding it
+        (service.lead_focus); for one asking a quantity, time or place, the best stating one,
+        from the passages or, about no one named, their documents' openings too (a report's
+        lede states its event's date, place and attendance); both when it asks both, and
+        each alone when no sentence passes both; otherwise the best of the passages."""
         assert self.lead is not None
         naming = hits_naming(queries, hits)
         read = naming or hits
-        if asked_kinds(question):
-            ledes = [] if naming else lede_hits(snapshot, read)
-            stated = self.lead.select(
-                snapshot, queries, [*read, *ledes], keep=partial(answers_kind, question)
-            )
+        kind = partial(answers_kind, question) if asked_kinds(question) else None
+        pool = [*read, *lede_hits(snapshot, read)] if kind and not naming else read
+        for keep in lead_tests(lead_focus(queries), kind):
+            stated = self.lead.select(snapshot, queries, pool, keep=keep)
             if stated.scores:
                 return stated
         return self.lead.select(snapshot, queries, read)

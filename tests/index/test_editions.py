@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from index.editions import editions_asked, editions_unknown, states_edition
+from index.editions import asks_edition, editions_asked, editions_unknown, states_edition
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,17 @@ def test_documents_are_read_only_for_a_question_giving_an_edition() -> None:
         yield ""
 
     assert editions_unknown("论坛什么时候举办？", texts()) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("交流会是第几届？", True),
+        ("這是哪一屆論壇？", True),
+        ("Which edition of the exchange meeting was it?", True),
+        ("第十三届年会在哪里举办？", False),
+        ("What was the topic of the 13th annual conference?", False),
+    ],
+)
+def test_a_question_asking_which_edition(question: str, asks: bool) -> None:
+    assert asks_edition(question) is asks
