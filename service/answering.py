@@ -310,11 +310,11 @@ class Answerer:
         self, snapshot: SearchView, question: str, queries: Sequence[str], hits: list[SearchHit]
     ) -> Evidence:
         """The leading sentences: about someone the question names, from the passages naming
-        them; for a question quoting a term or asking which edition, the best holding it
-        (service.lead_focus); for one asking a quantity, time or place, the best stating one,
-        from the passages or, about no one named, their documents' openings too (a report's
-        lede states its event's date, place and attendance); both when it asks both, and
-        each alone when no sentence passes both; otherwise the best of the passages."""
+        them; for a question quoting a term, asking which edition or who held a post, the best
+        holding it (service.lead_focus); for one asking a quantity, time or place, the best
+        stating one, from the passages or, about no one named, their documents' openings too
+        (a report's lede states its event's date, place and attendance); all of these when it
+        asks several, else each alone, in turn; otherwise the best of the passages."""
         assert self.lead is not None
         naming = hits_naming(queries, hits)
         read = naming or hits

@@ -1,11 +1,13 @@
 """What the leading sentence must state besides matching the question best: the term the
-question quotes, and an edition when it asks which one.
+question quotes, an edition when it asks which one, and the post when it asks who held it.
 
 A question quoting a term ("拿到“创新应用奖”的是哪几家单位？") asks about the sentence that holds
-it, and a question asking which edition ("是第几届？") is answered by a sentence numbering one
-the question does not; the sentence scoring best may instead share the question's other, topic
-words (the competition's name, the conference's) and hold neither. Tested on the question and
-its translations, after folding to simplified script and lower case.
+it; a question asking which edition ("是第几届？") is answered by a sentence numbering one the
+question does not; one asking who held a post or chaired ("主持人是谁？", "Who was
+president-elect…?") by a sentence giving that post at that rank, in either language. The
+sentence scoring best may instead share the question's other, topic words (the competition's
+name, the conference's) and hold none of these. Tested on the question and its translations,
+folded to simplified script and lower case.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from collections.abc import Callable, Sequence
 
 from index.editions import asks_edition, edition_numbers
 from service.language import to_simplified
+from service.stated_roles import posts_named
+
+SentenceTest = Callable[[str], bool]
 
 # A quoted term of 2-40 characters: in Chinese quotes or corner brackets, or in straight or
 # curly quotes not opening or closing inside a Latin word (the apostrophes of Xi'an, Wang's).
@@ -22,8 +27,7 @@ _QUOTED = re.compile(
     r"[“「『]([^”」』\n]{2,40})[”」』]"
     r"|(?<![A-Za-z0-9])[‘'\"]([^’'\"\n]{2,40}?)[’'\"](?![A-Za-z0-9])"
 )
-
-SentenceTest = Callable[[str], bool]
+_WHO = re.compile(r"谁|哪一?位|\bwho(?:m|se)?\b", re.IGNORECASE)
 
 
 def quoted_terms(queries: Sequence[str]) -> tuple[str, ...]:
@@ -36,33 +40,37 @@ def quoted_terms(queries: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(term for term in found if len(term) >= 2))
 
 
-def lead_focus(queries: Sequence[str]) -> SentenceTest | None:
-    """The test a leading sentence must pass for the question (the original first, then its
-    translations): it holds one of the quoted terms, and, for a question asking which edition,
-    numbers an edition the question does not; None when the question asks neither."""
-    terms = quoted_terms(queries)
-    edition = bool(queries) and asks_edition(queries[0])
-    if not terms and not edition:
-        return None
-    given = edition_numbers(queries[0]) if edition else set()
+def asked_posts(queries: Sequence[str]) -> set[tuple[str, str]]:
+    """For a question asking who, the posts (with their ranks) it or its translations name,
+    chairing a session among them (service.stated_roles.posts_named); none for any other."""
+    if not queries or not _WHO.search(to_simplified(queries[0])):
+        return set()
+    return set().union(*(posts_named(query) for query in queries))
 
-    def passes(text: str) -> bool:
-        if terms and not any(term in _fold(text) for term in terms):
-            return False
-        return not edition or bool(edition_numbers(text) - given)
 
-    return passes
+def lead_focus(queries: Sequence[str]) -> list[SentenceTest]:
+    """The tests a leading sentence for the question (the original first, then its
+    translations) should pass: it holds a quoted term; asked which edition, it numbers one
+    the question does not; asked who held a post, it names the post. Empty when none apply."""
+    tests: list[SentenceTest] = []
+    if terms := quoted_terms(queries):
+        tests.append(lambda text: any(term in _fold(text) for term in terms))
+    if queries and asks_edition(queries[0]):
+        given = edition_numbers(queries[0])
+        tests.append(lambda text: bool(edition_numbers(text) - given))
+    if posts := asked_posts(queries):
+        tests.append(lambda text: bool(posts_named(text) & posts))
+    return tests
+
+
+def lead_tests(focus: Sequence[SentenceTest], kind: SentenceTest | None) -> list[SentenceTest]:
+    """The tests to choose a leading sentence by, in turn until one passes some sentence:
+    all of them together (the focus and the asked kind), then each alone, in order."""
+    tests = [*focus, *([kind] if kind else [])]
+    if len(tests) < 2:
+        return tests
+    return [lambda text: all(test(text) for test in tests), *tests]
 
 
 def _fold(text: str) -> str:
     return to_simplified(text).lower()
-
-
-def lead_tests(focus: SentenceTest | None, kind: SentenceTest | None) -> list[SentenceTest]:
-    """The tests to choose a leading sentence by, in turn until one passes some sentence:
-    the focus and the asked kind together, then the focus alone, then the kind alone."""
-    if focus is None:
-        return [kind] if kind else []
-    if kind is None:
-        return [focus]
-    return [lambda text: focus(text) and kind(text), focus, kind]

@@ -183,6 +183,22 @@ def _english_kind(title: re.Match[str]) -> str:
     return "chair" if kind.startswith("chair") else kind
 
 
+# Chairing a session, as a verb: what "主持人是谁" and "who presided over" ask.
+_CHAIRED = re.compile(r"主持|\b(?:presid|chair|moderat)(?:ed|es|ing)\b", re.IGNORECASE)
+
+
+def posts_named(text: str) -> set[tuple[str, str]]:
+    """The posts `text` names, as (post, rank) in Chinese terms, so that a question and a
+    sentence in either language compare: 党委书记 and "Party secretary" are (书记, ''),
+    候任理事长 is (理事长, 候任), an English title is each post it may translate, and chairing
+    a session (主持, "presided over") is (主持, '')."""
+    found = {(_post(m[0]), _rank(m[0])) for m in _TITLE.finditer(to_simplified(text))}
+    for title in _EN_TITLE.finditer(text):
+        rank = _english_rank(title)
+        found |= {(post, rank) for post in _KINDS[_english_kind(title)]}
+    return found | ({("主持", "")} if _CHAIRED.search(to_simplified(text)) else set())
+
+
 def _mentions(text: str, person: str) -> list[tuple[int, int]]:
     """Where English `text` names `person` (Chinese characters): in them, or in pinyin with or
     without them after it in brackets."""
@@ -240,4 +256,4 @@ def roles_unsupported(claim: str, passages: Sequence[Passage]) -> list[Role]:
     return [g for g in given if not any(s.person == g.person and _same(g, s) for s in stated)]
 
 
-__all__ = ["Role", "roles_unsupported"]
+__all__ = ["Role", "posts_named", "roles_unsupported"]
