@@ -51,7 +51,8 @@ def asked_posts(queries: Sequence[str]) -> set[tuple[str, str]]:
 def lead_focus(queries: Sequence[str]) -> list[SentenceTest]:
     """The tests a leading sentence for the question (the original first, then its
     translations) should pass: it holds a quoted term; asked which edition, it numbers one
-    the question does not; asked who held a post, it names the post. Empty when none apply."""
+    the question does not; asked who held a post, it gives that post at that rank. Empty when
+    none apply."""
     tests: list[SentenceTest] = []
     if terms := quoted_terms(queries):
         tests.append(lambda text: any(term in _fold(text) for term in terms))
