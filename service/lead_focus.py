@@ -55,7 +55,7 @@ def lead_focus(queries: Sequence[str]) -> list[SentenceTest]:
     none apply."""
     tests: list[SentenceTest] = []
     if terms := quoted_terms(queries):
-        tests.append(lambda text: any(term in _fold(text) for term in terms))
+        tests.append(lambda text: _holds_any(terms, _fold(text)))
     if queries and asks_edition(queries[0]):
         given = edition_numbers(queries[0])
         tests.append(lambda text: bool(edition_numbers(text) - given))
@@ -71,6 +71,10 @@ def lead_tests(focus: Sequence[SentenceTest], kind: SentenceTest | None) -> list
     if len(tests) < 2:
         return tests
     return [lambda text: all(test(text) for test in tests), *tests]
+
+
+def _holds_any(terms: Sequence[str], folded: str) -> bool:
+    return any(term in folded for term in terms)
 
 
 def _fold(text: str) -> str:

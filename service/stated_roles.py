@@ -192,11 +192,12 @@ def posts_named(text: str) -> set[tuple[str, str]]:
     sentence in either language compare: 党委书记 and "Party secretary" are (书记, ''),
     候任理事长 is (理事长, 候任), an English title is each post it may translate, and chairing
     a session (主持, "presided over") is (主持, '')."""
-    found = {(_post(m[0]), _rank(m[0])) for m in _TITLE.finditer(to_simplified(text))}
+    simplified = to_simplified(text)
+    found = {(_post(m[0]), _rank(m[0])) for m in _TITLE.finditer(simplified)}
     for title in _EN_TITLE.finditer(text):
         rank = _english_rank(title)
         found |= {(post, rank) for post in _KINDS[_english_kind(title)]}
-    return found | ({("主持", "")} if _CHAIRED.search(to_simplified(text)) else set())
+    return found | ({("主持", "")} if _CHAIRED.search(simplified) else set())
 
 
 def _mentions(text: str, person: str) -> list[tuple[int, int]]:
