@@ -181,6 +181,12 @@ class Settings(BaseSettings):
     evidence_lead_chars: int = Field(
         300, ge=50, le=2000, description="Characters of leading sentences at most."
     )
+    lead_first: bool = Field(
+        False,
+        description="With leading sentences: the answer is first written from them alone (a "
+        "short, focused reading); only when that is refused (judged unanswered, the model's "
+        "refusal, or a check) is it written from every passage.",
+    )
     named_documents: bool = Field(
         True,
         description="Whole passages read for a question naming someone some retrieved "

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from collections.abc import Generator as EventStream
+from dataclasses import replace
 from functools import partial
 
 from index.backend import ChunkStore, SearchView
@@ -211,6 +212,7 @@ class Answerer:
                 question, map(snapshot.document_text, {h.chunk.doc_id for h in retrieval.hits})
             )
         )
+        leading = 0  # with `lead_first`: the leading passages, answered from alone first
         if self.evidence is not None:  # the best sentences of more passages, not whole ones
             evidence = self.evidence.select(
                 snapshot, queries, retrieval.hits[: self.settings.evidence_candidates]
@@ -225,6 +227,7 @@ class Answerer:
                 lead = self._lead(snapshot, question, queries, hits)
                 if lead.scores:  # no candidate sentence: the passages alone
                     ordered = [*lead.hits, *ordered]
+                    leading = len(lead.hits) if self.settings.lead_first else 0
                 timings = {**timings, **lead.timings}
             passages = to_passages(ordered, snapshot, self._reader(question))
         yield PassagesEvent(passages)
@@ -274,12 +277,25 @@ class Answerer:
                 yield TokenEvent(result.answer)
                 yield DoneEvent(result)
                 return
+            limits = (max_tokens, temperature, deadline)
+            if leading and not stop.is_set():
+                tried = time.perf_counter()
+                first = self.writer.attempt(
+                    generator, question, passages[:leading], language, limits, stop, started,
+                    several, gloss,
+                )  # fmt: skip
+                timings["lead_first_ms"] = round((time.perf_counter() - tried) * 1000, 1)
+                if first is not None:  # cited by the same numbers: the leads come first
+                    result = replace(first, passages=passages, timings={**timings, **first.timings})
+                    yield TokenEvent(result.answer)
+                    yield DoneEvent(result)
+                    return
             yield from self.writer.write(
                 generator,
                 question,
                 passages,
                 language,
-                (max_tokens, temperature, deadline),
+                limits,
                 stop,
                 timings,
                 started,

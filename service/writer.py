@@ -139,6 +139,30 @@ class AnswerWriter:
             )
         )
 
+    def attempt(
+        self,
+        generator: Generator,
+        question: str,
+        passages: list[Passage],
+        language: Language,
+        limits: tuple[int | None, float | None, float],
+        stop: threading.Event,
+        started: float,
+        several: float | None,
+        gloss: tuple[str, str] | None = None,
+    ) -> AskResult | None:
+        """An answer written from `passages` alone, whole and not streamed, or None where it is
+        refused, so that the caller can answer from more."""
+        timings: dict[str, float] = {}
+        events = self.write(
+            generator, question, passages, language, limits, stop, timings, started, several,
+            gloss,
+        )  # fmt: skip
+        for event in events:
+            if isinstance(event, DoneEvent):
+                return None if event.result.refused else event.result
+        return None
+
     def judge(
         self,
         generator: Generator,
