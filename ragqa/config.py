@@ -183,9 +183,10 @@ class Settings(BaseSettings):
     )
     lead_first: bool = Field(
         False,
-        description="With leading sentences: the answer is first written from them alone (a "
-        "short, focused reading); only when that is refused (judged unanswered, the model's "
-        "refusal, or a check) is it written from every passage.",
+        description="With leading sentences chosen by a test (the kind of answer asked for, a "
+        "quoted term, an edition, a post) and in the question's language: the answer is first "
+        "written from them alone (a short, focused reading); only when that is refused (judged "
+        "unanswered, the model's refusal, or a check) is it written from every passage.",
     )
     named_documents: bool = Field(
         True,

@@ -224,10 +224,11 @@ class Answerer:
                 hits = hits_of_documents_naming(queries, hits)
             ordered = reading_order(hits, self.settings.passage_order)
             if self.lead is not None and relevant:  # the sentences likeliest to state it, first
-                lead = self._lead(snapshot, question, queries, hits)
+                lead, focused = self._leading(snapshot, question, queries, hits)
                 if lead.scores:  # no candidate sentence: the passages alone
                     ordered = [*lead.hits, *ordered]
-                    leading = len(lead.hits) if self.settings.lead_first else 0
+                    if self.settings.lead_first and focused and _same_language(question, lead):
+                        leading = len(lead.hits)
                 timings = {**timings, **lead.timings}
             passages = to_passages(ordered, snapshot, self._reader(question))
         yield PassagesEvent(passages)
@@ -325,12 +326,19 @@ class Answerer:
     def _lead(
         self, snapshot: SearchView, question: str, queries: Sequence[str], hits: list[SearchHit]
     ) -> Evidence:
-        """The leading sentences: about someone the question names, from the passages naming
-        them; for a question quoting a term, asking which edition or who held a post, the best
-        holding it (service.lead_focus); for one asking a quantity, time or place, the best
-        stating one, from the passages or, about no one named, their documents' openings too
-        (a report's lede states its event's date, place and attendance); all of these when it
-        asks several, else each alone, in turn; otherwise the best of the passages."""
+        """The leading sentences (`_leading`)."""
+        return self._leading(snapshot, question, queries, hits)[0]
+
+    def _leading(
+        self, snapshot: SearchView, question: str, queries: Sequence[str], hits: list[SearchHit]
+    ) -> tuple[Evidence, bool]:
+        """The leading sentences, and whether a test chose them: about someone the question
+        names, from the passages naming them; for a question quoting a term, asking which
+        edition or who held a post, the best holding it (service.lead_focus); for one asking a
+        quantity, time or place, the best stating one, from the passages or, about no one
+        named, their documents' openings too (a report's lede states its event's date, place
+        and attendance); all of these when it asks several, else each alone, in turn;
+        otherwise, untested, the best of the passages."""
         assert self.lead is not None
         naming = hits_naming(queries, hits)
         read = naming or hits
@@ -339,8 +347,8 @@ class Answerer:
         for keep in lead_tests(lead_focus(queries), kind):
             stated = self.lead.select(snapshot, queries, pool, keep=keep)
             if stated.scores:
-                return stated
-        return self.lead.select(snapshot, queries, read)
+                return stated, True
+        return self.lead.select(snapshot, queries, read), False
 
     def candidates(self, k: int) -> int:
         """Hits to retrieve: `k` for one answer, more when the question may be answered
@@ -368,6 +376,13 @@ class Answerer:
             if isinstance(event, DoneEvent):
                 return event.result
         raise RuntimeError("ask_events ended without a result")  # pragma: no cover
+
+
+def _same_language(question: str, lead: Evidence) -> bool:
+    """Whether the leading sentences are in the question's language (Chinese of either
+    script, or English): read alone, a sentence is read well only in the language asked in."""
+    language = corpus_language(detect_language(question))
+    return all(corpus_language(detect_language(h.chunk.text)) == language for h in lead.hits)
 
 
 __all__ = [

@@ -1,17 +1,25 @@
-"""`lead_first`: the answer is written from the leading sentences alone, and from every passage
-only when that answer is refused (service/answering.py, service/writer.py `attempt`)."""
+"""`lead_first`: where a test chose the leading sentences (the kind of answer asked for, a quoted
+term, an edition, a post) and they are in the question's language, the answer is written from
+them alone, and from every passage only when that answer is refused (service/answering.py,
+service/writer.py `attempt`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from index.documents import Chunk
 from service.answer import refusal
+from service.answering import _same_language
 from service.ask_events import AskResult
+from service.evidence import Evidence
 from service.generation.base import ChatMessage
+from service.passages import SearchHit
 from tests.fakes import FakeGenerator
 from tests.service.conftest import build_fake_answerer, cite_first_passage, make_settings
 
-QUESTION = "2024年核医学年会在哪个城市举办？"
+QUESTION = "2024年核医学年会在哪个城市举办？"  # asks a place
 
 
 def _passages_read(messages: list[ChatMessage]) -> int:
@@ -20,12 +28,14 @@ def _passages_read(messages: list[ChatMessage]) -> int:
     return sum(f"[{n}] " in text for n in range(1, 21))
 
 
-def _answer(tmp_path: Path, generator: FakeGenerator, **settings: object) -> AskResult:
+def _answer(
+    tmp_path: Path, generator: FakeGenerator, question: str = QUESTION, **settings: object
+) -> AskResult:
     answerer = build_fake_answerer(
         make_settings(tmp_path, **settings), generators=[generator, generator]
     )
     try:
-        return answerer.ask(QUESTION)
+        return answerer.ask(question)
     finally:
         answerer.close()
 
@@ -72,3 +82,29 @@ def test_off_the_answer_reads_every_passage(tmp_path: Path) -> None:
     result = _answer(tmp_path, generator, lead_first=False)
     assert [_passages_read(call) for call in generator.calls] == [len(result.passages)]
     assert len(result.passages) > 1
+
+
+def test_a_lead_no_test_chose_is_not_read_alone(tmp_path: Path) -> None:
+    """Asked no kind, quoting nothing: the lead is only the best-matching sentence, and the
+    answer reads every passage."""
+    generator = FakeGenerator(cite_first_passage)
+    result = _answer(tmp_path, generator, "会议讨论了哪些话题？", lead_first=True)
+    assert [_passages_read(call) for call in generator.calls] == [len(result.passages)]
+    assert "lead_first_ms" not in result.timings
+
+
+@pytest.mark.parametrize(
+    ("question", "lead", "alone"),
+    [
+        ("年会在哪个城市举办？", "年會在成都舉辦。", True),  # either script is Chinese
+        ("Where was the annual meeting held?", "The meeting was held in Chengdu.", True),
+        ("Where was the annual meeting held?", "年会在成都举办。", False),
+        ("年会在哪个城市举办？", "The meeting was held in Chengdu.", False),
+    ],
+)
+def test_a_lead_is_read_alone_only_in_the_question_s_language(
+    question: str, lead: str, alone: bool
+) -> None:
+    chunk = Chunk(chunk_id="d#0", doc_id="d", n=0, text=lead, start=0, end=len(lead))
+    evidence = Evidence(hits=[SearchHit(chunk, 1.0)], scores={("d", 0): 1.0}, timings={})
+    assert _same_language(question, evidence) is alone
