@@ -96,6 +96,15 @@ _NAME_TAGS = frozenset({"n", "nz", "ns", "nt", "b", "j", "eng"})
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*")
 
 
+_CALENDAR = frozenset(
+    (
+        *("january", "february", "march", "april", "may", "june", "july", "august"),
+        *("september", "october", "november", "december"),
+        *("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+    )
+)
+
+
 def asked_kinds(question: str) -> frozenset[AnswerKind]:
     """The kinds of answer `question` asks for; empty when it asks for none of them."""
     return frozenset(kind for kind, asks in _ASKS.items() if asks.search(question))
@@ -106,6 +115,12 @@ def answers_kind(question: str, answer: str) -> bool:
     itself says; always true for a question asking none of them."""
     kinds = asked_kinds(question)
     return not kinds or any(_stated(kind, answer) - _stated(kind, question) for kind in kinds)
+
+
+def states_every_kind(question: str, text: str) -> bool:
+    """Whether `text` states every kind `question` asks for (a time and a place for "when and
+    where"), beyond what the question says; `answers_kind` needs only one."""
+    return all(_stated(kind, text) - _stated(kind, question) for kind in asked_kinds(question))
 
 
 def _stated(kind: AnswerKind, text: str) -> set[str]:
@@ -137,11 +152,12 @@ def capitalised_names(text: str) -> set[str]:
 def _places(text: str) -> set[str]:
     """Place and institution names: jieba's place and organisation tags and words ending like
     a place (…市, …医院, …酒店) in Chinese; in English, capitalised words that do not open a
-    sentence (and any name left in Chinese); and web addresses, where things are done online."""
+    sentence (and any name left in Chinese), months and weekdays aside; and web addresses,
+    where things are done online."""
     found = {link.lower() for link in urls(text)}
     cjk, latin = script_counts(text)
-    if latin > cjk:
-        found |= capitalised_names(text)
+    if latin > cjk:  # "November" and "Monday" are capitalised, but no place
+        found |= capitalised_names(text) - _CALENDAR
     if cjk:
         tagged = pos_tagged(text)
         for i, (word, flag) in enumerate(tagged):

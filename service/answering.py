@@ -24,7 +24,7 @@ from ragqa.config import Settings
 from ragqa.types import RetrievalMode
 from service.answer import preamble, question_gloss
 from service.answer_guard import question_has_content
-from service.answer_kind import answers_kind, asked_kinds
+from service.answer_kind import answers_kind, asked_kinds, states_every_kind
 from service.ask_events import (
     AskEvent,
     AskResult,
@@ -224,10 +224,10 @@ class Answerer:
                 hits = hits_of_documents_naming(queries, hits)
             ordered = reading_order(hits, self.settings.passage_order)
             if self.lead is not None and relevant:  # the sentences likeliest to state it, first
-                lead, focused = self._leading(snapshot, question, queries, hits)
+                lead, complete = self._leading(snapshot, question, queries, hits)
                 if lead.scores:  # no candidate sentence: the passages alone
                     ordered = [*lead.hits, *ordered]
-                    if self.settings.lead_first and focused and _same_language(question, lead):
+                    if self.settings.lead_first and complete and _same_language(question, lead):
                         leading = len(lead.hits)
                 timings = {**timings, **lead.timings}
             passages = to_passages(ordered, snapshot, self._reader(question))
@@ -332,22 +332,23 @@ class Answerer:
     def _leading(
         self, snapshot: SearchView, question: str, queries: Sequence[str], hits: list[SearchHit]
     ) -> tuple[Evidence, bool]:
-        """The leading sentences, and whether a test chose them: about someone the question
-        names, from the passages naming them; for a question quoting a term, asking which
-        edition or who held a post, the best holding it (service.lead_focus); for one asking a
-        quantity, time or place, the best stating one, from the passages or, about no one
-        named, their documents' openings too (a report's lede states its event's date, place
-        and attendance); all of these when it asks several, else each alone, in turn;
-        otherwise, untested, the best of the passages."""
+        """The leading sentences, and whether they pass every test that applies (each kind
+        asked stated): about someone the question names, from the passages naming them; for a
+        question quoting a term, asking which edition or who held a post, the best holding it
+        (service.lead_focus); for one asking a quantity, time or place, the best stating one,
+        from the passages or, about no one named, their documents' openings too (a report's
+        lede states its event's date, place and attendance); all of these when it asks
+        several, else each alone, in turn; otherwise, untested, the best of the passages."""
         assert self.lead is not None
         naming = hits_naming(queries, hits)
         read = naming or hits
         kind = partial(answers_kind, question) if asked_kinds(question) else None
         pool = [*read, *lede_hits(snapshot, read)] if kind and not naming else read
-        for keep in lead_tests(lead_focus(queries), kind):
+        for n, keep in enumerate(lead_tests(lead_focus(queries), kind)):
             stated = self.lead.select(snapshot, queries, pool, keep=keep)
-            if stated.scores:
-                return stated, True
+            if stated.scores:  # passing every test, the first, and stating every kind asked
+                text = " ".join(hit.chunk.text for hit in stated.hits)
+                return stated, n == 0 and states_every_kind(question, text)
         return self.lead.select(snapshot, queries, read), False
 
     def candidates(self, k: int) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from service.answer import postprocess
-from service.answer_kind import AnswerKind, answers_kind, asked_kinds
+from service.answer_kind import AnswerKind, answers_kind, asked_kinds, states_every_kind
 from service.passages import Passage
 
 Q, T, P = AnswerKind.QUANTITY, AnswerKind.TIME, AnswerKind.PLACE
@@ -87,6 +87,8 @@ def test_an_answer_stating_the_kind_asked_for_answers(question: str, answer: str
         ("When will the next forum be held?", "The next forum will be held by the society [1]."),
         ("第五屆論壇將在哪裡舉辦？", "第五屆論壇將繼續推動學科交流與合作[1]。"),
         ("Where was the Lanzhou workshop held?", "The Lanzhou workshop was held successfully [1]."),
+        # Months and weekdays are capitalised, but no place.
+        ("Where was the forum held?", "The forum was held on Monday, November 26 [1]."),
     ],
 )
 def test_an_answer_without_the_kind_asked_for_does_not_answer(question: str, answer: str) -> None:
@@ -121,3 +123,20 @@ def test_the_same_answer_to_a_question_asking_no_kind_stands() -> None:
         "企业代表表示，希望借此次会议契机共同发展[1]。", [passage], "zh-Hans", "企业代表说了什么？"
     )
     assert not cited.refused and [c.passage.doc_id for c in cited.citations] == ["forum.txt"]
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "every"),
+    [
+        ("When and where was the conference held?", "It was held on November 26th.", False),
+        ("When and where was the conference held?", "It opened in Chengdu on 29 November.", True),
+        ("年会是什么时候、在哪里举办的？", "年会于11月29日在成都举办。", True),
+        ("年会是什么时候、在哪里举办的？", "年会于11月29日举办。", False),
+        ("有多少人参加？", "近150人参加了会议。", True),
+        ("谁主持了会议？", "会议由王宏伟教授主持。", True),  # no kind asked
+    ],
+)
+def test_a_text_states_every_kind_asked_or_not(question: str, text: str, every: bool) -> None:
+    """What the leading sentence must state to be read alone (`lead_first`): each kind asked,
+    where `answers_kind` takes any one."""
+    assert states_every_kind(question, text) is every
