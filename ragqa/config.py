@@ -188,6 +188,15 @@ class Settings(BaseSettings):
         "written from them alone (a short, focused reading); only when that is refused (judged "
         "unanswered, the model's refusal, or a check) is it written from every passage.",
     )
+    lead_support_threshold: float = Field(
+        0.75,
+        ge=0.0,
+        le=1.0,
+        description="With `lead_first`: the answer written from the leading sentences alone is "
+        "kept only when the model's probability that they answer the question is at least "
+        "this (chosen on the default set: below it, answers from one sentence were mostly "
+        'wrong; docs/evaluation.md, "The lead alone first"); otherwise every passage is read.',
+    )
     named_documents: bool = Field(
         True,
         description="Whole passages read for a question naming someone some retrieved "

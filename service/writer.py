@@ -46,9 +46,10 @@ class AnswerWriter:
         started: float,
         several: float | None,
         gloss: tuple[str, str] | None = None,
+        threshold: float | None = None,
     ) -> EventStream[AskEvent, None, None]:
-        """One answer from all the passages: judged, then streamed a checked sentence at a
-        time, then cited."""
+        """One answer from all the passages: judged (refused below `threshold`, by default
+        `support_threshold`), then streamed a checked sentence at a time, then cited."""
         max_tokens, temperature, deadline = limits
         judged = time.perf_counter()
         support = self.judge(generator, question, passages, language, "support", stop, gloss)
@@ -56,7 +57,9 @@ class AnswerWriter:
             timings["support_ms"] = round((time.perf_counter() - judged) * 1000, 1)
         if stop.is_set():  # the client left during the judgement
             return
-        if support is not None and support < (self.settings.support_threshold or 0):
+        if threshold is None:
+            threshold = self.settings.support_threshold or 0
+        if support is not None and support < threshold:
             # Judged unanswered by the passages: no answer is written.
             yield from refusal_events(question, language, passages, timings, started, support)
             return
@@ -152,11 +155,13 @@ class AnswerWriter:
         gloss: tuple[str, str] | None = None,
     ) -> AskResult | None:
         """An answer written from `passages` alone, whole and not streamed, or None where it is
-        refused, so that the caller can answer from more."""
+        refused or judged supported below `lead_support_threshold`, so that the caller can
+        answer from more."""
         timings: dict[str, float] = {}
+        threshold = max(self.settings.lead_support_threshold, self.settings.support_threshold or 0)
         events = self.write(
             generator, question, passages, language, limits, stop, timings, started, several,
-            gloss,
+            gloss, threshold,
         )  # fmt: skip
         for event in events:
             if isinstance(event, DoneEvent):

@@ -108,3 +108,16 @@ def test_a_lead_is_read_alone_only_in_the_question_s_language(
     chunk = Chunk(chunk_id="d#0", doc_id="d", n=0, text=lead, start=0, end=len(lead))
     evidence = Evidence(hits=[SearchHit(chunk, 1.0)], scores={("d", 0): 1.0}, timings={})
     assert _same_language(question, evidence) is alone
+
+
+@pytest.mark.parametrize(("support", "alone"), [(0.8, True), (0.7, False)])
+def test_a_lead_answer_is_kept_only_above_its_own_support_threshold(
+    tmp_path: Path, support: float, alone: bool
+) -> None:
+    """0.7 passes `support_threshold` (0.60) but not `lead_support_threshold` (0.75): read
+    alone, the lead is judged by the stricter bar, and failing it, every passage is read."""
+    generator = FakeGenerator(cite_first_passage, support=lambda messages: support)
+    result = _answer(tmp_path, generator, lead_first=True)
+    read = [_passages_read(call) for call in generator.calls]
+    assert read == ([1] if alone else [len(result.passages)])
+    assert not result.refused and result.support == support
