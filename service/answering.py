@@ -281,16 +281,17 @@ class Answerer:
             limits = (max_tokens, temperature, deadline)
             if leading and not stop.is_set():
                 tried = time.perf_counter()
-                first = self.writer.attempt(
-                    generator, question, passages[:leading], language, limits, stop, started,
-                    several, gloss,
+                alone = dict(timings)
+                first = yield from self.writer.write_alone(
+                    generator, question, passages[:leading], language, limits, stop, alone,
+                    started, several, gloss,
                 )  # fmt: skip
-                timings["lead_first_ms"] = round((time.perf_counter() - tried) * 1000, 1)
+                spent = round((time.perf_counter() - tried) * 1000, 1)
                 if first is not None:  # cited by the same numbers: the leads come first
-                    result = replace(first, passages=passages, timings={**timings, **first.timings})
-                    yield TokenEvent(result.answer)
-                    yield DoneEvent(result)
+                    first.timings["lead_first_ms"] = spent
+                    yield DoneEvent(replace(first, passages=passages))
                     return
+                timings["lead_refused_ms"] = spent  # refused with nothing shown: read them all
             yield from self.writer.write(
                 generator,
                 question,

@@ -142,7 +142,7 @@ class AnswerWriter:
             )
         )
 
-    def attempt(
+    def write_alone(
         self,
         generator: Generator,
         question: str,
@@ -150,22 +150,34 @@ class AnswerWriter:
         language: Language,
         limits: tuple[int | None, float | None, float],
         stop: threading.Event,
+        timings: dict[str, float],
         started: float,
         several: float | None,
         gloss: tuple[str, str] | None = None,
-    ) -> AskResult | None:
-        """An answer written from `passages` alone, whole and not streamed, or None where it is
-        refused or judged supported below `lead_support_threshold`, so that the caller can
-        answer from more."""
-        timings: dict[str, float] = {}
+    ) -> EventStream[AskEvent, None, AskResult | None]:
+        """The answer from `passages` alone (the leading sentences), streamed as `write` does
+        but a checked piece behind, and judged by `lead_support_threshold`. Returns its result,
+        or None where it was refused before any of it was shown, so the caller can answer from
+        more passages with nothing to take back."""
         threshold = max(self.settings.lead_support_threshold, self.settings.support_threshold or 0)
         events = self.write(
             generator, question, passages, language, limits, stop, timings, started, several,
             gloss, threshold,
         )  # fmt: skip
+        shown = False
+        held: TokenEvent | None = None  # a refusal comes as a last piece, then the result
         for event in events:
             if isinstance(event, DoneEvent):
-                return None if event.result.refused else event.result
+                if event.result.refused and not shown:
+                    return None
+                if held is not None:
+                    yield held
+                return event.result
+            if isinstance(event, TokenEvent):
+                if held is not None:
+                    shown = True
+                    yield held
+                held = event
         return None
 
     def judge(

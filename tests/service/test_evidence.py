@@ -280,7 +280,8 @@ def test_without_leading_sentences_only_whole_passages_are_read(tmp_path: Path) 
 
 
 def test_leading_sentences_come_before_the_whole_passages(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, evidence_lead=2, evidence_lead_chars=200)
+    # The prompt of every passage: not the leads' own first (tests/service/test_lead_first.py).
+    settings = make_settings(tmp_path, evidence_lead=2, evidence_lead_chars=200, lead_first=False)
     answerer = build_fake_answerer(settings)
     fake = answerer.generators[0]
     assert isinstance(fake, FakeGenerator) and answerer.evidence is None

@@ -567,7 +567,8 @@ def test_a_model_that_fails_mid_answer_ends_with_an_error_and_frees_the_slot(
     settings: Settings, failure: Exception, reason: str
 ) -> None:
     paced = PacedGenerator(interval_s=0.0, fail_at=2, failure=failure)
-    app = app_with_generators(settings, paced)
+    # Written from every passage; from the lead alone, a piece later (the next test).
+    app = app_with_generators(settings.model_copy(update={"lead_first": False}), paced)
     with TestClient(app, raise_server_exceptions=False) as client:
         events = ask_events(client, {"question": QUESTION})
         # Two sentences generated, the first sent (checked) once the second began.
@@ -580,6 +581,24 @@ def test_a_model_that_fails_mid_answer_ends_with_an_error_and_frees_the_slot(
         assert reason in json.loads(chat[-2])["error"]["message"] and chat[-1] == "[DONE]"
         assert wait_until(lambda: slot_is_free(app))
         a_short_answer_works(client)  # fail_at=2 is never reached with 2 tokens
+
+
+def test_a_model_that_fails_mid_answer_from_the_lead_ends_with_an_error(
+    settings: Settings,
+) -> None:
+    """Read from the lead alone (`lead_first`), a piece is held back until the next comes (a
+    refusal is a last piece): the failure ends the answer before the first sentence shows,
+    and the slot is free."""
+    assert settings.lead_first
+    paced = PacedGenerator(interval_s=0.0, fail_at=2)
+    app = app_with_generators(settings, paced)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        events = ask_events(client, {"question": QUESTION})
+        assert [e.event for e in events] == ["passages", "error"]
+        assert "generator failed" in json.loads(events[-1].data)["detail"]
+        assert len(paced.calls) == 1  # failed, not written again from every passage
+        assert wait_until(lambda: slot_is_free(app))
+        a_short_answer_works(client)
 
 
 def test_busy_server_answers_503_with_retry_after_at_once(tmp_path: Path) -> None:

@@ -63,6 +63,7 @@ def test_a_refused_lead_answer_is_written_again_from_every_passage(tmp_path: Pat
     assert read[0] == 1 and len(read) == 2 and read[1] > 1
     assert not result.refused
     assert result.raw_answer == cite_first_passage(generator.calls[1])
+    assert "lead_refused_ms" in result.timings and "lead_first_ms" not in result.timings
 
 
 def test_a_lead_judged_unanswered_is_not_written_from(tmp_path: Path) -> None:
@@ -90,7 +91,7 @@ def test_a_lead_no_test_chose_is_not_read_alone(tmp_path: Path) -> None:
     generator = FakeGenerator(cite_first_passage)
     result = _answer(tmp_path, generator, "会议讨论了哪些话题？", lead_first=True)
     assert [_passages_read(call) for call in generator.calls] == [len(result.passages)]
-    assert "lead_first_ms" not in result.timings
+    assert "lead_first_ms" not in result.timings and "lead_refused_ms" not in result.timings
 
 
 @pytest.mark.parametrize(
