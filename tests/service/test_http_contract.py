@@ -589,9 +589,8 @@ def test_a_model_that_fails_mid_answer_from_the_lead_ends_with_an_error(
     """Read from the lead alone (`lead_first`), a piece is held back until the next comes (a
     refusal is a last piece): the failure ends the answer before the first sentence shows,
     and the slot is free."""
-    assert settings.lead_first
     paced = PacedGenerator(interval_s=0.0, fail_at=2)
-    app = app_with_generators(settings, paced)
+    app = app_with_generators(settings.model_copy(update={"lead_first": True}), paced)
     with TestClient(app, raise_server_exceptions=False) as client:
         events = ask_events(client, {"question": QUESTION})
         assert [e.event for e in events] == ["passages", "error"]
