@@ -182,7 +182,7 @@ class Settings(BaseSettings):
         300, ge=50, le=2000, description="Characters of leading sentences at most."
     )
     lead_first: bool = Field(
-        True,
+        False,
         description="With leading sentences chosen by a test (the kind of answer asked for, a "
         "quoted term, an edition, a post) and in the question's language: the answer is first "
         "written from them alone (a short, focused reading); only when that is refused (judged "
