@@ -292,6 +292,8 @@ class Answerer:
                     yield DoneEvent(replace(first, passages=passages))
                     return
                 timings["lead_refused_ms"] = spent  # refused with nothing shown: read them all
+                if stop.is_set():  # the client left, or the answer timed out: nothing more
+                    return
             yield from self.writer.write(
                 generator,
                 question,
