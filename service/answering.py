@@ -227,7 +227,7 @@ class Answerer:
                 lead, complete = self._leading(snapshot, question, queries, hits)
                 if lead.scores:  # no candidate sentence: the passages alone
                     ordered = [*lead.hits, *ordered]
-                    if self.settings.lead_first and complete and _same_language(question, lead):
+                    if self.settings.lead_first and complete and _read_alone(question, lead):
                         leading = len(lead.hits)
                 timings = {**timings, **lead.timings}
             passages = to_passages(ordered, snapshot, self._reader(question))
@@ -335,9 +335,9 @@ class Answerer:
     def _leading(
         self, snapshot: SearchView, question: str, queries: Sequence[str], hits: list[SearchHit]
     ) -> tuple[Evidence, bool]:
-        """The leading sentences, and whether they pass every test that applies (each kind
-        asked stated): about someone the question names, from the passages naming them; for a
-        question quoting a term, asking which edition or who held a post, the best holding it
+        """The leading sentences, and whether they pass every test that applies: about
+        someone the question names, from the passages naming them; for a question quoting a
+        term, asking which edition or who held a post, the best holding it
         (service.lead_focus); for one asking a quantity, time or place, the best stating one,
         from the passages or, about no one named, their documents' openings too (a report's
         lede states its event's date, place and attendance); all of these when it asks
@@ -349,9 +349,8 @@ class Answerer:
         pool = [*read, *lede_hits(snapshot, read)] if kind and not naming else read
         for n, keep in enumerate(lead_tests(lead_focus(queries), kind)):
             stated = self.lead.select(snapshot, queries, pool, keep=keep)
-            if stated.scores:  # passing every test, the first, and stating every kind asked
-                text = " ".join(hit.chunk.text for hit in stated.hits)
-                return stated, n == 0 and states_every_kind(question, text)
+            if stated.scores:  # the first test is every test together
+                return stated, n == 0
         return self.lead.select(snapshot, queries, read), False
 
     def candidates(self, k: int) -> int:
@@ -387,6 +386,14 @@ def _same_language(question: str, lead: Evidence) -> bool:
     script, or English): read alone, a sentence is read well only in the language asked in."""
     language = corpus_language(detect_language(question))
     return all(corpus_language(detect_language(h.chunk.text)) == language for h in lead.hits)
+
+
+def _read_alone(question: str, lead: Evidence) -> bool:
+    """Whether leading sentences that passed every test are answered from alone: in the
+    question's language, stating every kind it asks (a date alone does not answer "when and
+    where"). Checked only with `lead_first`, off the path of every other answer."""
+    text = " ".join(hit.chunk.text for hit in lead.hits)
+    return _same_language(question, lead) and states_every_kind(question, text)
 
 
 __all__ = [
