@@ -87,6 +87,13 @@ _EN_TIME = re.compile(
     r"|evening|noon|midnight|today|yesterday|tomorrow|spring|summer|autumn|winter)s?\b",
     re.IGNORECASE,
 )
+# A question asking which city, province or country: an institution ("…中心", "…医院") does
+# not answer it, a geographic name does.
+_ASKS_REGION = re.compile(
+    r"哪[个個座些]?(?:城市|省|国家|國家)|\b(?:what|which)\s+(?:city|town|country|province)\b",
+    re.IGNORECASE,
+)
+_ZH_REGION_SUFFIX = re.compile(r"(?:市|省|县|縣|区|區|州|镇|鎮)$")
 _ZH_PLACE_SUFFIX = re.compile(
     r"(?:市|省|县|区|镇|村|州|路|街|医院|大学|学院|中心|酒店|宾馆|饭店|会场|礼堂|场馆|大厦|广场|厅|楼|馆|基地|园)$"
 )
@@ -119,7 +126,10 @@ def answers_kind(question: str, answer: str) -> bool:
 
 def states_every_kind(question: str, text: str) -> bool:
     """Whether `text` states every kind `question` asks for (a time and a place for "when and
-    where"), beyond what the question says; `answers_kind` needs only one."""
+    where"), beyond what the question says, and, asked which city or country, a geographic
+    name; `answers_kind` needs only one, and any place."""
+    if _ASKS_REGION.search(question) and not _regions(text) - _regions(question):
+        return False
     return all(_stated(kind, text) - _stated(kind, question) for kind in asked_kinds(question))
 
 
@@ -170,3 +180,17 @@ def _places(text: str) -> set[str]:
                     begin -= 1
                 found.add("".join(w for w, _ in tagged[begin : i + 1]))
     return found
+
+
+def _regions(text: str) -> set[str]:
+    """Geographic names: in Chinese, jieba's place names and words ending like one (…市,
+    …省); in English, as `_places` (capitalised names tell no city from an institution)."""
+    text = to_simplified(CITATION_MARKER.sub(" ", text))
+    cjk, latin = script_counts(text)
+    if latin > cjk:
+        return _places(text)
+    return {
+        word
+        for word, flag in pos_tagged(text)
+        if flag == "ns" or (len(word) >= 2 and _ZH_REGION_SUFFIX.search(word))
+    }

@@ -134,6 +134,12 @@ def test_the_same_answer_to_a_question_asking_no_kind_stands() -> None:
         ("年会是什么时候、在哪里举办的？", "年会于11月29日举办。", False),
         ("有多少人参加？", "近150人参加了会议。", True),
         ("谁主持了会议？", "会议由王宏伟教授主持。", True),  # no kind asked
+        # Asked which city: an institution is a place, but no city.
+        ("第一届论坛在哪个城市举办？", "大会期间，举办了协同创新中心第一届学术委员会会议。", False),
+        ("第一屆論壇在哪個城市舉辦？", "第二屆論壇在太原舉辦。", True),
+        ("论坛在哪里举办？", "大会期间，举办了协同创新中心第一届学术委员会会议。", True),
+        ("年会在哪个省份举办？", "年会在四川省成都市举办。", True),
+        ("Which city hosted the forum?", "The forum was held in Taiyuan.", True),
     ],
 )
 def test_a_text_states_every_kind_asked_or_not(question: str, text: str, every: bool) -> None:
