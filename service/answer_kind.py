@@ -189,8 +189,9 @@ def _regions(text: str) -> set[str]:
     cjk, latin = script_counts(text)
     if latin > cjk:
         return _places(text)
-    return {
-        word
-        for word, flag in pos_tagged(text)
-        if flag == "ns" or (len(word) >= 2 and _ZH_REGION_SUFFIX.search(word))
-    }
+    found = set()
+    for word, flag in pos_tagged(text):
+        if flag == "ns" or (len(word) >= 2 and _ZH_REGION_SUFFIX.search(word)):
+            # 四川省 and 四川 are one province: the question's is not stated again.
+            found.add(_ZH_REGION_SUFFIX.sub("", word) if len(word) > 2 else word)
+    return found

@@ -139,6 +139,7 @@ def test_the_same_answer_to_a_question_asking_no_kind_stands() -> None:
         ("第一屆論壇在哪個城市舉辦？", "第二屆論壇在太原舉辦。", True),
         ("论坛在哪里举办？", "大会期间，举办了协同创新中心第一届学术委员会会议。", True),
         ("年会在哪个省份举办？", "年会在四川省成都市举办。", True),
+        ("四川省年会在哪个城市举办？", "四川年会召开。", False),  # the question's own province
         ("Which city hosted the forum?", "The forum was held in Taiyuan.", True),
     ],
 )

@@ -19,7 +19,7 @@ from service.passages import SearchHit
 from tests.fakes import FakeGenerator
 from tests.service.conftest import build_fake_answerer, cite_first_passage, make_settings
 
-QUESTION = "2024年核医学年会在哪个城市举办？"  # asks a place
+QUESTION = "2024年四川省核医学学术年会在哪个城市举办？"  # asks a place: a city
 
 
 def _passages_read(messages: list[ChatMessage]) -> int:
