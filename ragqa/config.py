@@ -182,11 +182,12 @@ class Settings(BaseSettings):
         300, ge=50, le=2000, description="Characters of leading sentences at most."
     )
     lead_first: bool = Field(
-        False,
+        True,
         description="With leading sentences chosen by a test (the kind of answer asked for, a "
         "quoted term, an edition, a post) and in the question's language: the answer is first "
         "written from them alone (a short, focused reading); only when that is refused (judged "
-        "unanswered, the model's refusal, or a check) is it written from every passage.",
+        "unanswered, the model's refusal, or a check) is it written from every passage. A "
+        "question asking which city or country needs a geographic name in them.",
     )
     lead_support_threshold: float = Field(
         0.75,
