@@ -19,19 +19,14 @@ from typing import Annotated, Any
 
 import typer
 
+from bench.lead import SETS
 from bench.report import REPO, save_dated, shown_path
-
-SETS = ("default", "heldout", "heldout2")
+from eval.items import EvalItem, load_items
 
 
 def _questions() -> dict[str, str]:
-    found = {}
-    for name in SETS:
-        for line in (REPO / "eval" / "sets" / f"{name}.jsonl").read_text().splitlines():
-            if line.strip():
-                item = json.loads(line)
-                found[item["id"]] = item["question"]
-    return found
+    """Every question of the three sets (bench.lead's), by id."""
+    return {item.id: item.question for path in SETS for item in load_items(path, EvalItem)}
 
 
 def judge(ids: list[str], cache: bool) -> list[tuple[str, float | None, bool]]:

@@ -93,7 +93,7 @@ _ASKS_REGION = re.compile(
     r"哪[个個座些]?(?:城市|省|国家|國家)|\b(?:what|which)\s+(?:city|town|country|province)\b",
     re.IGNORECASE,
 )
-_ZH_REGION_SUFFIX = re.compile(r"(?:市|省|县|縣|区|區|州|镇|鎮)$")
+_ZH_REGION_SUFFIX = re.compile(r"(?:市|省|县|区|州|镇)$")  # matched on simplified text
 _ZH_PLACE_SUFFIX = re.compile(
     r"(?:市|省|县|区|镇|村|州|路|街|医院|大学|学院|中心|酒店|宾馆|饭店|会场|礼堂|场馆|大厦|广场|厅|楼|馆|基地|园)$"
 )
